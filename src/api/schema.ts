@@ -1,0 +1,354 @@
+// The one source of truth for the EmrServerlessApplication API: TypeScript types, runtime
+// validation, and (through crd.ts) the CRD's openAPIV3Schema with its admission rules.
+//
+// Rules that OpenAPI cannot say (map key lengths, a pattern with a readable message, field
+// dependencies, immutability) are written once here as a zod refinement plus the equivalent
+// CEL rule in `x-kubernetes-validations`, so admission and the controller refuse the same input
+// with the same words.
+import { z } from 'zod';
+
+interface CelRule {
+  rule: string;
+  message: string;
+}
+
+/** The same regular expression as a CEL string literal (RE2 needs no escaped slash). */
+const celRegex = (re: RegExp) => `'${re.source.replaceAll('\\/', '/').replaceAll('\\', '\\\\')}'`;
+
+/** A string checked by a regular expression, with one message for admission and runtime. */
+function matching(re: RegExp, message: string, length: { min: number; max: number }) {
+  return z
+    .string()
+    .min(length.min, { message })
+    .max(length.max, { message })
+    .refine((s) => re.test(s), { message })
+    .meta({ 'x-kubernetes-validations': [{ rule: `self.matches(${celRegex(re)})`, message }] });
+}
+
+/** A string-to-string map with bounded size, key length and value length. */
+function stringMap(
+  what: string,
+  limits: { maxEntries: number; key: [number, number]; value: [number, number] },
+) {
+  const [kmin, kmax] = limits.key;
+  const [vmin, vmax] = limits.value;
+  const keyMessage = `${what} keys must be ${kmin} to ${kmax} characters long`;
+  const valueMessage = `${what} values must be ${vmin} to ${vmax} characters long`;
+  const sizeMessage = `${what} may hold at most ${limits.maxEntries} entries`;
+  const rules: CelRule[] = [
+    { rule: `self.all(k, size(k) >= ${kmin} && size(k) <= ${kmax})`, message: keyMessage },
+  ];
+  return z
+    .record(z.string(), z.string().min(vmin, { message: valueMessage }).max(vmax, { message: valueMessage }))
+    .refine((m) => Object.keys(m).every((k) => k.length >= kmin && k.length <= kmax), { message: keyMessage })
+    .refine((m) => Object.keys(m).length <= limits.maxEntries, { message: sizeMessage })
+    .meta({ maxProperties: limits.maxEntries, 'x-kubernetes-validations': rules });
+}
+
+// --- disk encryption: the heart of the product -------------------------------------------
+
+/** AWS's pattern, written without escapes so the same text is valid JS, RE2 and CEL. */
+export const KMS_KEY_ARN_PATTERN = /^arn:aws[a-zA-Z0-9-]*:kms:[a-zA-Z0-9-]*:[0-9]{12}:key\/[a-zA-Z0-9-]+$/;
+
+const kmsKeyArn = matching(
+  KMS_KEY_ARN_PATTERN,
+  'encryptionKeyArn must be a KMS key ARN such as arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab (an alias or a bare key id is not accepted), 20 to 2048 characters',
+  { min: 20, max: 2048 },
+);
+
+export const DiskEncryptionConfiguration = z
+  .object({
+    encryptionKeyArn: kmsKeyArn.optional().meta({
+      description: 'ARN of the symmetric customer-managed KMS key that encrypts the workers’ local disks.',
+    }),
+    encryptionContext: stringMap('encryptionContext', { maxEntries: 8, key: [1, 128], value: [1, 384] })
+      .optional()
+      .meta({
+        description:
+          'Encryption context sent with every KMS request. It appears in plaintext in CloudTrail: never put secrets here.',
+      }),
+  })
+  .refine((c) => c.encryptionContext === undefined || c.encryptionKeyArn !== undefined, {
+    message:
+      'encryptionContext requires encryptionKeyArn: the AWS-owned key takes no context (use {} alone for the AWS-owned key)',
+  })
+  .meta({
+    description:
+      'Absent: not managed. {}: use the AWS-owned key. {encryptionKeyArn, encryptionContext?}: use exactly this key and context.',
+    'x-kubernetes-validations': [
+      {
+        rule: '!has(self.encryptionContext) || has(self.encryptionKeyArn)',
+        message:
+          'encryptionContext requires encryptionKeyArn: the AWS-owned key takes no context (use {} alone for the AWS-owned key)',
+      },
+    ],
+  });
+export type DiskEncryptionConfiguration = z.infer<typeof DiskEncryptionConfiguration>;
+
+// --- the other application fields, as the CreateApplication API takes them --------------
+
+const capacityString = z.string().min(1).max(15);
+
+const WorkerResourceConfig = z.object({
+  cpu: capacityString,
+  memory: capacityString,
+  disk: capacityString.optional(),
+  diskType: z.string().min(1).max(15).optional(),
+});
+
+const InitialCapacityConfig = z.object({
+  workerCount: z.number().int().min(1).max(1_000_000),
+  workerConfiguration: WorkerResourceConfig.optional(),
+});
+
+const MaximumAllowedResources = z.object({
+  cpu: capacityString,
+  memory: capacityString,
+  disk: capacityString.optional(),
+});
+
+const ImageConfigurationInput = z.object({
+  imageUri: z.string().min(1).max(1024).optional(),
+  applicationLevelDigestResolution: z.boolean().optional(),
+});
+
+// `configurations` nests without a fixed depth; the CRD keeps its inner levels as they are
+// (a structural schema cannot recurse) and AWS validates them.
+const Configuration = z.object({
+  classification: z.string().min(1).max(1024),
+  properties: z.record(z.string().min(1).max(1024), z.string().max(1024 * 1024)).optional(),
+  configurations: z.array(z.record(z.string(), z.unknown())).max(100).optional(),
+});
+
+const MonitoringConfiguration = z.object({
+  s3MonitoringConfiguration: z
+    .object({
+      logUri: z.string().min(1).max(10280).optional(),
+      encryptionKeyArn: z.string().max(2048).optional(),
+    })
+    .optional(),
+  managedPersistenceMonitoringConfiguration: z
+    .object({ enabled: z.boolean().optional(), encryptionKeyArn: z.string().max(2048).optional() })
+    .optional(),
+  cloudWatchLoggingConfiguration: z
+    .object({
+      enabled: z.boolean(),
+      logGroupName: z.string().min(1).max(512).optional(),
+      logStreamNamePrefix: z.string().min(1).max(512).optional(),
+      encryptionKeyArn: z.string().max(2048).optional(),
+      logTypes: z.record(z.string().min(1).max(50), z.array(z.string().min(1).max(50)).max(5)).optional(),
+    })
+    .optional(),
+  prometheusMonitoringConfiguration: z
+    .object({ remoteWriteUrl: z.string().min(1).max(10280).optional() })
+    .optional(),
+});
+
+/** Fields the service also accepts while the application is STARTED. */
+export const STARTED_UPDATABLE_FIELDS = [
+  'maximumCapacity',
+  'schedulerConfiguration',
+  'imageConfiguration',
+  'workerTypeSpecifications',
+] as const;
+
+/** The application fields the operator manages, each only when present in spec. */
+export const ApplicationFields = z.object({
+  releaseLabel: z.string().min(1).max(64).optional().meta({ description: 'EMR release, e.g. emr-7.5.0.' }),
+  architecture: z.enum(['ARM64', 'X86_64'], { error: 'architecture must be ARM64 or X86_64' }).optional(),
+  autoStartConfiguration: z.object({ enabled: z.boolean().optional() }).optional(),
+  autoStopConfiguration: z
+    .object({
+      enabled: z.boolean().optional(),
+      idleTimeoutMinutes: z.number().int().min(1).max(10080).optional(),
+    })
+    .optional(),
+  initialCapacity: z.record(z.string().min(1).max(50), InitialCapacityConfig).optional(),
+  maximumCapacity: MaximumAllowedResources.optional(),
+  networkConfiguration: z
+    .object({
+      subnetIds: z.array(z.string().min(1).max(32)).max(16).optional(),
+      securityGroupIds: z.array(z.string().min(1).max(32)).max(5).optional(),
+    })
+    .optional(),
+  imageConfiguration: ImageConfigurationInput.optional(),
+  workerTypeSpecifications: z
+    .record(z.string().min(1).max(50), z.object({ imageConfiguration: ImageConfigurationInput.optional() }))
+    .optional(),
+  runtimeConfiguration: z.array(Configuration).max(100).optional(),
+  monitoringConfiguration: MonitoringConfiguration.optional(),
+  interactiveConfiguration: z
+    .object({
+      studioEnabled: z.boolean().optional(),
+      livyEndpointEnabled: z.boolean().optional(),
+      sessionEnabled: z.boolean().optional(),
+    })
+    .optional(),
+  schedulerConfiguration: z
+    .object({
+      queueTimeoutMinutes: z.number().int().min(0).max(43200).optional(),
+      maxConcurrentRuns: z.number().int().min(1).max(1000).optional(),
+    })
+    .optional(),
+  identityCenterConfiguration: z
+    .object({
+      identityCenterInstanceArn: z.string().min(1).max(1024).optional(),
+      userBackgroundSessionsEnabled: z.boolean().optional(),
+    })
+    .optional(),
+  jobLevelCostAllocationConfiguration: z.object({ enabled: z.boolean().optional() }).optional(),
+  diskEncryptionConfiguration: DiskEncryptionConfiguration.optional(),
+});
+export type ApplicationFields = z.infer<typeof ApplicationFields>;
+export type ApplicationFieldName = keyof ApplicationFields;
+export const APPLICATION_FIELD_NAMES = Object.keys(ApplicationFields.shape) as ApplicationFieldName[];
+
+// --- spec ---------------------------------------------------------------------------------
+
+const immutable = (field: string): CelRule => ({
+  rule: `!has(oldSelf.${field}) || (has(self.${field}) && self.${field} == oldSelf.${field})`,
+  message: `spec.${field} is immutable once set: create a new resource instead`,
+});
+const requiredToCreate = (field: string): CelRule => ({
+  rule: `has(self.applicationId) || has(self.${field})`,
+  message: `spec.${field} is required to create an application (or set spec.applicationId to adopt an existing one)`,
+});
+
+export const UPDATE_STRATEGIES = ['WaitForStop', 'StopWhenIdle'] as const;
+export const DELETION_POLICIES = ['Delete', 'Retain'] as const;
+
+export const Spec = ApplicationFields.extend({
+  applicationId: matching(/^[0-9a-z]{1,64}$/, 'applicationId must be 1 to 64 lowercase letters and digits', {
+    min: 1,
+    max: 64,
+  })
+    .optional()
+    .meta({ description: 'Adopt this existing application instead of creating one. Immutable once set.' }),
+  region: matching(/^[a-z]{2}(-[a-z]+)+-[0-9]+$/, 'region must be an AWS region name such as eu-west-1', {
+    min: 1,
+    max: 32,
+  })
+    .optional()
+    .meta({ description: 'AWS region; defaults to the operator’s region. Immutable.' }),
+  name: matching(/^[A-Za-z0-9._/#-]+$/, 'name must be 1 to 64 characters of letters, digits and . _ / # -', {
+    min: 1,
+    max: 64,
+  })
+    .optional()
+    .meta({ description: 'Application name. Required when creating; immutable.' }),
+  type: z
+    .enum(['SPARK', 'HIVE'], { error: 'type must be SPARK or HIVE' })
+    .optional()
+    .meta({ description: 'Application type. Required when creating; immutable.' }),
+  tags: stringMap('tag', { maxEntries: 200, key: [1, 128], value: [0, 256] }).optional(),
+  updateStrategy: z
+    .enum(UPDATE_STRATEGIES, { error: 'updateStrategy must be WaitForStop or StopWhenIdle' })
+    .optional()
+    .meta({
+      description:
+        'How changes the service refuses while STARTED are applied: WaitForStop (default) waits for the application to stop; StopWhenIdle stops it once no job runs, updates, and starts it again.',
+    }),
+  deletionPolicy: z
+    .enum(DELETION_POLICIES, { error: 'deletionPolicy must be Delete or Retain' })
+    .optional()
+    .meta({
+      description:
+        'What deleting the resource does in AWS. Default: Delete for applications the operator created, Retain for adopted ones.',
+    }),
+})
+  .superRefine((spec, ctx) => {
+    if (spec.applicationId) return;
+    for (const field of ['name', 'type', 'releaseLabel'] as const) {
+      if (spec[field] === undefined)
+        ctx.addIssue({ code: 'custom', path: [field], message: requiredToCreate(field).message });
+    }
+  })
+  .meta({
+    'x-kubernetes-validations': [
+      requiredToCreate('name'),
+      requiredToCreate('type'),
+      requiredToCreate('releaseLabel'),
+      immutable('applicationId'),
+      immutable('region'),
+      immutable('name'),
+      immutable('type'),
+    ],
+  });
+export type Spec = z.infer<typeof Spec>;
+export type UpdateStrategy = (typeof UPDATE_STRATEGIES)[number];
+export type DeletionPolicy = (typeof DELETION_POLICIES)[number];
+
+// --- status -------------------------------------------------------------------------------
+
+export const Condition = z.object({
+  type: z.string(),
+  status: z.enum(['True', 'False', 'Unknown']),
+  observedGeneration: z.number().int().optional(),
+  lastTransitionTime: z.string(),
+  reason: z.string(),
+  message: z.string(),
+});
+export type Condition = z.infer<typeof Condition>;
+
+export const ENCRYPTION_SUMMARIES = ['CustomerManaged', 'AwsOwned', 'Unmanaged'] as const;
+
+export const KeyHealth = z.object({
+  verified: z.boolean().meta({ description: 'Whether DescribeKey confirmed the key is usable.' }),
+  state: z.string().optional().meta({ description: 'KMS KeyState when known, e.g. Enabled or Disabled.' }),
+  reason: z.string().optional().meta({ description: 'Why the key is not verified or not usable.' }),
+});
+export type KeyHealth = z.infer<typeof KeyHealth>;
+
+export const DiskEncryptionStatus = z.object({
+  mode: z.enum(['CustomerManaged', 'AwsOwned']).meta({ description: 'What AWS holds now.' }),
+  encryptionKeyArn: z.string().optional(),
+  encryptionContext: z.record(z.string(), z.string()).optional(),
+  managed: z
+    .boolean()
+    .meta({ description: 'Whether spec.diskEncryptionConfiguration is present (managed).' }),
+  key: KeyHealth.optional().meta({ description: 'Health of the declared key, when one is declared.' }),
+});
+export type DiskEncryptionStatus = z.infer<typeof DiskEncryptionStatus>;
+
+export const Status = z.object({
+  observedGeneration: z.number().int().optional(),
+  applicationId: z.string().optional(),
+  arn: z.string().optional(),
+  region: z.string().optional(),
+  state: z.string().optional(),
+  stateDetails: z.string().optional(),
+  encryption: z.enum(ENCRYPTION_SUMMARIES).optional().meta({
+    description: 'Summary for `kubectl get`: CustomerManaged or AwsOwned when managed, Unmanaged when not.',
+  }),
+  diskEncryption: DiskEncryptionStatus.optional(),
+  restartAfterUpdate: z.boolean().optional().meta({
+    description:
+      'Set before the operator stops a STARTED application to update it; it is started again afterwards.',
+  }),
+  conditions: z
+    .array(Condition)
+    .optional()
+    .meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['type'] }),
+});
+export type Status = z.infer<typeof Status>;
+
+export interface ObjectMeta {
+  name: string;
+  namespace: string;
+  uid: string;
+  generation: number;
+  resourceVersion?: string;
+  deletionTimestamp?: string;
+  finalizers?: string[];
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+}
+
+/** The resource as read from the API server: spec is unchecked until parsed with `Spec`. */
+export interface EmrServerlessApplication {
+  apiVersion: string;
+  kind: string;
+  metadata: ObjectMeta;
+  spec: unknown;
+  status?: Status;
+}

@@ -1,0 +1,318 @@
+// The AwsPort of one region over the AWS SDK v3. SDK types stop here: the rest of the operator
+// sees AwsApplication, KeyFacts and AwsError only.
+//
+// Rate limiting, retries and call metrics are not done here but in the clients' middleware
+// (clients.ts), so they also cover every page of a paginated listing and every SDK retry.
+import {
+  type Application,
+  CreateApplicationCommand,
+  type CreateApplicationRequest,
+  DeleteApplicationCommand,
+  type EMRServerlessClient,
+  GetApplicationCommand,
+  type JobRunState,
+  ListApplicationsCommand,
+  ListJobRunsCommand,
+  StartApplicationCommand,
+  StopApplicationCommand,
+  TagResourceCommand,
+  UntagResourceCommand,
+  UpdateApplicationCommand,
+  type UpdateApplicationRequest,
+} from '@aws-sdk/client-emr-serverless';
+import { DescribeKeyCommand, type KMSClient } from '@aws-sdk/client-kms';
+import { OWNER_UID_TAG } from '../api/constants.js';
+import { APPLICATION_FIELD_NAMES, type ApplicationFields } from '../api/schema.js';
+import { toAwsError } from './errors.js';
+import {
+  APPLICATION_STATES,
+  type ApplicationState,
+  type AwsApplication,
+  type AwsPort,
+  type CreateApplicationInput,
+  type KeyFacts,
+} from './port.js';
+
+/** Every state but TERMINATED: the apps findOwnedApplication may adopt. */
+const LIVE_STATES = APPLICATION_STATES.filter((s) => s !== 'TERMINATED');
+
+/** Job run states that are not final: such runs block StopApplication. */
+const ACTIVE_JOB_RUN_STATES: JobRunState[] = [
+  'SUBMITTED',
+  'PENDING',
+  'SCHEDULED',
+  'RUNNING',
+  'CANCELLING',
+  'QUEUED',
+];
+
+/** ListJobRuns page size for countActiveJobRuns: see there. */
+export const ACTIVE_JOB_RUNS_PAGE_SIZE = 20;
+
+/** ListApplications' largest page; and a guard against a listing that never ends. */
+const LIST_PAGE_SIZE = 50;
+const MAX_LIST_PAGES = 200;
+
+/**
+ * Application fields whose SDK shape equals the spec's, copied as answered. (The SDK types mark
+ * required members `| undefined`, hence the untyped copy.) diskEncryptionConfiguration is
+ * deliberately untouched: absent, `{}` and "no key ARN" are told apart by the planner, not here.
+ */
+const AS_ANSWERED = [
+  'architecture',
+  'autoStartConfiguration',
+  'autoStopConfiguration',
+  'initialCapacity',
+  'maximumCapacity',
+  'networkConfiguration',
+  'runtimeConfiguration',
+  'monitoringConfiguration',
+  'interactiveConfiguration',
+  'schedulerConfiguration',
+  'jobLevelCostAllocationConfiguration',
+  'diskEncryptionConfiguration',
+] as const satisfies readonly (keyof ApplicationFields & keyof Application)[];
+
+type ImageConfiguration = NonNullable<Application['imageConfiguration']>;
+
+/** The declarable part of an image configuration: resolvedImageDigest is output only. */
+function declarableImage(image: ImageConfiguration): NonNullable<ApplicationFields['imageConfiguration']> {
+  const out: NonNullable<ApplicationFields['imageConfiguration']> = {};
+  if (image.imageUri !== undefined) out.imageUri = image.imageUri;
+  if (image.applicationLevelDigestResolution !== undefined) {
+    out.applicationLevelDigestResolution = image.applicationLevelDigestResolution;
+  }
+  return out;
+}
+
+/** GetApplication's answer in the spec's field names, without output-only noise. */
+export function toAwsApplication(app: Application): AwsApplication {
+  const out: AwsApplication = {
+    applicationId: app.applicationId ?? '',
+    arn: app.arn ?? '',
+    type: app.type ?? '',
+    releaseLabel: app.releaseLabel ?? '',
+    state: (app.state ?? 'CREATING') as ApplicationState,
+    tags: { ...(app.tags ?? {}) },
+  };
+  if (app.name !== undefined) out.name = app.name;
+  if (app.stateDetails !== undefined) out.stateDetails = app.stateDetails;
+
+  Object.assign(
+    out,
+    Object.fromEntries(AS_ANSWERED.filter((f) => app[f] !== undefined).map((f) => [f, app[f]])),
+  );
+  if (app.imageConfiguration !== undefined) out.imageConfiguration = declarableImage(app.imageConfiguration);
+  if (app.workerTypeSpecifications !== undefined) {
+    out.workerTypeSpecifications = Object.fromEntries(
+      Object.entries(app.workerTypeSpecifications).map(([worker, spec]) => [
+        worker,
+        spec.imageConfiguration === undefined
+          ? {}
+          : { imageConfiguration: declarableImage(spec.imageConfiguration) },
+      ]),
+    );
+  }
+  if (app.identityCenterConfiguration !== undefined) {
+    // identityCenterApplicationArn is made by the service; the spec cannot declare it.
+    const { identityCenterApplicationArn: _madeByService, ...declarable } = app.identityCenterConfiguration;
+    out.identityCenterConfiguration = declarable;
+  }
+  return out;
+}
+
+type SdkApplicationFields = Omit<UpdateApplicationRequest, 'applicationId' | 'clientToken'>;
+
+/**
+ * The given fields, and only those, as the SDK takes them. The shapes are the spec's (the SDK
+ * types only differ in nesting `configurations` as typed objects), so this is a copy of the
+ * present keys.
+ */
+function toSdkFields(fields: ApplicationFields): SdkApplicationFields {
+  const out: Record<string, unknown> = {};
+  for (const name of APPLICATION_FIELD_NAMES) {
+    if (fields[name] !== undefined) out[name] = fields[name];
+  }
+  return out as SdkApplicationFields;
+}
+
+export interface SdkAwsPortClients {
+  region: string;
+  emr: EMRServerlessClient;
+  kms: KMSClient;
+}
+
+export class SdkAwsPort implements AwsPort {
+  readonly region: string;
+  private readonly emr: EMRServerlessClient;
+  private readonly kms: KMSClient;
+
+  constructor(clients: SdkAwsPortClients) {
+    this.region = clients.region;
+    this.emr = clients.emr;
+    this.kms = clients.kms;
+  }
+
+  async getApplication(applicationId: string): Promise<AwsApplication | undefined> {
+    try {
+      const { application } = await this.emr.send(new GetApplicationCommand({ applicationId }));
+      return application ? toAwsApplication(application) : undefined;
+    } catch (err) {
+      const error = toAwsError(err, 'GetApplication');
+      if (error.kind === 'notFound') return undefined;
+      throw error;
+    }
+  }
+
+  /**
+   * Lists every live application (all pages), keeps those with this name, and reads their tags
+   * with GetApplication (ListApplications has none). Usually one candidate, so they are read
+   * one after the other. Should several carry the uid (the idempotent clientToken makes that
+   * unlikely), the first listed wins.
+   */
+  async findOwnedApplication(name: string, ownerUid: string): Promise<AwsApplication | undefined> {
+    const candidates = await this.listLiveApplicationIds(name);
+    for (const applicationId of candidates) {
+      const app = await this.getApplication(applicationId);
+      // It may have been deleted or terminated between the listing and now.
+      if (app && app.state !== 'TERMINATED' && app.tags[OWNER_UID_TAG] === ownerUid) return app;
+    }
+    return undefined;
+  }
+
+  private async listLiveApplicationIds(name: string): Promise<string[]> {
+    const ids: string[] = [];
+    let nextToken: string | undefined;
+    try {
+      for (let page = 0; page < MAX_LIST_PAGES; page++) {
+        const answer = await this.emr.send(
+          new ListApplicationsCommand({ states: [...LIVE_STATES], maxResults: LIST_PAGE_SIZE, nextToken }),
+        );
+        for (const summary of answer.applications ?? []) {
+          if (summary.name === name && summary.id) ids.push(summary.id);
+        }
+        nextToken = answer.nextToken;
+        if (!nextToken) break;
+      }
+    } catch (err) {
+      throw toAwsError(err, 'ListApplications');
+    }
+    return ids;
+  }
+
+  async createApplication(input: CreateApplicationInput): Promise<{ applicationId: string; arn: string }> {
+    const request: CreateApplicationRequest = {
+      ...toSdkFields(input),
+      name: input.name,
+      type: input.type,
+      releaseLabel: input.releaseLabel,
+      tags: input.tags,
+      clientToken: input.clientToken,
+    };
+    try {
+      const answer = await this.emr.send(new CreateApplicationCommand(request));
+      return { applicationId: answer.applicationId ?? '', arn: answer.arn ?? '' };
+    } catch (err) {
+      throw toAwsError(err, 'CreateApplication');
+    }
+  }
+
+  async updateApplication(applicationId: string, changes: ApplicationFields): Promise<AwsApplication> {
+    try {
+      // No clientToken: the SDK fills a fresh one, as each update is meant to be sent once.
+      const answer = await this.emr.send(
+        new UpdateApplicationCommand({ applicationId, ...toSdkFields(changes) }),
+      );
+      if (!answer.application) throw new Error('UpdateApplication answered without an application');
+      return toAwsApplication(answer.application);
+    } catch (err) {
+      throw toAwsError(err, 'UpdateApplication');
+    }
+  }
+
+  async startApplication(applicationId: string): Promise<void> {
+    try {
+      await this.emr.send(new StartApplicationCommand({ applicationId }));
+    } catch (err) {
+      throw toAwsError(err, 'StartApplication');
+    }
+  }
+
+  async stopApplication(applicationId: string): Promise<void> {
+    try {
+      await this.emr.send(new StopApplicationCommand({ applicationId }));
+    } catch (err) {
+      throw toAwsError(err, 'StopApplication');
+    }
+  }
+
+  async deleteApplication(applicationId: string): Promise<void> {
+    try {
+      await this.emr.send(new DeleteApplicationCommand({ applicationId }));
+    } catch (err) {
+      throw toAwsError(err, 'DeleteApplication');
+    }
+  }
+
+  async tagApplication(arn: string, tags: Record<string, string>): Promise<void> {
+    if (Object.keys(tags).length === 0) return; // the service requires at least one tag
+    try {
+      await this.emr.send(new TagResourceCommand({ resourceArn: arn, tags }));
+    } catch (err) {
+      throw toAwsError(err, 'TagResource');
+    }
+  }
+
+  async untagApplication(arn: string, tagKeys: string[]): Promise<void> {
+    if (tagKeys.length === 0) return; // the service requires at least one key
+    try {
+      await this.emr.send(new UntagResourceCommand({ resourceArn: arn, tagKeys }));
+    } catch (err) {
+      throw toAwsError(err, 'UntagResource');
+    }
+  }
+
+  /**
+   * Reads one page of at most ACTIVE_JOB_RUNS_PAGE_SIZE non-final job runs: exact below that,
+   * a lower bound (the page size) above it. Callers only need "none" versus "some", and a
+   * number for messages; counting thousands of runs exactly would cost a call per 50.
+   */
+  async countActiveJobRuns(applicationId: string): Promise<number> {
+    try {
+      const answer = await this.emr.send(
+        new ListJobRunsCommand({
+          applicationId,
+          states: ACTIVE_JOB_RUN_STATES,
+          maxResults: ACTIVE_JOB_RUNS_PAGE_SIZE,
+        }),
+      );
+      return answer.jobRuns?.length ?? 0;
+    } catch (err) {
+      throw toAwsError(err, 'ListJobRuns');
+    }
+  }
+
+  /**
+   * NotFoundException and AccessDeniedException are answers about the key (KeyFacts); anything
+   * else (throttling, network, a malformed ARN the service refuses) throws AwsError.
+   */
+  async describeKey(keyArn: string): Promise<KeyFacts> {
+    try {
+      const { KeyMetadata: key } = await this.kms.send(new DescribeKeyCommand({ KeyId: keyArn }));
+      if (!key) throw new Error('DescribeKey answered without KeyMetadata');
+      return {
+        kind: 'found',
+        arn: key.Arn ?? keyArn,
+        keyState: key.KeyState ?? '',
+        keySpec: key.KeySpec ?? key.CustomerMasterKeySpec ?? '',
+        keyUsage: key.KeyUsage ?? '',
+      };
+    } catch (err) {
+      const name = (err as { name?: unknown } | null)?.name;
+      const message = err instanceof Error ? err.message : String(err);
+      if (name === 'NotFoundException') return { kind: 'notFound', message };
+      if (name === 'AccessDeniedException') return { kind: 'accessDenied', message };
+      throw toAwsError(err, 'DescribeKey');
+    }
+  }
+}

@@ -1,0 +1,30 @@
+// The subcommands of the contract. Each loads its implementation lazily, so `crd` or
+// `key-policy` never pay for the AWS SDK or the Kubernetes client.
+export interface Command {
+  summary: string;
+  run(args: string[]): Promise<number>;
+}
+
+function notBuiltYet(name: string): Command['run'] {
+  return async () => {
+    console.error(`'${name}' is not built yet`);
+    return 1;
+  };
+}
+
+export const commands: Record<string, Command> = {
+  run: { summary: 'run the controller', run: notBuiltYet('run') },
+  emulator: {
+    summary: 'run the local EMR Serverless + KMS service',
+    run: async (args) => (await import('./emulator.js')).emulatorCommand(args),
+  },
+  crd: {
+    summary: 'print the CustomResourceDefinition YAML',
+    run: async (args) => (await import('./crd.js')).crdCommand(args),
+  },
+  'key-policy': {
+    summary: 'print the KMS key policy statements an application needs',
+    run: notBuiltYet('key-policy'),
+  },
+  demo: { summary: 'show the operator at work on this machine', run: notBuiltYet('demo') },
+};

@@ -1,0 +1,274 @@
+// Leader election on a coordination.k8s.io/v1 Lease, as client-go's leaderelection package does it:
+//
+// - acquire when the lease has no holder (released) or its holder has not renewed it for
+//   leaseDuration, measured on OUR clock from when we last saw the record change (so clock skew
+//   between nodes does not matter);
+// - renew every retryPeriod; if no renew succeeds within renewDeadline, or another holder shows up,
+//   leadership is lost: `onLost` is called and the elector stops (the process must stop working
+//   at once: another replica may already be reconciling);
+// - `release()` on shutdown empties holderIdentity and sets leaseDurationSeconds to 1, so a peer
+//   takes over within its next retry instead of waiting out the lease.
+//
+// Every write carries the resourceVersion it was based on: two candidates racing for the lease
+// cannot both win (the loser gets 409 and tries again later).
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { CoordinationV1Api, type KubeConfig, type V1Lease, V1MicroTime } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import { describeError, httpStatusOf } from './kube-errors.js';
+
+export const DEFAULT_LEASE_NAME = 'emr-serverless-operator';
+
+export interface LeaderElectorOptions {
+  kubeConfig: KubeConfig;
+  namespace: string;
+  name?: string;
+  /** Unique per process; default hostname + random suffix. */
+  identity?: string;
+  leaseDurationMs?: number;
+  renewDeadlineMs?: number;
+  retryPeriodMs?: number;
+  logger: Logger;
+  onStartedLeading: () => void;
+  /** Leadership lost without `release()` (renew deadline passed, or another holder took over). */
+  onLost: (reason: string) => void;
+  /** Reports leadership changes (metric leader_election_master_status). */
+  onLeadingChanged?: (leading: boolean) => void;
+  /** Milliseconds clock; default Date.now. */
+  now?: () => number;
+}
+
+export function defaultIdentity(): string {
+  return `${hostname()}_${randomBytes(6).toString('hex')}`;
+}
+
+type Attempt = 'held' | 'heldByOther';
+
+export class LeaderElector {
+  readonly name: string;
+  readonly identity: string;
+  private readonly api: CoordinationV1Api;
+  private readonly log: Logger;
+  private readonly leaseDurationMs: number;
+  private readonly renewDeadlineMs: number;
+  private readonly retryPeriodMs: number;
+  private readonly now: () => number;
+  private leading = false;
+  private stopped = false;
+  private running: Promise<void> | undefined;
+  private wake: (() => void) | undefined;
+  /** The lease as we last read or wrote it. */
+  private lease: V1Lease | undefined;
+  /** Identity of the record we last saw, and when (our clock) it last changed. */
+  private observedRecord = '';
+  private observedAt = 0;
+  private lastKnownHolder: string | undefined;
+
+  constructor(private readonly options: LeaderElectorOptions) {
+    this.name = options.name ?? DEFAULT_LEASE_NAME;
+    this.identity = options.identity ?? defaultIdentity();
+    this.api = options.kubeConfig.makeApiClient(CoordinationV1Api);
+    this.log = options.logger.child({ component: 'leader-election', lease: `${options.namespace}/${this.name}` });
+    this.leaseDurationMs = options.leaseDurationMs ?? 15_000;
+    this.renewDeadlineMs = options.renewDeadlineMs ?? 10_000;
+    this.retryPeriodMs = options.retryPeriodMs ?? 2_000;
+    this.now = options.now ?? Date.now;
+    if (!(this.leaseDurationMs > this.renewDeadlineMs && this.renewDeadlineMs > this.retryPeriodMs)) {
+      throw new Error('leader election needs leaseDuration > renewDeadline > retryPeriod');
+    }
+  }
+
+  isLeader(): boolean {
+    return this.leading;
+  }
+
+  /** Starts campaigning in the background. */
+  start(): void {
+    if (this.running) return;
+    this.stopped = false;
+    this.running = this.run().catch((error: unknown) => {
+      this.log.error({ err: describeError(error) }, 'leader election crashed');
+      if (this.leading) this.lose(`leader election crashed: ${describeError(error)}`);
+    });
+  }
+
+  /** Stops campaigning and, if leading, gives the lease up so a peer takes over at once. */
+  async release(): Promise<void> {
+    this.stopped = true;
+    this.wake?.();
+    await this.running;
+    if (!this.leading) return;
+    this.setLeading(false);
+    const lease = this.lease;
+    if (!lease?.spec || lease.spec.holderIdentity !== this.identity) return;
+    try {
+      const now = new V1MicroTime(this.now());
+      await this.api.replaceNamespacedLease({
+        name: this.name,
+        namespace: this.options.namespace,
+        body: {
+          ...lease,
+          spec: { ...lease.spec, holderIdentity: '', leaseDurationSeconds: 1, acquireTime: now, renewTime: now },
+        },
+      });
+      this.log.info('lease released');
+    } catch (error) {
+      this.log.warn({ err: describeError(error) }, 'could not release the lease; peers take over when it expires');
+    }
+  }
+
+  private async run(): Promise<void> {
+    this.log.info({ identity: this.identity }, 'attempting to acquire leader lease');
+    while (!this.stopped) {
+      const attempt = await this.tryAcquireOrRenew().catch((error: unknown) => {
+        this.log.warn({ err: describeError(error) }, 'error retrieving or updating the lease');
+        return 'error' as const;
+      });
+      if (this.stopped) return;
+      if (attempt === 'held') break;
+      await this.sleep(this.retryPeriodMs * (1 + Math.random() * 0.2));
+    }
+    if (this.stopped) return;
+    this.log.info({ identity: this.identity }, 'acquired leader lease');
+    this.setLeading(true);
+    this.options.onStartedLeading();
+
+    let lastRenew = this.now();
+    while (!this.stopped) {
+      await this.sleep(this.retryPeriodMs);
+      if (this.stopped) return;
+      const remaining = lastRenew + this.renewDeadlineMs - this.now();
+      let attempt: Attempt | 'error' | 'timeout';
+      try {
+        attempt = await withTimeout(this.tryAcquireOrRenew(), Math.max(remaining, 1));
+      } catch (error) {
+        this.log.warn({ err: describeError(error) }, 'failed to renew the lease');
+        attempt = 'error';
+      }
+      if (this.stopped) return;
+      if (attempt === 'held') {
+        lastRenew = this.now();
+        continue;
+      }
+      if (attempt === 'heldByOther') {
+        this.lose(`lease taken over by ${this.lastKnownHolder}`);
+        return;
+      }
+      if (this.now() - lastRenew >= this.renewDeadlineMs) {
+        this.lose(`could not renew the lease within ${this.renewDeadlineMs} ms`);
+        return;
+      }
+    }
+  }
+
+  private lose(reason: string): void {
+    this.stopped = true;
+    this.setLeading(false);
+    this.log.error({ reason }, 'leader lease lost');
+    this.options.onLost(reason);
+  }
+
+  private setLeading(leading: boolean): void {
+    this.leading = leading;
+    this.options.onLeadingChanged?.(leading);
+  }
+
+  /** One round of client-go's tryAcquireOrRenew. Throws on API errors. */
+  private async tryAcquireOrRenew(): Promise<Attempt> {
+    const namespace = this.options.namespace;
+    const now = this.now();
+    const nowTime = new V1MicroTime(now);
+    const leaseDurationSeconds = Math.round(this.leaseDurationMs / 1000);
+
+    let current: V1Lease;
+    try {
+      current = await this.api.readNamespacedLease({ name: this.name, namespace });
+    } catch (error) {
+      if (httpStatusOf(error) !== 404) throw error;
+      const created = await this.api.createNamespacedLease({
+        namespace,
+        body: {
+          apiVersion: 'coordination.k8s.io/v1',
+          kind: 'Lease',
+          metadata: { name: this.name, namespace },
+          spec: {
+            holderIdentity: this.identity,
+            leaseDurationSeconds,
+            acquireTime: nowTime,
+            renewTime: nowTime,
+            leaseTransitions: 0,
+          },
+        },
+      });
+      this.observe(created, now);
+      return 'held';
+    }
+
+    this.observe(current, now);
+    const spec = current.spec ?? {};
+    const holder = spec.holderIdentity ?? '';
+    this.lastKnownHolder = holder;
+    const observedDurationMs = (spec.leaseDurationSeconds ?? leaseDurationSeconds) * 1000;
+    const heldByUs = holder === this.identity;
+    if (holder !== '' && !heldByUs && this.observedAt + observedDurationMs > now) return 'heldByOther';
+
+    const updated = await this.api.replaceNamespacedLease({
+      name: this.name,
+      namespace,
+      body: {
+        ...current,
+        spec: {
+          ...spec,
+          holderIdentity: this.identity,
+          leaseDurationSeconds,
+          renewTime: nowTime,
+          acquireTime: heldByUs && spec.acquireTime ? spec.acquireTime : nowTime,
+          leaseTransitions: heldByUs ? (spec.leaseTransitions ?? 0) : (spec.leaseTransitions ?? 0) + 1,
+        },
+      },
+    });
+    this.observe(updated, now);
+    return 'held';
+  }
+
+  private observe(lease: V1Lease, now: number): void {
+    const spec = lease.spec ?? {};
+    const record = JSON.stringify([spec.holderIdentity, String(spec.renewTime), spec.leaseDurationSeconds, spec.leaseTransitions]);
+    if (record !== this.observedRecord) {
+      this.observedRecord = record;
+      this.observedAt = now;
+    }
+    this.lease = lease;
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.wake = undefined;
+        resolve();
+      }, ms);
+      this.wake = () => {
+        clearTimeout(timer);
+        this.wake = undefined;
+        resolve();
+      };
+    });
+  }
+}
+
+/** Rejects when `promise` has not settled after `ms`. */
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`timed out after ${Math.round(ms)} ms`)), ms);
+    promise.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        reject(error);
+      },
+    );
+  });
+}

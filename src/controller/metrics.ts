@@ -1,0 +1,197 @@
+// The operator's Prometheus metrics, under controller-runtime's names so the usual dashboards and
+// alerts work unchanged, plus the AWS call metrics and the managed-key health gauge.
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { QueueMetricsHooks } from './queue.js';
+
+export type ReconcileOutcome = 'success' | 'error' | 'requeue' | 'requeue_after';
+
+/** What AwsClients reports after every AWS call (structurally the same as src/aws's AwsCallObserver). */
+export interface AwsCall {
+  region: string;
+  service: string;
+  operation: string;
+  /** e.g. success, throttled, error, or an error code. */
+  outcome: string;
+  seconds: number;
+  /** Attempts made, 1 when the first one answered. */
+  attempts: number;
+}
+
+export interface AwsCallObserver {
+  onCall(call: AwsCall): void;
+}
+
+export const KEY_HEALTH_VALUES = ['Enabled', 'Disabled', 'PendingDeletion', 'NotFound', 'Unverified'] as const;
+export type KeyHealthValue = (typeof KEY_HEALTH_VALUES)[number];
+
+export interface OperatorMetricsOptions {
+  /** Collect Node process metrics (default true; tests creating many registries may turn it off). */
+  processMetrics?: boolean;
+}
+
+export class OperatorMetrics implements AwsCallObserver {
+  readonly registry = new Registry();
+
+  private readonly reconcileTotal: Counter<'controller' | 'result'>;
+  private readonly reconcileErrors: Counter<'controller'>;
+  private readonly reconcileTime: Histogram<'controller'>;
+  private readonly queueDepth: Gauge<'name'>;
+  private readonly queueAdds: Counter<'name'>;
+  private readonly queueDuration: Histogram<'name'>;
+  private readonly workDuration: Histogram<'name'>;
+  private readonly queueRetries: Counter<'name'>;
+  private readonly leaderStatus: Gauge<'name'>;
+  private readonly awsCalls: Counter<'region' | 'service' | 'operation' | 'outcome'>;
+  private readonly awsDuration: Histogram<'region' | 'service' | 'operation' | 'outcome'>;
+  private readonly awsRetries: Counter<'region' | 'service' | 'operation' | 'outcome'>;
+  private readonly managedKeys: Gauge<'health'>;
+  /** Health per resource key, so the gauge counts resources, not reports. */
+  private readonly keyHealth = new Map<string, KeyHealthValue>();
+
+  constructor(options: OperatorMetricsOptions = {}) {
+    const registers = [this.registry];
+    // Buckets as controller-runtime / client-go use them.
+    const workBuckets = [1e-8, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 0.01, 0.1, 1, 10, 100, 1000];
+    this.reconcileTotal = new Counter({
+      name: 'controller_runtime_reconcile_total',
+      help: 'Total number of reconciliations per controller',
+      labelNames: ['controller', 'result'],
+      registers,
+    });
+    this.reconcileErrors = new Counter({
+      name: 'controller_runtime_reconcile_errors_total',
+      help: 'Total number of reconciliation errors per controller',
+      labelNames: ['controller'],
+      registers,
+    });
+    this.reconcileTime = new Histogram({
+      name: 'controller_runtime_reconcile_time_seconds',
+      help: 'Length of time per reconciliation per controller',
+      labelNames: ['controller'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6, 0.7, 0.8, 0.9, 1, 1.25, 1.5, 1.75, 2, 2.5, 3, 3.5, 4, 4.5, 5, 6, 7, 8, 9, 10, 15, 20, 25, 30, 40, 50, 60],
+      registers,
+    });
+    this.queueDepth = new Gauge({
+      name: 'workqueue_depth',
+      help: 'Current depth of workqueue',
+      labelNames: ['name'],
+      registers,
+    });
+    this.queueAdds = new Counter({
+      name: 'workqueue_adds_total',
+      help: 'Total number of adds handled by workqueue',
+      labelNames: ['name'],
+      registers,
+    });
+    this.queueDuration = new Histogram({
+      name: 'workqueue_queue_duration_seconds',
+      help: 'How long in seconds an item stays in workqueue before being requested',
+      labelNames: ['name'],
+      buckets: workBuckets,
+      registers,
+    });
+    this.workDuration = new Histogram({
+      name: 'workqueue_work_duration_seconds',
+      help: 'How long in seconds processing an item from workqueue takes',
+      labelNames: ['name'],
+      buckets: workBuckets,
+      registers,
+    });
+    this.queueRetries = new Counter({
+      name: 'workqueue_retries_total',
+      help: 'Total number of retries handled by workqueue',
+      labelNames: ['name'],
+      registers,
+    });
+    this.leaderStatus = new Gauge({
+      name: 'leader_election_master_status',
+      help: 'Gauge of if the reporting system is master of the relevant lease, 0 indicates backup, 1 indicates master',
+      labelNames: ['name'],
+      registers,
+    });
+    this.awsCalls = new Counter({
+      name: 'emr_serverless_operator_aws_calls_total',
+      help: 'AWS API calls by region, service, operation and outcome',
+      labelNames: ['region', 'service', 'operation', 'outcome'],
+      registers,
+    });
+    this.awsDuration = new Histogram({
+      name: 'emr_serverless_operator_aws_call_duration_seconds',
+      help: 'Duration of AWS API calls, retries included',
+      labelNames: ['region', 'service', 'operation', 'outcome'],
+      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    });
+    this.awsRetries = new Counter({
+      name: 'emr_serverless_operator_aws_retries_total',
+      help: 'Retries of AWS API calls (attempts beyond the first)',
+      labelNames: ['region', 'service', 'operation', 'outcome'],
+      registers,
+    });
+    this.managedKeys = new Gauge({
+      name: 'emr_serverless_operator_managed_keys',
+      help: 'Resources declaring a customer-managed key, by the health of that key',
+      labelNames: ['health'],
+      registers,
+    });
+    for (const health of KEY_HEALTH_VALUES) this.managedKeys.set({ health }, 0);
+    if (options.processMetrics !== false) collectDefaultMetrics({ register: this.registry });
+  }
+
+  reconciled(controller: string, outcome: ReconcileOutcome, seconds: number): void {
+    this.reconcileTotal.inc({ controller, result: outcome });
+    if (outcome === 'error') this.reconcileErrors.inc({ controller });
+    this.reconcileTime.observe({ controller }, seconds);
+  }
+
+  /** Initialises the reconcile counters at zero, as controller-runtime does, so rates exist from the start. */
+  registerController(controller: string): void {
+    for (const result of ['success', 'error', 'requeue', 'requeue_after'] as const) {
+      this.reconcileTotal.inc({ controller, result }, 0);
+    }
+    this.reconcileErrors.inc({ controller }, 0);
+  }
+
+  queueHooks(name: string): QueueMetricsHooks {
+    this.queueDepth.set({ name }, 0);
+    this.queueAdds.inc({ name }, 0);
+    this.queueRetries.inc({ name }, 0);
+    return {
+      depth: (depth) => this.queueDepth.set({ name }, depth),
+      add: () => this.queueAdds.inc({ name }),
+      queueDuration: (seconds) => this.queueDuration.observe({ name }, seconds),
+      workDuration: (seconds) => this.workDuration.observe({ name }, seconds),
+      retry: () => this.queueRetries.inc({ name }),
+    };
+  }
+
+  setLeader(name: string, leading: boolean): void {
+    this.leaderStatus.set({ name }, leading ? 1 : 0);
+  }
+
+  /** AwsCallObserver: pass this object to AwsClients. */
+  onCall(call: AwsCall): void {
+    const labels = { region: call.region, service: call.service, operation: call.operation, outcome: call.outcome };
+    this.awsCalls.inc(labels);
+    this.awsDuration.observe(labels, call.seconds);
+    if (call.attempts > 1) this.awsRetries.inc(labels, call.attempts - 1);
+  }
+
+  /** Records the health of a resource's managed key; `undefined` when it declares none (or is gone). */
+  setKeyHealth(resourceKey: string, health: KeyHealthValue | undefined): void {
+    const previous = this.keyHealth.get(resourceKey);
+    if (previous === health) return;
+    if (previous !== undefined) this.managedKeys.dec({ health: previous });
+    if (health === undefined) {
+      this.keyHealth.delete(resourceKey);
+    } else {
+      this.keyHealth.set(resourceKey, health);
+      this.managedKeys.inc({ health });
+    }
+  }
+
+  /** The Prometheus text exposition. */
+  async render(): Promise<{ contentType: string; body: string }> {
+    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+  }
+}

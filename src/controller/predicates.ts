@@ -1,0 +1,35 @@
+// Which watch events deserve a reconcile, as controller-runtime's GenerationChangedPredicate plus
+// the metadata the reconciler acts on. Status-only updates (the operator's own status writes
+// among them) are ignored, so writing status never triggers another reconcile.
+import type { EmrServerlessApplication } from '../api/schema.js';
+
+type Meta = Partial<EmrServerlessApplication['metadata']>;
+
+/** True when an update changed something the reconciler must act on. */
+export function updateNeedsReconcile(
+  oldObj: { metadata?: Meta } | undefined,
+  newObj: { metadata?: Meta } | undefined,
+): boolean {
+  const a = oldObj?.metadata ?? {};
+  const b = newObj?.metadata ?? {};
+  if (a.generation !== b.generation) return true;
+  if (a.deletionTimestamp !== b.deletionTimestamp) return true;
+  if (!sameList(a.finalizers, b.finalizers)) return true;
+  if (!sameMap(a.labels, b.labels)) return true;
+  if (!sameMap(a.annotations, b.annotations)) return true;
+  return false;
+}
+
+function sameList(a: readonly string[] | undefined, b: readonly string[] | undefined): boolean {
+  const x = a ?? [];
+  const y = b ?? [];
+  return x.length === y.length && x.every((v, i) => v === y[i]);
+}
+
+function sameMap(a: Record<string, string> | undefined, b: Record<string, string> | undefined): boolean {
+  const x = a ?? {};
+  const y = b ?? {};
+  const keys = Object.keys(x);
+  if (keys.length !== Object.keys(y).length) return false;
+  return keys.every((k) => Object.hasOwn(y, k) && x[k] === y[k]);
+}

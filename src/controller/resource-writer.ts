@@ -1,0 +1,115 @@
+// The reconciler's writes to its own resource: the finalizer and the status.
+//
+// Finalizers: a JSON patch whose first op tests metadata.resourceVersion, so the patch applies only
+// to the version the reconciler looked at (and other controllers' finalizers are kept, since the
+// whole list we write is that version's list with ours added or removed). A stale version answers
+// 409 (or 422 for a failed test): the error is thrown and the key retried with the fresh object.
+//
+// Status: server-side apply on the /status subresource as field manager emr-serverless-operator,
+// forced, with the whole status (fields the operator no longer sets are removed by the apply).
+import {
+  CustomObjectsApi,
+  type KubeConfig,
+  PatchStrategy,
+  setHeaderOptions,
+} from '@kubernetes/client-node';
+import { FIELD_MANAGER, FINALIZER, GROUP, PLURAL, VERSION } from '../api/constants.js';
+import type { EmrServerlessApplication, Status } from '../api/schema.js';
+import type { ResourceWriter } from '../reconcile/ports.js';
+import { httpStatusOf } from './kube-errors.js';
+
+/** Thrown when the object changed since it was read; the caller retries with a fresh copy. */
+export class ConflictError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'ConflictError';
+  }
+}
+
+export interface JsonPatchOp {
+  op: 'test' | 'add' | 'remove' | 'replace';
+  path: string;
+  value?: unknown;
+}
+
+/** The JSON patch that sets the finalizer list from `current` to `next`, guarded by resourceVersion. */
+export function finalizerPatch(obj: EmrServerlessApplication, next: string[]): JsonPatchOp[] {
+  const ops: JsonPatchOp[] = [];
+  if (obj.metadata.resourceVersion) {
+    ops.push({ op: 'test', path: '/metadata/resourceVersion', value: obj.metadata.resourceVersion });
+  }
+  if (obj.metadata.finalizers === undefined) {
+    ops.push({ op: 'add', path: '/metadata/finalizers', value: next });
+  } else {
+    // `test` the list too: with resourceVersion it is redundant, without it this still guards.
+    ops.push({ op: 'test', path: '/metadata/finalizers', value: obj.metadata.finalizers });
+    ops.push({ op: 'replace', path: '/metadata/finalizers', value: next });
+  }
+  return ops;
+}
+
+export class KubeResourceWriter implements ResourceWriter {
+  private readonly api: CustomObjectsApi;
+
+  constructor(kubeConfig: KubeConfig) {
+    this.api = kubeConfig.makeApiClient(CustomObjectsApi);
+  }
+
+  async addFinalizer(obj: EmrServerlessApplication): Promise<EmrServerlessApplication> {
+    const current = obj.metadata.finalizers ?? [];
+    if (current.includes(FINALIZER)) return obj;
+    return this.patchFinalizers(obj, [...current, FINALIZER]);
+  }
+
+  async removeFinalizer(obj: EmrServerlessApplication): Promise<void> {
+    const current = obj.metadata.finalizers ?? [];
+    if (!current.includes(FINALIZER)) return;
+    try {
+      await this.patchFinalizers(
+        obj,
+        current.filter((f) => f !== FINALIZER),
+      );
+    } catch (error) {
+      // Already gone: nothing left to release.
+      if (httpStatusOf(error) === 404) return;
+      throw error;
+    }
+  }
+
+  async applyStatus(obj: EmrServerlessApplication, status: Status): Promise<void> {
+    const { name, namespace } = obj.metadata;
+    const body = { apiVersion: obj.apiVersion, kind: obj.kind, metadata: { name, namespace }, status };
+    await this.api.patchNamespacedCustomObjectStatus(
+      { group: GROUP, version: VERSION, namespace, plural: PLURAL, name, body, fieldManager: FIELD_MANAGER, force: true },
+      setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply),
+    );
+  }
+
+  private async patchFinalizers(obj: EmrServerlessApplication, next: string[]): Promise<EmrServerlessApplication> {
+    const { name, namespace } = obj.metadata;
+    try {
+      return (await this.api.patchNamespacedCustomObject(
+        {
+          group: GROUP,
+          version: VERSION,
+          namespace,
+          plural: PLURAL,
+          name,
+          body: finalizerPatch(obj, next),
+          fieldManager: FIELD_MANAGER,
+        },
+        setHeaderOptions('Content-Type', PatchStrategy.JsonPatch),
+      )) as EmrServerlessApplication;
+    } catch (error) {
+      const status = httpStatusOf(error);
+      // 409: resourceVersion moved on; 422: a `test` op failed (the API server reports that as invalid).
+      if (status === 409 || status === 422) {
+        throw new ConflictError(
+          `${namespace}/${name} changed since resourceVersion ${obj.metadata.resourceVersion}; retrying with the current version`,
+          { cause: error },
+        );
+      }
+      throw error;
+    }
+  }
+}

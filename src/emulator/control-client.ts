@@ -1,0 +1,125 @@
+// A small typed client of the local service's control API (`/_emulator/`), for tests,
+// benchmarks and the demo. Uses the global fetch of Node 20.
+import type { Call, Fault } from './server.js';
+
+export type { Call, Fault };
+
+/** Key metadata as the control API and DescribeKey answer it (dates in epoch seconds). */
+export interface EmulatorKeyMetadata {
+  AWSAccountId: string;
+  KeyId: string;
+  Arn: string;
+  CreationDate: number;
+  Enabled: boolean;
+  Description: string;
+  KeyUsage: string;
+  KeyState: string;
+  KeySpec: string;
+  CustomerMasterKeySpec: string;
+  KeyManager: 'CUSTOMER';
+  Origin: string;
+  MultiRegion: boolean;
+  DeletionDate?: number;
+  EncryptionAlgorithms?: string[];
+  SigningAlgorithms?: string[];
+  MacAlgorithms?: string[];
+}
+
+export interface CreateKeyOptions {
+  keySpec?: string;
+  keyUsage?: string;
+  keyState?: string;
+  /** Another account: DescribeKey then finds the key only by its full ARN. */
+  account?: string;
+  region?: string;
+  multiRegion?: boolean;
+  description?: string;
+}
+
+export class EmulatorControlError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'EmulatorControlError';
+  }
+}
+
+export class EmulatorControl {
+  private readonly base: string;
+
+  constructor(endpoint: string) {
+    this.base = `${endpoint.replace(/\/+$/, '')}/_emulator`;
+  }
+
+  private async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const res = await fetch(`${this.base}${path}`, {
+      method,
+      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    const text = await res.text();
+    const data = text ? (JSON.parse(text) as unknown) : undefined;
+    if (!res.ok) {
+      const message = (data as { message?: string } | undefined)?.message ?? `HTTP ${res.status}`;
+      throw new EmulatorControlError(res.status, `${method} ${path}: ${message}`);
+    }
+    return data as T;
+  }
+
+  /** Every AWS API call so far, in the order answered. */
+  calls(): Promise<Call[]> {
+    return this.request('GET', '/calls');
+  }
+
+  /** Forgets applications, job runs, keys, aliases, faults and calls. */
+  async reset(): Promise<void> {
+    await this.request('POST', '/reset');
+  }
+
+  async fault(f: Fault): Promise<void> {
+    await this.request('POST', '/faults', f);
+  }
+
+  async clearFaults(): Promise<void> {
+    await this.request('DELETE', '/faults');
+  }
+
+  /** Changes an application out of band (no API rules); `null` removes a field. */
+  async patchApplication(id: string, patch: Record<string, unknown>): Promise<Record<string, unknown>> {
+    const r = await this.request<{ application: Record<string, unknown> }>(
+      'PATCH',
+      `/applications/${encodeURIComponent(id)}`,
+      patch,
+    );
+    return r.application;
+  }
+
+  createKey(opts: CreateKeyOptions = {}): Promise<EmulatorKeyMetadata> {
+    return this.request('POST', '/keys', opts);
+  }
+
+  /** `keyId` may be a key id or a key ARN. */
+  setKeyState(keyId: string, state: string): Promise<EmulatorKeyMetadata> {
+    return this.request('PATCH', `/keys/${encodeURIComponent(keyId)}`, { keyState: state });
+  }
+
+  /** Every KMS call on the key then answers AccessDeniedException. */
+  async denyKey(keyId: string): Promise<void> {
+    await this.request('POST', `/keys/${encodeURIComponent(keyId)}/deny`);
+  }
+
+  async allowKey(keyId: string): Promise<void> {
+    await this.request('POST', `/keys/${encodeURIComponent(keyId)}/allow`);
+  }
+
+  /** Makes a job run exist in `state` (default RUNNING), without starting the application. */
+  async createJobRun(appId: string, state = 'RUNNING'): Promise<{ jobRunId: string; arn: string }> {
+    return this.request('POST', `/jobruns/${encodeURIComponent(appId)}`, { state });
+  }
+
+  async setJobRunState(appId: string, jobRunId: string, state: string): Promise<void> {
+    await this.request('PATCH', `/jobruns/${encodeURIComponent(appId)}/${encodeURIComponent(jobRunId)}`, { state });
+  }
+}

@@ -1,0 +1,544 @@
+// The HTTP side of the local service: one node:http server answering
+//  - EMR Serverless (restJson1) on its REST paths,
+//  - KMS (awsJson1_1) on `POST /` with `x-amz-target: TrentService.*`,
+//  - the control API under `/_emulator/` (calls log, reset, faults, out-of-band changes).
+// Signatures are never checked; the caller's region is read from the SigV4 credential scope.
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { type CallContext, EmrService } from './emr.js';
+import {
+  defaultErrorType,
+  internalError,
+  ServiceError,
+  type ServiceName,
+  serializationError,
+  wireError,
+} from './errors.js';
+import { KmsService } from './kms.js';
+import { Timers } from './timers.js';
+
+export interface ServerOptions {
+  accountId: string;
+  defaultRegion: string;
+  transitionMs: number;
+  idleMinuteMs: number;
+}
+
+/** One AWS API call, as the control API's calls log shows it. */
+export interface Call {
+  service: ServiceName;
+  operation: string;
+  applicationId?: string;
+  jobRunId?: string;
+  keyId?: string;
+  region: string;
+  status: number;
+  errorType?: string;
+  at: string;
+}
+
+/** A fault injected through the control API. */
+export interface Fault {
+  /** An operation name (`GetApplication`, `DescribeKey`, ...) or `*` for every AWS operation. */
+  operation: string;
+  /** Only this service (default: both). */
+  service?: ServiceName;
+  /** HTTP status of the error answer (default 500, or the usual status of `errorType`). */
+  status?: number;
+  /** Error class (default from the status: 429 ThrottlingException, 5xx InternalServerException...). */
+  errorType?: string;
+  message?: string;
+  /** Fraction 0..1 of matching calls that fail (after `count` is used up). */
+  rate?: number;
+  /** The next `count` matching calls fail; then the fault is removed unless it has a rate. */
+  count?: number;
+  /** Delay added to each matching call while the fault is active. */
+  latencyMs?: number;
+}
+
+interface ActiveFault extends Fault {
+  remaining: number;
+}
+
+const MAX_BODY_BYTES = 10 * 1024 * 1024;
+const MAX_CALLS_KEPT = 100_000;
+const ERROR_STATUS: Record<string, number> = {
+  ThrottlingException: 429,
+  TooManyRequestsException: 429,
+  InternalServerException: 500,
+  ConflictException: 409,
+  ServiceQuotaExceededException: 402,
+  ResourceNotFoundException: 404,
+};
+
+const CREDENTIAL_SCOPE = /Credential=[^/,\s]+\/\d{8}\/([^/,\s]+)\/([^/,\s]+)\/aws4_request/;
+
+type Json = Record<string, unknown>;
+
+interface Route {
+  service: ServiceName;
+  operation: string;
+  applicationId?: string | undefined;
+  jobRunId?: string | undefined;
+  keyId?: string | undefined;
+  /** Runs the operation; throws ServiceError for an error answer. */
+  run: (ctx: CallContext) => Json;
+}
+
+class HttpProblem extends Error {
+  constructor(
+    readonly status: number,
+    readonly type: string,
+    message: string,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+  }
+}
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > MAX_BODY_BYTES) {
+        reject(new HttpProblem(413, 'RequestEntityTooLargeException', 'Request body too large'));
+        req.destroy();
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+function parseJsonObject(text: string, service: ServiceName): Json {
+  if (text.trim() === '') return {};
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (e) {
+    const msg = `Malformed JSON request body: ${(e as Error).message}`;
+    throw service === 'kms' ? new ServiceError(400, 'SerializationException', msg) : serializationError(msg);
+  }
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) {
+    throw serializationError('Request body must be a JSON object');
+  }
+  return v as Json;
+}
+
+function decodeSegment(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    throw new HttpProblem(400, 'SerializationException', `Malformed percent-encoding in path segment '${s}'`);
+  }
+}
+
+function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(text),
+    'x-amzn-requestid': randomUUID(),
+    ...headers,
+  });
+  res.end(text);
+}
+
+export class EmulatorServer {
+  readonly timers = new Timers();
+  readonly emr: EmrService;
+  readonly kms: KmsService;
+  private calls: Call[] = [];
+  private faults: ActiveFault[] = [];
+  private readonly server: Server;
+
+  constructor(private readonly opts: ServerOptions) {
+    this.emr = new EmrService(
+      { accountId: opts.accountId, transitionMs: opts.transitionMs, idleMinuteMs: opts.idleMinuteMs },
+      this.timers,
+    );
+    this.kms = new KmsService({ accountId: opts.accountId, defaultRegion: opts.defaultRegion });
+    this.server = createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
+      this.handle(req, res).catch((err: unknown) => {
+        // Last resort: never let one request take the service down.
+        if (!res.headersSent) {
+          send(res, 500, { message: `emulator error: ${(err as Error)?.message ?? String(err)}` }, {
+            'x-amzn-errortype': 'InternalServerException',
+          });
+        } else {
+          res.destroy();
+        }
+      });
+    });
+    this.server.on('clientError', (_err, socket) => {
+      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+      else socket.destroy();
+    });
+  }
+
+  listen(port: number, host: string): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, host, () => {
+        this.server.off('error', reject);
+        const addr = this.server.address();
+        resolve(typeof addr === 'object' && addr ? addr.port : port);
+      });
+    });
+  }
+
+  close(): Promise<void> {
+    this.timers.clear();
+    return new Promise((resolve) => {
+      this.server.close(() => resolve());
+      this.server.closeAllConnections();
+    });
+  }
+
+  reset(): void {
+    this.timers.clear();
+    this.emr.reset();
+    this.kms.reset();
+    this.calls = [];
+    this.faults = [];
+  }
+
+  // ------------------------------------------------------------------ dispatch
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const rawPath = q < 0 ? url : url.slice(0, q);
+    const query = new URLSearchParams(q < 0 ? '' : url.slice(q + 1));
+    const method = (req.method ?? 'GET').toUpperCase();
+    try {
+      const body = await readBody(req);
+      if (rawPath === '/_emulator' || rawPath.startsWith('/_emulator/')) {
+        this.control(res, method, rawPath, body);
+        return;
+      }
+      const target = req.headers['x-amz-target'];
+      if (method === 'POST' && rawPath === '/' && typeof target === 'string') {
+        await this.aws(req, res, this.kmsRoute(target, body));
+        return;
+      }
+      await this.aws(req, res, this.emrRoute(method, rawPath, query, body));
+    } catch (err) {
+      if (err instanceof HttpProblem) {
+        send(res, err.status, { message: err.message }, { 'x-amzn-errortype': err.type, ...err.headers });
+        return;
+      }
+      throw err;
+    }
+  }
+
+  private context(req: IncomingMessage): CallContext {
+    const auth = req.headers.authorization;
+    const m = typeof auth === 'string' ? CREDENTIAL_SCOPE.exec(auth) : null;
+    return { account: this.opts.accountId, region: m?.[1] ?? this.opts.defaultRegion };
+  }
+
+  /** Runs one AWS operation: faults, the operation itself, the answer and the calls log. */
+  private async aws(req: IncomingMessage, res: ServerResponse, route: Route): Promise<void> {
+    const at = new Date().toISOString();
+    const ctx = this.context(req);
+    let status = 200;
+    let errorType: string | undefined;
+    try {
+      const injected = await this.applyFaults(route);
+      if (injected) throw injected;
+      let out: Json;
+      try {
+        out = route.run(ctx);
+      } catch (e) {
+        if (e instanceof ServiceError) throw e;
+        throw internalError(`emulator error: ${(e as Error)?.message ?? String(e)}`);
+      }
+      if (route.operation === 'CreateApplication' && typeof out.applicationId === 'string') {
+        route.applicationId = out.applicationId;
+      }
+      if (route.operation === 'StartJobRun' && typeof out.jobRunId === 'string') route.jobRunId = out.jobRunId;
+      const ct = route.service === 'kms' ? 'application/x-amz-json-1.1' : 'application/json';
+      send(res, 200, out, { 'content-type': ct });
+    } catch (e) {
+      if (!(e instanceof ServiceError)) throw e;
+      const w = wireError(route.service, e);
+      status = w.status;
+      errorType = e.type;
+      send(res, w.status, w.body, w.headers);
+    } finally {
+      this.logCall({
+        service: route.service,
+        operation: route.operation,
+        ...(route.applicationId ? { applicationId: route.applicationId } : {}),
+        ...(route.jobRunId ? { jobRunId: route.jobRunId } : {}),
+        ...(route.keyId ? { keyId: route.keyId } : {}),
+        region: ctx.region,
+        status,
+        ...(errorType ? { errorType } : {}),
+        at,
+      });
+    }
+  }
+
+  private logCall(call: Call): void {
+    this.calls.push(call);
+    if (this.calls.length > MAX_CALLS_KEPT) this.calls.splice(0, this.calls.length - MAX_CALLS_KEPT);
+  }
+
+  private async applyFaults(route: Route): Promise<ServiceError | undefined> {
+    let latency = 0;
+    let error: ServiceError | undefined;
+    for (const f of [...this.faults]) {
+      if (f.operation !== '*' && f.operation !== route.operation) continue;
+      if (f.service && f.service !== route.service) continue;
+      latency = Math.max(latency, f.latencyMs ?? 0);
+      const hasError = f.status !== undefined || f.errorType !== undefined;
+      let fail = false;
+      if (f.remaining > 0) {
+        f.remaining -= 1;
+        fail = hasError;
+        if (f.remaining === 0 && f.rate === undefined) this.faults.splice(this.faults.indexOf(f), 1);
+      } else if (f.rate !== undefined && Math.random() < f.rate) {
+        fail = hasError;
+      }
+      if (fail && !error) {
+        const type = f.errorType ?? defaultErrorType(f.status ?? 500);
+        const status = f.status ?? ERROR_STATUS[type] ?? (route.service === 'kms' ? 400 : 500);
+        error = new ServiceError(status, type, f.message ?? `Injected fault: ${type}`);
+      }
+    }
+    if (latency > 0) await this.timers.sleep(latency);
+    return error;
+  }
+
+  // ------------------------------------------------------------------ EMR Serverless routes
+
+  private emrRoute(method: string, rawPath: string, query: URLSearchParams, rawBody: string): Route {
+    const segs = rawPath.split('/').slice(1).filter((s, i, all) => s !== '' || i < all.length - 1);
+    const emr = this.emr;
+    const body = (): Json => parseJsonObject(rawBody, 'emr-serverless');
+    const route = (
+      allowed: Record<string, Omit<Route, 'service' | 'operation'> & { operation: string }>,
+    ): Route => {
+      const r = allowed[method];
+      if (!r) {
+        throw new HttpProblem(405, 'MethodNotAllowedException', `Method ${method} is not allowed on ${rawPath}`, {
+          allow: Object.keys(allowed).join(', '),
+        });
+      }
+      return { service: 'emr-serverless', ...r };
+    };
+    const [top, rawId, sub, rawJobId, ...rest] = segs;
+    if (top === 'applications' && rest.length === 0) {
+      if (rawId === undefined) {
+        return route({
+          GET: { operation: 'ListApplications', run: (ctx) => emr.listApplications(ctx, query) },
+          POST: { operation: 'CreateApplication', run: (ctx) => emr.createApplication(ctx, body()) },
+        });
+      }
+      const id = decodeSegment(rawId);
+      if (sub === undefined) {
+        return route({
+          GET: { operation: 'GetApplication', applicationId: id, run: (ctx) => emr.getApplication(ctx, id) },
+          PATCH: {
+            operation: 'UpdateApplication',
+            applicationId: id,
+            run: (ctx) => emr.updateApplication(ctx, id, body()),
+          },
+          DELETE: {
+            operation: 'DeleteApplication',
+            applicationId: id,
+            run: (ctx) => emr.deleteApplication(ctx, id),
+          },
+        });
+      }
+      if ((sub === 'start' || sub === 'stop') && rawJobId === undefined) {
+        return sub === 'start'
+          ? route({
+              POST: { operation: 'StartApplication', applicationId: id, run: (ctx) => emr.startApplication(ctx, id) },
+            })
+          : route({
+              POST: { operation: 'StopApplication', applicationId: id, run: (ctx) => emr.stopApplication(ctx, id) },
+            });
+      }
+      if (sub === 'jobruns') {
+        if (rawJobId === undefined) {
+          return route({
+            GET: { operation: 'ListJobRuns', applicationId: id, run: (ctx) => emr.listJobRuns(ctx, id, query) },
+            POST: { operation: 'StartJobRun', applicationId: id, run: (ctx) => emr.startJobRun(ctx, id, body()) },
+          });
+        }
+        const jobId = decodeSegment(rawJobId);
+        return route({
+          GET: {
+            operation: 'GetJobRun',
+            applicationId: id,
+            jobRunId: jobId,
+            run: (ctx) => emr.getJobRun(ctx, id, jobId),
+          },
+          DELETE: {
+            operation: 'CancelJobRun',
+            applicationId: id,
+            jobRunId: jobId,
+            run: (ctx) => emr.cancelJobRun(ctx, id, jobId),
+          },
+        });
+      }
+    }
+    if (top === 'tags' && segs.length >= 2) {
+      // The SDK percent-encodes the whole ARN (`/` as %2F); a client that does not still works.
+      const arn = segs.slice(1).map(decodeSegment).join('/');
+      const applicationId = EmrService.applicationIdOfArn(arn);
+      return route({
+        GET: { operation: 'ListTagsForResource', applicationId, run: (ctx) => emr.listTagsForResource(ctx, arn) },
+        POST: { operation: 'TagResource', applicationId, run: (ctx) => emr.tagResource(ctx, arn, body()) },
+        DELETE: { operation: 'UntagResource', applicationId, run: (ctx) => emr.untagResource(ctx, arn, query) },
+      });
+    }
+    throw new HttpProblem(404, 'UnknownOperationException', `No operation matches ${method} ${rawPath}`);
+  }
+
+  // ------------------------------------------------------------------ KMS routes
+
+  private kmsRoute(target: string, rawBody: string): Route {
+    const dot = target.indexOf('.');
+    const prefix = dot < 0 ? '' : target.slice(0, dot);
+    const operation = dot < 0 ? target : target.slice(dot + 1);
+    if (prefix !== 'TrentService' || !(KmsService.OPERATIONS as readonly string[]).includes(operation)) {
+      return {
+        service: 'kms',
+        operation,
+        run: () => {
+          throw new ServiceError(400, 'UnknownOperationException', `Unknown operation ${target}`);
+        },
+      };
+    }
+    let keyId: string | undefined;
+    try {
+      const b = JSON.parse(rawBody || '{}') as Json;
+      keyId = typeof b.KeyId === 'string' ? b.KeyId : typeof b.TargetKeyId === 'string' ? b.TargetKeyId : undefined;
+    } catch {
+      // reported by run()
+    }
+    return {
+      service: 'kms',
+      operation,
+      keyId,
+      run: (ctx) => this.kms.handle(ctx, operation, parseJsonObject(rawBody, 'kms')),
+    };
+  }
+
+  // ------------------------------------------------------------------ control API
+
+  private control(res: ServerResponse, method: string, rawPath: string, rawBody: string): void {
+    const segs = rawPath.split('/').slice(2).filter(Boolean).map(decodeSegment);
+    const ok = (body: unknown): void => send(res, 200, body);
+    const fail = (status: number, message: string): void => send(res, status, { message });
+    let body: Json;
+    try {
+      body = rawBody.trim() === '' ? {} : (JSON.parse(rawBody) as Json);
+      if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new Error('not an object');
+    } catch {
+      fail(400, 'control API: the body must be a JSON object');
+      return;
+    }
+    const [a, b, c, d] = segs;
+    // e.g. 'PATCH jobruns/:id/:id', 'POST keys/:id/deny'
+    const shape = [a, b === undefined ? undefined : ':id', c === undefined ? undefined : a === 'keys' ? c : ':id', d]
+      .filter((x) => x !== undefined)
+      .join('/');
+    const key = `${method} ${shape}`;
+    try {
+      switch (key) {
+        case 'GET health':
+          return ok({ ok: true });
+        case 'GET calls':
+          return ok(this.calls);
+        case 'DELETE calls':
+          this.calls = [];
+          return ok({ ok: true });
+        case 'POST reset':
+          this.reset();
+          return ok({ ok: true });
+        case 'GET faults':
+          return ok(this.faults);
+        case 'POST faults':
+          return ok(this.addFault(body));
+        case 'DELETE faults':
+          this.faults = [];
+          return ok({ ok: true });
+        case 'GET applications/:id': {
+          const app = this.emr.describeForControl(b!);
+          return app ? ok({ application: app }) : fail(404, `Application ${b} does not exist`);
+        }
+        case 'PATCH applications/:id':
+          return ok(this.emr.patchApplication(b!, body));
+        case 'POST keys':
+          return ok(this.kms.createKey(body));
+        case 'PATCH keys/:id':
+          return ok(this.kms.setKeyState(b!, body.keyState));
+        case 'POST keys/:id/deny':
+          return ok(this.kms.deny(b!, true));
+        case 'POST keys/:id/allow':
+          return ok(this.kms.deny(b!, false));
+        case 'POST jobruns/:id': {
+          const { state, ...extra } = body;
+          return ok(this.emr.createJobRun(b!, state, extra));
+        }
+        case 'PATCH jobruns/:id/:id':
+          return ok(this.emr.setJobRunState(b!, c!, body.state));
+        default:
+          return fail(404, `control API: no route for ${method} ${rawPath}`);
+      }
+    } catch (e) {
+      if (e instanceof ServiceError) {
+        return fail(e.type === 'NotFoundException' || e.type === 'ResourceNotFoundException' ? 404 : 400, e.message);
+      }
+      if (e instanceof HttpProblem) return fail(e.status, e.message);
+      throw e;
+    }
+  }
+
+  private addFault(body: Json): Json {
+    const f = body as unknown as Fault;
+    if (typeof f.operation !== 'string' || f.operation === '') {
+      throw new HttpProblem(400, 'ValidationException', 'fault: operation is required (an operation name or "*")');
+    }
+    const num = (v: unknown, name: string, min: number, max: number): void => {
+      if (v !== undefined && (typeof v !== 'number' || !(v >= min && v <= max))) {
+        throw new HttpProblem(400, 'ValidationException', `fault: ${name} must be a number in ${min}..${max}`);
+      }
+    };
+    num(f.status, 'status', 100, 599);
+    num(f.rate, 'rate', 0, 1);
+    num(f.count, 'count', 0, Number.MAX_SAFE_INTEGER);
+    num(f.latencyMs, 'latencyMs', 0, 600_000);
+    const hasError = f.status !== undefined || f.errorType !== undefined;
+    if (f.count === undefined && f.rate === undefined && f.latencyMs === undefined) {
+      if (!hasError) {
+        throw new HttpProblem(400, 'ValidationException', 'fault: give a status or errorType, rate, count or latencyMs');
+      }
+      // An error with neither rate nor count: every matching call fails until the faults are cleared.
+      f.rate = 1;
+    }
+    const active: ActiveFault = {
+      operation: f.operation,
+      ...(f.service ? { service: f.service } : {}),
+      ...(f.status !== undefined ? { status: f.status } : {}),
+      ...(f.errorType ? { errorType: f.errorType } : {}),
+      ...(f.message ? { message: f.message } : {}),
+      ...(f.rate !== undefined ? { rate: f.rate } : {}),
+      ...(f.count !== undefined ? { count: f.count } : {}),
+      ...(f.latencyMs !== undefined ? { latencyMs: f.latencyMs } : {}),
+      remaining: f.count ?? 0,
+    };
+    this.faults.push(active);
+    return { ok: true, fault: active };
+  }
+}
+

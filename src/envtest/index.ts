@@ -1,0 +1,19 @@
+// A real Kubernetes control plane (etcd + kube-apiserver + kubectl, built from upstream Go modules)
+// for integration tests and the demo command.
+export {
+  type BuildOptions,
+  type BuiltControlPlane,
+  type ControlPlaneVersions,
+  ensureControlPlaneBinaries,
+  readVersions,
+} from './build.js';
+export { type ControlPlane, type ControlPlaneOptions, startControlPlane } from './controlplane.js';
+export {
+  type AdminAccess,
+  createServiceAccountKubeconfig,
+  type ServiceAccountKubeconfig,
+  type ServiceAccountKubeconfigOptions,
+  writeKubeconfig,
+} from './kubeconfig.js';
+export { KubectlError, type KubectlOptions, type KubectlResult, runKubectl } from './kubectl.js';
+export { type ControlPlanePaths, controlPlanePaths, findRepoRoot } from './paths.js';

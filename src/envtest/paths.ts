@@ -1,0 +1,46 @@
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** Where the Go module that builds the control plane lives, relative to the repository root. */
+export const CONTROL_PLANE_MODULE = join('test', 'controlplane');
+
+/**
+ * The repository root: the nearest ancestor of this file holding the control plane's go.mod.
+ * Walking up (rather than a fixed `../..`) works from both `src/envtest` (tsx) and `dist/envtest`.
+ */
+export function findRepoRoot(start: string = dirname(fileURLToPath(import.meta.url))): string {
+  let dir = start;
+  for (;;) {
+    if (existsSync(join(dir, CONTROL_PLANE_MODULE, 'go.mod'))) return dir;
+    const parent = dirname(dir);
+    if (parent === dir) {
+      throw new Error(`cannot find ${CONTROL_PLANE_MODULE}/go.mod above ${start}`);
+    }
+    dir = parent;
+  }
+}
+
+export interface ControlPlanePaths {
+  /** Directory of the Go module (go.mod, go.sum, etcd/main.go). */
+  moduleDir: string;
+  /** Gitignored output directory for the built binaries. */
+  binDir: string;
+  kubeApiServer: string;
+  kubectl: string;
+  etcd: string;
+  /** Records what the binaries in binDir were built from; see build.ts. */
+  stampFile: string;
+}
+
+export function controlPlanePaths(repoRoot: string = findRepoRoot()): ControlPlanePaths {
+  const binDir = join(repoRoot, '.cache', 'controlplane', 'bin');
+  return {
+    moduleDir: join(repoRoot, CONTROL_PLANE_MODULE),
+    binDir,
+    kubeApiServer: join(binDir, 'kube-apiserver'),
+    kubectl: join(binDir, 'kubectl'),
+    etcd: join(binDir, 'etcd'),
+    stampFile: join(binDir, 'build-stamp.json'),
+  };
+}

@@ -1,0 +1,31 @@
+// What the reconciler needs from Kubernetes. The controller implements these; the reconciler
+// never talks to the API server itself.
+import type { EmrServerlessApplication, Status } from '../api/schema.js';
+
+export interface ResourceWriter {
+  /** Adds the finalizer (optimistic concurrency on resourceVersion); answers the updated object. */
+  addFinalizer(obj: EmrServerlessApplication): Promise<EmrServerlessApplication>;
+  /** Removes the finalizer; the object may disappear right after. */
+  removeFinalizer(obj: EmrServerlessApplication): Promise<void>;
+  /** Server-side apply of the whole status (field manager emr-serverless-operator). */
+  applyStatus(obj: EmrServerlessApplication, status: Status): Promise<void>;
+}
+
+export interface RecordedEvent {
+  type: 'Normal' | 'Warning';
+  /** CamelCase, e.g. KeyChanged. */
+  reason: string;
+  /** What the operator did or is doing, e.g. UpdateApplication, WaitForStop. */
+  action: string;
+  message: string;
+}
+
+export interface EventRecorder {
+  /** Fire and forget; identical events are aggregated by the recorder. */
+  record(obj: EmrServerlessApplication, event: RecordedEvent): void;
+}
+
+export interface ReconcileResult {
+  /** Look again after this long even if nothing changes (polling AWS, drift resync). */
+  requeueAfterMs?: number;
+}

@@ -1,0 +1,180 @@
+// One reconcile of one resource: observe, plan, execute, repeat while the plan acts, then write
+// the status once, and only when it differs from what the API server holds.
+import type { Logger } from 'pino';
+import type { EmrServerlessApplication, Spec, Status } from '../api/schema.js';
+import { KMS_KEY_ARN_PATTERN } from '../api/schema.js';
+import { type AwsApplication, AwsError, type AwsPort, type KeyFacts } from '../aws/port.js';
+import { jsonEqual } from './compare.js';
+import { execute } from './executor.js';
+import {
+  applicationIdOf,
+  mayOwnUnrecordedApplication,
+  type Observed,
+  type Plan,
+  type PlanOptions,
+  plan,
+  planFailure,
+  regionOf,
+} from './planner.js';
+import type { EventRecorder, ReconcileResult, RecordedEvent, ResourceWriter } from './ports.js';
+
+export interface ReconcilerDeps {
+  aws: { forRegion(region: string): AwsPort };
+  keys: { describe(keyArn: string): Promise<KeyFacts> };
+  writer: ResourceWriter;
+  events: EventRecorder;
+  logger: Logger;
+  options: PlanOptions;
+  now?: () => Date;
+  /** Told the managed key's health after each reconcile (metrics). */
+  onKeyHealth?: (resourceKey: string, health: string | undefined) => void;
+}
+
+/** Enough steps for add-finalizer+create, then an update that a read showed, then a restart. */
+const MAX_STEPS = 4;
+
+export class Reconciler {
+  private readonly now: () => Date;
+
+  constructor(private readonly deps: ReconcilerDeps) {
+    this.now = deps.now ?? (() => new Date());
+  }
+
+  async reconcile(original: EmrServerlessApplication): Promise<ReconcileResult> {
+    const { writer, options } = this.deps;
+    const resourceKey = `${original.metadata.namespace}/${original.metadata.name}`;
+    const log = this.deps.logger.child({ resource: resourceKey, applicationId: applicationIdOf(original) });
+    const port = this.deps.aws.forRegion(regionOf(original, options.defaultRegion));
+    const events = new EventBatch();
+
+    let resource = original;
+    let carried: AwsApplication | undefined;
+    let planned: Plan | undefined;
+    try {
+      for (let step = 0; step < MAX_STEPS; step++) {
+        planned = await this.planOnce(resource, port, carried);
+        events.add(planned.events);
+        if (planned.actions.length === 0 || step === MAX_STEPS - 1) break;
+        log.info({ actions: planned.actions.map((a) => a.kind) }, 'acting');
+        const done = await execute(planned.actions, resource, { port, writer, events }, carried);
+        if (done.released) {
+          events.flush(this.deps.events, done.resource);
+          log.info('finalizer removed');
+          return {};
+        }
+        carried = done.app;
+        // The next step sees what this one learned; the persisted conditions stay the base
+        // for transition times.
+        resource = {
+          ...done.resource,
+          status: {
+            ...resource.status,
+            applicationId: done.created?.applicationId ?? planned.status.applicationId,
+            arn: done.created?.arn ?? planned.status.arn,
+            restartAfterUpdate: planned.status.restartAfterUpdate,
+          },
+        };
+      }
+    } catch (err) {
+      if (!(err instanceof AwsError)) throw err;
+      const failure = planFailure({ resource, options, now: this.now() }, planned?.status, {
+        kind: err.kind,
+        operation: err.operation,
+        message: err.message,
+      });
+      log.warn(
+        { err: { code: err.code, kind: err.kind, operation: err.operation, message: err.message } },
+        'AWS call failed',
+      );
+      events.add(failure.events);
+      events.flush(this.deps.events, resource);
+      await this.writeStatus(original, failure.status, log);
+      if (failure.backoff) throw err;
+      return { requeueAfterMs: failure.requeueAfterMs };
+    }
+
+    const final = planned!;
+    events.flush(this.deps.events, resource);
+    await this.writeStatus(original, final.status, log);
+    this.deps.onKeyHealth?.(resourceKey, keyHealthLabel(final.status));
+    return { requeueAfterMs: final.requeueAfterMs };
+  }
+
+  private async planOnce(
+    resource: EmrServerlessApplication,
+    port: AwsPort,
+    carried?: AwsApplication,
+  ): Promise<Plan> {
+    const observed = await this.observe(resource, port, carried);
+    const input = { resource, observed, options: this.deps.options, now: this.now() };
+    const first = plan(input);
+    if (first.needs !== 'activeJobRuns' || !observed.app) return first;
+    return plan({
+      ...input,
+      observed: { ...observed, activeJobRuns: await port.countActiveJobRuns(observed.app.applicationId) },
+    });
+  }
+
+  private async observe(
+    resource: EmrServerlessApplication,
+    port: AwsPort,
+    carried?: AwsApplication,
+  ): Promise<Observed> {
+    const spec = (resource.spec ?? {}) as Partial<Spec>;
+    const id = applicationIdOf(resource);
+    let app: Observed['app'];
+    if (carried) app = carried;
+    else if (id) app = (await port.getApplication(id)) ?? null;
+    else if (mayOwnUnrecordedApplication(resource))
+      app = (await port.findOwnedApplication(spec.name!, resource.metadata.uid)) ?? null;
+
+    const keyArn = spec.diskEncryptionConfiguration?.encryptionKeyArn;
+    const verify =
+      this.deps.options.verifyKeys &&
+      !resource.metadata.deletionTimestamp &&
+      typeof keyArn === 'string' &&
+      KMS_KEY_ARN_PATTERN.test(keyArn);
+    const key = verify ? await this.deps.keys.describe(keyArn) : undefined;
+    return { app, key };
+  }
+
+  private async writeStatus(resource: EmrServerlessApplication, status: Status, log: Logger): Promise<void> {
+    if (jsonEqual(status, resource.status ?? {})) return;
+    await this.deps.writer.applyStatus(resource, status);
+    const ready = status.conditions?.find((c) => c.type === 'Ready');
+    log.info({ state: status.state, ready: ready?.status, reason: ready?.reason }, 'status written');
+  }
+}
+
+/** Events of one reconcile, each said once even when several steps plan it. */
+class EventBatch {
+  private readonly seen = new Set<string>();
+  private readonly pending: RecordedEvent[] = [];
+
+  add(events: RecordedEvent[]): void {
+    for (const e of events) {
+      const id = `${e.type}/${e.reason}/${e.message}`;
+      if (this.seen.has(id)) continue;
+      this.seen.add(id);
+      this.pending.push(e);
+    }
+  }
+
+  /** Also usable as the executor's recorder: action events pass through the same filter. */
+  record(_resource: EmrServerlessApplication, event: RecordedEvent): void {
+    this.add([event]);
+  }
+
+  flush(recorder: EventRecorder, resource: EmrServerlessApplication): void {
+    for (const e of this.pending.splice(0)) recorder.record(resource, e);
+  }
+}
+
+function keyHealthLabel(status: Status): string | undefined {
+  const key = status.diskEncryption?.managed ? status.diskEncryption.key : undefined;
+  if (!key) return undefined;
+  if (key.verified) return 'Enabled';
+  return key.reason === 'AccessDenied' || key.reason === 'VerificationDisabled'
+    ? 'Unverified'
+    : (key.reason ?? 'Unverified');
+}

@@ -1,0 +1,17 @@
+// Vitest global setup for the `cluster` project: one real etcd + kube-apiserver per test run,
+// shared by every test file (each file isolates itself in its own namespace, see test/support/cluster.ts).
+// Builds the binaries first if needed (minutes on a cold Go cache, with progress on stderr).
+import type { TestProject } from 'vitest/node';
+import { startControlPlane } from '../../src/envtest/index.js';
+
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const controlPlane = await startControlPlane();
+  project.provide('kubeconfig', controlPlane.kubeconfig);
+  project.provide('server', controlPlane.server);
+  project.provide('kubectl', controlPlane.kubectl);
+  project.provide('etcdEndpoint', controlPlane.etcdEndpoint);
+  project.provide('controlPlaneDataDir', controlPlane.dataDir);
+  project.provide('kubernetesVersion', controlPlane.versions.kubernetes);
+  project.provide('etcdVersion', controlPlane.versions.etcd);
+  return () => controlPlane.stop();
+}
