@@ -62,12 +62,15 @@ const ACCESS_DENIED_NAMES = new Set([
 const NOT_FOUND_NAMES = new Set(['ResourceNotFoundException', 'NotFoundException']);
 
 /**
- * The service refuses a write because the application is in the wrong state, e.g.
+ * The service refuses a write because of the application's current state, not its input, e.g.
  * "Application X must be in one of the statuses to be updated: [STOPPED, CREATED]. Current status: STARTED"
- * (the same wording for delete, start and stop). It arrives as a plain ValidationException,
- * so only the message tells it apart from bad input.
+ * (the same wording for delete, start and stop), or a stop refused because job runs are still
+ * active ("All scheduled and running jobs must be completed or cancelled before stopping an
+ * application"). It arrives as a plain ValidationException, so only the message tells it apart
+ * from bad input; looking again soon is the right answer to both.
  */
-const STATE_RACE_MESSAGE = /must be in one of the (statuses|states)|current (status|state)\s*:/i;
+const STATE_RACE_MESSAGE =
+  /must be in one of the (statuses|states)|current (status|state)\s*:|must be completed or cancelled|in a non-final state/i;
 
 interface SdkErrorLike {
   name?: unknown;

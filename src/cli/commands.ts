@@ -13,7 +13,10 @@ function notBuiltYet(name: string): Command['run'] {
 }
 
 export const commands: Record<string, Command> = {
-  run: { summary: 'run the controller', run: notBuiltYet('run') },
+  run: {
+    summary: 'run the controller',
+    run: async (args) => (await import('./run.js')).runCommand(args),
+  },
   emulator: {
     summary: 'run the local EMR Serverless + KMS service',
     run: async (args) => (await import('./emulator.js')).emulatorCommand(args),
@@ -24,7 +27,7 @@ export const commands: Record<string, Command> = {
   },
   'key-policy': {
     summary: 'print the KMS key policy statements an application needs',
-    run: notBuiltYet('key-policy'),
+    run: async (args) => (await import('./key-policy.js')).keyPolicyCommand(args),
   },
   demo: { summary: 'show the operator at work on this machine', run: notBuiltYet('demo') },
 };

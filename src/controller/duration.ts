@@ -4,8 +4,8 @@
 const UNIT_MS: Record<string, number> = {
   ns: 1e-6,
   us: 1e-3,
-  'µs': 1e-3,
-  'μs': 1e-3,
+  µs: 1e-3,
+  μs: 1e-3,
   ms: 1,
   s: 1000,
   m: 60_000,
@@ -30,7 +30,9 @@ export function parseDuration(text: string): number {
     PART.lastIndex = i;
     const match = PART.exec(input);
     if (!match) {
-      throw new Error(`invalid duration "${text}": expected a number and a unit (ns, us, ms, s, m, h), e.g. 10m or 1h30m`);
+      throw new Error(
+        `invalid duration "${text}": expected a number and a unit (ns, us, ms, s, m, h), e.g. 10m or 1h30m`,
+      );
     }
     total += Number(match[1]) * (UNIT_MS[match[2] as string] as number);
     i = PART.lastIndex;

@@ -82,7 +82,8 @@ export class EventCorrelator<P> {
       // Most recently seen last: the Map's order is the LRU order.
       this.entries.delete(key);
       this.entries.set(key, existing);
-      if (now - existing.lastWriteAt >= this.patchIntervalMs) return { kind: 'write', entry: existing, isNew: false };
+      if (now - existing.lastWriteAt >= this.patchIntervalMs)
+        return { kind: 'write', entry: existing, isNew: false };
       if (existing.flushScheduled) return { kind: 'none', entry: existing };
       return { kind: 'defer', entry: existing, delayMs: existing.lastWriteAt + this.patchIntervalMs - now };
     }
@@ -174,7 +175,9 @@ export class KubeEventRecorder implements EventRecorder {
   record(obj: EmrServerlessApplication, event: RecordedEvent): void {
     try {
       const now = this.now();
-      const decision = this.correlator.observe(correlationKey(obj, event), now, () => this.newPayload(obj, event, now));
+      const decision = this.correlator.observe(correlationKey(obj, event), now, () =>
+        this.newPayload(obj, event, now),
+      );
       const { entry } = decision;
       if (decision.kind === 'write') {
         this.write(entry);

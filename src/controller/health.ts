@@ -20,7 +20,8 @@ export function parseListenAddress(text: string): ListenAddress | undefined {
   const match = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(value) ?? /^()()(\d+)$/.exec(value);
   if (!match) throw new Error(`invalid address "${text}": expected host:port, :port or 0 to disable`);
   const port = Number(match[3]);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`invalid port in address "${text}"`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new Error(`invalid port in address "${text}"`);
   const host = match[1] ?? (match[2] || undefined);
   return { host, port };
 }
@@ -54,7 +55,10 @@ async function serve(
       return;
     }
     Promise.resolve(handler(req, res)).catch((error: unknown) => {
-      logger.error({ err: error instanceof Error ? error.message : String(error), path }, 'HTTP handler failed');
+      logger.error(
+        { err: error instanceof Error ? error.message : String(error), path },
+        'HTTP handler failed',
+      );
       if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
       res.end('internal error\n');
     });

@@ -23,7 +23,6 @@ export interface KubeObject {
     name: string;
     namespace?: string;
     resourceVersion?: string;
-    [key: string]: unknown;
   };
 }
 
@@ -180,7 +179,10 @@ export class Informer<T extends KubeObject> {
         if (this.stopped) break;
         this.fail(error);
         const delay = jitter(backoffMs);
-        this.log.warn({ err: describeError(error), retryInMs: Math.round(delay) }, 'list/watch failed; retrying');
+        this.log.warn(
+          { err: describeError(error), retryInMs: Math.round(delay) },
+          'list/watch failed; retrying',
+        );
         await this.sleep(delay);
         backoffMs = Math.min(backoffMs * 2, maxMs);
       }
@@ -251,7 +253,8 @@ export class Informer<T extends KubeObject> {
     for (const [key, obj] of fresh) {
       const before = old.get(key);
       if (before === undefined) this.emit('add', obj);
-      else if (before.metadata.resourceVersion !== obj.metadata.resourceVersion) this.emit('update', obj, before);
+      else if (before.metadata.resourceVersion !== obj.metadata.resourceVersion)
+        this.emit('update', obj, before);
     }
     for (const [key, obj] of old) {
       if (!fresh.has(key)) this.emit('delete', obj);
@@ -276,11 +279,14 @@ export class Informer<T extends KubeObject> {
       let watchdog: NodeJS.Timeout | undefined;
       const armWatchdog = () => {
         if (watchdog) clearTimeout(watchdog);
-        watchdog = setTimeout(() => {
-          this.log.warn('watch silent for too long; reconnecting');
-          controller?.abort();
-          settle(undefined, 'resume');
-        }, (timeoutSeconds + 60) * 1000);
+        watchdog = setTimeout(
+          () => {
+            this.log.warn('watch silent for too long; reconnecting');
+            controller?.abort();
+            settle(undefined, 'resume');
+          },
+          (timeoutSeconds + 60) * 1000,
+        );
         watchdog.unref();
       };
       const settle = (error: unknown, end: WatchEnd) => {
@@ -309,7 +315,9 @@ export class Informer<T extends KubeObject> {
             settle(undefined, 'relist');
             return;
           }
-          const error = Object.assign(new Error(status.message ?? 'watch error'), { statusCode: status.code });
+          const error = Object.assign(new Error(status.message ?? 'watch error'), {
+            statusCode: status.code,
+          });
           controller?.abort();
           settle(error, 'resume');
           return;
@@ -370,7 +378,8 @@ export class Informer<T extends KubeObject> {
   private prepare(obj: T): T {
     if (obj.apiVersion === undefined) obj.apiVersion = this.apiVersion;
     if (obj.kind === undefined) obj.kind = this.options.resource.kind;
-    if (obj.metadata && 'managedFields' in obj.metadata) delete obj.metadata.managedFields;
+    const metadata = obj.metadata as { managedFields?: unknown };
+    if (metadata && 'managedFields' in metadata) delete metadata.managedFields;
     return obj;
   }
 

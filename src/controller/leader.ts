@@ -68,7 +68,10 @@ export class LeaderElector {
     this.name = options.name ?? DEFAULT_LEASE_NAME;
     this.identity = options.identity ?? defaultIdentity();
     this.api = options.kubeConfig.makeApiClient(CoordinationV1Api);
-    this.log = options.logger.child({ component: 'leader-election', lease: `${options.namespace}/${this.name}` });
+    this.log = options.logger.child({
+      component: 'leader-election',
+      lease: `${options.namespace}/${this.name}`,
+    });
     this.leaseDurationMs = options.leaseDurationMs ?? 15_000;
     this.renewDeadlineMs = options.renewDeadlineMs ?? 10_000;
     this.retryPeriodMs = options.retryPeriodMs ?? 2_000;
@@ -108,12 +111,21 @@ export class LeaderElector {
         namespace: this.options.namespace,
         body: {
           ...lease,
-          spec: { ...lease.spec, holderIdentity: '', leaseDurationSeconds: 1, acquireTime: now, renewTime: now },
+          spec: {
+            ...lease.spec,
+            holderIdentity: '',
+            leaseDurationSeconds: 1,
+            acquireTime: now,
+            renewTime: now,
+          },
         },
       });
       this.log.info('lease released');
     } catch (error) {
-      this.log.warn({ err: describeError(error) }, 'could not release the lease; peers take over when it expires');
+      this.log.warn(
+        { err: describeError(error) },
+        'could not release the lease; peers take over when it expires',
+      );
     }
   }
 
@@ -233,7 +245,12 @@ export class LeaderElector {
 
   private observe(lease: V1Lease, now: number): void {
     const spec = lease.spec ?? {};
-    const record = JSON.stringify([spec.holderIdentity, String(spec.renewTime), spec.leaseDurationSeconds, spec.leaseTransitions]);
+    const record = JSON.stringify([
+      spec.holderIdentity,
+      String(spec.renewTime),
+      spec.leaseDurationSeconds,
+      spec.leaseTransitions,
+    ]);
     if (record !== this.observedRecord) {
       this.observedRecord = record;
       this.observedAt = now;

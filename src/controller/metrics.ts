@@ -5,23 +5,30 @@ import type { QueueMetricsHooks } from './queue.js';
 
 export type ReconcileOutcome = 'success' | 'error' | 'requeue' | 'requeue_after';
 
-/** What AwsClients reports after every AWS call (structurally the same as src/aws's AwsCallObserver). */
+/** What AwsClients reports after every AWS call (a structural subset of src/aws's AwsCallEvent). */
 export interface AwsCall {
   region: string;
   service: string;
   operation: string;
-  /** e.g. success, throttled, error, or an error code. */
+  /** success, or the kind of failure (throttled, transient, accessDenied, ...). */
   outcome: string;
   seconds: number;
-  /** Attempts made, 1 when the first one answered. */
+  /** Requests sent: 1 plus retries. */
   attempts: number;
 }
 
+/** Structurally src/aws's AwsCallObserver: OperatorMetrics can be passed to AwsClients as `observer`. */
 export interface AwsCallObserver {
   onCall(call: AwsCall): void;
 }
 
-export const KEY_HEALTH_VALUES = ['Enabled', 'Disabled', 'PendingDeletion', 'NotFound', 'Unverified'] as const;
+export const KEY_HEALTH_VALUES = [
+  'Enabled',
+  'Disabled',
+  'PendingDeletion',
+  'NotFound',
+  'Unverified',
+] as const;
 export type KeyHealthValue = (typeof KEY_HEALTH_VALUES)[number];
 
 export interface OperatorMetricsOptions {
@@ -46,7 +53,7 @@ export class OperatorMetrics implements AwsCallObserver {
   private readonly awsRetries: Counter<'region' | 'service' | 'operation' | 'outcome'>;
   private readonly managedKeys: Gauge<'health'>;
   /** Health per resource key, so the gauge counts resources, not reports. */
-  private readonly keyHealth = new Map<string, KeyHealthValue>();
+  private readonly keyHealth = new Map<string, string>();
 
   constructor(options: OperatorMetricsOptions = {}) {
     const registers = [this.registry];
@@ -68,7 +75,10 @@ export class OperatorMetrics implements AwsCallObserver {
       name: 'controller_runtime_reconcile_time_seconds',
       help: 'Length of time per reconciliation per controller',
       labelNames: ['controller'],
-      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6, 0.7, 0.8, 0.9, 1, 1.25, 1.5, 1.75, 2, 2.5, 3, 3.5, 4, 4.5, 5, 6, 7, 8, 9, 10, 15, 20, 25, 30, 40, 50, 60],
+      buckets: [
+        0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6, 0.7, 0.8, 0.9, 1,
+        1.25, 1.5, 1.75, 2, 2.5, 3, 3.5, 4, 4.5, 5, 6, 7, 8, 9, 10, 15, 20, 25, 30, 40, 50, 60,
+      ],
       registers,
     });
     this.queueDepth = new Gauge({
@@ -171,22 +181,31 @@ export class OperatorMetrics implements AwsCallObserver {
 
   /** AwsCallObserver: pass this object to AwsClients. */
   onCall(call: AwsCall): void {
-    const labels = { region: call.region, service: call.service, operation: call.operation, outcome: call.outcome };
+    const labels = {
+      region: call.region,
+      service: call.service,
+      operation: call.operation,
+      outcome: call.outcome,
+    };
     this.awsCalls.inc(labels);
     this.awsDuration.observe(labels, call.seconds);
     if (call.attempts > 1) this.awsRetries.inc(labels, call.attempts - 1);
   }
 
-  /** Records the health of a resource's managed key; `undefined` when it declares none (or is gone). */
-  setKeyHealth(resourceKey: string, health: KeyHealthValue | undefined): void {
+  /**
+   * Records the health of a resource's managed key; `undefined` when it declares none (or is gone).
+   * Reasons such as `KeyDisabled` count as `Disabled`; any other value is kept as given.
+   */
+  setKeyHealth(resourceKey: string, health: KeyHealthValue | string | undefined): void {
+    const value = health === undefined ? undefined : normaliseKeyHealth(health);
     const previous = this.keyHealth.get(resourceKey);
-    if (previous === health) return;
+    if (previous === value) return;
     if (previous !== undefined) this.managedKeys.dec({ health: previous });
-    if (health === undefined) {
+    if (value === undefined) {
       this.keyHealth.delete(resourceKey);
     } else {
-      this.keyHealth.set(resourceKey, health);
-      this.managedKeys.inc({ health });
+      this.keyHealth.set(resourceKey, value);
+      this.managedKeys.inc({ health: value });
     }
   }
 
@@ -194,4 +213,10 @@ export class OperatorMetrics implements AwsCallObserver {
   async render(): Promise<{ contentType: string; body: string }> {
     return { contentType: this.registry.contentType, body: await this.registry.metrics() };
   }
+}
+
+/** `KeyDisabled` -> `Disabled`, `Enabled` -> `Enabled`, unknown reasons unchanged. */
+export function normaliseKeyHealth(health: string): string {
+  const stripped = health.startsWith('Key') ? health.slice(3) : health;
+  return (KEY_HEALTH_VALUES as readonly string[]).includes(stripped) ? stripped : health;
 }

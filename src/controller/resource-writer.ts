@@ -7,12 +7,7 @@
 //
 // Status: server-side apply on the /status subresource as field manager emr-serverless-operator,
 // forced, with the whole status (fields the operator no longer sets are removed by the apply).
-import {
-  CustomObjectsApi,
-  type KubeConfig,
-  PatchStrategy,
-  setHeaderOptions,
-} from '@kubernetes/client-node';
+import { CustomObjectsApi, type KubeConfig, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { FIELD_MANAGER, FINALIZER, GROUP, PLURAL, VERSION } from '../api/constants.js';
 import type { EmrServerlessApplication, Status } from '../api/schema.js';
 import type { ResourceWriter } from '../reconcile/ports.js';
@@ -80,12 +75,24 @@ export class KubeResourceWriter implements ResourceWriter {
     const { name, namespace } = obj.metadata;
     const body = { apiVersion: obj.apiVersion, kind: obj.kind, metadata: { name, namespace }, status };
     await this.api.patchNamespacedCustomObjectStatus(
-      { group: GROUP, version: VERSION, namespace, plural: PLURAL, name, body, fieldManager: FIELD_MANAGER, force: true },
+      {
+        group: GROUP,
+        version: VERSION,
+        namespace,
+        plural: PLURAL,
+        name,
+        body,
+        fieldManager: FIELD_MANAGER,
+        force: true,
+      },
       setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply),
     );
   }
 
-  private async patchFinalizers(obj: EmrServerlessApplication, next: string[]): Promise<EmrServerlessApplication> {
+  private async patchFinalizers(
+    obj: EmrServerlessApplication,
+    next: string[],
+  ): Promise<EmrServerlessApplication> {
     const { name, namespace } = obj.metadata;
     try {
       return (await this.api.patchNamespacedCustomObject(

@@ -334,7 +334,20 @@ export function parseInput<T extends ZodType>(schema: T, input: unknown): z.infe
   return r.data;
 }
 
+const memberSchemas = new WeakMap<ZodType, Map<string, ZodType>>();
+
 /** Like parseInput for one named member (a path or query parameter). */
 export function parseMember<T extends ZodType>(schema: T, name: string, value: unknown): z.infer<T> {
-  return parseInput(z.object({ [name]: schema }), { [name]: value })[name] as z.infer<T>;
+  // Hot path (every GetApplication): build the wrapping object schema once per member.
+  let byName = memberSchemas.get(schema);
+  if (!byName) {
+    byName = new Map();
+    memberSchemas.set(schema, byName);
+  }
+  let wrapped = byName.get(name);
+  if (!wrapped) {
+    wrapped = z.object({ [name]: schema });
+    byName.set(name, wrapped);
+  }
+  return (parseInput(wrapped, { [name]: value }) as Record<string, unknown>)[name] as z.infer<T>;
 }

@@ -16,7 +16,12 @@ const meta = (httpStatusCode?: number) => ({ $metadata: { httpStatusCode } });
 
 /** A service error the model does not declare, as the SDK builds it from the wire. */
 const generic = (name: string, status: number, message = `${name} happened`) =>
-  new EMRServerlessServiceException({ name, $fault: status >= 500 ? 'server' : 'client', message, ...meta(status) });
+  new EMRServerlessServiceException({
+    name,
+    $fault: status >= 500 ? 'server' : 'client',
+    message,
+    ...meta(status),
+  });
 
 const nodeError = (code: string) => Object.assign(new Error(`connect ${code} 127.0.0.1:1`), { code });
 
@@ -64,6 +69,15 @@ describe('toAwsError', () => {
     },
   );
 
+  it('a stop refused for active job runs is a stateRace', () => {
+    const message =
+      'Application 00abc cannot be stopped while it has 1 job run(s) in a non-final state. ' +
+      'All scheduled and running jobs must be completed or cancelled before stopping an application.';
+    expect(toAwsError(new ValidationException({ message, ...meta(400) }), 'StopApplication').kind).toBe(
+      'stateRace',
+    );
+  });
+
   it('any other ValidationException is invalid', () => {
     const err = new ValidationException({ message: 'Invalid releaseLabel emr-0.0.0', ...meta(400) });
     expect(toAwsError(err, 'CreateApplication').kind).toBe('invalid');
@@ -71,7 +85,10 @@ describe('toAwsError', () => {
 
   it.each([
     ['AccessDeniedException', generic('AccessDeniedException', 403)],
-    ['AccessDeniedException from KMS', new KMSServiceException({ name: 'AccessDeniedException', $fault: 'client', ...meta(400) })],
+    [
+      'AccessDeniedException from KMS',
+      new KMSServiceException({ name: 'AccessDeniedException', $fault: 'client', ...meta(400) }),
+    ],
     ['UnrecognizedClientException', generic('UnrecognizedClientException', 400)],
     ['an unnamed 403', generic('Forbidden', 403)],
   ])('%s is accessDenied', (_what, err) => {
@@ -79,9 +96,13 @@ describe('toAwsError', () => {
   });
 
   it('maps quota, conflict and not found', () => {
-    expect(toAwsError(new ServiceQuotaExceededException({ message: 'q', ...meta(402) }), 'op').kind).toBe('quota');
+    expect(toAwsError(new ServiceQuotaExceededException({ message: 'q', ...meta(402) }), 'op').kind).toBe(
+      'quota',
+    );
     expect(toAwsError(new ConflictException({ message: 'c', ...meta(409) }), 'op').kind).toBe('conflict');
-    expect(toAwsError(new ResourceNotFoundException({ message: 'n', ...meta(404) }), 'op').kind).toBe('notFound');
+    expect(toAwsError(new ResourceNotFoundException({ message: 'n', ...meta(404) }), 'op').kind).toBe(
+      'notFound',
+    );
     expect(toAwsError(new NotFoundException({ message: 'n', ...meta(400) }), 'op').kind).toBe('notFound');
   });
 

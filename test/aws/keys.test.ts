@@ -121,7 +121,10 @@ describe('KeyVerifier', () => {
   it('refuses a string that is not a key ARN with a region, without asking', async () => {
     const { ports, asked } = scriptedPorts(async (_region, arn) => found(arn));
     const verifier = new KeyVerifier(ports);
-    await expect(verifier.describe('alias/mine')).rejects.toMatchObject({ kind: 'invalid', code: 'InvalidKeyArn' });
+    await expect(verifier.describe('alias/mine')).rejects.toMatchObject({
+      kind: 'invalid',
+      code: 'InvalidKeyArn',
+    });
     expect(asked).toHaveLength(0);
   });
 });

@@ -19,7 +19,7 @@ export interface Harness {
 }
 
 export async function harness(opts: EmulatorOptions = {}): Promise<Harness> {
-  const emulator = await startEmulator({ transitionMs: 30, idleMinuteMs: 60_000, ...opts });
+  const emulator = await startEmulator({ transitionMs: 30, idleMinuteMs: 60_000, defaultRegion: REGION, ...opts });
   const clients: { destroy(): void }[] = [];
   const emrIn = (region: string) => {
     const c = new EMRServerlessClient({ endpoint: emulator.endpoint, region, credentials });

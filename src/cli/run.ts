@@ -1,0 +1,370 @@
+// `emr-serverless-operator run`: the controller.
+//
+// Flags win over environment variables, which win over defaults. Only the variables the contract
+// names are read (KUBECONFIG, AWS_REGION / AWS_DEFAULT_REGION); everything else is a flag. The AWS
+// SDK itself still reads its usual variables (credentials, AWS_ENDPOINT_URL, ...).
+//
+// Exit codes: 0 after SIGTERM/SIGINT (graceful stop), 1 when the leader lease is lost or startup
+// fails, 2 for bad flags.
+import { existsSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { KubeConfig } from '@kubernetes/client-node';
+import pino, { type Logger } from 'pino';
+import { AwsClients, DEFAULT_AWS_RPS, KeyVerifier } from '../aws/index.js';
+import { formatDuration, parseDuration } from '../controller/duration.js';
+import { KubeEventRecorder } from '../controller/events.js';
+import { DEFAULT_LEASE_NAME, defaultIdentity } from '../controller/leader.js';
+import { Manager } from '../controller/manager.js';
+import { OperatorMetrics } from '../controller/metrics.js';
+import { KubeResourceWriter } from '../controller/resource-writer.js';
+import { Reconciler } from '../reconcile/reconciler.js';
+
+export const SERVICE_ACCOUNT_NAMESPACE_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
+const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+type LogLevel = (typeof LOG_LEVELS)[number];
+
+export interface RunConfig {
+  kubeconfig: string | undefined;
+  region: string;
+  awsEndpoint: string | undefined;
+  namespace: string | undefined;
+  concurrency: number;
+  resyncPeriodMs: number;
+  awsRps: number;
+  verifyKeys: boolean;
+  leaderElect: boolean;
+  leaderElectionNamespace: string;
+  metricsAddr: string;
+  healthAddr: string;
+  logLevel: LogLevel;
+}
+
+export const RUN_USAGE = `Usage: emr-serverless-operator run [flags]
+
+Runs the controller: watches EmrServerlessApplication resources and keeps the EMR Serverless
+applications (and their disk encryption keys) equal to what they declare.
+
+Flags (environment variable, default):
+  --kubeconfig PATH             kubeconfig to use (KUBECONFIG; else in-cluster service account,
+                                else ~/.kube/config)
+  --region REGION               the operator's AWS region, for resources that name none
+                                (AWS_REGION, then AWS_DEFAULT_REGION; required)
+  --aws-endpoint URL            one endpoint for EMR Serverless and KMS, e.g. the local service
+                                started by 'emr-serverless-operator emulator' (default: AWS)
+  --namespace NS                watch only this namespace (default: all namespaces)
+  --concurrency N               resources reconciled in parallel (default 4)
+  --resync-period DURATION      reconcile every resource at least this often, e.g. 30s, 10m, 1h
+                                (default 10m, with ±10% jitter)
+  --aws-rps N                   client-side AWS request rate limit per region, EMR Serverless and
+                                KMS together; 0 = unlimited (default ${DEFAULT_AWS_RPS})
+  --verify-keys[=BOOL]          check keys with KMS DescribeKey before sending them (default true;
+                                --verify-keys=false turns it off)
+  --leader-elect[=BOOL]         elect a leader through a Lease, for several replicas (default false;
+                                the manifests set it)
+  --leader-election-namespace NS
+                                namespace of the '${DEFAULT_LEASE_NAME}' Lease (default: the pod's
+                                namespace, else 'default')
+  --metrics-addr ADDR           /metrics on host:port or :port; 0 disables (default :8080)
+  --health-addr ADDR            /healthz and /readyz on host:port or :port; 0 disables (default :8081)
+  --log-level LEVEL             trace, debug, info, warn, error (default info)
+  -h, --help                    show this help
+
+Exit status: 0 after SIGTERM or SIGINT, 1 when the leader lease is lost or startup fails,
+2 for invalid flags.`;
+
+const BOOLEAN_FLAGS = ['verify-keys', 'leader-elect'];
+
+/** Thrown for invalid flags; the message is meant for the user. */
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+function parseBool(flag: string, value: string): boolean {
+  const v = value.trim().toLowerCase();
+  if (['true', '1', 'yes', 't'].includes(v)) return true;
+  if (['false', '0', 'no', 'f'].includes(v)) return false;
+  throw new UsageError(`--${flag} takes true or false, not "${value}"`);
+}
+
+function parsePositiveInt(flag: string, value: string, min: number): number {
+  if (!/^\d+$/.test(value.trim())) throw new UsageError(`--${flag} takes a whole number, not "${value}"`);
+  const n = Number(value);
+  if (n < min) throw new UsageError(`--${flag} must be at least ${min}`);
+  return n;
+}
+
+export interface ParseContext {
+  env?: NodeJS.ProcessEnv;
+  /** Reads the service account's namespace file; undefined when absent. */
+  podNamespace?: () => string | undefined;
+}
+
+function readPodNamespace(): string | undefined {
+  try {
+    return readFileSync(SERVICE_ACCOUNT_NAMESPACE_FILE, 'utf8').trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Parses the flags of `run`; `'help'` when help was asked for. Throws UsageError. */
+export function parseRunArgs(args: string[], context: ParseContext = {}): RunConfig | 'help' {
+  const env = context.env ?? process.env;
+  // Go-style booleans: `--flag` means true, `--flag=false` false (parseArgs has no such type).
+  const normalised = args.map((arg) => {
+    const name = arg.replace(/^--/, '');
+    if (BOOLEAN_FLAGS.includes(name)) return `--${name}=true`;
+    const negated = name.startsWith('no-') ? name.slice(3) : undefined;
+    if (negated && BOOLEAN_FLAGS.includes(negated)) return `--${negated}=false`;
+    return arg;
+  });
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args: normalised,
+      allowPositionals: false,
+      strict: true,
+      options: {
+        kubeconfig: { type: 'string' },
+        region: { type: 'string' },
+        'aws-endpoint': { type: 'string' },
+        namespace: { type: 'string' },
+        concurrency: { type: 'string' },
+        'resync-period': { type: 'string' },
+        'aws-rps': { type: 'string' },
+        'verify-keys': { type: 'string' },
+        'leader-elect': { type: 'string' },
+        'leader-election-namespace': { type: 'string' },
+        'metrics-addr': { type: 'string' },
+        'health-addr': { type: 'string' },
+        'log-level': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }));
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  if (values.help) return 'help';
+  const str = (name: string) => values[name] as string | undefined;
+
+  const region = str('region') || env.AWS_REGION || env.AWS_DEFAULT_REGION;
+  if (!region) throw new UsageError('the AWS region is required: pass --region or set AWS_REGION');
+
+  let resyncPeriodMs = 10 * 60_000;
+  const resync = str('resync-period');
+  if (resync !== undefined) {
+    try {
+      resyncPeriodMs = parseDuration(resync);
+    } catch (error) {
+      throw new UsageError(`--resync-period: ${(error as Error).message}`);
+    }
+    if (resyncPeriodMs < 1000) throw new UsageError('--resync-period must be at least 1s');
+  }
+
+  const awsRpsText = str('aws-rps');
+  let awsRps = DEFAULT_AWS_RPS;
+  if (awsRpsText !== undefined) {
+    awsRps = Number(awsRpsText);
+    if (awsRpsText.trim() === '' || !Number.isFinite(awsRps) || awsRps < 0) {
+      throw new UsageError(
+        `--aws-rps takes a number of requests per second (0 = unlimited), not "${awsRpsText}"`,
+      );
+    }
+  }
+
+  const logLevel = (str('log-level') ?? 'info').toLowerCase();
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
+    throw new UsageError(`--log-level takes one of ${LOG_LEVELS.join(', ')}, not "${logLevel}"`);
+  }
+  const namespace = str('namespace');
+  if (namespace === '') throw new UsageError('--namespace needs a value (omit it to watch all namespaces)');
+
+  const awsEndpoint = str('aws-endpoint');
+  if (awsEndpoint !== undefined) {
+    try {
+      new URL(awsEndpoint);
+    } catch {
+      throw new UsageError(`--aws-endpoint takes a URL such as http://127.0.0.1:4566, not "${awsEndpoint}"`);
+    }
+  }
+
+  return {
+    kubeconfig: str('kubeconfig') || undefined,
+    region,
+    awsEndpoint,
+    namespace,
+    concurrency:
+      str('concurrency') === undefined ? 4 : parsePositiveInt('concurrency', str('concurrency') as string, 1),
+    resyncPeriodMs,
+    awsRps,
+    verifyKeys:
+      str('verify-keys') === undefined ? true : parseBool('verify-keys', str('verify-keys') as string),
+    leaderElect:
+      str('leader-elect') === undefined ? false : parseBool('leader-elect', str('leader-elect') as string),
+    leaderElectionNamespace:
+      str('leader-election-namespace') || (context.podNamespace ?? readPodNamespace)() || 'default',
+    metricsAddr: str('metrics-addr') ?? ':8080',
+    healthAddr: str('health-addr') ?? ':8081',
+    logLevel: logLevel as LogLevel,
+  };
+}
+
+/** Loads the kubeconfig as controller-runtime does: flag, KUBECONFIG, in-cluster, ~/.kube/config. */
+export function loadKubeConfig(
+  path: string | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+): { kc: KubeConfig; source: string } {
+  const kc = new KubeConfig();
+  if (path) {
+    kc.loadFromFile(path);
+    return { kc, source: path };
+  }
+  if (env.KUBECONFIG) {
+    kc.loadFromDefault();
+    return { kc, source: `KUBECONFIG=${env.KUBECONFIG}` };
+  }
+  if (env.KUBERNETES_SERVICE_HOST && existsSync('/var/run/secrets/kubernetes.io/serviceaccount/token')) {
+    kc.loadFromCluster();
+    return { kc, source: 'in-cluster service account' };
+  }
+  const home = join(homedir(), '.kube', 'config');
+  if (existsSync(home)) {
+    kc.loadFromFile(home);
+    return { kc, source: home };
+  }
+  throw new Error('no Kubernetes configuration: pass --kubeconfig, set KUBECONFIG, or run in a pod');
+}
+
+export interface RunOptions {
+  env?: NodeJS.ProcessEnv;
+  /**
+   * After the manager has stopped, exit the process if something still holds the event loop
+   * open after this long (default 10 s; 0 = never). The CLI must not hang after a SIGTERM.
+   */
+  forceExitAfterMs?: number;
+}
+
+export async function runCommand(args: string[], options: RunOptions = {}): Promise<number> {
+  let config: RunConfig | 'help';
+  try {
+    config = parseRunArgs(args, { ...(options.env && { env: options.env }) });
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    console.error(`error: ${error.message}\n\n${RUN_USAGE}`);
+    return 2;
+  }
+  if (config === 'help') {
+    console.log(RUN_USAGE);
+    return 0;
+  }
+
+  const logger = pino({ level: config.logLevel, timestamp: pino.stdTimeFunctions.isoTime });
+  const code = await runController(config, logger, options.env ?? process.env);
+  const forceExitAfterMs = options.forceExitAfterMs ?? 10_000;
+  if (forceExitAfterMs > 0) {
+    setTimeout(() => {
+      logger.warn('exiting: something kept the process alive after shutdown');
+      process.exit(code);
+    }, forceExitAfterMs).unref();
+  }
+  return code;
+}
+
+async function runController(config: RunConfig, logger: Logger, env: NodeJS.ProcessEnv): Promise<number> {
+  let kc: KubeConfig;
+  try {
+    const loaded = loadKubeConfig(config.kubeconfig, env);
+    kc = loaded.kc;
+    logger.info(
+      { kubeconfig: loaded.source, server: kc.getCurrentCluster()?.server },
+      'loaded Kubernetes configuration',
+    );
+  } catch (error) {
+    logger.fatal({ err: (error as Error).message }, 'cannot load the Kubernetes configuration');
+    return 1;
+  }
+
+  const metrics = new OperatorMetrics();
+  const aws = new AwsClients({
+    ...(config.awsEndpoint && { endpoint: config.awsEndpoint }),
+    rps: config.awsRps,
+    observer: metrics,
+  });
+  const keys = new KeyVerifier(aws);
+  const writer = new KubeResourceWriter(kc);
+  const events = new KubeEventRecorder({ kubeConfig: kc, logger });
+  const identity = defaultIdentity();
+
+  const manager = new Manager({
+    kubeConfig: kc,
+    logger,
+    metrics,
+    ...(config.namespace && { namespace: config.namespace }),
+    concurrency: config.concurrency,
+    resyncPeriodMs: config.resyncPeriodMs,
+    metricsAddr: config.metricsAddr,
+    healthAddr: config.healthAddr,
+    ...(config.leaderElect && { leaderElection: { namespace: config.leaderElectionNamespace, identity } }),
+    reconciler: ({ logger: reconcileLogger }) =>
+      new Reconciler({
+        aws,
+        keys,
+        writer,
+        events,
+        logger: reconcileLogger,
+        options: {
+          defaultRegion: config.region,
+          verifyKeys: config.verifyKeys,
+          resyncPeriodMs: config.resyncPeriodMs,
+        },
+        onKeyHealth: (resourceKey, health) => metrics.setKeyHealth(resourceKey, health),
+      }),
+  });
+
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals) => {
+    signals++;
+    if (signals > 1) {
+      logger.warn({ signal }, 'second signal: exiting at once');
+      process.exit(1);
+    }
+    logger.info({ signal }, 'signal received; shutting down');
+    void manager.stop(`${signal} received`);
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+
+  try {
+    logger.info(
+      {
+        region: config.region,
+        awsEndpoint: config.awsEndpoint,
+        namespace: config.namespace ?? '(all)',
+        concurrency: config.concurrency,
+        resyncPeriod: formatDuration(config.resyncPeriodMs),
+        awsRps: config.awsRps,
+        verifyKeys: config.verifyKeys,
+        leaderElect: config.leaderElect,
+        ...(config.leaderElect && { leaderElectionNamespace: config.leaderElectionNamespace, identity }),
+      },
+      'starting emr-serverless-operator',
+    );
+    try {
+      await manager.start();
+    } catch (error) {
+      logger.fatal({ err: (error as Error).message }, 'startup failed');
+      await manager.stop('startup failed');
+      return 1;
+    }
+    const exit = await manager.done;
+    await Promise.race([events.flush(), new Promise((resolve) => setTimeout(resolve, 5_000).unref())]);
+    logger.info({ code: exit.code, reason: exit.reason }, 'exiting');
+    return exit.code;
+  } finally {
+    process.off('SIGTERM', onSignal);
+    process.off('SIGINT', onSignal);
+    aws.close();
+  }
+}

@@ -1,0 +1,303 @@
+// The controller manager: informer -> work queue -> workers -> reconciler, as controller-runtime
+// wires them.
+//
+// - Watch events are filtered like GenerationChangedPredicate (see predicates.ts): status-only
+//   updates, the operator's own status writes among them, never enqueue.
+// - Workers (`concurrency`, default 4) reconcile a deep copy of the cached object. A result with
+//   `requeueAfterMs` resets the key's backoff and requeues it after min(requeueAfterMs, resync);
+//   no result requeues it after the resync period; a thrown error requeues it with backoff.
+//   Resync delays carry ±10 % jitter per key, so thousands of keys do not come due together.
+//   A key whose object is gone from the cache is dropped (the finalizer keeps the object around
+//   until the reconciler has cleaned up, so that only happens after it did).
+// - With leader election on, the informer runs from the start (a standby has a warm cache) but
+//   workers start only once the lease is held. Losing the lease stops everything at once and
+//   `done` resolves with a non-zero code.
+// - stop(): take no more work, wait for in-flight reconciles (bounded), stop the informer,
+//   release the lease, close the HTTP servers.
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import { GROUP, KIND, PLURAL, VERSION } from '../api/constants.js';
+import type { EmrServerlessApplication } from '../api/schema.js';
+import type { ReconcileResult } from '../reconcile/ports.js';
+import { type RunningServer, startHealthServer, startMetricsServer } from './health.js';
+import { Informer, objectKey } from './informer.js';
+import { describeError } from './kube-errors.js';
+import { LeaderElector } from './leader.js';
+import type { OperatorMetrics, ReconcileOutcome } from './metrics.js';
+import { updateNeedsReconcile } from './predicates.js';
+import { WorkQueue } from './queue.js';
+
+export const CONTROLLER_NAME = 'emrserverlessapplication';
+
+/** What the manager calls; the lead's Reconciler satisfies it. Throws to ask for a retry with backoff. */
+export interface ReconcilerLike {
+  reconcile(obj: EmrServerlessApplication): Promise<ReconcileResult>;
+}
+
+/** Builds the reconciler once, with the manager's logger (it adds `resource` per reconcile). */
+export type ReconcilerFactory = (deps: { logger: Logger }) => ReconcilerLike;
+
+export interface LeaderElectionSettings {
+  namespace: string;
+  name?: string;
+  identity?: string;
+  leaseDurationMs?: number;
+  renewDeadlineMs?: number;
+  retryPeriodMs?: number;
+}
+
+export interface ManagerOptions {
+  kubeConfig: KubeConfig;
+  logger: Logger;
+  metrics: OperatorMetrics;
+  reconciler: ReconcilerFactory;
+  /** Watch one namespace; all when absent. */
+  namespace?: string;
+  /** Parallel reconciles (default 4). */
+  concurrency?: number;
+  /** Every object is reconciled at least this often (default 10 min, ±10 % jitter). */
+  resyncPeriodMs?: number;
+  /** Absent: no leader election (every worker starts at once). */
+  leaderElection?: LeaderElectionSettings;
+  /** `host:port`, `:port`, or "0" to disable (default "0" here; the CLI defaults to :8080). */
+  metricsAddr?: string;
+  /** Same forms (default "0" here; the CLI defaults to :8081). */
+  healthAddr?: string;
+  /** How long stop() waits for in-flight reconciles (default 30 s). */
+  shutdownTimeoutMs?: number;
+  /** Informer settings for tests (backoff). */
+  informerBackoff?: { initialMs?: number; maxMs?: number };
+}
+
+export interface ManagerExit {
+  /** 0 after stop(); 1 when the lease was lost or a component failed. */
+  code: number;
+  reason: string;
+}
+
+export class Manager {
+  readonly informer: Informer<EmrServerlessApplication>;
+  readonly queue: WorkQueue<string>;
+  readonly elector: LeaderElector | undefined;
+  /** Resolves once the manager has stopped, with the exit code the process should use. */
+  readonly done: Promise<ManagerExit>;
+
+  private readonly log: Logger;
+  private readonly reconciler: ReconcilerLike;
+  private readonly concurrency: number;
+  private readonly resyncPeriodMs: number;
+  private workers: Promise<void>[] = [];
+  private servers: RunningServer[] = [];
+  private metricsServer: RunningServer | undefined;
+  private healthServer: RunningServer | undefined;
+  private started = false;
+  private stopping: Promise<void> | undefined;
+  private finish!: (exit: ManagerExit) => void;
+  private inFlight = 0;
+
+  constructor(private readonly options: ManagerOptions) {
+    this.log = options.logger.child({ controller: CONTROLLER_NAME });
+    this.concurrency = Math.max(1, options.concurrency ?? 4);
+    this.resyncPeriodMs = options.resyncPeriodMs ?? 10 * 60_000;
+    this.done = new Promise((resolve) => {
+      this.finish = resolve;
+    });
+    options.metrics.registerController(CONTROLLER_NAME);
+    this.queue = new WorkQueue<string>({
+      name: CONTROLLER_NAME,
+      metrics: options.metrics.queueHooks(CONTROLLER_NAME),
+    });
+    this.informer = new Informer<EmrServerlessApplication>({
+      kubeConfig: options.kubeConfig,
+      resource: { group: GROUP, version: VERSION, plural: PLURAL, kind: KIND },
+      logger: options.logger,
+      ...(options.namespace && { namespace: options.namespace }),
+      ...(options.informerBackoff && { backoff: options.informerBackoff }),
+    });
+    this.informer.addEventHandler({
+      onAdd: (obj) => this.queue.add(objectKey(obj)),
+      onUpdate: (oldObj, newObj) => {
+        if (updateNeedsReconcile(oldObj, newObj)) this.queue.add(objectKey(newObj));
+      },
+      onDelete: (obj) => {
+        const key = objectKey(obj);
+        options.metrics.setKeyHealth(key, undefined);
+        this.queue.add(key);
+      },
+    });
+    this.reconciler = options.reconciler({ logger: options.logger });
+    if (options.leaderElection) {
+      const le = options.leaderElection;
+      this.elector = new LeaderElector({
+        kubeConfig: options.kubeConfig,
+        namespace: le.namespace,
+        ...(le.name && { name: le.name }),
+        ...(le.identity && { identity: le.identity }),
+        ...(le.leaseDurationMs && { leaseDurationMs: le.leaseDurationMs }),
+        ...(le.renewDeadlineMs && { renewDeadlineMs: le.renewDeadlineMs }),
+        ...(le.retryPeriodMs && { retryPeriodMs: le.retryPeriodMs }),
+        logger: options.logger,
+        onStartedLeading: () => this.startWorkers(),
+        onLost: (reason) => this.abort(`leader election lost: ${reason}`),
+        onLeadingChanged: (leading) => options.metrics.setLeader(this.elector?.name ?? '', leading),
+      });
+      options.metrics.setLeader(this.elector.name, false);
+    }
+  }
+
+  /** Bound addresses of the HTTP servers (undefined when disabled). */
+  get addresses(): { metrics?: string; health?: string } {
+    return {
+      ...(this.metricsServer && { metrics: this.metricsServer.address }),
+      ...(this.healthServer && { health: this.healthServer.address }),
+    };
+  }
+
+  isLeader(): boolean {
+    return this.elector ? this.elector.isLeader() : this.started;
+  }
+
+  /** Number of reconciles running now. */
+  get activeReconciles(): number {
+    return this.inFlight;
+  }
+
+  /** Starts the servers, the informer and (after winning the lease, if elected) the workers. */
+  async start(): Promise<void> {
+    if (this.started) return;
+    this.started = true;
+    try {
+      this.metricsServer = await startMetricsServer(
+        this.options.metricsAddr ?? '0',
+        () => this.options.metrics.render(),
+        this.log,
+      );
+      if (this.metricsServer) this.servers.push(this.metricsServer);
+      this.healthServer = await startHealthServer(
+        this.options.healthAddr ?? '0',
+        [{ name: 'informer', check: () => this.informerProblem() }],
+        this.log,
+      );
+      if (this.healthServer) this.servers.push(this.healthServer);
+    } catch (error) {
+      await Promise.all(this.servers.map((s) => s.close()));
+      this.servers = [];
+      throw error;
+    }
+    this.informer.start();
+    if (this.elector) this.elector.start();
+    else this.startWorkers();
+  }
+
+  /** Why /readyz fails, or undefined when ready. */
+  informerProblem(): string | undefined {
+    const h = this.informer.health();
+    if (!h.synced) return `cache not synced yet${h.lastError ? ` (last error: ${h.lastError})` : ''}`;
+    if (!h.healthy) return `list/watch failing: ${h.lastError ?? 'unknown error'}`;
+    return undefined;
+  }
+
+  /** Graceful stop: no new work, in-flight reconciles finish (bounded), lease released. */
+  stop(reason = 'shutdown requested'): Promise<void> {
+    if (!this.stopping) this.stopping = this.shutdown(reason, 0, true);
+    return this.stopping;
+  }
+
+  /** Immediate stop (lease lost): no waiting for in-flight reconciles, exit code 1. */
+  private abort(reason: string): void {
+    if (this.stopping) return;
+    this.log.error({ reason }, 'stopping at once');
+    this.stopping = this.shutdown(reason, 1, false);
+  }
+
+  private async shutdown(reason: string, code: number, graceful: boolean): Promise<void> {
+    this.log.info({ reason }, 'stopping');
+    const drained = this.queue.shutDownWithDrain();
+    if (graceful && this.inFlight > 0) {
+      const timeoutMs = this.options.shutdownTimeoutMs ?? 30_000;
+      this.log.info({ inFlight: this.inFlight, timeoutMs }, 'waiting for in-flight reconciles');
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = await Promise.race([
+        drained.then(() => false),
+        new Promise<boolean>((resolve) => {
+          timer = setTimeout(() => resolve(true), timeoutMs);
+        }),
+      ]);
+      clearTimeout(timer);
+      if (timedOut) this.log.warn({ inFlight: this.inFlight }, 'in-flight reconciles did not finish in time');
+    }
+    await this.informer.stop();
+    if (this.elector) await this.elector.release();
+    await Promise.all(this.servers.map((s) => s.close()));
+    this.servers = [];
+    this.log.info({ reason, code }, 'stopped');
+    this.finish({ code, reason });
+  }
+
+  private startWorkers(): void {
+    if (this.workers.length > 0 || this.stopping) return;
+    this.log.info({ workers: this.concurrency }, 'starting workers');
+    for (let i = 0; i < this.concurrency; i++) this.workers.push(this.worker());
+  }
+
+  private async worker(): Promise<void> {
+    for (;;) {
+      const key = await this.queue.get();
+      if (key === undefined) return;
+      if (this.stopping) {
+        // Shutting down: queued keys are handed out until the queue is empty; drop them.
+        this.queue.done(key);
+        continue;
+      }
+      this.inFlight++;
+      try {
+        await this.process(key);
+      } finally {
+        this.inFlight--;
+        this.queue.done(key);
+      }
+    }
+  }
+
+  private async process(key: string): Promise<void> {
+    const cached = this.informer.get(key);
+    if (!cached) {
+      // Deleted (and finalized): nothing to do.
+      this.queue.forget(key);
+      return;
+    }
+    const obj = structuredClone(cached);
+    const started = performance.now();
+    let outcome: ReconcileOutcome;
+    try {
+      const result = await this.reconciler.reconcile(obj);
+      const resync = this.jitteredResync();
+      if (result.requeueAfterMs === 0) {
+        outcome = 'requeue';
+        this.queue.addRateLimited(key);
+      } else if (result.requeueAfterMs !== undefined && result.requeueAfterMs > 0) {
+        outcome = 'requeue_after';
+        this.queue.forget(key);
+        this.queue.addAfter(key, Math.min(result.requeueAfterMs, resync));
+      } else {
+        outcome = 'success';
+        this.queue.forget(key);
+        this.queue.addAfter(key, resync);
+      }
+    } catch (error) {
+      outcome = 'error';
+      this.log.error(
+        { resource: key, err: describeError(error), retries: this.queue.numRequeues(key) },
+        'reconcile failed; retrying with backoff',
+      );
+      this.queue.addRateLimited(key);
+    }
+    const seconds = (performance.now() - started) / 1000;
+    this.options.metrics.reconciled(CONTROLLER_NAME, outcome, seconds);
+    this.log.debug({ resource: key, outcome, seconds }, 'reconciled');
+  }
+
+  private jitteredResync(): number {
+    return this.resyncPeriodMs * (0.9 + Math.random() * 0.2);
+  }
+}

@@ -1,0 +1,46 @@
+// The local AWS service for the tests of src/aws: one per test file, reset before each test.
+import { afterAll, beforeAll, beforeEach } from 'vitest';
+import type { ApplicationState, AwsApplication, AwsPort } from '../../src/aws/port.js';
+import { type Emulator, EmulatorControl, startEmulator } from '../../src/emulator/index.js';
+
+export interface LocalService {
+  endpoint: string;
+  control: EmulatorControl;
+}
+
+/** Starts the local service for this file; the returned object is filled in before the first test. */
+export function useLocalService(): LocalService {
+  const service = {} as LocalService;
+  let emulator: Emulator | undefined;
+  beforeAll(async () => {
+    emulator = await startEmulator({ port: 0, transitionMs: 20 });
+    service.endpoint = emulator.endpoint;
+    service.control = new EmulatorControl(emulator.endpoint);
+  });
+  beforeEach(async () => {
+    await service.control.reset();
+  });
+  afterAll(async () => {
+    await emulator?.close();
+  });
+  return service;
+}
+
+/** Polls GetApplication until the application is in `state`. */
+export async function waitForState(
+  port: AwsPort,
+  applicationId: string,
+  state: ApplicationState,
+  timeoutMs = 5_000,
+): Promise<AwsApplication> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const app = await port.getApplication(applicationId);
+    if (app?.state === state) return app;
+    if (Date.now() > deadline) throw new Error(`${applicationId} is ${app?.state ?? 'gone'}, not ${state}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+/** A KMS key ARN nobody created. */
+export const UNKNOWN_KEY_ARN = 'arn:aws:kms:us-east-1:123456789012:key/00000000-0000-0000-0000-000000000000';

@@ -1,0 +1,296 @@
+// The planner and executor over a scripted scenario, against the local AWS service through
+// the real SDK: the AWS calls must be exactly those the contract implies. Kubernetes is played
+// by a small in-memory store here; the end-to-end suite runs the same story on a real API server.
+import { randomUUID } from 'node:crypto';
+import pino from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FINALIZER } from '../../src/api/constants.js';
+import type { EmrServerlessApplication, Spec, Status } from '../../src/api/schema.js';
+import { AwsClients, KeyVerifier } from '../../src/aws/index.js';
+import { type Emulator, EmulatorControl, startEmulator } from '../../src/emulator/index.js';
+import type { RecordedEvent, ResourceWriter } from '../../src/reconcile/ports.js';
+import { Reconciler } from '../../src/reconcile/reconciler.js';
+
+const REGION = 'eu-west-1';
+const WRITES = new Set([
+  'CreateApplication',
+  'UpdateApplication',
+  'DeleteApplication',
+  'StartApplication',
+  'StopApplication',
+  'TagResource',
+  'UntagResource',
+]);
+
+/** Plays the API server's part: holds one object, bumps generation on spec changes. */
+class Store implements ResourceWriter {
+  obj: EmrServerlessApplication;
+  statusWrites = 0;
+  gone = false;
+
+  constructor(spec: Partial<Spec>) {
+    this.obj = {
+      apiVersion: 'emrserverless.operator.dev/v1alpha1',
+      kind: 'EmrServerlessApplication',
+      metadata: {
+        name: 'analytics',
+        namespace: 'data',
+        uid: randomUUID(),
+        generation: 1,
+        finalizers: [],
+      },
+      spec,
+    };
+  }
+  setSpec(spec: Partial<Spec>) {
+    this.obj = {
+      ...this.obj,
+      spec,
+      metadata: { ...this.obj.metadata, generation: this.obj.metadata.generation + 1 },
+    };
+  }
+  delete() {
+    this.obj = {
+      ...this.obj,
+      metadata: { ...this.obj.metadata, deletionTimestamp: new Date().toISOString() },
+    };
+  }
+  async addFinalizer(obj: EmrServerlessApplication) {
+    this.obj = {
+      ...obj,
+      metadata: { ...obj.metadata, finalizers: [...(obj.metadata.finalizers ?? []), FINALIZER] },
+    };
+    return this.obj;
+  }
+  async removeFinalizer() {
+    this.gone = true;
+  }
+  async applyStatus(_obj: EmrServerlessApplication, status: Status) {
+    this.statusWrites++;
+    this.obj = { ...this.obj, status };
+  }
+}
+
+describe('a scripted scenario through planner, executor and the real SDK', () => {
+  let emulator: Emulator;
+  let control: EmulatorControl;
+  let clients: AwsClients;
+  const events: RecordedEvent[] = [];
+
+  beforeAll(async () => {
+    emulator = await startEmulator({ transitionMs: 20, defaultRegion: REGION });
+    control = new EmulatorControl(emulator.endpoint);
+    clients = new AwsClients({ endpoint: emulator.endpoint, rps: 0 });
+  });
+  afterAll(async () => {
+    await emulator.close();
+  });
+
+  function reconcilerFor(store: Store) {
+    return new Reconciler({
+      aws: clients,
+      keys: new KeyVerifier(clients, { ttlMs: 0, negativeTtlMs: 0 }),
+      writer: store,
+      events: { record: (_o, e) => events.push(e) },
+      logger: pino({ level: 'silent' }),
+      options: { defaultRegion: REGION, verifyKeys: true, resyncPeriodMs: 600_000 },
+    });
+  }
+
+  /** Reconciles until the operator would wait for the resync, or for something outside it. */
+  async function converge(store: Store) {
+    const reconciler = reconcilerFor(store);
+    for (let i = 0; i < 50 && !store.gone; i++) {
+      const { requeueAfterMs } = await reconciler.reconcile(store.obj);
+      const reason = store.obj.status?.conditions?.find((c) => c.type === 'Ready')?.reason ?? '';
+      if (requeueAfterMs === undefined || requeueAfterMs >= 600_000 || reason.startsWith('WaitingFor'))
+        return;
+      await new Promise((r) => setTimeout(r, Math.min(requeueAfterMs, 100)));
+    }
+  }
+
+  async function writesSince(from: number) {
+    const calls = await control.calls();
+    return calls
+      .slice(from)
+      .filter((c) => WRITES.has(c.operation))
+      .map((c) => c.operation);
+  }
+
+  it('create with key -> change context -> {} -> remove field -> key disabled -> delete', async () => {
+    const key = await control.createKey({ region: REGION });
+    const base = { name: 'analytics', type: 'SPARK' as const, releaseLabel: 'emr-7.5.0' };
+    const store = new Store({
+      ...base,
+      diskEncryptionConfiguration: { encryptionKeyArn: key.Arn, encryptionContext: { project: 'a' } },
+    });
+    const aws = clients.forRegion(REGION);
+    const ready = () => store.obj.status?.conditions?.find((c) => c.type === 'Ready');
+
+    // 1. Create with the key: one CreateApplication carrying it, no second call.
+    let mark = (await control.calls()).length;
+    await converge(store);
+    expect(await writesSince(mark)).toEqual(['CreateApplication']);
+    const id = store.obj.status!.applicationId!;
+    expect((await aws.getApplication(id))?.diskEncryptionConfiguration).toEqual({
+      encryptionKeyArn: key.Arn,
+      encryptionContext: { project: 'a' },
+    });
+    expect(ready()).toMatchObject({ status: 'True', reason: 'Reconciled' });
+    expect(store.obj.status).toMatchObject({
+      encryption: 'CustomerManaged',
+      state: 'CREATED',
+      diskEncryption: { key: { verified: true } },
+    });
+
+    // In sync: a resync makes no AWS write and no status write.
+    const writes = store.statusWrites;
+    mark = (await control.calls()).length;
+    await converge(store);
+    expect(await writesSince(mark)).toEqual([]);
+    expect(store.statusWrites).toBe(writes);
+
+    // 2. Change only the context: one UpdateApplication with the whole config.
+    store.setSpec({
+      ...base,
+      diskEncryptionConfiguration: { encryptionKeyArn: key.Arn, encryptionContext: { project: 'b' } },
+    });
+    mark = (await control.calls()).length;
+    await converge(store);
+    expect(await writesSince(mark)).toEqual(['UpdateApplication']);
+    expect((await aws.getApplication(id))?.diskEncryptionConfiguration?.encryptionContext).toEqual({
+      project: 'b',
+    });
+
+    // 3. {}: back to the AWS-owned key.
+    store.setSpec({ ...base, diskEncryptionConfiguration: {} });
+    mark = (await control.calls()).length;
+    await converge(store);
+    expect(await writesSince(mark)).toEqual(['UpdateApplication']);
+    expect((await aws.getApplication(id))?.diskEncryptionConfiguration?.encryptionKeyArn).toBeUndefined();
+    expect(store.obj.status?.encryption).toBe('AwsOwned');
+
+    // 4. Set the key again, then remove the field: AWS keeps the key, a warning says so.
+    store.setSpec({ ...base, diskEncryptionConfiguration: { encryptionKeyArn: key.Arn } });
+    await converge(store);
+    store.setSpec(base);
+    mark = (await control.calls()).length;
+    await converge(store);
+    expect(await writesSince(mark)).toEqual([]);
+    expect(events.map((e) => e.reason)).toContain('DiskEncryptionUnmanaged');
+    expect(store.obj.status).toMatchObject({
+      encryption: 'Unmanaged',
+      diskEncryption: { mode: 'CustomerManaged', managed: false },
+    });
+
+    // 5. Manage it again, then the key is disabled out of band: Ready false, nothing sent.
+    store.setSpec({ ...base, diskEncryptionConfiguration: { encryptionKeyArn: key.Arn } });
+    await converge(store);
+    await control.setKeyState(key.KeyId, 'Disabled');
+    mark = (await control.calls()).length;
+    await converge(store);
+    expect(await writesSince(mark)).toEqual([]);
+    expect(ready()).toMatchObject({ status: 'False', reason: 'KeyDisabled' });
+
+    // 6. Delete: the created app is deleted, then the finalizer released.
+    store.delete();
+    mark = (await control.calls()).length;
+    await converge(store);
+    expect(await writesSince(mark)).toEqual(['DeleteApplication']);
+    expect(store.gone).toBe(true);
+    expect((await aws.getApplication(id))?.state).toBe('TERMINATED');
+
+    expect(events.map((e) => e.reason)).toEqual(
+      expect.arrayContaining([
+        'Created',
+        'KeyChanged',
+        'KeyUnset',
+        'DiskEncryptionUnmanaged',
+        'KeyDisabled',
+        'Deleting',
+        'Deleted',
+      ]),
+    );
+  });
+
+  it('after a crash between create and status write, the next reconcile adopts its own app', async () => {
+    const store = new Store({ name: 'crashy', type: 'SPARK', releaseLabel: 'emr-7.5.0' });
+    // The first reconcile creates, then "crashes" before its status write lands.
+    const lost: ResourceWriter = {
+      ...store,
+      addFinalizer: (o) => store.addFinalizer(o),
+      removeFinalizer: async () => {},
+      applyStatus: async () => {},
+    };
+    const mark = (await control.calls()).length;
+    await new Reconciler({
+      aws: clients,
+      keys: new KeyVerifier(clients),
+      writer: lost,
+      events: { record: () => {} },
+      logger: pino({ level: 'silent' }),
+      options: { defaultRegion: REGION, verifyKeys: true, resyncPeriodMs: 600_000 },
+    }).reconcile(store.obj);
+    expect(store.obj.status).toBeUndefined();
+    console.log(
+      'DBG',
+      JSON.stringify(store.obj.metadata),
+      await clients.forRegion(REGION).findOwnedApplication('crashy', store.obj.metadata.uid),
+    );
+    await converge(store);
+    expect(await writesSince(mark)).toEqual(['CreateApplication']);
+    const listed = (await control.calls()).slice(mark).map((c) => c.operation);
+    expect(listed).toContain('ListApplications');
+    expect(store.obj.status?.applicationId).toBeDefined();
+  });
+
+  it('STARTED: allowed changes at once; WaitForStop waits; StopWhenIdle waits for jobs, stops, updates, restarts', async () => {
+    const key = await control.createKey({ region: REGION });
+    const base = { name: 'running', type: 'SPARK' as const, releaseLabel: 'emr-7.5.0' };
+    const store = new Store(base);
+    await converge(store);
+    const id = store.obj.status!.applicationId!;
+    const aws = clients.forRegion(REGION);
+    await aws.startApplication(id);
+    await new Promise((r) => setTimeout(r, 60));
+    const ready = () => store.obj.status?.conditions?.find((c) => c.type === 'Ready');
+
+    // A change the service accepts while STARTED goes through at once.
+    store.setSpec({ ...base, maximumCapacity: { cpu: '8 vCPU', memory: '32 GB' } });
+    let mark = (await control.calls()).length;
+    await converge(store);
+    expect(await writesSince(mark)).toEqual(['UpdateApplication']);
+    expect((await aws.getApplication(id))?.state).toBe('STARTED');
+
+    // WaitForStop: the key change waits, nothing is sent, until the app stops by itself.
+    const withKey = {
+      ...base,
+      maximumCapacity: { cpu: '8 vCPU', memory: '32 GB' },
+      diskEncryptionConfiguration: { encryptionKeyArn: key.Arn },
+    };
+    store.setSpec(withKey);
+    mark = (await control.calls()).length;
+    await converge(store);
+    expect(await writesSince(mark)).toEqual([]);
+    expect(ready()).toMatchObject({ status: 'False', reason: 'WaitingForStop' });
+    await control.patchApplication(id, { state: 'STOPPED' });
+    await converge(store);
+    expect(await writesSince(mark)).toEqual(['UpdateApplication']);
+    expect(ready()).toMatchObject({ status: 'True' });
+
+    // StopWhenIdle: a running job holds the change back; once it ends: stop, update, start.
+    await aws.startApplication(id);
+    await new Promise((r) => setTimeout(r, 60));
+    const job = await control.createJobRun(id, 'RUNNING');
+    store.setSpec({ ...withKey, updateStrategy: 'StopWhenIdle', diskEncryptionConfiguration: {} });
+    mark = (await control.calls()).length;
+    await converge(store);
+    expect(await writesSince(mark)).toEqual([]);
+    expect(ready()).toMatchObject({ status: 'False', reason: 'WaitingForJobRuns' });
+    await control.setJobRunState(id, job.jobRunId, 'SUCCESS');
+    for (let i = 0; i < 20 && ready()?.status !== 'True'; i++) await converge(store);
+    expect(await writesSince(mark)).toEqual(['StopApplication', 'UpdateApplication', 'StartApplication']);
+    expect(store.obj.status?.restartAfterUpdate).toBeUndefined();
+    expect((await aws.getApplication(id))?.diskEncryptionConfiguration?.encryptionKeyArn).toBeUndefined();
+  });
+});

@@ -1,0 +1,82 @@
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { keyPolicyStatements, OPERATOR_ACTIONS, operatorIamPolicy } from '../../src/aws/policies.js';
+
+describe('the operator IAM policy', () => {
+  it('allows every AWS operation the port calls, and nothing it never calls', () => {
+    const source = readFileSync(new URL('../../src/aws/sdk-port.ts', import.meta.url), 'utf8');
+    const called = new Set([...source.matchAll(/new (\w+)Command\(/g)].map((m) => m[1]));
+    const kmsOps = new Set(['DescribeKey']);
+    const needed = [...called].map((op) => (kmsOps.has(op!) ? `kms:${op}` : `emr-serverless:${op}`));
+    const allowed = operatorIamPolicy().Statement.flatMap((s) => s.Action as string[]);
+    for (const action of needed) expect(allowed).toContain(action);
+    // ListTagsForResource is allowed for troubleshooting with the same role; all others are called.
+    const unused = allowed.filter((a) => !needed.includes(a));
+    expect(unused).toEqual(['emr-serverless:ListTagsForResource']);
+    expect(OPERATOR_ACTIONS.kms).toEqual(['kms:DescribeKey']);
+  });
+});
+
+describe('key-policy', () => {
+  const app = 'arn:aws:emr-serverless:eu-west-1:111122223333:/applications/00fabc123';
+
+  it('scopes the service principal to the application and its account', () => {
+    const [statement] = keyPolicyStatements({ applicationArn: app });
+    expect(statement).toEqual({
+      Sid: 'AllowEmrServerlessDiskEncryption',
+      Effect: 'Allow',
+      Principal: { Service: 'emr-serverless.amazonaws.com' },
+      Action: ['kms:GenerateDataKey', 'kms:Decrypt'],
+      Resource: '*',
+      Condition: { StringEquals: { 'aws:SourceAccount': '111122223333' }, ArnLike: { 'aws:SourceArn': app } },
+    });
+  });
+
+  it('adds the encryption context as a condition, and the optional roles', () => {
+    const statements = keyPolicyStatements({
+      applicationArn: app,
+      encryptionContext: { project: 'analytics' },
+      runtimeRoleArn: 'arn:aws:iam::111122223333:role/job',
+      operatorRoleArn: 'arn:aws:iam::999999999999:role/operator',
+    });
+    expect(statements.map((s) => s.Sid)).toEqual([
+      'AllowEmrServerlessDiskEncryption',
+      'AllowJobRuntimeRole',
+      'AllowOperatorToVerifyKey',
+    ]);
+    expect(statements[0]?.Condition).toMatchObject({
+      StringEquals: { 'kms:EncryptionContext:project': 'analytics' },
+    });
+    expect(statements[1]?.Condition).toEqual({
+      StringEquals: { 'kms:EncryptionContext:project': 'analytics' },
+    });
+  });
+
+  it('refuses something that is not an application ARN', () => {
+    expect(() => keyPolicyStatements({ applicationArn: 'arn:aws:kms:eu-west-1:111122223333:key/x' })).toThrow(
+      /--application-arn must look like/,
+    );
+  });
+
+  it('prints valid JSON from the command line', () => {
+    const out = execFileSync(
+      'npx',
+      [
+        'tsx',
+        'src/cli/main.ts',
+        'key-policy',
+        '--application-arn',
+        app,
+        '--encryption-context',
+        'project=analytics',
+      ],
+      {
+        encoding: 'utf8',
+      },
+    );
+    expect(JSON.parse(out).Statement[0].Condition.StringEquals['kms:EncryptionContext:project']).toBe(
+      'analytics',
+    );
+  });
+});
