@@ -1,28 +1,117 @@
 // Benchmark of the local service: GetApplication through the real SDK client at a fixed rate.
 //
-//   npm run bench:emulator -- [--rate 1000] [--seconds 10] [--warmup 2]
+//   npm run bench:emulator -- [--rate 1000] [--seconds 10] [--warmup 2] [--clients 2]
 //
-// The service runs in its own process (the CLI, as users run it). The load is open-loop: request
-// i is due at start + i/rate whether or not earlier ones have answered, and its latency counts
-// from when it was due, so a stalled service or client shows up instead of slowing the load.
-import { type ChildProcess, spawn } from 'node:child_process';
+// The service runs in its own process (the CLI, as users run it). The load is open-loop: call i
+// is due at start + i/rate whether or not earlier ones have answered, and its latency counts from
+// when it was due, so a stall of the service (or of the load generator) shows up as latency
+// instead of quietly lowering the rate. The SDK client costs about four times the CPU of the
+// service per call, so the load comes from `--clients` processes, each sending every
+// `clients`-th call of the schedule.
+import { type ChildProcess, fork, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { Agent } from 'node:http';
+import { availableParallelism, loadavg } from 'node:os';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { CreateApplicationCommand, EMRServerlessClient, GetApplicationCommand } from '@aws-sdk/client-emr-serverless';
+import { EmulatorControl } from '../src/emulator/index.js';
 
 const { values } = parseArgs({
   options: {
     rate: { type: 'string', default: '1000' },
     seconds: { type: 'string', default: '10' },
     warmup: { type: 'string', default: '2' },
+    clients: { type: 'string', default: '2' },
+    // internal: a load-generating child
+    role: { type: 'string', default: 'main' },
+    endpoint: { type: 'string' },
+    app: { type: 'string' },
+    index: { type: 'string', default: '0' },
   },
 });
-const rate = Number(values.rate);
-const seconds = Number(values.seconds);
-const warmupSeconds = Number(values.warmup);
 
+interface LoadPlan {
+  startAt: number; // epoch ms, shared by all load processes
+  rate: number; // calls per second, all processes together
+  seconds: number;
+}
+
+interface LoadResult {
+  latencies: number[];
+  errors: number;
+  cpuMs: number;
+}
+
+/** Epoch milliseconds with sub-millisecond precision, comparable across processes. */
+const clock = (): number => performance.timeOrigin + performance.now();
+
+function sdkClient(endpoint: string): EMRServerlessClient {
+  return new EMRServerlessClient({
+    endpoint,
+    region: 'eu-west-1',
+    credentials: { accessKeyId: 'AKIDBENCH', secretAccessKey: 'bench' },
+    requestHandler: { httpAgent: new Agent({ keepAlive: true, maxSockets: 256 }) },
+  });
+}
+
+/** Sends calls index, index+stride, ... of the schedule; latency from each call's due time. */
+async function drive(
+  client: EMRServerlessClient,
+  applicationId: string,
+  plan: LoadPlan,
+  index: number,
+  stride: number,
+): Promise<LoadResult> {
+  const total = Math.round(plan.rate * plan.seconds);
+  const dueAt = (i: number): number => plan.startAt + (i / plan.rate) * 1000;
+  const latencies: number[] = [];
+  let errors = 0;
+  const inFlight = new Set<Promise<void>>();
+  const cpu = process.cpuUsage();
+  let i = index;
+  while (i < total) {
+    const now = clock();
+    for (; i < total && dueAt(i) <= now; i += stride) {
+      const due = dueAt(i);
+      const p: Promise<void> = client
+        .send(new GetApplicationCommand({ applicationId }))
+        .then(
+          () => {
+            latencies.push(clock() - due);
+          },
+          () => {
+            errors++;
+          },
+        )
+        .finally(() => inFlight.delete(p));
+      inFlight.add(p);
+    }
+    if (i < total) await new Promise((r) => setTimeout(r, Math.max(0, dueAt(i) - clock())));
+  }
+  await Promise.all(inFlight);
+  const used = process.cpuUsage(cpu);
+  return { latencies, errors, cpuMs: (used.user + used.system) / 1000 };
+}
+
+// ---------------------------------------------------------------- load-generating child
+async function loadChild(): Promise<void> {
+  const client = sdkClient(values.endpoint!);
+  const index = Number(values.index);
+  process.on('message', (msg: { plan: LoadPlan; stride: number; phase: string }) => {
+    drive(client, values.app!, msg.plan, index, msg.stride).then(
+      (r) => process.send!({ phase: msg.phase, ...r }),
+      (err: unknown) => process.send!({ phase: msg.phase, error: String(err) }),
+    );
+  });
+  process.on('disconnect', () => {
+    client.destroy();
+    process.exit(0);
+  });
+  process.send!({ ready: true });
+}
+
+// ---------------------------------------------------------------- orchestrator
 async function startService(): Promise<{ child: ChildProcess; endpoint: string }> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'emulator', '--port', '0'], {
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -37,83 +126,99 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 }
 
-async function drive(
-  client: EMRServerlessClient,
-  applicationId: string,
-  ratePerSecond: number,
-  durationSeconds: number,
-): Promise<{ latencies: number[]; errors: number; elapsedMs: number }> {
-  const total = Math.round(ratePerSecond * durationSeconds);
-  const latencies: number[] = [];
-  let errors = 0;
-  const inFlight = new Set<Promise<void>>();
-  const start = performance.now();
-  let issued = 0;
-  while (issued < total) {
-    const now = performance.now();
-    const due = Math.min(total, Math.floor(((now - start) / 1000) * ratePerSecond) + 1);
-    for (; issued < due; issued++) {
-      const dueAt = start + (issued / ratePerSecond) * 1000;
-      const p = client
-        .send(new GetApplicationCommand({ applicationId }))
-        .then(
-          () => {
-            latencies.push(performance.now() - dueAt);
-          },
-          () => {
-            errors++;
-          },
-        )
-        .finally(() => inFlight.delete(p));
-      inFlight.add(p);
-    }
-    const next = start + (issued / ratePerSecond) * 1000;
-    await new Promise((r) => setTimeout(r, Math.max(0, next - performance.now())));
-  }
-  await Promise.all(inFlight);
-  return { latencies, errors, elapsedMs: performance.now() - start };
-}
-
 async function main(): Promise<void> {
-  const { child, endpoint } = await startService();
-  const client = new EMRServerlessClient({
-    endpoint,
-    region: 'eu-west-1',
-    credentials: { accessKeyId: 'AKIDBENCH', secretAccessKey: 'bench' },
-    requestHandler: { httpAgent: new Agent({ keepAlive: true, maxSockets: 128 }) },
-  });
+  const rate = Number(values.rate);
+  const seconds = Number(values.seconds);
+  const warmup = Number(values.warmup);
+  const clients = Math.max(1, Number(values.clients));
+  const { child: service, endpoint } = await startService();
+  const loaders: ChildProcess[] = [];
   try {
-    const { applicationId } = await client.send(
+    const setup = sdkClient(endpoint);
+    const { applicationId } = await setup.send(
       new CreateApplicationCommand({ name: 'bench', releaseLabel: 'emr-7.1.0', type: 'SPARK' }),
     );
-    if (warmupSeconds > 0) await drive(client, applicationId!, rate, warmupSeconds);
-    const { latencies, errors, elapsedMs } = await drive(client, applicationId!, rate, seconds);
+    setup.destroy();
+
+    for (let k = 0; k < clients; k++) {
+      const c = fork(process.argv[1]!, ['--role', 'load', '--endpoint', endpoint, '--app', applicationId!, '--index', `${k}`], {
+        execArgv: ['--import', 'tsx'],
+        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      });
+      loaders.push(c);
+    }
+    await Promise.all(loaders.map((c) => once(c, 'message')));
+
+    const run = async (phase: string, secs: number): Promise<LoadResult & { elapsedMs: number }> => {
+      const plan: LoadPlan = { startAt: clock() + 200, rate, seconds: secs };
+      const results = loaders.map(
+        (c) =>
+          new Promise<LoadResult>((resolve, reject) => {
+            const onMessage = (m: LoadResult & { phase?: string; error?: string }) => {
+              if (m.phase !== phase) return;
+              c.off('message', onMessage);
+              if (m.error) reject(new Error(m.error));
+              else resolve(m);
+            };
+            c.on('message', onMessage);
+            c.send({ plan, stride: clients, phase });
+          }),
+      );
+      const all = await Promise.all(results);
+      return {
+        latencies: all.flatMap((r) => r.latencies),
+        errors: all.reduce((n, r) => n + r.errors, 0),
+        cpuMs: all.reduce((n, r) => n + r.cpuMs, 0),
+        elapsedMs: clock() - plan.startAt,
+      };
+    };
+
+    if (warmup > 0) await run('warmup', warmup);
+    const control = new EmulatorControl(endpoint);
+    const load = loadavg()[0]!;
+    const before = await control.stats();
+    const { latencies, errors, cpuMs, elapsedMs } = await run('measure', seconds);
+    const after = await control.stats();
+
+    const n = latencies.length + errors;
     const sorted = [...latencies].sort((a, b) => a - b);
     const result = {
       targetRate: rate,
       seconds,
-      requests: latencies.length + errors,
+      clients,
+      requests: n,
       errors,
-      achievedRate: Math.round(((latencies.length + errors) / elapsedMs) * 1000),
+      achievedRate: Math.round((n / elapsedMs) * 1000),
       p50Ms: Number(percentile(sorted, 50).toFixed(2)),
       p99Ms: Number(percentile(sorted, 99).toFixed(2)),
       maxMs: Number((sorted[sorted.length - 1] ?? Number.NaN).toFixed(2)),
+      serviceCpuMsPerCall: Number(
+        ((after.cpuUserMs + after.cpuSystemMs - before.cpuUserMs - before.cpuSystemMs) / n).toFixed(3),
+      ),
+      sdkClientCpuMsPerCall: Number((cpuMs / n).toFixed(3)),
+      loadavg1m: Number(load.toFixed(2)),
+      cores: availableParallelism(),
     };
     console.log(
-      `GetApplication: ${result.achievedRate}/s achieved (target ${rate}/s for ${seconds}s, ${result.requests} requests, ` +
-        `${errors} errors); latency p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms, max ${result.maxMs} ms`,
+      `GetApplication: ${result.achievedRate}/s achieved (target ${rate}/s for ${seconds}s from ${clients} SDK ` +
+        `client process(es), ${n} calls, ${errors} errors); latency p50 ${result.p50Ms} ms, ` +
+        `p99 ${result.p99Ms} ms, max ${result.maxMs} ms`,
+    );
+    console.log(
+      `CPU per call: service ${result.serviceCpuMsPerCall} ms, SDK client ${result.sdkClientCpuMsPerCall} ms; ` +
+        `load average (1 min) before the run ${result.loadavg1m} on ${result.cores} cores`,
     );
     console.log(JSON.stringify(result));
     if (errors > 0) process.exitCode = 1;
   } finally {
-    client.destroy();
-    const exited = once(child, 'exit');
-    child.kill('SIGTERM');
+    for (const c of loaders) if (c.connected) c.disconnect();
+    const exited = once(service, 'exit');
+    service.kill('SIGTERM');
     await exited;
   }
 }
 
-main().catch((err: unknown) => {
+(values.role === 'load' ? loadChild() : main()).catch((err: unknown) => {
   console.error(err);
   process.exitCode = 1;
 });

@@ -14,7 +14,7 @@ export interface RegionPorts {
 
 export interface KeyVerifierOptions {
   /** How long a found key's facts are reused; default 3 minutes. */
-  foundTtlMs?: number;
+  ttlMs?: number;
   /** How long notFound / accessDenied answers are reused; default 30 s. */
   negativeTtlMs?: number;
   /** Milliseconds; default `Date.now`. */
@@ -38,7 +38,7 @@ interface CacheEntry {
 const SWEEP_THRESHOLD = 1_000;
 
 export class KeyVerifier {
-  private readonly foundTtlMs: number;
+  private readonly ttlMs: number;
   private readonly negativeTtlMs: number;
   private readonly now: () => number;
   private readonly cache = new Map<string, CacheEntry>();
@@ -48,7 +48,7 @@ export class KeyVerifier {
     private readonly ports: RegionPorts,
     options: KeyVerifierOptions = {},
   ) {
-    this.foundTtlMs = options.foundTtlMs ?? 3 * 60_000;
+    this.ttlMs = options.ttlMs ?? 3 * 60_000;
     this.negativeTtlMs = options.negativeTtlMs ?? 30_000;
     this.now = options.now ?? Date.now;
   }
@@ -84,7 +84,7 @@ export class KeyVerifier {
       );
     }
     const facts = await this.ports.forRegion(region).describeKey(keyArn);
-    const ttl = facts.kind === 'found' ? this.foundTtlMs : this.negativeTtlMs;
+    const ttl = facts.kind === 'found' ? this.ttlMs : this.negativeTtlMs;
     this.store(keyArn, { facts, expiresAt: this.now() + ttl });
     return facts;
   }

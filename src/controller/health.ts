@@ -22,7 +22,7 @@ export function parseListenAddress(text: string): ListenAddress | undefined {
   const port = Number(match[3]);
   if (!Number.isInteger(port) || port < 0 || port > 65535)
     throw new Error(`invalid port in address "${text}"`);
-  const host = match[1] ?? (match[2] || undefined);
+  const host = match[1] || match[2] || undefined;
   return { host, port };
 }
 

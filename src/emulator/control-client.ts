@@ -73,6 +73,11 @@ export class EmulatorControl {
     return this.request('GET', '/calls');
   }
 
+  /** CPU and memory of the service process (for benchmarks). */
+  stats(): Promise<{ cpuUserMs: number; cpuSystemMs: number; rssBytes: number; calls: number }> {
+    return this.request('GET', '/stats');
+  }
+
   /** Forgets applications, job runs, keys, aliases, faults and calls. */
   async reset(): Promise<void> {
     await this.request('POST', '/reset');

@@ -71,6 +71,7 @@ const ERROR_STATUS: Record<string, number> = {
   ResourceNotFoundException: 404,
 };
 
+const EMPTY_QUERY = new URLSearchParams();
 const CREDENTIAL_SCOPE = /Credential=[^/,\s]+\/\d{8}\/([^/,\s]+)\/([^/,\s]+)\/aws4_request/;
 
 type Json = Record<string, unknown>;
@@ -96,7 +97,11 @@ class HttpProblem extends Error {
   }
 }
 
-function readBody(req: IncomingMessage): Promise<string> {
+function readBody(req: IncomingMessage): Promise<string> | string {
+  const length = req.headers['content-length'];
+  if ((length === undefined || length === '0') && req.headers['transfer-encoding'] === undefined) {
+    return ''; // no body (every GET of the SDK): skip the stream plumbing
+  }
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -213,7 +218,7 @@ export class EmulatorServer {
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     const rawPath = q < 0 ? url : url.slice(0, q);
-    const query = new URLSearchParams(q < 0 ? '' : url.slice(q + 1));
+    const query = q < 0 ? EMPTY_QUERY : new URLSearchParams(url.slice(q + 1));
     const method = (req.method ?? 'GET').toUpperCase();
     try {
       const body = await readBody(req);
@@ -457,6 +462,15 @@ export class EmulatorServer {
       switch (key) {
         case 'GET health':
           return ok({ ok: true });
+        case 'GET stats': {
+          const cpu = process.cpuUsage();
+          return ok({
+            cpuUserMs: cpu.user / 1000,
+            cpuSystemMs: cpu.system / 1000,
+            rssBytes: process.memoryUsage.rss(),
+            calls: this.calls.length,
+          });
+        }
         case 'GET calls':
           return ok(this.calls);
         case 'DELETE calls':

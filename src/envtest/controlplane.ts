@@ -209,6 +209,8 @@ function kubeApiServerArgs(s: ApiServerSettings): string[] {
     `--secure-port=${s.port}`,
     '--bind-address=127.0.0.1',
     '--advertise-address=127.0.0.1',
+    // The endpoint reconciler refuses loopback addresses; no pods need the `kubernetes` service here.
+    '--endpoint-reconciler-type=none',
     // No --tls-cert-file: kube-apiserver generates a CA and serving certificate here (SANs include 127.0.0.1).
     `--cert-dir=${s.certDir}`,
     // Only a configuration value (ClusterIP allocation); nothing listens on it.

@@ -38,9 +38,12 @@ export async function execute(
         result.created = await port.createApplication(action.input);
         app = undefined;
         break;
-      case 'UpdateApplication':
-        app = await port.updateApplication(action.applicationId, action.changes);
+      case 'UpdateApplication': {
+        const updated = await port.updateApplication(action.applicationId, action.changes);
+        // UpdateApplication cannot change tags, and whether its answer carries them is undocumented.
+        app = app ? { ...updated, tags: app.tags } : updated;
         break;
+      }
       case 'TagApplication':
         await port.tagApplication(action.arn, action.tags);
         if (app) app = { ...app, tags: { ...app.tags, ...action.tags } };

@@ -87,6 +87,16 @@ describe('rate limit', () => {
     expect(span).toBeLessThan(1.3);
   });
 
+  it('makes every SDK retry take a token too', async () => {
+    const { clients } = newClients({ rps: 2, burst: 1 });
+    await service.control.fault({ operation: 'GetApplication', status: 500, count: 2 });
+    await clients.forRegion(REGION).getApplication('0000unknown');
+    const calls = await service.control.calls();
+    expect(calls.map((c) => c.status)).toEqual([500, 500, 404]);
+    // Three attempts at 2 rps: 0, 0.5 and 1 s. The SDK's own 5xx backoff alone is ~0.1-0.3 s.
+    expect(spanSeconds(calls)).toBeGreaterThanOrEqual(0.9);
+  });
+
   it('reuses one port per region', () => {
     const { clients } = newClients();
     expect(clients.forRegion(REGION)).toBe(clients.forRegion(REGION));
@@ -197,7 +207,7 @@ describe('KeyVerifier over AwsClients', () => {
   it('makes one DescribeKey for many resources sharing a key, and asks again after the TTL', async () => {
     const { clients } = newClients();
     let clock = 0;
-    const verifier = new KeyVerifier(clients, { foundTtlMs: 60_000, now: () => clock });
+    const verifier = new KeyVerifier(clients, { ttlMs: 60_000, now: () => clock });
     const key = await service.control.createKey();
     const answers = await Promise.all(Array.from({ length: 25 }, () => verifier.describe(key.Arn)));
     expect(answers.every((a) => a.kind === 'found')).toBe(true);

@@ -57,12 +57,12 @@ describe('KeyVerifier', () => {
     ]);
   });
 
-  it('reuses a found key for foundTtlMs, a missing one for negativeTtlMs', async () => {
+  it('reuses a found key for ttlMs, a missing one for negativeTtlMs', async () => {
     let clock = 0;
     const { ports, asked } = scriptedPorts(async (_region, arn) =>
       arn === ARN_EU ? found(arn) : { kind: 'notFound', message: 'no such key' },
     );
-    const verifier = new KeyVerifier(ports, { foundTtlMs: 180_000, negativeTtlMs: 30_000, now: () => clock });
+    const verifier = new KeyVerifier(ports, { ttlMs: 180_000, negativeTtlMs: 30_000, now: () => clock });
     await verifier.describe(ARN_EU);
     await verifier.describe(ARN_US);
     clock = 29_999;

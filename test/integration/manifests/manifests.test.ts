@@ -1,0 +1,204 @@
+// manifests/ against a real kube-apiserver: `kubectl kustomize` renders it with the one generated
+// CRD from crds/, a server-side dry run and a real `kubectl apply -k manifests/` are accepted with
+// strict field validation, and the pods the Deployment would create pass the restricted Pod
+// Security Standard (there is no scheduler or kubelet here, so they are checked by dry run).
+import { join } from 'node:path';
+import { parse, parseAllDocuments } from 'yaml';
+import { beforeAll, describe, expect, inject, it } from 'vitest';
+import { buildCrd } from '../../../src/api/crd.js';
+import { findRepoRoot, runKubectl } from '../../../src/envtest/index.js';
+import { kubectl, newNamespace } from '../../support/cluster.js';
+import { OPERATOR_NAMESPACE, OPERATOR_SERVICE_ACCOUNT } from '../../support/operator-rbac.js';
+
+const root = findRepoRoot();
+const MANIFESTS = join(root, 'manifests');
+const CRD_DIR = join(root, 'crds');
+
+interface Obj {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string; labels?: Record<string, string> };
+  spec?: Record<string, unknown>;
+  [key: string]: unknown;
+}
+
+let rendered: Obj[];
+const find = (kind: string, name?: string): Obj => {
+  const obj = rendered.find((o) => o.kind === kind && (name === undefined || o.metadata.name === name));
+  if (!obj) throw new Error(`no ${kind} ${name ?? ''} in the rendered manifests`);
+  return obj;
+};
+
+beforeAll(async () => {
+  const { stdout } = await kubectl(['kustomize', MANIFESTS]);
+  rendered = parseAllDocuments(stdout).map((d) => d.toJS() as Obj);
+});
+
+describe('kubectl kustomize manifests/', () => {
+  it('renders every object, the CRD exactly as generated (no second copy to drift)', () => {
+    expect(rendered.map((o) => `${o.kind}/${o.metadata.name}`).sort()).toEqual(
+      [
+        'ClusterRole/emr-serverless-operator',
+        'ClusterRoleBinding/emr-serverless-operator',
+        'CustomResourceDefinition/emrserverlessapplications.emrserverless.operator.dev',
+        'Deployment/emr-serverless-operator',
+        'Namespace/emr-serverless-operator',
+        'PodDisruptionBudget/emr-serverless-operator',
+        'Role/emr-serverless-operator-leader-election',
+        'RoleBinding/emr-serverless-operator-leader-election',
+        'Service/emr-serverless-operator-metrics',
+        'ServiceAccount/emr-serverless-operator',
+      ].sort(),
+    );
+    const crd = find('CustomResourceDefinition');
+    // kustomize adds only the common labels.
+    const { labels, ...metadata } = crd.metadata;
+    expect({ ...crd, metadata }).toEqual(buildCrd());
+    expect(labels).toEqual({
+      'app.kubernetes.io/part-of': 'emr-serverless-operator',
+      'app.kubernetes.io/managed-by': 'kustomize',
+    });
+  });
+
+  it('puts every namespaced object in the operator namespace', () => {
+    for (const obj of rendered) {
+      if (['Namespace', 'CustomResourceDefinition', 'ClusterRole', 'ClusterRoleBinding'].includes(obj.kind)) {
+        expect(obj.metadata.namespace, obj.kind).toBeUndefined();
+      } else {
+        expect(obj.metadata.namespace, `${obj.kind}/${obj.metadata.name}`).toBe(OPERATOR_NAMESPACE);
+      }
+    }
+  });
+
+  it('runs two leader-elected, locked-down replicas with probes on the health port', () => {
+    const deployment = find('Deployment') as Obj & { spec: any };
+    expect(deployment.spec.replicas).toBe(2);
+    const pod = deployment.spec.template.spec;
+    expect(pod.serviceAccountName).toBe(OPERATOR_SERVICE_ACCOUNT);
+    expect(pod.terminationGracePeriodSeconds).toBe(40);
+    const [container] = pod.containers;
+    expect(container.image).toBe('ghcr.io/OWNER/emr-serverless-operator:0.1.0');
+    expect(container.args).toEqual(
+      expect.arrayContaining(['--leader-elect', '--metrics-addr=:8080', '--health-addr=:8081']),
+    );
+    expect(container.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'health' });
+    expect(container.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'health' });
+    expect(container.ports).toEqual([
+      { name: 'metrics', containerPort: 8080, protocol: 'TCP' },
+      { name: 'health', containerPort: 8081, protocol: 'TCP' },
+    ]);
+    expect(container.securityContext).toMatchObject({
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      runAsNonRoot: true,
+      runAsUser: 65532,
+      capabilities: { drop: ['ALL'] },
+      seccompProfile: { type: 'RuntimeDefault' },
+    });
+    expect(container.volumeMounts).toEqual([{ name: 'tmp', mountPath: '/tmp' }]);
+    const service = find('Service') as Obj & { spec: any };
+    expect(service.spec.ports).toEqual([{ name: 'metrics', port: 8080, targetPort: 'metrics', protocol: 'TCP' }]);
+    expect(service.spec.selector).toEqual(deployment.spec.selector.matchLabels);
+    const pdb = find('PodDisruptionBudget') as Obj & { spec: any };
+    expect(pdb.spec).toEqual({ minAvailable: 1, selector: deployment.spec.selector });
+  });
+});
+
+describe('kubectl apply -k manifests/ against the API server', () => {
+  it('`kubectl apply -f crds/` still applies just the CRD (crds/Kustomization is not a .yaml file)', async () => {
+    const { stdout } = await kubectl(['apply', '--server-side', '--dry-run=server', '-o', 'name', '-f', CRD_DIR]);
+    expect(stdout.trim().split('\n')).toEqual([
+      'customresourcedefinition.apiextensions.k8s.io/emrserverlessapplications.emrserverless.operator.dev',
+    ]);
+  });
+
+  it('is accepted by a server-side dry run, then applied for real, then is a no-op', async () => {
+    // The dry run needs what the other objects depend on: the namespace and the CRD.
+    await kubectl(['apply', '--server-side', '-f', CRD_DIR]);
+    await kubectl(['wait', '--for=condition=Established', '--timeout=60s', 'crd/emrserverlessapplications.emrserverless.operator.dev']);
+    await kubectl(['create', 'namespace', OPERATOR_NAMESPACE], { check: false });
+
+    const dryRun = await kubectl(['apply', '-k', MANIFESTS, '--server-side', '--dry-run=server', '--validate=strict']);
+    expect(dryRun.stderr).not.toMatch(/warning/i);
+    expect(dryRun.stdout.trim().split('\n')).toHaveLength(rendered.length);
+
+    const applied = await kubectl(['apply', '-k', MANIFESTS, '--server-side', '--validate=strict', '-o', 'name']);
+    expect(applied.stderr).not.toMatch(/warning/i);
+    expect(applied.stdout.trim().split('\n')).toHaveLength(rendered.length);
+
+    const { stdout } = await kubectl(['get', 'deployment', 'emr-serverless-operator', '-n', OPERATOR_NAMESPACE, '-o', 'json']);
+    const deployment = JSON.parse(stdout);
+    expect(deployment.spec.template.spec.containers[0].image).toBe('ghcr.io/OWNER/emr-serverless-operator:0.1.0');
+    const ns = JSON.parse((await kubectl(['get', 'namespace', OPERATOR_NAMESPACE, '-o', 'json'])).stdout);
+    expect(ns.metadata.labels['pod-security.kubernetes.io/enforce']).toBe('restricted');
+
+    // Applying again changes nothing: the generation stays where it was.
+    await kubectl(['apply', '-k', MANIFESTS, '--server-side']);
+    const again = JSON.parse(
+      (await kubectl(['get', 'deployment', 'emr-serverless-operator', '-n', OPERATOR_NAMESPACE, '-o', 'json'])).stdout,
+    );
+    expect(again.metadata.generation).toBe(deployment.metadata.generation);
+  });
+
+  it("the Deployment's pods pass the restricted Pod Security Standard (and PodSecurity admission is on)", async () => {
+    const ns = await newNamespace('pss-restricted');
+    await kubectl(['label', 'namespace', ns, 'pod-security.kubernetes.io/enforce=restricted']);
+    await kubectl(['create', 'serviceaccount', OPERATOR_SERVICE_ACCOUNT, '-n', ns]);
+    const deployment = find('Deployment') as Obj & { spec: any };
+    const pod = {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'operator-pod', namespace: ns, labels: deployment.spec.template.metadata.labels },
+      spec: deployment.spec.template.spec,
+    };
+    const create = (body: object) =>
+      runKubectl(inject('kubectl'), inject('kubeconfig'), ['create', '--dry-run=server', '-o', 'name', '-f', '-'], {
+        input: JSON.stringify(body),
+        check: false,
+      });
+    const ok = await create(pod);
+    expect(ok.stderr).toBe('');
+    expect(ok.exitCode).toBe(0);
+
+    // The same pod without its security context is refused: the check above is not vacuous.
+    const { securityContext: _pod, ...loosePodSpec } = pod.spec;
+    const loose = {
+      ...pod,
+      spec: { ...loosePodSpec, containers: pod.spec.containers.map(({ securityContext: _c, ...c }: any) => c) },
+    };
+    const refused = await create(loose);
+    expect(refused.exitCode).not.toBe(0);
+    expect(refused.stderr).toMatch(/violates PodSecurity "restricted/);
+  });
+});
+
+describe('argocd/argocd-cm-patch.yaml', () => {
+  it('patches an argocd-cm ConfigMap with the health check, as documented', async () => {
+    const ns = await newNamespace('argocd');
+    await kubectl(['create', 'configmap', 'argocd-cm', '-n', ns, '--from-literal=url=https://argocd.example.com']);
+    // The file names namespace `argocd`; patching by name in another namespace works the same.
+    await kubectl([
+      'patch',
+      'configmap',
+      'argocd-cm',
+      '-n',
+      ns,
+      '--type',
+      'merge',
+      '--patch-file',
+      join(root, 'argocd', 'argocd-cm-patch.yaml'),
+    ]);
+    const cm = JSON.parse((await kubectl(['get', 'configmap', 'argocd-cm', '-n', ns, '-o', 'json'])).stdout);
+    const { readFileSync } = await import('node:fs');
+    expect(cm.data).toEqual({
+      url: 'https://argocd.example.com',
+      'resource.customizations.health.emrserverless.operator.dev_EmrServerlessApplication': readFileSync(
+        join(root, 'argocd', 'health.lua'),
+        'utf8',
+      ),
+    });
+    expect(parse(readFileSync(join(root, 'argocd', 'argocd-cm-patch.yaml'), 'utf8')).metadata.namespace).toBe(
+      'argocd',
+    );
+  });
+});

@@ -1,0 +1,412 @@
+// The Argo CD health check (argocd/health.lua), run by gopher-lua, the Lua engine Argo CD embeds,
+// through the small Go harness in test/argocd (which loads the script and the object the way
+// Argo CD's util/lua does). Conditions come from the operator's own conditionsFor(), so the
+// fixtures are what the operator really writes.
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { parse } from 'yaml';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { API_VERSION, GROUP, KIND } from '../../../src/api/constants.js';
+import type { Condition } from '../../../src/api/schema.js';
+import { conditionsFor, type Verdict } from '../../../src/reconcile/conditions.js';
+
+const run = promisify(execFile);
+const repo = fileURLToPath(new URL('../../../', import.meta.url));
+const healthLua = join(repo, 'argocd', 'health.lua');
+const cmPatch = join(repo, 'argocd', 'argocd-cm-patch.yaml');
+const CM_KEY = `resource.customizations.health.${GROUP}_${KIND}`;
+
+interface Health {
+  status?: string;
+  message?: string;
+  error?: string;
+}
+
+let binDir: string;
+let harness: string;
+
+beforeAll(async () => {
+  binDir = mkdtempSync(join(tmpdir(), 'argocd-health-'));
+  harness = join(binDir, 'argocd-health');
+  // Go's module and build caches make this a second or two after the first time.
+  await run('go', ['build', '-o', harness, '.'], {
+    cwd: join(repo, 'test', 'argocd'),
+    env: { ...process.env, GOFLAGS: '-mod=readonly' },
+  });
+}, 120_000);
+
+afterAll(() => {
+  if (binDir) rmSync(binDir, { recursive: true, force: true });
+});
+
+/** Runs the health check over several objects in one process. */
+async function healthOf(objects: object[], script = healthLua): Promise<Health[]> {
+  const child = execFile(harness, ['-script', script]);
+  child.stdin?.end(JSON.stringify(objects));
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (chunk) => {
+    stdout += chunk;
+  });
+  child.stderr?.on('data', (chunk) => {
+    stderr += chunk;
+  });
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  if (code !== 0) throw new Error(`argocd-health exited ${code}: ${stderr}`);
+  return JSON.parse(stdout) as Health[];
+}
+
+const NOW = new Date('2026-01-01T00:00:00Z');
+
+function app(options: {
+  generation: number;
+  status?: Record<string, unknown>;
+  deletionTimestamp?: string;
+}): object {
+  return {
+    apiVersion: API_VERSION,
+    kind: KIND,
+    metadata: {
+      name: 'analytics',
+      namespace: 'data',
+      uid: '6f1d3c1e-9a51-4bd5-8a5e-0c7f6f7c1a10',
+      resourceVersion: '4242',
+      generation: options.generation,
+      ...(options.deletionTimestamp && {
+        deletionTimestamp: options.deletionTimestamp,
+        finalizers: [`${GROUP}/finalizer`],
+      }),
+    },
+    spec: { name: 'analytics', type: 'SPARK', releaseLabel: 'emr-7.5.0' },
+    ...(options.status && { status: options.status }),
+  };
+}
+
+/** The status the operator writes for `verdict`, reconciled at `observed`. */
+function statusFor(verdict: Verdict, observed: number, extra: Record<string, unknown> = {}) {
+  return {
+    observedGeneration: observed,
+    applicationId: '00fabc123',
+    state: 'STARTED',
+    conditions: conditionsFor(verdict, observed, undefined, NOW),
+    ...extra,
+  };
+}
+
+const reconciled: Verdict = {
+  phase: 'Ready',
+  reason: 'Reconciled',
+  message: 'Application 00fabc123 is STARTED and matches spec.',
+};
+
+interface Case {
+  name: string;
+  object: object;
+  status: string;
+  message: string;
+}
+
+const waitingForStop =
+  'The change to diskEncryptionConfiguration needs application 00fabc123 STOPPED; it is STARTED. ' +
+  'It is applied once the application stops (autoStop stops it after 15 idle minutes). ' +
+  'Set spec.updateStrategy: StopWhenIdle to let the operator stop it once no job runs.';
+const keyDisabled =
+  'KMS key arn:aws:kms:eu-west-1:111122223333:key/1234abcd is Disabled: enable it or name another key.';
+const terminated =
+  'Application 00fabc123 was terminated outside the operator. It is not re-created silently: delete this resource and apply it again, or adopt another application.';
+
+const cases: Case[] = [
+  {
+    name: 'no status yet',
+    object: app({ generation: 1 }),
+    status: 'Progressing',
+    message: 'Waiting for the operator to reconcile this resource.',
+  },
+  {
+    name: 'an empty status',
+    object: app({ generation: 1, status: {} }),
+    status: 'Progressing',
+    message: 'Waiting for the operator to reconcile this resource.',
+  },
+  {
+    name: 'Creating',
+    object: app({
+      generation: 1,
+      status: statusFor(
+        { phase: 'Progressing', reason: 'Creating', message: 'Creating application analytics in eu-west-1.' },
+        1,
+        { state: undefined, applicationId: undefined },
+      ),
+    }),
+    status: 'Progressing',
+    message: 'Creating application analytics in eu-west-1.',
+  },
+  {
+    name: 'Ready for the current generation',
+    object: app({ generation: 3, status: statusFor(reconciled, 3) }),
+    status: 'Healthy',
+    message: 'Application 00fabc123 is STARTED and matches spec.',
+  },
+  {
+    name: 'Ready, but for an older generation (spec changed, not reconciled yet)',
+    object: app({ generation: 4, status: statusFor(reconciled, 3) }),
+    status: 'Progressing',
+    message: 'Waiting for the operator to reconcile generation 4.',
+  },
+  {
+    name: 'status.observedGeneration current but the Ready condition older',
+    object: app({
+      generation: 4,
+      status: { ...statusFor(reconciled, 3), observedGeneration: 4 },
+    }),
+    status: 'Progressing',
+    message: 'Waiting for the operator to reconcile generation 4.',
+  },
+  {
+    name: 'WaitingForStop',
+    object: app({
+      generation: 2,
+      status: statusFor({ phase: 'Progressing', reason: 'WaitingForStop', message: waitingForStop }, 2),
+    }),
+    status: 'Progressing',
+    message: waitingForStop,
+  },
+  {
+    name: 'WaitingForJobRuns',
+    object: app({
+      generation: 2,
+      status: statusFor(
+        {
+          phase: 'Progressing',
+          reason: 'WaitingForJobRuns',
+          message: 'The change to releaseLabel needs application 00fabc123 stopped; 2 job run(s) are not finished.',
+        },
+        2,
+      ),
+    }),
+    status: 'Progressing',
+    message: 'The change to releaseLabel needs application 00fabc123 stopped; 2 job run(s) are not finished.',
+  },
+  {
+    name: 'Updating',
+    object: app({
+      generation: 2,
+      status: statusFor(
+        { phase: 'Progressing', reason: 'Updating', message: 'Updating maximumCapacity of application 00fabc123.' },
+        2,
+      ),
+    }),
+    status: 'Progressing',
+    message: 'Updating maximumCapacity of application 00fabc123.',
+  },
+  {
+    name: 'AWS throttling (retried with backoff)',
+    object: app({
+      generation: 2,
+      status: statusFor(
+        {
+          phase: 'Progressing',
+          reason: 'AwsThrottled',
+          message: 'GetApplication failed: Rate exceeded. Retrying with backoff.',
+        },
+        2,
+      ),
+    }),
+    status: 'Progressing',
+    message: 'GetApplication failed: Rate exceeded. Retrying with backoff.',
+  },
+  {
+    name: 'Stalled KeyDisabled',
+    object: app({
+      generation: 5,
+      status: statusFor({ phase: 'Stalled', reason: 'KeyDisabled', message: keyDisabled }, 5),
+    }),
+    status: 'Degraded',
+    message: keyDisabled,
+  },
+  {
+    name: 'Stalled ApplicationTerminated',
+    object: app({
+      generation: 1,
+      status: statusFor({ phase: 'Stalled', reason: 'ApplicationTerminated', message: terminated }, 1, {
+        state: 'TERMINATED',
+      }),
+    }),
+    status: 'Degraded',
+    message: terminated,
+  },
+  {
+    name: 'Stalled AccessDenied',
+    object: app({
+      generation: 1,
+      status: statusFor(
+        {
+          phase: 'Stalled',
+          reason: 'AccessDenied',
+          message: "UpdateApplication failed: not authorized. Grant the operator's role this permission.",
+        },
+        1,
+      ),
+    }),
+    status: 'Degraded',
+    message: "UpdateApplication failed: not authorized. Grant the operator's role this permission.",
+  },
+  {
+    name: 'Stalled for an older generation: the fix was applied, not reconciled yet',
+    object: app({
+      generation: 6,
+      status: statusFor({ phase: 'Stalled', reason: 'KeyDisabled', message: keyDisabled }, 5),
+    }),
+    status: 'Progressing',
+    message: 'Waiting for the operator to reconcile generation 6.',
+  },
+  {
+    name: 'Deleting (the operator is stopping the application)',
+    object: app({
+      generation: 3,
+      deletionTimestamp: '2026-01-01T00:00:00Z',
+      status: statusFor(
+        { phase: 'Progressing', reason: 'Deleting', message: 'Stopping application 00fabc123 to delete it.' },
+        3,
+      ),
+    }),
+    status: 'Progressing',
+    message: 'Stopping application 00fabc123 to delete it.',
+  },
+  {
+    name: 'deletion requested, not yet seen by the operator',
+    object: app({
+      generation: 4,
+      deletionTimestamp: '2026-01-01T00:00:00Z',
+      status: statusFor(reconciled, 3),
+    }),
+    status: 'Progressing',
+    message: 'Deletion requested; waiting for the operator.',
+  },
+];
+
+describe('argocd/health.lua in gopher-lua (as Argo CD runs it)', () => {
+  it('gives the expected health and message for every state', async () => {
+    const results = await healthOf(cases.map((c) => c.object));
+    const got = cases.map((c, i) => ({ name: c.name, ...results[i] }));
+    const want = cases.map((c) => ({ name: c.name, status: c.status, message: c.message }));
+    expect(got).toEqual(want);
+  });
+
+  it('handles conditions written by hand or by older operators', async () => {
+    const condition = (c: Partial<Condition>) => ({
+      lastTransitionTime: '2026-01-01T00:00:00Z',
+      reason: 'Reconciled',
+      message: '',
+      ...c,
+    });
+    const results = await healthOf([
+      // Ready=False with a waiting reason and no Reconciling condition.
+      app({
+        generation: 2,
+        status: {
+          observedGeneration: 2,
+          conditions: [
+            condition({
+              type: 'Ready',
+              status: 'False',
+              observedGeneration: 2,
+              reason: 'WaitingForState',
+              message: 'Application 00fabc123 is STOPPING.',
+            }),
+          ],
+        },
+      }),
+      // Ready=False for some other reason, nothing else: Degraded.
+      app({
+        generation: 2,
+        status: {
+          observedGeneration: 2,
+          conditions: [condition({ type: 'Ready', status: 'False', observedGeneration: 2, reason: 'Broken' })],
+        },
+      }),
+      // Ready=Unknown.
+      app({
+        generation: 2,
+        status: {
+          observedGeneration: 2,
+          conditions: [
+            condition({ type: 'Ready', status: 'Unknown', observedGeneration: 2, message: 'Checking.' }),
+          ],
+        },
+      }),
+      // Conditions without observedGeneration follow status.observedGeneration.
+      app({
+        generation: 2,
+        status: {
+          observedGeneration: 2,
+          conditions: [condition({ type: 'Ready', status: 'True', message: 'Fine.' })],
+        },
+      }),
+      // A Stalled condition whose status is False is ignored.
+      app({
+        generation: 2,
+        status: {
+          observedGeneration: 2,
+          conditions: [
+            condition({ type: 'Ready', status: 'True', observedGeneration: 2, message: 'Fine.' }),
+            condition({ type: 'Stalled', status: 'False', observedGeneration: 2, reason: 'KeyDisabled' }),
+          ],
+        },
+      }),
+      // Large generations compare as numbers.
+      app({ generation: 1_000_001, status: statusFor(reconciled, 1_000_000) }),
+    ]);
+    expect(results).toEqual([
+      { status: 'Progressing', message: 'Application 00fabc123 is STOPPING.' },
+      { status: 'Degraded', message: 'Broken' },
+      { status: 'Progressing', message: 'Checking.' },
+      { status: 'Healthy', message: 'Fine.' },
+      { status: 'Healthy', message: 'Fine.' },
+      { status: 'Progressing', message: 'Waiting for the operator to reconcile generation 1000001.' },
+    ]);
+  });
+
+  it('the harness reports what Argo CD would: errors, and Unknown for an invalid status', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'argocd-lua-'));
+    try {
+      const usesString = join(dir, 'string.lua');
+      writeFileSync(usesString, 'return { status = string.upper("healthy") }\n');
+      const invalid = join(dir, 'invalid.lua');
+      writeFileSync(invalid, 'return { status = "Fine" }\n');
+      const [s] = await healthOf([app({ generation: 1 })], usesString);
+      expect(s?.error).toMatch(/string/);
+      const [i] = await healthOf([app({ generation: 1 })], invalid);
+      expect(i).toEqual({ status: 'Unknown', message: 'Lua returned an invalid health status' });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('stays within Lua 5.1 (no goto, no integer division, no bitwise operators)', () => {
+    const code = readFileSync(healthLua, 'utf8')
+      .split('\n')
+      .map((line) => line.replace(/--.*$/, ''))
+      .join('\n');
+    expect(code).not.toMatch(/\bgoto\b|::\w+::|\/\/|&|\||~(?!=)|<<|>>/);
+  });
+});
+
+describe('argocd/argocd-cm-patch.yaml', () => {
+  it('carries argocd/health.lua byte for byte under the argocd-cm key for the kind', () => {
+    const patch = parse(readFileSync(cmPatch, 'utf8')) as {
+      kind: string;
+      metadata: { name: string; namespace: string };
+      data: Record<string, string>;
+    };
+    expect(patch.kind).toBe('ConfigMap');
+    expect(patch.metadata).toMatchObject({ name: 'argocd-cm', namespace: 'argocd' });
+    expect(Object.keys(patch.data)).toEqual([CM_KEY]);
+    // On failure, regenerate the patch with the command in its header comment.
+    expect(patch.data[CM_KEY]).toBe(readFileSync(healthLua, 'utf8'));
+  });
+});

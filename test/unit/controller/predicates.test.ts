@@ -1,0 +1,82 @@
+import { describe, expect, it } from 'vitest';
+import { updateNeedsReconcile } from '../../../src/controller/predicates.js';
+
+interface Obj {
+  metadata: {
+    name: string;
+    namespace: string;
+    uid: string;
+    generation: number;
+    resourceVersion: string;
+    deletionTimestamp?: string;
+    finalizers?: string[];
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+  };
+  spec: unknown;
+  status: unknown;
+}
+
+const base: Obj = {
+  metadata: {
+    name: 'a',
+    namespace: 'ns',
+    uid: 'u',
+    generation: 3,
+    resourceVersion: '10',
+    finalizers: ['emrserverless.operator.dev/finalizer'],
+    labels: { team: 'data' },
+    annotations: { note: 'x' },
+  },
+  spec: { name: 'a' },
+  status: { state: 'CREATED', observedGeneration: 3 },
+};
+
+const withMeta = (patch: Partial<Obj['metadata']> & Record<string, unknown>): Obj => ({
+  ...base,
+  metadata: { ...base.metadata, resourceVersion: '11', ...patch },
+});
+
+describe('updateNeedsReconcile (GenerationChangedPredicate and friends)', () => {
+  it('ignores status-only updates (resourceVersion moves, generation does not)', () => {
+    const next = {
+      ...base,
+      metadata: { ...base.metadata, resourceVersion: '11' },
+      status: { state: 'STARTED', observedGeneration: 3 },
+    };
+    expect(updateNeedsReconcile(base, next)).toBe(false);
+  });
+
+  it('ignores a resync that delivers the same object', () => {
+    expect(updateNeedsReconcile(base, base)).toBe(false);
+  });
+
+  it('reacts to a spec change (generation)', () => {
+    expect(updateNeedsReconcile(base, withMeta({ generation: 4 }))).toBe(true);
+  });
+
+  it('reacts to deletion', () => {
+    expect(updateNeedsReconcile(base, withMeta({ deletionTimestamp: '2026-01-01T00:00:00Z' }))).toBe(true);
+  });
+
+  it('reacts to finalizer changes, including order and removal', () => {
+    expect(updateNeedsReconcile(base, withMeta({ finalizers: [] }))).toBe(true);
+    expect(updateNeedsReconcile(base, withMeta({ finalizers: undefined }))).toBe(true);
+    expect(
+      updateNeedsReconcile(base, withMeta({ finalizers: ['other', 'emrserverless.operator.dev/finalizer'] })),
+    ).toBe(true);
+  });
+
+  it('reacts to label and annotation changes', () => {
+    expect(updateNeedsReconcile(base, withMeta({ labels: { team: 'ml' } }))).toBe(true);
+    expect(updateNeedsReconcile(base, withMeta({ labels: { team: 'data', extra: '' } }))).toBe(true);
+    expect(updateNeedsReconcile(base, withMeta({ annotations: {} }))).toBe(true);
+    expect(updateNeedsReconcile(base, withMeta({ annotations: { note: 'y' } }))).toBe(true);
+  });
+
+  it('treats absent and empty maps and lists alike', () => {
+    const a = { metadata: { ...base.metadata, labels: undefined, annotations: {}, finalizers: undefined } };
+    const b = { metadata: { ...base.metadata, labels: {}, annotations: undefined, finalizers: [] } };
+    expect(updateNeedsReconcile(a, b)).toBe(false);
+  });
+});

@@ -1,0 +1,131 @@
+import { describe, expect, it } from 'vitest';
+import { parseRunArgs, RUN_USAGE, type RunConfig, UsageError } from '../../../src/cli/run.js';
+
+const parse = (args: string[], env: NodeJS.ProcessEnv = { AWS_REGION: 'eu-west-1' }, podNamespace?: string) =>
+  parseRunArgs(args, { env, podNamespace: () => podNamespace }) as RunConfig;
+
+describe('run flags', () => {
+  it('has the contract defaults', () => {
+    expect(parse([])).toEqual({
+      kubeconfig: undefined,
+      region: 'eu-west-1',
+      awsEndpoint: undefined,
+      namespace: undefined,
+      concurrency: 4,
+      resyncPeriodMs: 600_000,
+      awsRps: 20,
+      verifyKeys: true,
+      leaderElect: false,
+      leaderElectionNamespace: 'default',
+      metricsAddr: ':8080',
+      healthAddr: ':8081',
+      logLevel: 'info',
+    });
+  });
+
+  it('parses every flag', () => {
+    const config = parse([
+      '--kubeconfig=/tmp/kc',
+      '--region',
+      'us-east-1',
+      '--aws-endpoint=http://127.0.0.1:4566',
+      '--namespace',
+      'data',
+      '--concurrency=16',
+      '--resync-period=1h30m',
+      '--aws-rps=5.5',
+      '--verify-keys=false',
+      '--leader-elect',
+      '--leader-election-namespace=ops',
+      '--metrics-addr=127.0.0.1:0',
+      '--health-addr=0',
+      '--log-level=debug',
+    ]);
+    expect(config).toEqual({
+      kubeconfig: '/tmp/kc',
+      region: 'us-east-1',
+      awsEndpoint: 'http://127.0.0.1:4566',
+      namespace: 'data',
+      concurrency: 16,
+      resyncPeriodMs: 5_400_000,
+      awsRps: 5.5,
+      verifyKeys: false,
+      leaderElect: true,
+      leaderElectionNamespace: 'ops',
+      metricsAddr: '127.0.0.1:0',
+      healthAddr: '0',
+      logLevel: 'debug',
+    });
+  });
+
+  it('takes the region from AWS_REGION, then AWS_DEFAULT_REGION; the flag wins', () => {
+    expect(parse([], { AWS_DEFAULT_REGION: 'eu-north-1' }).region).toBe('eu-north-1');
+    expect(parse([], { AWS_REGION: 'eu-west-3', AWS_DEFAULT_REGION: 'eu-north-1' }).region).toBe('eu-west-3');
+    expect(parse(['--region=ap-south-1'], { AWS_REGION: 'eu-west-3' }).region).toBe('ap-south-1');
+  });
+
+  it('requires a region', () => {
+    expect(() => parse([], {})).toThrow(/region is required/);
+  });
+
+  it('accepts Go-style booleans', () => {
+    expect(parse(['--verify-keys']).verifyKeys).toBe(true);
+    expect(parse(['--verify-keys=true']).verifyKeys).toBe(true);
+    expect(parse(['--verify-keys=false']).verifyKeys).toBe(false);
+    expect(parse(['--verify-keys=0']).verifyKeys).toBe(false);
+    expect(parse(['--no-verify-keys']).verifyKeys).toBe(false);
+    expect(parse(['--leader-elect=true']).leaderElect).toBe(true);
+    expect(() => parse(['--verify-keys=maybe'])).toThrow(UsageError);
+  });
+
+  it('defaults the lease namespace to the pod namespace', () => {
+    expect(parse([], { AWS_REGION: 'eu-west-1' }, 'operators').leaderElectionNamespace).toBe('operators');
+    expect(
+      parse(['--leader-election-namespace=x'], { AWS_REGION: 'eu-west-1' }, 'operators')
+        .leaderElectionNamespace,
+    ).toBe('x');
+  });
+
+  it.each([
+    [['--concurrency=0'], /at least 1/],
+    [['--concurrency=two'], /whole number/],
+    [['--resync-period=10'], /resync-period/],
+    [['--resync-period=10ms'], /at least 1s/],
+    [['--aws-rps=-1'], /aws-rps/],
+    [['--aws-rps=fast'], /aws-rps/],
+    [['--log-level=loud'], /log-level/],
+    [['--aws-endpoint=not a url'], /aws-endpoint/],
+    [['--unknown'], /Unknown option/],
+    [['positional'], /positional/],
+  ])('refuses %j', (args, message) => {
+    expect(() => parse(args)).toThrow(UsageError);
+    expect(() => parse(args)).toThrow(message);
+  });
+
+  it('answers help', () => {
+    expect(parseRunArgs(['--help'], { env: {} })).toBe('help');
+    expect(parseRunArgs(['-h'], { env: {} })).toBe('help');
+  });
+
+  it('documents every flag with its default', () => {
+    for (const flag of [
+      '--kubeconfig',
+      '--region',
+      '--aws-endpoint',
+      '--namespace',
+      '--concurrency',
+      '--resync-period',
+      '--aws-rps',
+      '--verify-keys',
+      '--leader-elect',
+      '--leader-election-namespace',
+      '--metrics-addr',
+      '--health-addr',
+      '--log-level',
+    ]) {
+      expect(RUN_USAGE).toContain(flag);
+    }
+    expect(RUN_USAGE).toContain('KUBECONFIG');
+    expect(RUN_USAGE).toContain('AWS_REGION');
+  });
+});
