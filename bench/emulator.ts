@@ -14,7 +14,11 @@ import { Agent } from 'node:http';
 import { availableParallelism, loadavg } from 'node:os';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
-import { CreateApplicationCommand, EMRServerlessClient, GetApplicationCommand } from '@aws-sdk/client-emr-serverless';
+import {
+  CreateApplicationCommand,
+  EMRServerlessClient,
+  GetApplicationCommand,
+} from '@aws-sdk/client-emr-serverless';
 import { EmulatorControl } from '../src/emulator/index.js';
 
 const { values } = parseArgs({
@@ -141,10 +145,14 @@ async function main(): Promise<void> {
     setup.destroy();
 
     for (let k = 0; k < clients; k++) {
-      const c = fork(process.argv[1]!, ['--role', 'load', '--endpoint', endpoint, '--app', applicationId!, '--index', `${k}`], {
-        execArgv: ['--import', 'tsx'],
-        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-      });
+      const c = fork(
+        process.argv[1]!,
+        ['--role', 'load', '--endpoint', endpoint, '--app', applicationId!, '--index', `${k}`],
+        {
+          execArgv: ['--import', 'tsx'],
+          stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+        },
+      );
       loaders.push(c);
     }
     await Promise.all(loaders.map((c) => once(c, 'message')));

@@ -15,6 +15,7 @@ import pino, { type Logger } from 'pino';
 import { AwsClients, DEFAULT_AWS_RPS, KeyVerifier } from '../aws/index.js';
 import { formatDuration, parseDuration } from '../controller/duration.js';
 import { KubeEventRecorder } from '../controller/events.js';
+import { shareConnections } from '../controller/kube-connections.js';
 import { DEFAULT_LEASE_NAME, defaultIdentity } from '../controller/leader.js';
 import { Manager } from '../controller/manager.js';
 import { OperatorMetrics } from '../controller/metrics.js';
@@ -276,7 +277,7 @@ async function runController(config: RunConfig, logger: Logger, env: NodeJS.Proc
   let kc: KubeConfig;
   try {
     const loaded = loadKubeConfig(config.kubeconfig, env);
-    kc = loaded.kc;
+    kc = shareConnections(loaded.kc);
     logger.info(
       { kubeconfig: loaded.source, server: kc.getCurrentCluster()?.server },
       'loaded Kubernetes configuration',

@@ -141,11 +141,20 @@ export class Informer<T extends KubeObject> {
     this.running = this.run();
   }
 
-  async stop(): Promise<void> {
+  /** Stops the loop; waits for it at most `timeoutMs` (a list in flight cannot be aborted). */
+  async stop(timeoutMs = 5_000): Promise<void> {
     this.stopped = true;
     this.abortWatch?.();
     this.wakeSleep?.();
-    await this.running;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      this.running,
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, timeoutMs);
+        timer.unref();
+      }),
+    ]);
+    clearTimeout(timer);
     this.running = undefined;
   }
 

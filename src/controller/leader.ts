@@ -132,10 +132,13 @@ export class LeaderElector {
   private async run(): Promise<void> {
     this.log.info({ identity: this.identity }, 'attempting to acquire leader lease');
     while (!this.stopped) {
-      const attempt = await this.tryAcquireOrRenew().catch((error: unknown) => {
-        this.log.warn({ err: describeError(error) }, 'error retrieving or updating the lease');
-        return 'error' as const;
-      });
+      // Bounded, so a hung request cannot hold up release() on shutdown.
+      const attempt = await withTimeout(this.tryAcquireOrRenew(), this.renewDeadlineMs).catch(
+        (error: unknown) => {
+          this.log.warn({ err: describeError(error) }, 'error retrieving or updating the lease');
+          return 'error' as const;
+        },
+      );
       if (this.stopped) return;
       if (attempt === 'held') break;
       await this.sleep(this.retryPeriodMs * (1 + Math.random() * 0.2));

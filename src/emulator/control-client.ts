@@ -125,6 +125,8 @@ export class EmulatorControl {
   }
 
   async setJobRunState(appId: string, jobRunId: string, state: string): Promise<void> {
-    await this.request('PATCH', `/jobruns/${encodeURIComponent(appId)}/${encodeURIComponent(jobRunId)}`, { state });
+    await this.request('PATCH', `/jobruns/${encodeURIComponent(appId)}/${encodeURIComponent(jobRunId)}`, {
+      state,
+    });
   }
 }

@@ -96,7 +96,12 @@ export const NON_FINAL_JOB_STATES: ReadonlySet<JobRunState> = new Set<JobRunStat
 ]);
 
 /** Fields UpdateApplication accepts while the application is STARTED. */
-const STARTED_UPDATABLE = new Set(['maximumCapacity', 'schedulerConfiguration', 'imageConfiguration', 'workerTypeSpecifications']);
+const STARTED_UPDATABLE = new Set([
+  'maximumCapacity',
+  'schedulerConfiguration',
+  'imageConfiguration',
+  'workerTypeSpecifications',
+]);
 
 const DEFAULT_IDLE_TIMEOUT_MINUTES = 15;
 const DEFAULT_MAX_RESULTS = 50;
@@ -243,7 +248,6 @@ export class EmrService {
       }
     }
     app.updatedAt = Date.now();
-    if (app.state === 'STARTED') this.armIdle(app);
     return { application: this.applicationOut(app) };
   }
 
@@ -292,7 +296,8 @@ export class EmrService {
 
   listApplications(ctx: CallContext, query: URLSearchParams): Json {
     const states = query.getAll('states');
-    const filter = states.length > 0 ? (parseMember(applicationStates, 'states', states) as string[]) : undefined;
+    const filter =
+      states.length > 0 ? (parseMember(applicationStates, 'states', states) as string[]) : undefined;
     const max = this.maxResults(query);
     const token = this.nextToken(query);
     const candidates = [...this.apps.values()].filter(
@@ -604,7 +609,8 @@ export class EmrService {
     }
     if (jobId === undefined) return app;
     const job = this.jobs.get(jobId);
-    if (!job || job.appId !== appId) throw notFoundError(`Job run ${jobId} does not exist for application ${appId}`);
+    if (!job || job.appId !== appId)
+      throw notFoundError(`Job run ${jobId} does not exist for application ${appId}`);
     return job;
   }
 
@@ -617,7 +623,9 @@ export class EmrService {
         // Only maxConcurrentRuns may change while STARTED.
         const sent = input[k] as Json;
         const stored = (app.fields[k] as Json | undefined) ?? {};
-        return sent.queueTimeoutMinutes === undefined || sent.queueTimeoutMinutes === stored.queueTimeoutMinutes;
+        return (
+          sent.queueTimeoutMinutes === undefined || sent.queueTimeoutMinutes === stored.queueTimeoutMinutes
+        );
       }
       return true;
     });
@@ -692,7 +700,8 @@ export class EmrService {
     const cfg = (app.fields.autoStopConfiguration as Json | undefined) ?? {};
     if (cfg.enabled === false) return;
     if (this.activeJobs(app.id).length > 0) return;
-    const minutes = typeof cfg.idleTimeoutMinutes === 'number' ? cfg.idleTimeoutMinutes : DEFAULT_IDLE_TIMEOUT_MINUTES;
+    const minutes =
+      typeof cfg.idleTimeoutMinutes === 'number' ? cfg.idleTimeoutMinutes : DEFAULT_IDLE_TIMEOUT_MINUTES;
     app.idle = this.timers.after(minutes * this.opts.idleMinuteMs, () => {
       app.idle = undefined;
       if (app.state === 'STARTED' && this.activeJobs(app.id).length === 0) {
@@ -709,7 +718,8 @@ export class EmrService {
     if (started) {
       out.resolvedImageDigest = `sha256:${createHash('sha256').update(String(img.imageUri)).digest('hex')}`;
     }
-    if (applicationLevelDigestResolution !== undefined) out.applicationLevelDigestResolution = applicationLevelDigestResolution;
+    if (applicationLevelDigestResolution !== undefined)
+      out.applicationLevelDigestResolution = applicationLevelDigestResolution;
     return out;
   }
 
@@ -736,7 +746,10 @@ export class EmrService {
       autoStartConfiguration: { enabled: autoStart.enabled ?? true },
       autoStopConfiguration:
         autoStopEnabled || autoStop.idleTimeoutMinutes !== undefined
-          ? { enabled: autoStopEnabled, idleTimeoutMinutes: autoStop.idleTimeoutMinutes ?? DEFAULT_IDLE_TIMEOUT_MINUTES }
+          ? {
+              enabled: autoStopEnabled,
+              idleTimeoutMinutes: autoStop.idleTimeoutMinutes ?? DEFAULT_IDLE_TIMEOUT_MINUTES,
+            }
           : { enabled: false },
       networkConfiguration: f.networkConfiguration,
       architecture: f.architecture ?? 'X86_64',

@@ -2,13 +2,13 @@
 // tell it from AWS for everything the operator does. See docs/local-aws-service.md.
 import { EmulatorServer } from './server.js';
 
-export type { Call, Fault } from './server.js';
 export {
   type CreateKeyOptions,
   EmulatorControl,
   EmulatorControlError,
   type EmulatorKeyMetadata,
 } from './control-client.js';
+export type { Call, Fault } from './server.js';
 
 export interface EmulatorOptions {
   /** 0 (default) picks a free port. */

@@ -6,8 +6,8 @@
 // region must be named by ARN.
 import { randomBytes, randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { kmsError, ServiceError } from './errors.js';
 import type { CallContext } from './emr.js';
+import { kmsError, ServiceError } from './errors.js';
 import { parseInput } from './validation.js';
 
 export const KEY_SPECS = [
@@ -235,7 +235,11 @@ export class KmsService {
       case 'CreateAlias':
         return this.createAlias(ctx, body);
       default:
-        throw new ServiceError(400, 'UnknownOperationException', `Unknown operation TrentService.${operation}`);
+        throw new ServiceError(
+          400,
+          'UnknownOperationException',
+          `Unknown operation TrentService.${operation}`,
+        );
     }
   }
 
@@ -245,9 +249,11 @@ export class KmsService {
     const spec = (opts.keySpec ?? 'SYMMETRIC_DEFAULT') as KeySpec;
     if (!KEY_SPECS.includes(spec)) throw kmsError('ValidationException', `unknown keySpec ${opts.keySpec}`);
     const usage = (opts.keyUsage ?? usagesOf(spec)[0]) as KeyUsage;
-    if (!KEY_USAGES.includes(usage)) throw kmsError('ValidationException', `unknown keyUsage ${opts.keyUsage}`);
+    if (!KEY_USAGES.includes(usage))
+      throw kmsError('ValidationException', `unknown keyUsage ${opts.keyUsage}`);
     const state = (opts.keyState ?? 'Enabled') as KeyState;
-    if (!KEY_STATES.includes(state)) throw kmsError('ValidationException', `unknown keyState ${opts.keyState}`);
+    if (!KEY_STATES.includes(state))
+      throw kmsError('ValidationException', `unknown keyState ${opts.keyState}`);
     const account = opts.account ?? this.opts.accountId;
     if (!/^[0-9]{12}$/.test(account)) throw kmsError('ValidationException', 'account must be 12 digits');
     const key = this.newKey(
@@ -429,7 +435,9 @@ export class KmsService {
       KeyUsage: key.keyUsage,
       KeyState: key.keyState,
       ...(key.deletionDate !== undefined ? { DeletionDate: seconds(key.deletionDate) } : {}),
-      ...(key.pendingWindowInDays !== undefined ? { PendingDeletionWindowInDays: key.pendingWindowInDays } : {}),
+      ...(key.pendingWindowInDays !== undefined
+        ? { PendingDeletionWindowInDays: key.pendingWindowInDays }
+        : {}),
       Origin: key.origin,
       KeyManager: 'CUSTOMER',
       CustomerMasterKeySpec: key.keySpec,

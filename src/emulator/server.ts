@@ -142,7 +142,12 @@ function decodeSegment(s: string): string {
   }
 }
 
-function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+function send(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
   const text = JSON.stringify(body);
   res.writeHead(status, {
     'content-type': 'application/json',
@@ -171,9 +176,14 @@ export class EmulatorServer {
       this.handle(req, res).catch((err: unknown) => {
         // Last resort: never let one request take the service down.
         if (!res.headersSent) {
-          send(res, 500, { message: `emulator error: ${(err as Error)?.message ?? String(err)}` }, {
-            'x-amzn-errortype': 'InternalServerException',
-          });
+          send(
+            res,
+            500,
+            { message: `emulator error: ${(err as Error)?.message ?? String(err)}` },
+            {
+              'x-amzn-errortype': 'InternalServerException',
+            },
+          );
         } else {
           res.destroy();
         }
@@ -266,7 +276,8 @@ export class EmulatorServer {
       if (route.operation === 'CreateApplication' && typeof out.applicationId === 'string') {
         route.applicationId = out.applicationId;
       }
-      if (route.operation === 'StartJobRun' && typeof out.jobRunId === 'string') route.jobRunId = out.jobRunId;
+      if (route.operation === 'StartJobRun' && typeof out.jobRunId === 'string')
+        route.jobRunId = out.jobRunId;
       const ct = route.service === 'kms' ? 'application/x-amz-json-1.1' : 'application/json';
       send(res, 200, out, { 'content-type': ct });
     } catch (e) {
@@ -324,7 +335,10 @@ export class EmulatorServer {
   // ------------------------------------------------------------------ EMR Serverless routes
 
   private emrRoute(method: string, rawPath: string, query: URLSearchParams, rawBody: string): Route {
-    const segs = rawPath.split('/').slice(1).filter((s, i, all) => s !== '' || i < all.length - 1);
+    const segs = rawPath
+      .split('/')
+      .slice(1)
+      .filter((s, i, all) => s !== '' || i < all.length - 1);
     const emr = this.emr;
     const body = (): Json => parseJsonObject(rawBody, 'emr-serverless');
     const route = (
@@ -332,9 +346,14 @@ export class EmulatorServer {
     ): Route => {
       const r = allowed[method];
       if (!r) {
-        throw new HttpProblem(405, 'MethodNotAllowedException', `Method ${method} is not allowed on ${rawPath}`, {
-          allow: Object.keys(allowed).join(', '),
-        });
+        throw new HttpProblem(
+          405,
+          'MethodNotAllowedException',
+          `Method ${method} is not allowed on ${rawPath}`,
+          {
+            allow: Object.keys(allowed).join(', '),
+          },
+        );
       }
       return { service: 'emr-serverless', ...r };
     };
@@ -365,17 +384,33 @@ export class EmulatorServer {
       if ((sub === 'start' || sub === 'stop') && rawJobId === undefined) {
         return sub === 'start'
           ? route({
-              POST: { operation: 'StartApplication', applicationId: id, run: (ctx) => emr.startApplication(ctx, id) },
+              POST: {
+                operation: 'StartApplication',
+                applicationId: id,
+                run: (ctx) => emr.startApplication(ctx, id),
+              },
             })
           : route({
-              POST: { operation: 'StopApplication', applicationId: id, run: (ctx) => emr.stopApplication(ctx, id) },
+              POST: {
+                operation: 'StopApplication',
+                applicationId: id,
+                run: (ctx) => emr.stopApplication(ctx, id),
+              },
             });
       }
       if (sub === 'jobruns') {
         if (rawJobId === undefined) {
           return route({
-            GET: { operation: 'ListJobRuns', applicationId: id, run: (ctx) => emr.listJobRuns(ctx, id, query) },
-            POST: { operation: 'StartJobRun', applicationId: id, run: (ctx) => emr.startJobRun(ctx, id, body()) },
+            GET: {
+              operation: 'ListJobRuns',
+              applicationId: id,
+              run: (ctx) => emr.listJobRuns(ctx, id, query),
+            },
+            POST: {
+              operation: 'StartJobRun',
+              applicationId: id,
+              run: (ctx) => emr.startJobRun(ctx, id, body()),
+            },
           });
         }
         const jobId = decodeSegment(rawJobId);
@@ -400,9 +435,17 @@ export class EmulatorServer {
       const arn = segs.slice(1).map(decodeSegment).join('/');
       const applicationId = EmrService.applicationIdOfArn(arn);
       return route({
-        GET: { operation: 'ListTagsForResource', applicationId, run: (ctx) => emr.listTagsForResource(ctx, arn) },
+        GET: {
+          operation: 'ListTagsForResource',
+          applicationId,
+          run: (ctx) => emr.listTagsForResource(ctx, arn),
+        },
         POST: { operation: 'TagResource', applicationId, run: (ctx) => emr.tagResource(ctx, arn, body()) },
-        DELETE: { operation: 'UntagResource', applicationId, run: (ctx) => emr.untagResource(ctx, arn, query) },
+        DELETE: {
+          operation: 'UntagResource',
+          applicationId,
+          run: (ctx) => emr.untagResource(ctx, arn, query),
+        },
       });
     }
     throw new HttpProblem(404, 'UnknownOperationException', `No operation matches ${method} ${rawPath}`);
@@ -426,7 +469,8 @@ export class EmulatorServer {
     let keyId: string | undefined;
     try {
       const b = JSON.parse(rawBody || '{}') as Json;
-      keyId = typeof b.KeyId === 'string' ? b.KeyId : typeof b.TargetKeyId === 'string' ? b.TargetKeyId : undefined;
+      keyId =
+        typeof b.KeyId === 'string' ? b.KeyId : typeof b.TargetKeyId === 'string' ? b.TargetKeyId : undefined;
     } catch {
       // reported by run()
     }
@@ -441,91 +485,113 @@ export class EmulatorServer {
   // ------------------------------------------------------------------ control API
 
   private control(res: ServerResponse, method: string, rawPath: string, rawBody: string): void {
+    try {
+      send(res, 200, this.controlAnswer(method, rawPath, rawBody));
+    } catch (e) {
+      if (e instanceof ServiceError) {
+        const notFound = e.type === 'NotFoundException' || e.type === 'ResourceNotFoundException';
+        send(res, notFound ? 404 : 400, { message: e.message });
+        return;
+      }
+      if (e instanceof HttpProblem) {
+        send(res, e.status, { message: e.message });
+        return;
+      }
+      throw e;
+    }
+  }
+
+  /** The answer of one control API request; throws HttpProblem or ServiceError for an error. */
+  private controlAnswer(method: string, rawPath: string, rawBody: string): unknown {
     const segs = rawPath.split('/').slice(2).filter(Boolean).map(decodeSegment);
-    const ok = (body: unknown): void => send(res, 200, body);
-    const fail = (status: number, message: string): void => send(res, status, { message });
     let body: Json;
     try {
       body = rawBody.trim() === '' ? {} : (JSON.parse(rawBody) as Json);
-      if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new Error('not an object');
     } catch {
-      fail(400, 'control API: the body must be a JSON object');
-      return;
+      body = [] as unknown as Json;
+    }
+    if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+      throw new HttpProblem(400, 'SerializationException', 'control API: the body must be a JSON object');
     }
     const [a, b, c, d] = segs;
     // e.g. 'PATCH jobruns/:id/:id', 'POST keys/:id/deny'
-    const shape = [a, b === undefined ? undefined : ':id', c === undefined ? undefined : a === 'keys' ? c : ':id', d]
+    const shape = [
+      a,
+      b === undefined ? undefined : ':id',
+      c === undefined ? undefined : a === 'keys' ? c : ':id',
+      d,
+    ]
       .filter((x) => x !== undefined)
       .join('/');
-    const key = `${method} ${shape}`;
-    try {
-      switch (key) {
-        case 'GET health':
-          return ok({ ok: true });
-        case 'GET stats': {
-          const cpu = process.cpuUsage();
-          return ok({
-            cpuUserMs: cpu.user / 1000,
-            cpuSystemMs: cpu.system / 1000,
-            rssBytes: process.memoryUsage.rss(),
-            calls: this.calls.length,
-          });
-        }
-        case 'GET calls':
-          return ok(this.calls);
-        case 'DELETE calls':
-          this.calls = [];
-          return ok({ ok: true });
-        case 'POST reset':
-          this.reset();
-          return ok({ ok: true });
-        case 'GET faults':
-          return ok(this.faults);
-        case 'POST faults':
-          return ok(this.addFault(body));
-        case 'DELETE faults':
-          this.faults = [];
-          return ok({ ok: true });
-        case 'GET applications/:id': {
-          const app = this.emr.describeForControl(b!);
-          return app ? ok({ application: app }) : fail(404, `Application ${b} does not exist`);
-        }
-        case 'PATCH applications/:id':
-          return ok(this.emr.patchApplication(b!, body));
-        case 'POST keys':
-          return ok(this.kms.createKey(body));
-        case 'PATCH keys/:id':
-          return ok(this.kms.setKeyState(b!, body.keyState));
-        case 'POST keys/:id/deny':
-          return ok(this.kms.deny(b!, true));
-        case 'POST keys/:id/allow':
-          return ok(this.kms.deny(b!, false));
-        case 'POST jobruns/:id': {
-          const { state, ...extra } = body;
-          return ok(this.emr.createJobRun(b!, state, extra));
-        }
-        case 'PATCH jobruns/:id/:id':
-          return ok(this.emr.setJobRunState(b!, c!, body.state));
-        default:
-          return fail(404, `control API: no route for ${method} ${rawPath}`);
+    switch (`${method} ${shape}`) {
+      case 'GET health':
+        return { ok: true };
+      case 'GET stats': {
+        const cpu = process.cpuUsage();
+        return {
+          cpuUserMs: cpu.user / 1000,
+          cpuSystemMs: cpu.system / 1000,
+          rssBytes: process.memoryUsage.rss(),
+          calls: this.calls.length,
+        };
       }
-    } catch (e) {
-      if (e instanceof ServiceError) {
-        return fail(e.type === 'NotFoundException' || e.type === 'ResourceNotFoundException' ? 404 : 400, e.message);
+      case 'GET calls':
+        return this.calls;
+      case 'DELETE calls':
+        this.calls = [];
+        return { ok: true };
+      case 'POST reset':
+        this.reset();
+        return { ok: true };
+      case 'GET faults':
+        return this.faults;
+      case 'POST faults':
+        return this.addFault(body);
+      case 'DELETE faults':
+        this.faults = [];
+        return { ok: true };
+      case 'GET applications/:id': {
+        const app = this.emr.describeForControl(b!);
+        if (!app) throw new HttpProblem(404, 'ResourceNotFoundException', `Application ${b} does not exist`);
+        return { application: app };
       }
-      if (e instanceof HttpProblem) return fail(e.status, e.message);
-      throw e;
+      case 'PATCH applications/:id':
+        return this.emr.patchApplication(b!, body);
+      case 'POST keys':
+        return this.kms.createKey(body);
+      case 'PATCH keys/:id':
+        return this.kms.setKeyState(b!, body.keyState);
+      case 'POST keys/:id/deny':
+        return this.kms.deny(b!, true);
+      case 'POST keys/:id/allow':
+        return this.kms.deny(b!, false);
+      case 'POST jobruns/:id': {
+        const { state, ...extra } = body;
+        return this.emr.createJobRun(b!, state, extra);
+      }
+      case 'PATCH jobruns/:id/:id':
+        return this.emr.setJobRunState(b!, c!, body.state);
+      default:
+        throw new HttpProblem(404, 'NotFound', `control API: no route for ${method} ${rawPath}`);
     }
   }
 
   private addFault(body: Json): Json {
     const f = body as unknown as Fault;
     if (typeof f.operation !== 'string' || f.operation === '') {
-      throw new HttpProblem(400, 'ValidationException', 'fault: operation is required (an operation name or "*")');
+      throw new HttpProblem(
+        400,
+        'ValidationException',
+        'fault: operation is required (an operation name or "*")',
+      );
     }
     const num = (v: unknown, name: string, min: number, max: number): void => {
       if (v !== undefined && (typeof v !== 'number' || !(v >= min && v <= max))) {
-        throw new HttpProblem(400, 'ValidationException', `fault: ${name} must be a number in ${min}..${max}`);
+        throw new HttpProblem(
+          400,
+          'ValidationException',
+          `fault: ${name} must be a number in ${min}..${max}`,
+        );
       }
     };
     num(f.status, 'status', 100, 599);
@@ -535,7 +601,11 @@ export class EmulatorServer {
     const hasError = f.status !== undefined || f.errorType !== undefined;
     if (f.count === undefined && f.rate === undefined && f.latencyMs === undefined) {
       if (!hasError) {
-        throw new HttpProblem(400, 'ValidationException', 'fault: give a status or errorType, rate, count or latencyMs');
+        throw new HttpProblem(
+          400,
+          'ValidationException',
+          'fault: give a status or errorType, rate, count or latencyMs',
+        );
       }
       // An error with neither rate nor count: every matching call fails until the faults are cleared.
       f.rate = 1;
@@ -555,4 +625,3 @@ export class EmulatorServer {
     return { ok: true, fault: active };
   }
 }
-

@@ -24,7 +24,8 @@ const NON_BLANK = /^[\s\S]*\S[\s\S]*$/;
 const SUBNET_OR_SG = /^[-0-9a-zA-Z]+.*$/;
 const LOG_GROUP_NAME = /^[.\-_/#A-Za-z0-9]+$/;
 const LOG_STREAM_PREFIX = /^[^:*]*$/;
-const IAM_ROLE_ARN = /^arn:(aws[a-zA-Z0-9-]*):iam::([0-9]{12}):(role((\u002F)|(\u002F[\u0021-\u007F]+\u002F))[\w+=,.@-]+)$/;
+const IAM_ROLE_ARN =
+  /^arn:(aws[a-zA-Z0-9-]*):iam::([0-9]{12}):(role((\u002F)|(\u002F[\u0021-\u007F]+\u002F))[\w+=,.@-]+)$/;
 export const RESOURCE_ARN =
   /^arn:(aws[a-zA-Z0-9-]*):emr-serverless:.+:(\d{12}):\/applications\/[0-9a-zA-Z]+(\/jobruns\/[0-9a-zA-Z]+)?$/;
 const NEXT_TOKEN = /^[A-Za-z0-9_=-]+$/;
@@ -64,7 +65,8 @@ const str = (min: number, max: number, pattern?: RegExp) => {
 function map<K extends ZodType<string>, V extends ZodType>(key: K, value: V, max: number, min = 0) {
   return z.record(key, value).superRefine((m, ctx) => {
     const n = Object.keys(m).length;
-    if (n > max) ctx.addIssue({ code: 'custom', message: `Member must have length less than or equal to ${max}` });
+    if (n > max)
+      ctx.addIssue({ code: 'custom', message: `Member must have length less than or equal to ${max}` });
     if (n < min)
       ctx.addIssue({ code: 'custom', message: `Member must have length greater than or equal to ${min}` });
   });
@@ -83,7 +85,10 @@ const workerResourceConfig = z.object({
 
 const initialCapacity = map(
   str(1, 50, WORKER_TYPE),
-  z.object({ workerCount: z.int().min(1).max(1_000_000), workerConfiguration: workerResourceConfig.optional() }),
+  z.object({
+    workerCount: z.int().min(1).max(1_000_000),
+    workerConfiguration: workerResourceConfig.optional(),
+  }),
   10,
 );
 
@@ -212,7 +217,9 @@ export const updateApplicationRequest = z.object({
 export type UpdateApplicationInput = z.infer<typeof updateApplicationRequest>;
 
 /** The fields UpdateApplication may carry (besides the token) and the output stores. */
-export const UPDATABLE_FIELDS = Object.keys(updateApplicationRequest.shape).filter((k) => k !== 'clientToken');
+export const UPDATABLE_FIELDS = Object.keys(updateApplicationRequest.shape).filter(
+  (k) => k !== 'clientToken',
+);
 
 const jobDriver = z.object({
   sparkSubmit: z

@@ -2,7 +2,9 @@
 // (e.g. in a CI cache step), printing where they are.
 import { ensureControlPlaneBinaries } from './build.js';
 
-const { paths, versions, built } = await ensureControlPlaneBinaries({ force: process.argv.includes('--force') });
+const { paths, versions, built } = await ensureControlPlaneBinaries({
+  force: process.argv.includes('--force'),
+});
 process.stdout.write(
   `${built ? 'Built' : 'Up to date:'} Kubernetes ${versions.kubernetes}, etcd ${versions.etcd} in ${paths.binDir}\n`,
 );

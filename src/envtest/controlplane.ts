@@ -140,7 +140,13 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       },
       async startApiServer() {
         if (apiServer?.isRunning()) return;
-        await launchApiServer();
+        try {
+          await launchApiServer();
+        } catch (error) {
+          await apiServer?.stop();
+          const reason = `kube-apiserver failed to restart: ${(error as Error).message}`;
+          throw new Error(`${reason}\n${logTails(apiServer)}`, { cause: error });
+        }
       },
       async installCrds(crdPaths) {
         const names: string[] = [];
@@ -165,10 +171,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     if (options.crds?.length) await controlPlane.installCrds(options.crds);
     return controlPlane;
   } catch (error) {
-    const tails = [etcd, apiServer]
-      .filter((p): p is ManagedProcess => p !== undefined)
-      .map((p) => `--- ${p.name} log (${p.logFile}) ---\n${p.logTail()}`)
-      .join('\n');
+    const tails = logTails(etcd, apiServer);
     await stopAll();
     if (!options.keepDataDir) {
       removeDataDir();
@@ -176,6 +179,13 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     }
     throw new Error(`control plane failed to start: ${(error as Error).message}\n${tails}`, { cause: error });
   }
+}
+
+function logTails(...processes: Array<ManagedProcess | undefined>): string {
+  return processes
+    .filter((p): p is ManagedProcess => p !== undefined)
+    .map((p) => `--- last lines of ${p.logFile} ---\n${p.logTail()}`)
+    .join('\n');
 }
 
 function etcdArgs(dataDir: string, clientUrl: string, peerUrl: string): string[] {

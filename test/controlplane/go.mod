@@ -1,5 +1,9 @@
 // Builds a real Kubernetes control plane (kube-apiserver, kubectl, etcd) for tests.
 // Binaries are built by src/envtest/build.ts into .cache/controlplane/bin/.
+//
+// To upgrade Kubernetes: set k8s.io/kubernetes to v1.X.Y and every replace line below
+// to v0.X.Y, set go.etcd.io/etcd/server/v3 to the DefaultEtcdVersion of that release
+// (cmd/kubeadm/app/constants/constants.go), then run `go mod tidy`.
 module emr-serverless-operator/test/controlplane
 
 go 1.26.0

@@ -2,8 +2,8 @@
 // encryption set/change/unset, the Smithy limits, update and delete rules, tags, idempotency,
 // regions and pagination.
 import {
-  type CreateApplicationCommandInput,
   CreateApplicationCommand,
+  type CreateApplicationCommandInput,
   DeleteApplicationCommand,
   GetApplicationCommand,
   ListApplicationsCommand,
@@ -17,7 +17,16 @@ import {
   ValidationException,
 } from '@aws-sdk/client-emr-serverless';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { ACCOUNT, type Harness, harness, KEY_ARN, OTHER_KEY_ARN, REGION, rejection, waitForState } from './helpers.js';
+import {
+  ACCOUNT,
+  type Harness,
+  harness,
+  KEY_ARN,
+  OTHER_KEY_ARN,
+  REGION,
+  rejection,
+  waitForState,
+} from './helpers.js';
 
 let h: Harness;
 beforeAll(async () => {
@@ -67,7 +76,10 @@ describe('CreateApplication and GetApplication', () => {
       type: 'SPARK',
       initialCapacity: {
         Driver: { workerCount: 1, workerConfiguration: { cpu: '2 vCPU', memory: '4 GB', disk: '20 GB' } },
-        Executor: { workerCount: 4, workerConfiguration: { cpu: '4 vCPU', memory: '8 GB', diskType: 'SHUFFLE_OPTIMIZED' } },
+        Executor: {
+          workerCount: 4,
+          workerConfiguration: { cpu: '4 vCPU', memory: '8 GB', diskType: 'SHUFFLE_OPTIMIZED' },
+        },
       },
       maximumCapacity: { cpu: '200 vCPU', memory: '400 GB', disk: '1000 GB' },
       tags: { team: 'data', 'k8s.io/uid': 'abc-123' },
@@ -96,10 +108,14 @@ describe('CreateApplication and GetApplication', () => {
           logTypes: { SPARK_DRIVER: ['STDOUT', 'STDERR'] },
         },
         prometheusMonitoringConfiguration: {
-          remoteWriteUrl: 'https://aps-workspaces.eu-west-1.amazonaws.com/workspaces/ws-1/api/v1/remote_write',
+          remoteWriteUrl:
+            'https://aps-workspaces.eu-west-1.amazonaws.com/workspaces/ws-1/api/v1/remote_write',
         },
       },
-      diskEncryptionConfiguration: { encryptionKeyArn: KEY_ARN, encryptionContext: { app: 'analytics', env: 'prod' } },
+      diskEncryptionConfiguration: {
+        encryptionKeyArn: KEY_ARN,
+        encryptionContext: { app: 'analytics', env: 'prod' },
+      },
       interactiveConfiguration: { studioEnabled: true, livyEndpointEnabled: false, sessionEnabled: true },
       schedulerConfiguration: { queueTimeoutMinutes: 60, maxConcurrentRuns: 10 },
       identityCenterConfiguration: {
@@ -162,7 +178,9 @@ describe('CreateApplication and GetApplication', () => {
   });
 
   it('answers ResourceNotFoundException (404) for an unknown application', async () => {
-    const err = await rejection(h.emr.send(new GetApplicationCommand({ applicationId: '00fnothere0000000' })));
+    const err = await rejection(
+      h.emr.send(new GetApplicationCommand({ applicationId: '00fnothere0000000' })),
+    );
     expect(err).toBeInstanceOf(ResourceNotFoundException);
     expect(err.message).toBe('Application 00fnothere0000000 does not exist');
     expect(err.$metadata?.httpStatusCode).toBe(404);
@@ -182,14 +200,18 @@ describe('CreateApplication and GetApplication', () => {
 
   it('is idempotent on clientToken within a region', async () => {
     const a = await h.emr.send(new CreateApplicationCommand(minimal({ clientToken: 'uid-1234' })));
-    const b = await h.emr.send(new CreateApplicationCommand(minimal({ clientToken: 'uid-1234', name: 'other' })));
+    const b = await h.emr.send(
+      new CreateApplicationCommand(minimal({ clientToken: 'uid-1234', name: 'other' })),
+    );
     expect(b.applicationId).toBe(a.applicationId);
     expect(b.name).toBe('app');
     const c = await h.emr.send(new CreateApplicationCommand(minimal({ clientToken: 'uid-5678' })));
     expect(c.applicationId).not.toBe(a.applicationId);
     const list = await h.emr.send(new ListApplicationsCommand({}));
     expect(list.applications).toHaveLength(2);
-    const elsewhere = await h.emrIn('eu-central-1').send(new CreateApplicationCommand(minimal({ clientToken: 'uid-1234' })));
+    const elsewhere = await h
+      .emrIn('eu-central-1')
+      .send(new CreateApplicationCommand(minimal({ clientToken: 'uid-1234' })));
     expect(elsewhere.applicationId).not.toBe(a.applicationId);
   });
 
@@ -202,12 +224,24 @@ describe('CreateApplication and GetApplication', () => {
 
 describe('Smithy limits answer ValidationException', () => {
   const cases: [string, Partial<CreateApplicationCommandInput>, RegExp][] = [
-    ['name pattern', { name: 'has space' }, /at 'name'.*regular expression pattern: \^\[A-Za-z0-9\._\/#-\]\+\$/],
+    [
+      'name pattern',
+      { name: 'has space' },
+      /at 'name'.*regular expression pattern: \^\[A-Za-z0-9\._\/#-\]\+\$/,
+    ],
     ['name too long', { name: 'a'.repeat(65) }, /at 'name'.*length less than or equal to 64/],
     ['name empty', { name: '' }, /at 'name'.*length greater than or equal to 1/],
-    ['releaseLabel too long', { releaseLabel: 'e'.repeat(65) }, /at 'releaseLabel'.*length less than or equal to 64/],
+    [
+      'releaseLabel too long',
+      { releaseLabel: 'e'.repeat(65) },
+      /at 'releaseLabel'.*length less than or equal to 64/,
+    ],
     ['releaseLabel empty', { releaseLabel: '' }, /at 'releaseLabel'/],
-    ['type missing', { type: undefined }, /Value null at 'type' failed to satisfy constraint: Member must not be null/],
+    [
+      'type missing',
+      { type: undefined },
+      /Value null at 'type' failed to satisfy constraint: Member must not be null/,
+    ],
     [
       'key ARN is an alias ARN',
       { diskEncryptionConfiguration: { encryptionKeyArn: `arn:aws:kms:${REGION}:${ACCOUNT}:alias/mine` } },
@@ -240,12 +274,19 @@ describe('Smithy limits answer ValidationException', () => {
     ],
     [
       'context key too long',
-      { diskEncryptionConfiguration: { encryptionKeyArn: KEY_ARN, encryptionContext: { ['k'.repeat(129)]: 'v' } } },
+      {
+        diskEncryptionConfiguration: {
+          encryptionKeyArn: KEY_ARN,
+          encryptionContext: { ['k'.repeat(129)]: 'v' },
+        },
+      },
       /encryptionContext.*Map keys must satisfy constraint.*less than or equal to 128/,
     ],
     [
       'context value too long',
-      { diskEncryptionConfiguration: { encryptionKeyArn: KEY_ARN, encryptionContext: { k: 'v'.repeat(385) } } },
+      {
+        diskEncryptionConfiguration: { encryptionKeyArn: KEY_ARN, encryptionContext: { k: 'v'.repeat(385) } },
+      },
       /encryptionContext\.k.*less than or equal to 384/,
     ],
     [
@@ -282,7 +323,10 @@ describe('Smithy limits answer ValidationException', () => {
     await create({
       name: 'n'.repeat(64),
       releaseLabel: 'r'.repeat(64),
-      tags: { ...Object.fromEntries(Array.from({ length: 199 }, (_, i) => [`t${i}`, ''])), ['k'.repeat(128)]: 'v'.repeat(256) },
+      tags: {
+        ...Object.fromEntries(Array.from({ length: 199 }, (_, i) => [`t${i}`, ''])),
+        ['k'.repeat(128)]: 'v'.repeat(256),
+      },
       autoStopConfiguration: { idleTimeoutMinutes: 10080 },
       diskEncryptionConfiguration: {
         encryptionKeyArn: `arn:aws-cn:kms:cn-north-1:999999999999:key/${'a'.repeat(20)}`,
@@ -354,11 +398,16 @@ describe('UpdateApplication', () => {
     });
 
     await h.emr.send(
-      new UpdateApplicationCommand({ applicationId: id, diskEncryptionConfiguration: { encryptionKeyArn: OTHER_KEY_ARN } }),
+      new UpdateApplicationCommand({
+        applicationId: id,
+        diskEncryptionConfiguration: { encryptionKeyArn: OTHER_KEY_ARN },
+      }),
     );
     expect((await get(id)).diskEncryptionConfiguration).toEqual({ encryptionKeyArn: OTHER_KEY_ARN });
 
-    const out = await h.emr.send(new UpdateApplicationCommand({ applicationId: id, diskEncryptionConfiguration: {} }));
+    const out = await h.emr.send(
+      new UpdateApplicationCommand({ applicationId: id, diskEncryptionConfiguration: {} }),
+    );
     expect(out.application?.diskEncryptionConfiguration).toBeUndefined();
     expect((await get(id)).diskEncryptionConfiguration).toBeUndefined();
   });
@@ -374,7 +423,9 @@ describe('UpdateApplication', () => {
           }),
         ),
       ),
-    ).toMatch(/^1 validation error detected: Value 'arn:aws:kms:.*:alias\/x' at 'diskEncryptionConfiguration\.encryptionKeyArn'/);
+    ).toMatch(
+      /^1 validation error detected: Value 'arn:aws:kms:.*:alias\/x' at 'diskEncryptionConfiguration\.encryptionKeyArn'/,
+    );
   });
 
   it('removes the image configuration when the image URI is blank', async () => {
@@ -406,22 +457,31 @@ describe('UpdateApplication', () => {
     expect(ok.application?.maximumCapacity).toEqual({ cpu: '10 vCPU', memory: '20 GB' });
     expect(ok.application?.schedulerConfiguration).toEqual({ maxConcurrentRuns: 20 });
     expect(ok.application?.imageConfiguration?.imageUri).toBe('repo.example/spark:2');
-    expect(ok.application?.workerTypeSpecifications?.Driver?.imageConfiguration?.imageUri).toBe('repo.example/driver:2');
+    expect(ok.application?.workerTypeSpecifications?.Driver?.imageConfiguration?.imageUri).toBe(
+      'repo.example/driver:2',
+    );
 
     const refused = `Application ${id} must be in one of the statuses to be updated: [STOPPED, CREATED]. Current status: STARTED`;
     expect(
       await validation(
         h.emr.send(
-          new UpdateApplicationCommand({ applicationId: id, diskEncryptionConfiguration: { encryptionKeyArn: KEY_ARN } }),
+          new UpdateApplicationCommand({
+            applicationId: id,
+            diskEncryptionConfiguration: { encryptionKeyArn: KEY_ARN },
+          }),
         ),
       ),
     ).toBe(refused);
     expect(
-      await validation(h.emr.send(new UpdateApplicationCommand({ applicationId: id, diskEncryptionConfiguration: {} }))),
+      await validation(
+        h.emr.send(new UpdateApplicationCommand({ applicationId: id, diskEncryptionConfiguration: {} })),
+      ),
     ).toBe(refused);
-    expect(await validation(h.emr.send(new UpdateApplicationCommand({ applicationId: id, releaseLabel: 'emr-7.3.0' })))).toBe(
-      refused,
-    );
+    expect(
+      await validation(
+        h.emr.send(new UpdateApplicationCommand({ applicationId: id, releaseLabel: 'emr-7.3.0' })),
+      ),
+    ).toBe(refused);
     // One field that is not allowed refuses the whole request.
     expect(
       await validation(
@@ -437,7 +497,12 @@ describe('UpdateApplication', () => {
     // schedulerConfiguration only for maxConcurrentRuns.
     expect(
       await validation(
-        h.emr.send(new UpdateApplicationCommand({ applicationId: id, schedulerConfiguration: { queueTimeoutMinutes: 30 } })),
+        h.emr.send(
+          new UpdateApplicationCommand({
+            applicationId: id,
+            schedulerConfiguration: { queueTimeoutMinutes: 30 },
+          }),
+        ),
       ),
     ).toBe(refused);
     expect((await get(id)).maximumCapacity).toEqual({ cpu: '10 vCPU', memory: '20 GB' });
@@ -450,9 +515,16 @@ describe('UpdateApplication', () => {
       await h.control.patchApplication(id, { state });
       expect(
         await validation(
-          h.emr.send(new UpdateApplicationCommand({ applicationId: id, maximumCapacity: { cpu: '1 vCPU', memory: '1 GB' } })),
+          h.emr.send(
+            new UpdateApplicationCommand({
+              applicationId: id,
+              maximumCapacity: { cpu: '1 vCPU', memory: '1 GB' },
+            }),
+          ),
         ),
-      ).toBe(`Application ${id} must be in one of the statuses to be updated: [STOPPED, CREATED]. Current status: ${state}`);
+      ).toBe(
+        `Application ${id} must be in one of the statuses to be updated: [STOPPED, CREATED]. Current status: ${state}`,
+      );
     });
   }
 
@@ -488,9 +560,9 @@ describe('DeleteApplication', () => {
   });
 
   it('answers ResourceNotFoundException for an unknown application', async () => {
-    await expect(h.emr.send(new DeleteApplicationCommand({ applicationId: '00fmissing' }))).rejects.toBeInstanceOf(
-      ResourceNotFoundException,
-    );
+    await expect(
+      h.emr.send(new DeleteApplicationCommand({ applicationId: '00fmissing' })),
+    ).rejects.toBeInstanceOf(ResourceNotFoundException);
   });
 });
 
@@ -498,7 +570,9 @@ describe('tags', () => {
   it('tags, untags and lists on the application ARN', async () => {
     const id = await created({ tags: { owner: 'me' } });
     const { arn } = await get(id);
-    await h.emr.send(new TagResourceCommand({ resourceArn: arn, tags: { env: 'prod', 'app.kubernetes.io/uid': 'u-1' } }));
+    await h.emr.send(
+      new TagResourceCommand({ resourceArn: arn, tags: { env: 'prod', 'app.kubernetes.io/uid': 'u-1' } }),
+    );
     expect((await h.emr.send(new ListTagsForResourceCommand({ resourceArn: arn }))).tags).toEqual({
       owner: 'me',
       env: 'prod',
@@ -509,7 +583,9 @@ describe('tags', () => {
   });
 
   it('validates tags and refuses more than 200 in all', async () => {
-    const id = await created({ tags: Object.fromEntries(Array.from({ length: 150 }, (_, i) => [`a${i}`, 'v'])) });
+    const id = await created({
+      tags: Object.fromEntries(Array.from({ length: 150 }, (_, i) => [`a${i}`, 'v'])),
+    });
     const { arn } = await get(id);
     await validation(h.emr.send(new TagResourceCommand({ resourceArn: arn, tags: { 'no!': 'v' } })));
     await validation(
@@ -531,7 +607,13 @@ describe('tags', () => {
       ),
     );
     expect(err).toBeInstanceOf(ResourceNotFoundException);
-    await validation(h.emr.send(new ListTagsForResourceCommand({ resourceArn: 'arn:aws:s3:::bucket/with/a/long/enough/name/to/pass/length' })));
+    await validation(
+      h.emr.send(
+        new ListTagsForResourceCommand({
+          resourceArn: 'arn:aws:s3:::bucket/with/a/long/enough/name/to/pass/length',
+        }),
+      ),
+    );
   });
 });
 
@@ -546,7 +628,11 @@ describe('ListApplications', () => {
       const page = await h.emr.send(new ListApplicationsCommand({ maxResults: 3, nextToken }));
       sizes.push(page.applications!.length);
       for (const a of page.applications!) {
-        expect(a).toMatchObject({ arn: expect.stringContaining(a.id!), releaseLabel: 'emr-7.1.0', type: 'SPARK' });
+        expect(a).toMatchObject({
+          arn: expect.stringContaining(a.id!),
+          releaseLabel: 'emr-7.1.0',
+          type: 'SPARK',
+        });
         expect(a.createdAt).toBeInstanceOf(Date);
         seen.push(a.id!);
       }
@@ -572,10 +658,16 @@ describe('ListApplications', () => {
     expect(only.applications?.map((x) => x.id)).toEqual([b]);
     const two = await h.emr.send(new ListApplicationsCommand({ states: ['STARTED', 'CREATED'] }));
     expect(two.applications?.map((x) => x.id)).toEqual([c, a]);
-    const paged = await h.emr.send(new ListApplicationsCommand({ states: ['STARTED', 'CREATED'], maxResults: 1 }));
+    const paged = await h.emr.send(
+      new ListApplicationsCommand({ states: ['STARTED', 'CREATED'], maxResults: 1 }),
+    );
     expect(paged.applications?.map((x) => x.id)).toEqual([c]);
     const rest = await h.emr.send(
-      new ListApplicationsCommand({ states: ['STARTED', 'CREATED'], maxResults: 1, nextToken: paged.nextToken }),
+      new ListApplicationsCommand({
+        states: ['STARTED', 'CREATED'],
+        maxResults: 1,
+        nextToken: paged.nextToken,
+      }),
     );
     expect(rest.applications?.map((x) => x.id)).toEqual([a]);
     expect(rest.nextToken).toBeUndefined();

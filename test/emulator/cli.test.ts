@@ -2,7 +2,11 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
-import { CreateApplicationCommand, EMRServerlessClient, GetApplicationCommand } from '@aws-sdk/client-emr-serverless';
+import {
+  CreateApplicationCommand,
+  EMRServerlessClient,
+  GetApplicationCommand,
+} from '@aws-sdk/client-emr-serverless';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { emulatorCommand } from '../../src/cli/emulator.js';
 import { credentials } from './helpers.js';
@@ -32,7 +36,18 @@ describe('emulator command', () => {
   it('prints endpoint= first, serves the SDK, and exits 0 on SIGTERM', async () => {
     const child = spawn(
       process.execPath,
-      ['--import', 'tsx', 'src/cli/main.ts', 'emulator', '--port', '0', '--transition-ms', '5', '--region', 'eu-north-1'],
+      [
+        '--import',
+        'tsx',
+        'src/cli/main.ts',
+        'emulator',
+        '--port',
+        '0',
+        '--transition-ms',
+        '5',
+        '--region',
+        'eu-north-1',
+      ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     try {

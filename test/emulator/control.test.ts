@@ -27,7 +27,9 @@ beforeEach(async () => {
 });
 
 async function createApp(): Promise<string> {
-  const out = await h.emr.send(new CreateApplicationCommand({ name: 'ctl', releaseLabel: 'emr-7.1.0', type: 'SPARK' }));
+  const out = await h.emr.send(
+    new CreateApplicationCommand({ name: 'ctl', releaseLabel: 'emr-7.1.0', type: 'SPARK' }),
+  );
   await waitForState(h.emr, out.applicationId!, 'CREATED');
   return out.applicationId!;
 }
@@ -75,11 +77,18 @@ describe('calls log', () => {
 describe('faults', () => {
   it('429 ThrottlingException twice: the SDK retries and succeeds on the 3rd attempt', async () => {
     const id = await createApp();
-    await h.control.fault({ operation: 'GetApplication', status: 429, errorType: 'ThrottlingException', count: 2 });
+    await h.control.fault({
+      operation: 'GetApplication',
+      status: 429,
+      errorType: 'ThrottlingException',
+      count: 2,
+    });
     const out = await getApp(id);
     expect(out.application?.applicationId).toBe(id);
     expect(out.$metadata.attempts).toBe(3);
-    const statuses = (await h.control.calls()).filter((c) => c.operation === 'GetApplication').map((c) => c.status);
+    const statuses = (await h.control.calls())
+      .filter((c) => c.operation === 'GetApplication')
+      .map((c) => c.status);
     expect(statuses.slice(-3)).toEqual([429, 429, 200]);
   });
 
@@ -91,7 +100,12 @@ describe('faults', () => {
   });
 
   it('gives up after the SDK attempts and raises the modelled class', async () => {
-    await h.control.fault({ operation: 'ListApplications', status: 500, errorType: 'InternalServerException', count: 5 });
+    await h.control.fault({
+      operation: 'ListApplications',
+      status: 500,
+      errorType: 'InternalServerException',
+      count: 5,
+    });
     const err = await rejection(h.emr.send(new ListApplicationsCommand({})));
     expect(err).toBeInstanceOf(InternalServerException);
     expect((err as InternalServerException).$metadata.attempts).toBe(3);
@@ -99,7 +113,12 @@ describe('faults', () => {
 
   it('maps ConflictException (409) and ServiceQuotaExceededException (402) to their SDK classes, not retried', async () => {
     const id = await createApp();
-    await h.control.fault({ operation: 'CreateApplication', status: 409, errorType: 'ConflictException', count: 1 });
+    await h.control.fault({
+      operation: 'CreateApplication',
+      status: 409,
+      errorType: 'ConflictException',
+      count: 1,
+    });
     const conflict = await rejection(
       h.emr.send(new CreateApplicationCommand({ releaseLabel: 'emr-7.1.0', type: 'SPARK' })),
     );
@@ -117,7 +136,8 @@ describe('faults', () => {
     const strict = h.emrIn(REGION);
     strict.config.maxAttempts = async () => 1;
     await h.control.fault({ operation: 'GetApplication', status: 500, rate: 1 });
-    for (let i = 0; i < 3; i++) await expect(strict.send(new GetApplicationCommand({ applicationId: id }))).rejects.toThrow();
+    for (let i = 0; i < 3; i++)
+      await expect(strict.send(new GetApplicationCommand({ applicationId: id }))).rejects.toThrow();
     await h.control.clearFaults();
     await h.control.fault({ operation: 'GetApplication', status: 500, rate: 0 });
     for (let i = 0; i < 3; i++) await strict.send(new GetApplicationCommand({ applicationId: id }));
@@ -141,7 +161,9 @@ describe('faults', () => {
   });
 
   it('refuses a fault without an operation', async () => {
-    await expect(h.control.fault({ operation: '', status: 500 })).rejects.toBeInstanceOf(EmulatorControlError);
+    await expect(h.control.fault({ operation: '', status: 500 })).rejects.toBeInstanceOf(
+      EmulatorControlError,
+    );
   });
 });
 
@@ -154,7 +176,10 @@ describe('out-of-band changes', () => {
     });
     let app = (await getApp(id)).application!;
     expect(app.state).toBe('STARTED');
-    expect(app.diskEncryptionConfiguration).toEqual({ encryptionKeyArn: KEY_ARN, encryptionContext: { drift: 'yes' } });
+    expect(app.diskEncryptionConfiguration).toEqual({
+      encryptionKeyArn: KEY_ARN,
+      encryptionContext: { drift: 'yes' },
+    });
 
     // `{}` is kept as `{}` (to test clients against both plausible answers); null removes.
     await h.control.patchApplication(id, { diskEncryptionConfiguration: {} });
@@ -194,11 +219,19 @@ describe('malformed requests', () => {
 
   it('bad JSON, unknown paths, wrong methods and bad encodings get clear 4xx JSON errors', async () => {
     await expectJsonError(
-      await raw('/applications', { method: 'POST', body: '{"releaseLabel": ', headers: { 'content-type': 'application/json' } }),
+      await raw('/applications', {
+        method: 'POST',
+        body: '{"releaseLabel": ',
+        headers: { 'content-type': 'application/json' },
+      }),
       400,
       'SerializationException',
     );
-    await expectJsonError(await raw('/applications', { method: 'POST', body: '[1,2]' }), 400, 'SerializationException');
+    await expectJsonError(
+      await raw('/applications', { method: 'POST', body: '[1,2]' }),
+      400,
+      'SerializationException',
+    );
     await expectJsonError(await raw('/nothing/here'), 404, 'UnknownOperationException');
     await expectJsonError(await raw('/applications', { method: 'PUT' }), 405, 'MethodNotAllowedException');
     await expectJsonError(await raw('/applications/00fabc/start', { method: 'GET' }), 405);

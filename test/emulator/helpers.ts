@@ -2,7 +2,12 @@
 // pointed at it, and a polling helper for the state machine.
 import { EMRServerlessClient, GetApplicationCommand } from '@aws-sdk/client-emr-serverless';
 import { KMSClient } from '@aws-sdk/client-kms';
-import { type Emulator, EmulatorControl, type EmulatorOptions, startEmulator } from '../../src/emulator/index.js';
+import {
+  type Emulator,
+  EmulatorControl,
+  type EmulatorOptions,
+  startEmulator,
+} from '../../src/emulator/index.js';
 
 export const REGION = 'eu-west-1';
 export const ACCOUNT = '123456789012';
@@ -19,7 +24,12 @@ export interface Harness {
 }
 
 export async function harness(opts: EmulatorOptions = {}): Promise<Harness> {
-  const emulator = await startEmulator({ transitionMs: 30, idleMinuteMs: 60_000, defaultRegion: REGION, ...opts });
+  const emulator = await startEmulator({
+    transitionMs: 30,
+    idleMinuteMs: 60_000,
+    defaultRegion: REGION,
+    ...opts,
+  });
   const clients: { destroy(): void }[] = [];
   const emrIn = (region: string) => {
     const c = new EMRServerlessClient({ endpoint: emulator.endpoint, region, credentials });
@@ -54,7 +64,8 @@ export async function waitFor<T>(
   const deadline = Date.now() + timeoutMs;
   let last: T = await read();
   while (!done(last)) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(last)}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(last)}`);
     await new Promise((r) => setTimeout(r, 10));
     last = await read();
   }
@@ -76,7 +87,9 @@ export async function waitForState(
 }
 
 /** The error an SDK call rejects with (fails the test if it resolves). */
-export async function rejection(p: Promise<unknown>): Promise<Error & { $metadata?: { httpStatusCode?: number } }> {
+export async function rejection(
+  p: Promise<unknown>,
+): Promise<Error & { $metadata?: { httpStatusCode?: number } }> {
   try {
     await p;
   } catch (e) {

@@ -28,7 +28,8 @@ beforeEach(async () => {
   await h.control.reset();
 });
 
-const describeKey = async (KeyId: string) => (await h.kms.send(new DescribeKeyCommand({ KeyId }))).KeyMetadata!;
+const describeKey = async (KeyId: string) =>
+  (await h.kms.send(new DescribeKeyCommand({ KeyId }))).KeyMetadata!;
 
 describe('CreateKey and DescribeKey', () => {
   it('creates a symmetric ENCRYPT_DECRYPT key by default and describes it by id, ARN and alias', async () => {
@@ -95,12 +96,16 @@ describe('CreateKey and DescribeKey', () => {
   });
 
   it('answers NotFoundException for an unknown key or alias', async () => {
-    const err = await rejection(h.kms.send(new DescribeKeyCommand({ KeyId: '11111111-2222-3333-4444-555555555555' })));
+    const err = await rejection(
+      h.kms.send(new DescribeKeyCommand({ KeyId: '11111111-2222-3333-4444-555555555555' })),
+    );
     expect(err).toBeInstanceOf(NotFoundException);
     expect(err.message).toBe(
       `Key 'arn:aws:kms:${REGION}:${ACCOUNT}:key/11111111-2222-3333-4444-555555555555' does not exist`,
     );
-    await expect(h.kms.send(new DescribeKeyCommand({ KeyId: 'alias/none' }))).rejects.toBeInstanceOf(NotFoundException);
+    await expect(h.kms.send(new DescribeKeyCommand({ KeyId: 'alias/none' }))).rejects.toBeInstanceOf(
+      NotFoundException,
+    );
   });
 });
 
@@ -118,12 +123,18 @@ describe('key states', () => {
     const { KeyMetadata } = await h.kms.send(new CreateKeyCommand({}));
     const id = KeyMetadata!.KeyId!;
     for (const days of [6, 31]) {
-      const err = await rejection(h.kms.send(new ScheduleKeyDeletionCommand({ KeyId: id, PendingWindowInDays: days })));
+      const err = await rejection(
+        h.kms.send(new ScheduleKeyDeletionCommand({ KeyId: id, PendingWindowInDays: days })),
+      );
       expect(err.name).toBe('ValidationException');
       expect(err.message).toMatch(/pendingWindowInDays|PendingWindowInDays/i);
     }
     const out = await h.kms.send(new ScheduleKeyDeletionCommand({ KeyId: id, PendingWindowInDays: 7 }));
-    expect(out).toMatchObject({ KeyId: KeyMetadata!.Arn, KeyState: 'PendingDeletion', PendingWindowInDays: 7 });
+    expect(out).toMatchObject({
+      KeyId: KeyMetadata!.Arn,
+      KeyState: 'PendingDeletion',
+      PendingWindowInDays: 7,
+    });
     const days = (out.DeletionDate!.getTime() - Date.now()) / 86_400_000;
     expect(days).toBeGreaterThan(6.9);
     expect(days).toBeLessThan(7.1);
@@ -134,7 +145,9 @@ describe('key states', () => {
     const invalid = await rejection(h.kms.send(new EnableKeyCommand({ KeyId: id })));
     expect(invalid).toBeInstanceOf(KMSInvalidStateException);
     expect(invalid.message).toBe(`${KeyMetadata!.Arn} is pending deletion.`);
-    await expect(h.kms.send(new DisableKeyCommand({ KeyId: id }))).rejects.toBeInstanceOf(KMSInvalidStateException);
+    await expect(h.kms.send(new DisableKeyCommand({ KeyId: id }))).rejects.toBeInstanceOf(
+      KMSInvalidStateException,
+    );
     await expect(h.kms.send(new ScheduleKeyDeletionCommand({ KeyId: id }))).rejects.toBeInstanceOf(
       KMSInvalidStateException,
     );
@@ -181,7 +194,9 @@ describe('access and other accounts', () => {
     expect(err.name).toBe('AccessDeniedException');
     expect(err.$metadata?.httpStatusCode).toBe(400);
     expect(err.message).toMatch(
-      new RegExp(`^User: arn:aws:iam::${ACCOUNT}:\\S+ is not authorized to perform: kms:DescribeKey on resource: ${md.Arn}`),
+      new RegExp(
+        `^User: arn:aws:iam::${ACCOUNT}:\\S+ is not authorized to perform: kms:DescribeKey on resource: ${md.Arn}`,
+      ),
     );
     await h.control.allowKey(md.KeyId);
     expect((await describeKey(md.Arn)).KeyState).toBe('Enabled');
@@ -191,13 +206,21 @@ describe('access and other accounts', () => {
     const md = await h.control.createKey({ account: '210987654321' });
     expect(md.Arn).toBe(`arn:aws:kms:${REGION}:210987654321:key/${md.KeyId}`);
     expect(await describeKey(md.Arn)).toMatchObject({ AWSAccountId: '210987654321', KeyState: 'Enabled' });
-    await expect(h.kms.send(new DescribeKeyCommand({ KeyId: md.KeyId }))).rejects.toBeInstanceOf(NotFoundException);
+    await expect(h.kms.send(new DescribeKeyCommand({ KeyId: md.KeyId }))).rejects.toBeInstanceOf(
+      NotFoundException,
+    );
   });
 
   it('finds a key of another region only by its ARN', async () => {
-    const md = await h.control.createKey({ region: 'us-west-2', keySpec: 'RSA_2048', keyUsage: 'SIGN_VERIFY' });
+    const md = await h.control.createKey({
+      region: 'us-west-2',
+      keySpec: 'RSA_2048',
+      keyUsage: 'SIGN_VERIFY',
+    });
     expect(await describeKey(md.Arn)).toMatchObject({ KeySpec: 'RSA_2048', KeyUsage: 'SIGN_VERIFY' });
-    await expect(h.kms.send(new DescribeKeyCommand({ KeyId: md.KeyId }))).rejects.toBeInstanceOf(NotFoundException);
+    await expect(h.kms.send(new DescribeKeyCommand({ KeyId: md.KeyId }))).rejects.toBeInstanceOf(
+      NotFoundException,
+    );
     const there = h.kmsIn('us-west-2');
     expect((await there.send(new DescribeKeyCommand({ KeyId: md.KeyId }))).KeyMetadata?.Arn).toBe(md.Arn);
   });

@@ -14,14 +14,23 @@ import {
   ValidationException,
 } from '@aws-sdk/client-emr-serverless';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ACCOUNT, type Harness, harness, REGION, ROLE_ARN, rejection, waitFor, waitForState } from './helpers.js';
+import {
+  ACCOUNT,
+  type Harness,
+  harness,
+  REGION,
+  ROLE_ARN,
+  rejection,
+  waitFor,
+  waitForState,
+} from './helpers.js';
 
 // `slow`: transitions long enough to observe the transitional states, autoStop practically never.
 // `fast`: short transitions and 10 ms per idle minute, for autoStop.
 let slow: Harness;
 let fast: Harness;
 beforeAll(async () => {
-  slow = await harness({ transitionMs: 300, idleMinuteMs: 60_000 });
+  slow = await harness({ transitionMs: 500, idleMinuteMs: 60_000 });
   fast = await harness({ transitionMs: 20, idleMinuteMs: 10 });
 });
 afterAll(async () => {
@@ -46,7 +55,9 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('state machine', () => {
   it('CREATING -> CREATED, STARTING -> STARTED, STOPPING -> STOPPED, and again', async () => {
-    const out = await slow.emr.send(new CreateApplicationCommand({ releaseLabel: 'emr-7.1.0', type: 'HIVE' }));
+    const out = await slow.emr.send(
+      new CreateApplicationCommand({ releaseLabel: 'emr-7.1.0', type: 'HIVE' }),
+    );
     const id = out.applicationId!;
     expect(await stateOf(slow, id)).toBe('CREATING');
     await waitForState(slow.emr, id, 'CREATED');
@@ -84,12 +95,12 @@ describe('state machine', () => {
   });
 
   it('answers ResourceNotFoundException to start or stop an unknown application', async () => {
-    await expect(slow.emr.send(new StartApplicationCommand({ applicationId: '00fnope' }))).rejects.toBeInstanceOf(
-      ResourceNotFoundException,
-    );
-    await expect(slow.emr.send(new StopApplicationCommand({ applicationId: '00fnope' }))).rejects.toBeInstanceOf(
-      ResourceNotFoundException,
-    );
+    await expect(
+      slow.emr.send(new StartApplicationCommand({ applicationId: '00fnope' })),
+    ).rejects.toBeInstanceOf(ResourceNotFoundException);
+    await expect(
+      slow.emr.send(new StopApplicationCommand({ applicationId: '00fnope' })),
+    ).rejects.toBeInstanceOf(ResourceNotFoundException);
   });
 
   it('refuses StopApplication while a job run is in any non-final state', async () => {
@@ -119,18 +130,24 @@ describe('job runs', () => {
         name: 'nightly',
         jobDriver: { sparkSubmit: { entryPoint: 's3://bucket/job.py', entryPointArguments: ['--day', '1'] } },
         configurationOverrides: {
-          diskEncryptionConfiguration: { encryptionKeyArn: `arn:aws:kms:${REGION}:${ACCOUNT}:key/abcd-1234-ef` },
+          diskEncryptionConfiguration: {
+            encryptionKeyArn: `arn:aws:kms:${REGION}:${ACCOUNT}:key/abcd-1234-ef`,
+          },
         },
         tags: { run: '1' },
       }),
     );
     expect(out.applicationId).toBe(id);
     expect(out.jobRunId).toMatch(/^[0-9a-z]+$/);
-    expect(out.arn).toBe(`arn:aws:emr-serverless:${REGION}:${ACCOUNT}:/applications/${id}/jobruns/${out.jobRunId}`);
+    expect(out.arn).toBe(
+      `arn:aws:emr-serverless:${REGION}:${ACCOUNT}:/applications/${id}/jobruns/${out.jobRunId}`,
+    );
     expect(await stateOf(slow, id)).toBe('STARTING');
     await waitForState(slow.emr, id, 'STARTED');
 
-    const { jobRun } = await slow.emr.send(new GetJobRunCommand({ applicationId: id, jobRunId: out.jobRunId }));
+    const { jobRun } = await slow.emr.send(
+      new GetJobRunCommand({ applicationId: id, jobRunId: out.jobRunId }),
+    );
     expect(jobRun).toMatchObject({
       applicationId: id,
       jobRunId: out.jobRunId,
@@ -140,7 +157,9 @@ describe('job runs', () => {
       executionRole: ROLE_ARN,
       jobDriver: { sparkSubmit: { entryPoint: 's3://bucket/job.py', entryPointArguments: ['--day', '1'] } },
       configurationOverrides: {
-        diskEncryptionConfiguration: { encryptionKeyArn: `arn:aws:kms:${REGION}:${ACCOUNT}:key/abcd-1234-ef` },
+        diskEncryptionConfiguration: {
+          encryptionKeyArn: `arn:aws:kms:${REGION}:${ACCOUNT}:key/abcd-1234-ef`,
+        },
       },
       tags: { run: '1' },
     });
@@ -149,7 +168,9 @@ describe('job runs', () => {
 
   it('StartJobRun is refused when autoStart is disabled and the app is not started', async () => {
     const id = await createdApp(slow, { autoStartConfiguration: { enabled: false } });
-    const err = await rejection(slow.emr.send(new StartJobRunCommand({ applicationId: id, executionRoleArn: ROLE_ARN })));
+    const err = await rejection(
+      slow.emr.send(new StartJobRunCommand({ applicationId: id, executionRoleArn: ROLE_ARN })),
+    );
     expect(err).toBeInstanceOf(ValidationException);
     expect(await stateOf(slow, id)).toBe('CREATED');
   });
@@ -157,16 +178,24 @@ describe('job runs', () => {
   it('StartJobRun validates its input and is idempotent on clientToken', async () => {
     const id = await createdApp(slow);
     const err = await rejection(
-      slow.emr.send(new StartJobRunCommand({ applicationId: id, executionRoleArn: undefined as unknown as string })),
+      slow.emr.send(
+        new StartJobRunCommand({ applicationId: id, executionRoleArn: undefined as unknown as string }),
+      ),
     );
     expect(err).toBeInstanceOf(ValidationException);
     expect(err.message).toContain("Value null at 'executionRoleArn'");
     await expect(
-      slow.emr.send(new StartJobRunCommand({ applicationId: id, executionRoleArn: 'not-a-role-arn-but-long' })),
+      slow.emr.send(
+        new StartJobRunCommand({ applicationId: id, executionRoleArn: 'not-a-role-arn-but-long' }),
+      ),
     ).rejects.toBeInstanceOf(ValidationException);
 
-    const a = await slow.emr.send(new StartJobRunCommand({ applicationId: id, executionRoleArn: ROLE_ARN, clientToken: 't1' }));
-    const b = await slow.emr.send(new StartJobRunCommand({ applicationId: id, executionRoleArn: ROLE_ARN, clientToken: 't1' }));
+    const a = await slow.emr.send(
+      new StartJobRunCommand({ applicationId: id, executionRoleArn: ROLE_ARN, clientToken: 't1' }),
+    );
+    const b = await slow.emr.send(
+      new StartJobRunCommand({ applicationId: id, executionRoleArn: ROLE_ARN, clientToken: 't1' }),
+    );
     expect(b.jobRunId).toBe(a.jobRunId);
   });
 
@@ -176,7 +205,8 @@ describe('job runs', () => {
     const { jobRunId } = await slow.control.createJobRun(id, 'RUNNING');
     const out = await slow.emr.send(new CancelJobRunCommand({ applicationId: id, jobRunId }));
     expect(out).toMatchObject({ applicationId: id, jobRunId });
-    const get = async () => (await slow.emr.send(new GetJobRunCommand({ applicationId: id, jobRunId }))).jobRun!.state;
+    const get = async () =>
+      (await slow.emr.send(new GetJobRunCommand({ applicationId: id, jobRunId }))).jobRun!.state;
     expect(await get()).toBe('CANCELLING');
     await waitFor(get, (s) => s === 'CANCELLED', 'the job run to be CANCELLED');
     const done = await slow.control.createJobRun(id, 'SUCCESS');
@@ -205,7 +235,9 @@ describe('job runs', () => {
     let nextToken: string | undefined;
     const sizes: number[] = [];
     do {
-      const page = await slow.emr.send(new ListJobRunsCommand({ applicationId: id, maxResults: 3, nextToken }));
+      const page = await slow.emr.send(
+        new ListJobRunsCommand({ applicationId: id, maxResults: 3, nextToken }),
+      );
       sizes.push(page.jobRuns!.length);
       all.push(...page.jobRuns!.map((j) => j.id!));
       for (const j of page.jobRuns!) {
@@ -237,7 +269,9 @@ describe('autoStop', () => {
 
   it('waits while a job run is not final, then stops', async () => {
     const id = await createdApp(fast, { autoStopConfiguration: { idleTimeoutMinutes: 2 } });
-    const { jobRunId } = await fast.emr.send(new StartJobRunCommand({ applicationId: id, executionRoleArn: ROLE_ARN }));
+    const { jobRunId } = await fast.emr.send(
+      new StartJobRunCommand({ applicationId: id, executionRoleArn: ROLE_ARN }),
+    );
     await waitForState(fast.emr, id, 'STARTED');
     await sleep(150); // 7 idle "minutes"
     expect(await stateOf(fast, id)).toBe('STARTED');

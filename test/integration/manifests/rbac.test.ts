@@ -1,13 +1,16 @@
 // The RBAC in manifests/rbac.yaml, checked as the operator's own service account (a token from
 // the TokenRequest API, as a pod gets): everything the operator calls is allowed, in any
 // namespace for its resources and in its own namespace for the leader Lease; nothing else is.
+import { readdirSync, readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { runKubectl, type ServiceAccountKubeconfig } from '../../../src/envtest/index.js';
-import { kubectl, newNamespace } from '../../support/cluster.js';
+import { kubectl, newNamespace, serviceAccountKubeconfig } from '../../support/cluster.js';
 import { operatorRbacObjects, operatorServiceAccountKubeconfig } from '../../support/operator-rbac.js';
 
-const CRD_FILE = new URL('../../../crds/emrserverless.operator.dev_emrserverlessapplications.yaml', import.meta.url)
-  .pathname;
+const CRD_FILE = new URL(
+  '../../../crds/emrserverless.operator.dev_emrserverlessapplications.yaml',
+  import.meta.url,
+).pathname;
 const apps = 'emrserverlessapplications.emrserverless.operator.dev';
 const LEASE = 'emr-serverless-operator';
 
@@ -17,7 +20,9 @@ let otherNs: string;
 
 /** `kubectl auth can-i`, as the operator's service account itself. */
 async function can(args: string[]): Promise<boolean> {
-  const result = await runKubectl(inject('kubectl'), sa.kubeconfig, ['auth', 'can-i', ...args], { check: false });
+  const result = await runKubectl(inject('kubectl'), sa.kubeconfig, ['auth', 'can-i', ...args], {
+    check: false,
+  });
   if (result.exitCode > 1) throw new Error(`kubectl auth can-i ${args.join(' ')}: ${result.stderr}`);
   return result.stdout.trim() === 'yes';
 }
@@ -49,8 +54,76 @@ describe('the RBAC objects of manifests/', () => {
       'RoleBinding/emr-serverless-operator-leader-election/x',
     ]);
     for (const binding of objects.filter((o) => o.subjects)) {
-      expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: 'emr-serverless-operator', namespace: 'x' }]);
+      expect(binding.subjects).toEqual([
+        { kind: 'ServiceAccount', name: 'emr-serverless-operator', namespace: 'x' },
+      ]);
     }
+  });
+});
+
+/**
+ * The Kubernetes calls in src/controller, as "apiGroup/resource verb", read from the source: each
+ * `this.api.<method>(` of a client-node API class, and `new Watch(` (the informer's watch).
+ */
+function callsInSource(): Set<string> {
+  const dir = new URL('../../../src/controller/', import.meta.url);
+  const calls = new Set<string>();
+  for (const file of readdirSync(dir).filter((f) => f.endsWith('.ts'))) {
+    const source = readFileSync(new URL(file, dir), 'utf8');
+    const apiClass = /makeApiClient\((\w+)\)/.exec(source)?.[1];
+    if (/new Watch\(/.test(source)) calls.add(`emrserverless.operator.dev/emrserverlessapplications watch`);
+    for (const [, method] of source.matchAll(/this\.api\.(\w+)\(/g)) {
+      const match = /^(list|read|get|create|replace|patch|delete)(Namespaced|Cluster)(\w+)$/.exec(method!);
+      if (!match) throw new Error(`${file}: teach this test what ${method} needs`);
+      const verb = {
+        list: 'list',
+        read: 'get',
+        get: 'get',
+        create: 'create',
+        replace: 'update',
+        patch: 'patch',
+        delete: 'delete',
+      }[match[1] as 'list'];
+      const resources: Record<string, string> = {
+        'CustomObjectsApi:CustomObject': 'emrserverless.operator.dev/emrserverlessapplications',
+        'CustomObjectsApi:CustomObjectStatus': 'emrserverless.operator.dev/emrserverlessapplications/status',
+        'EventsV1Api:Event': 'events.k8s.io/events',
+        'CoreV1Api:Event': '/events',
+        'CoordinationV1Api:Lease': 'coordination.k8s.io/leases',
+      };
+      const resource = resources[`${apiClass}:${match[3]}`];
+      if (!resource) throw new Error(`${file}: teach this test what ${apiClass}.${method} needs`);
+      calls.add(`${resource} ${verb}`);
+    }
+  }
+  return calls;
+}
+
+describe('the RBAC of manifests/ against the source', () => {
+  it('grants every call src/controller makes', () => {
+    const granted = new Set<string>();
+    for (const obj of operatorRbacObjects() as Array<{
+      rules?: Array<{ apiGroups: string[]; resources: string[]; verbs: string[] }>;
+    }>) {
+      for (const rule of obj.rules ?? []) {
+        for (const group of rule.apiGroups)
+          for (const resource of rule.resources)
+            for (const verb of rule.verbs) granted.add(`${group}/${resource} ${verb}`);
+      }
+    }
+    const calls = [...callsInSource()].sort();
+    expect(calls).toEqual([
+      'coordination.k8s.io/leases create',
+      'coordination.k8s.io/leases get',
+      'coordination.k8s.io/leases update',
+      'emrserverless.operator.dev/emrserverlessapplications list',
+      'emrserverless.operator.dev/emrserverlessapplications patch',
+      'emrserverless.operator.dev/emrserverlessapplications watch',
+      'emrserverless.operator.dev/emrserverlessapplications/status patch',
+      'events.k8s.io/events create',
+      'events.k8s.io/events patch',
+    ]);
+    expect(calls.filter((call) => !granted.has(call))).toEqual([]);
   });
 });
 
@@ -65,9 +138,8 @@ describe("the operator's service account", () => {
       ['get', apps, '-n', otherNs],
       // resource-writer.ts: the finalizer (JSON patch) and status (server-side apply = patch)
       ['patch', apps, '-n', otherNs],
-      ['patch', `${apps}/status`, '-n', otherNs],
       ['patch', apps, '--subresource=status', '-n', otherNs],
-      ['update', `${apps}/finalizers`, '-n', otherNs],
+      ['update', apps, '--subresource=finalizers', '-n', otherNs],
       // events.ts: events.k8s.io/v1, next to the resource
       ['create', 'events.events.k8s.io', '-n', otherNs],
       ['patch', 'events.events.k8s.io', '-n', otherNs],
@@ -97,7 +169,8 @@ describe("the operator's service account", () => {
       ['update', apps, '-n', otherNs],
       ['delete', apps, '-n', otherNs],
       ['deletecollection', apps, '-n', otherNs],
-      ['update', `${apps}/status`, '-n', otherNs],
+      ['update', apps, '--subresource=status', '-n', otherNs],
+      ['get', apps, '--subresource=finalizers', '-n', otherNs],
       // events: no reading, deleting, or core/v1 events
       ['list', 'events.events.k8s.io', '-n', otherNs],
       ['delete', 'events.events.k8s.io', '-n', otherNs],
@@ -116,22 +189,31 @@ describe("the operator's service account", () => {
   });
 
   it('sees exactly the ClusterRole rules in a namespace it does not own (auth can-i --list)', async () => {
-    const { stdout } = await runKubectl(inject('kubectl'), sa.kubeconfig, ['auth', 'can-i', '--list', '-n', otherNs]);
-    const rows = stdout
-      .trim()
-      .split('\n')
-      .slice(1)
-      .map((line) => line.trim().split(/\s{2,}/))
-      // What every authenticated user may do (discovery, self reviews) is not the operator's.
-      .filter(([resource]) => !/^(self|\[\])|selfsubject/.test(resource ?? '') && !/^\//.test(resource ?? ''))
-      .map(([resource, , names, verbs]) => `${resource} ${names} ${verbs}`)
-      .sort();
+    // What any service account may do (discovery, self reviews, ...) is subtracted: a second
+    // service account without RBAC shows it.
+    const nobody = await serviceAccountKubeconfig({ namespace: operatorNs, name: 'nobody' });
+    const list = async (kubeconfig: string) => {
+      const { stdout } = await runKubectl(inject('kubectl'), kubeconfig, [
+        'auth',
+        'can-i',
+        '--list',
+        '-n',
+        otherNs,
+      ]);
+      return stdout
+        .trim()
+        .split('\n')
+        .slice(1)
+        .map((line) => line.trim().replace(/\s+/g, ' '));
+    };
+    const baseline = new Set(await list(nobody.kubeconfig));
+    const rows = (await list(sa.kubeconfig)).filter((row) => !baseline.has(row)).sort();
     expect(rows).toEqual(
       [
-        `${apps} [] [get list watch patch]`,
-        `${apps}/status [] [get patch]`,
-        `${apps}/finalizers [] [update]`,
-        'events.events.k8s.io [] [create patch]',
+        `${apps} [] [] [get list watch patch]`,
+        `${apps}/status [] [] [get patch]`,
+        `${apps}/finalizers [] [] [update]`,
+        'events.events.k8s.io [] [] [create patch]',
       ].sort(),
     );
   });

@@ -8,8 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse, parseAllDocuments } from 'yaml';
 import { API_VERSION, GROUP, KIND } from '../../../src/api/constants.js';
 import type { Condition } from '../../../src/api/schema.js';
 import { conditionsFor, type Verdict } from '../../../src/reconcile/conditions.js';
@@ -35,7 +35,7 @@ beforeAll(async () => {
   // Go's module and build caches make this a second or two after the first time.
   await run('go', ['build', '-o', harness, '.'], {
     cwd: join(repo, 'test', 'argocd'),
-    env: { ...process.env, GOFLAGS: '-mod=readonly' },
+    env: { ...process.env, GOFLAGS: '-mod=readonly -buildvcs=false' },
   });
 }, 120_000);
 
@@ -183,7 +183,8 @@ const cases: Case[] = [
         {
           phase: 'Progressing',
           reason: 'WaitingForJobRuns',
-          message: 'The change to releaseLabel needs application 00fabc123 stopped; 2 job run(s) are not finished.',
+          message:
+            'The change to releaseLabel needs application 00fabc123 stopped; 2 job run(s) are not finished.',
         },
         2,
       ),
@@ -196,7 +197,11 @@ const cases: Case[] = [
     object: app({
       generation: 2,
       status: statusFor(
-        { phase: 'Progressing', reason: 'Updating', message: 'Updating maximumCapacity of application 00fabc123.' },
+        {
+          phase: 'Progressing',
+          reason: 'Updating',
+          message: 'Updating maximumCapacity of application 00fabc123.',
+        },
         2,
       ),
     }),
@@ -326,7 +331,9 @@ describe('argocd/health.lua in gopher-lua (as Argo CD runs it)', () => {
         generation: 2,
         status: {
           observedGeneration: 2,
-          conditions: [condition({ type: 'Ready', status: 'False', observedGeneration: 2, reason: 'Broken' })],
+          conditions: [
+            condition({ type: 'Ready', status: 'False', observedGeneration: 2, reason: 'Broken' }),
+          ],
         },
       }),
       // Ready=Unknown.
@@ -393,6 +400,23 @@ describe('argocd/health.lua in gopher-lua (as Argo CD runs it)', () => {
       .map((line) => line.replace(/--.*$/, ''))
       .join('\n');
     expect(code).not.toMatch(/\bgoto\b|::\w+::|\/\/|&|\||~(?!=)|<<|>>/);
+  });
+});
+
+describe('argocd/application.yaml', () => {
+  it('syncs with server-side apply and no ignoreDifferences (the operator never writes spec)', () => {
+    const apps = parseAllDocuments(readFileSync(join(repo, 'argocd', 'application.yaml'), 'utf8')).map(
+      (d) =>
+        d.toJS() as {
+          kind: string;
+          spec: { syncPolicy: { syncOptions: string[] }; ignoreDifferences?: unknown };
+        },
+    );
+    expect(apps.map((a) => a.kind)).toEqual(['Application', 'Application']);
+    for (const app of apps) {
+      expect(app.spec.syncPolicy.syncOptions).toContain('ServerSideApply=true');
+      expect(app.spec.ignoreDifferences).toBeUndefined();
+    }
   });
 });
 
