@@ -1,16 +1,17 @@
 // Benchmark of the local service: GetApplication through the real SDK client at a fixed rate.
 //
-//   npm run bench:emulator -- [--rate 1000] [--seconds 10] [--warmup 2] [--clients 2]
+//   npm run bench:emulator -- [--rate 1000] [--seconds 10] [--warmup 2] [--clients 2] [--driver sdk|raw]
 //
 // The service runs in its own process (the CLI, as users run it). The load is open-loop: call i
 // is due at start + i/rate whether or not earlier ones have answered, and its latency counts from
 // when it was due, so a stall of the service (or of the load generator) shows up as latency
 // instead of quietly lowering the rate. The SDK client costs about four times the CPU of the
 // service per call, so the load comes from `--clients` processes, each sending every
-// `clients`-th call of the schedule.
+// `clients`-th call of the schedule. `--driver raw` sends the same GET with plain node:http instead
+// of the SDK (no signing, no deserialising), to see the service alone on a busy machine.
 import { type ChildProcess, fork, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { Agent } from 'node:http';
+import { Agent, request } from 'node:http';
 import { availableParallelism, loadavg } from 'node:os';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
@@ -27,6 +28,7 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '10' },
     warmup: { type: 'string', default: '2' },
     clients: { type: 'string', default: '2' },
+    driver: { type: 'string', default: 'sdk' },
     // internal: a load-generating child
     role: { type: 'string', default: 'main' },
     endpoint: { type: 'string' },
@@ -59,10 +61,49 @@ function sdkClient(endpoint: string): EMRServerlessClient {
   });
 }
 
+type GetApplication = () => Promise<unknown>;
+
+function sdkCaller(endpoint: string, applicationId: string): { call: GetApplication; close(): void } {
+  const client = sdkClient(endpoint);
+  return {
+    call: () => client.send(new GetApplicationCommand({ applicationId })),
+    close: () => client.destroy(),
+  };
+}
+
+/** The SDK's request with plain node:http (the Authorization header only names the region). */
+function rawCaller(endpoint: string, applicationId: string): { call: GetApplication; close(): void } {
+  const url = new URL(endpoint);
+  const agent = new Agent({ keepAlive: true, maxSockets: 256 });
+  const headers = {
+    authorization:
+      'AWS4-HMAC-SHA256 Credential=AKIDBENCH/20260101/eu-west-1/emr-serverless/aws4_request, ' +
+      'SignedHeaders=host;x-amz-date, Signature=0',
+    'x-amz-date': '20260101T000000Z',
+  };
+  const call = (): Promise<unknown> =>
+    new Promise((resolve, reject) => {
+      const req = request(
+        { host: url.hostname, port: url.port, path: `/applications/${applicationId}`, agent, headers },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () =>
+            res.statusCode === 200
+              ? resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')))
+              : reject(new Error(`HTTP ${res.statusCode}`)),
+          );
+        },
+      );
+      req.on('error', reject);
+      req.end();
+    });
+  return { call, close: () => agent.destroy() };
+}
+
 /** Sends calls index, index+stride, ... of the schedule; latency from each call's due time. */
 async function drive(
-  client: EMRServerlessClient,
-  applicationId: string,
+  getApplication: GetApplication,
   plan: LoadPlan,
   index: number,
   stride: number,
@@ -78,8 +119,7 @@ async function drive(
     const now = clock();
     for (; i < total && dueAt(i) <= now; i += stride) {
       const due = dueAt(i);
-      const p: Promise<void> = client
-        .send(new GetApplicationCommand({ applicationId }))
+      const p: Promise<void> = getApplication()
         .then(
           () => {
             latencies.push(clock() - due);
@@ -100,16 +140,16 @@ async function drive(
 
 // ---------------------------------------------------------------- load-generating child
 async function loadChild(): Promise<void> {
-  const client = sdkClient(values.endpoint!);
+  const caller = (values.driver === 'raw' ? rawCaller : sdkCaller)(values.endpoint!, values.app!);
   const index = Number(values.index);
   process.on('message', (msg: { plan: LoadPlan; stride: number; phase: string }) => {
-    drive(client, values.app!, msg.plan, index, msg.stride).then(
+    drive(caller.call, msg.plan, index, msg.stride).then(
       (r) => process.send!({ phase: msg.phase, ...r }),
       (err: unknown) => process.send!({ phase: msg.phase, error: String(err) }),
     );
   });
   process.on('disconnect', () => {
-    client.destroy();
+    caller.close();
     process.exit(0);
   });
   process.send!({ ready: true });
@@ -147,7 +187,18 @@ async function main(): Promise<void> {
     for (let k = 0; k < clients; k++) {
       const c = fork(
         process.argv[1]!,
-        ['--role', 'load', '--endpoint', endpoint, '--app', applicationId!, '--index', `${k}`],
+        [
+          '--role',
+          'load',
+          '--endpoint',
+          endpoint,
+          '--app',
+          applicationId!,
+          '--index',
+          `${k}`,
+          '--driver',
+          values.driver!,
+        ],
         {
           execArgv: ['--import', 'tsx'],
           stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
@@ -194,6 +245,7 @@ async function main(): Promise<void> {
       targetRate: rate,
       seconds,
       clients,
+      driver: values.driver,
       requests: n,
       errors,
       achievedRate: Math.round((n / elapsedMs) * 1000),
@@ -203,17 +255,18 @@ async function main(): Promise<void> {
       serviceCpuMsPerCall: Number(
         ((after.cpuUserMs + after.cpuSystemMs - before.cpuUserMs - before.cpuSystemMs) / n).toFixed(3),
       ),
-      sdkClientCpuMsPerCall: Number((cpuMs / n).toFixed(3)),
+      clientCpuMsPerCall: Number((cpuMs / n).toFixed(3)),
       loadavg1m: Number(load.toFixed(2)),
       cores: availableParallelism(),
     };
     console.log(
-      `GetApplication: ${result.achievedRate}/s achieved (target ${rate}/s for ${seconds}s from ${clients} SDK ` +
-        `client process(es), ${n} calls, ${errors} errors); latency p50 ${result.p50Ms} ms, ` +
+      `GetApplication: ${result.achievedRate}/s achieved (target ${rate}/s for ${seconds}s from ${clients} ` +
+        `${values.driver === 'raw' ? 'raw HTTP' : 'SDK'} client process(es), ${n} calls, ${errors} errors); ` +
+        `latency p50 ${result.p50Ms} ms, ` +
         `p99 ${result.p99Ms} ms, max ${result.maxMs} ms`,
     );
     console.log(
-      `CPU per call: service ${result.serviceCpuMsPerCall} ms, SDK client ${result.sdkClientCpuMsPerCall} ms; ` +
+      `CPU per call: service ${result.serviceCpuMsPerCall} ms, client ${result.clientCpuMsPerCall} ms; ` +
         `load average (1 min) before the run ${result.loadavg1m} on ${result.cores} cores`,
     );
     console.log(JSON.stringify(result));

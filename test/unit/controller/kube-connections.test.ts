@@ -28,7 +28,9 @@ describe('shareConnections', () => {
     const b = await kc.applyToFetchOptions({});
     expect(a.agent).toBe(b.agent);
     expect((a.agent as { keepAlive?: boolean }).keepAlive).toBe(true);
-    expect(new Headers(b.headers as HeadersInit).get('authorization')).toBe('Bearer secret-token');
+    expect(new Headers(b.headers as ConstructorParameters<typeof Headers>[0]).get('authorization')).toBe(
+      'Bearer secret-token',
+    );
   });
 
   it('keeps separate agents for separate KubeConfigs', async () => {

@@ -1,0 +1,266 @@
+// The benchmark's side of Kubernetes: creating many resources fast (parallel creates through
+// client-node with bounded concurrency, keep-alive connections) and watching them, so that the
+// moment a status turns Ready is the moment its watch event arrives here.
+import {
+  CoreV1Api,
+  CustomObjectsApi,
+  KubeConfig,
+  PatchStrategy,
+  setHeaderOptions,
+  Watch,
+} from '@kubernetes/client-node';
+import { GROUP, KIND, PLURAL, VERSION } from '../../src/api/constants.js';
+import { shareConnections } from '../../src/controller/kube-connections.js';
+
+export interface Resource {
+  apiVersion?: string;
+  kind?: string;
+  metadata: { name: string; namespace?: string; generation?: number; resourceVersion?: string };
+  spec?: Record<string, unknown>;
+  status?: {
+    observedGeneration?: number;
+    conditions?: Array<{ type: string; status: string; reason?: string; observedGeneration?: number }>;
+  };
+}
+
+export function adminKubeConfig(path: string): KubeConfig {
+  const kc = new KubeConfig();
+  kc.loadFromFile(path);
+  return shareConnections(kc);
+}
+
+/** Ready=True for the object's current generation. */
+export function readyForGeneration(obj: Resource): boolean {
+  const gen = obj.metadata.generation;
+  const ready = obj.status?.conditions?.find((c) => c.type === 'Ready');
+  if (!ready || ready.status !== 'True') return false;
+  const observed = ready.observedGeneration ?? obj.status?.observedGeneration;
+  return observed === gen;
+}
+
+/** Runs `fn` over `items` with at most `limit` in flight. */
+export async function mapLimit<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T, i: number) => Promise<R>,
+) {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    for (;;) {
+      const i = next++;
+      if (i >= items.length) return;
+      results[i] = await fn(items[i] as T, i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}
+
+export class Kube {
+  readonly custom: CustomObjectsApi;
+  readonly core: CoreV1Api;
+
+  constructor(readonly kc: KubeConfig) {
+    this.custom = kc.makeApiClient(CustomObjectsApi);
+    this.core = kc.makeApiClient(CoreV1Api);
+  }
+
+  async ensureNamespace(name: string): Promise<void> {
+    try {
+      await this.core.createNamespace({ body: { metadata: { name } } });
+    } catch (error) {
+      if ((error as { code?: number }).code !== 409) throw error;
+    }
+  }
+
+  /** Creates the resources with `concurrency` requests in flight; retries a few transient failures. */
+  async createAll(
+    namespace: string,
+    specs: Array<{ name: string; spec: Record<string, unknown> }>,
+    concurrency = 32,
+  ) {
+    await mapLimit(specs, concurrency, async ({ name, spec }) => {
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await this.custom.createNamespacedCustomObject({
+            group: GROUP,
+            version: VERSION,
+            namespace,
+            plural: PLURAL,
+            body: { apiVersion: `${GROUP}/${VERSION}`, kind: KIND, metadata: { name, namespace }, spec },
+          });
+          return;
+        } catch (error) {
+          const code = (error as { code?: number }).code;
+          if (code === 409) return; // exists (a re-run)
+          if (attempt >= 5 || (code !== undefined && code < 500 && code !== 429)) throw error;
+          await new Promise((r) => setTimeout(r, 200 * 2 ** attempt));
+        }
+      }
+    });
+  }
+
+  /** Merge-patches spec; resolves when the API server has answered (the write is accepted). */
+  async patchSpec(namespace: string, name: string, spec: Record<string, unknown>): Promise<Resource> {
+    return (await this.custom.patchNamespacedCustomObject(
+      { group: GROUP, version: VERSION, namespace, plural: PLURAL, name, body: { spec } },
+      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+    )) as Resource;
+  }
+}
+
+type Waiter = { check: () => boolean; resolve: () => void };
+
+/**
+ * Watches the resources of one namespace (or all): keeps the latest of each, when each last
+ * became Ready for its generation, and how many MODIFIED events arrived (Kubernetes writes).
+ */
+export class ResourceWatch {
+  readonly objects = new Map<string, Resource>();
+  /** name -> epoch ms at which the event making it Ready for `generation` arrived. */
+  readonly readyAt = new Map<string, { generation: number; at: number }>();
+  modified = 0;
+  added = 0;
+  private readyCount = 0;
+  private controller: AbortController | undefined;
+  private waiters: Waiter[] = [];
+  private stopped = false;
+  private resourceVersion: string | undefined;
+
+  constructor(
+    private readonly kc: KubeConfig,
+    private readonly namespace: string | undefined,
+  ) {}
+
+  get ready(): number {
+    return this.readyCount;
+  }
+
+  async start(): Promise<void> {
+    await this.connect();
+  }
+
+  private async connect(): Promise<void> {
+    const path = this.namespace
+      ? `/apis/${GROUP}/${VERSION}/namespaces/${this.namespace}/${PLURAL}`
+      : `/apis/${GROUP}/${VERSION}/${PLURAL}`;
+    const watch = new Watch(this.kc);
+    this.controller = await watch.watch(
+      path,
+      {
+        allowWatchBookmarks: true,
+        timeoutSeconds: 3600,
+        ...(this.resourceVersion ? { resourceVersion: this.resourceVersion } : {}),
+      },
+      (type, obj: Resource) => this.onEvent(type, obj),
+      (error) => {
+        if (this.stopped) return;
+        if (error && (error as { name?: string }).name !== 'AbortError') {
+          process.stderr.write(`watch ended: ${(error as Error).message}; reconnecting\n`);
+        }
+        setTimeout(() => void this.connect().catch(() => {}), 200);
+      },
+    );
+  }
+
+  private onEvent(type: string, obj: Resource): void {
+    const at = Date.now();
+    if (obj?.metadata?.resourceVersion) this.resourceVersion = obj.metadata.resourceVersion;
+    if (type === 'BOOKMARK' || type === 'ERROR' || !obj?.metadata?.name) return;
+    const key = this.namespace ? obj.metadata.name : `${obj.metadata.namespace}/${obj.metadata.name}`;
+    if (type === 'DELETED') {
+      if (this.objects.has(key) && this.isReady(key)) this.readyCount--;
+      this.objects.delete(key);
+      return;
+    }
+    if (type === 'ADDED') this.added++;
+    if (type === 'MODIFIED') this.modified++;
+    const wasReady = this.objects.has(key) && this.isReady(key);
+    this.objects.set(key, obj);
+    const gen = obj.metadata.generation ?? 0;
+    if (readyForGeneration(obj)) {
+      const prev = this.readyAt.get(key);
+      if (!prev || prev.generation !== gen) this.readyAt.set(key, { generation: gen, at });
+    }
+    const isReady = this.isReady(key);
+    if (isReady !== wasReady) this.readyCount += isReady ? 1 : -1;
+    this.poke();
+  }
+
+  private isReady(key: string): boolean {
+    const obj = this.objects.get(key);
+    return obj !== undefined && readyForGeneration(obj);
+  }
+
+  /** Resolves when `check()` holds (checked after every event); rejects after `timeoutMs`. */
+  until(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
+    if (check()) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiters = this.waiters.filter((w) => w !== waiter);
+        reject(
+          new Error(
+            `timed out after ${timeoutMs} ms waiting for ${what} (ready ${this.readyCount}/${this.objects.size})`,
+          ),
+        );
+      }, timeoutMs);
+      const waiter: Waiter = {
+        check,
+        resolve: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+      };
+      this.waiters.push(waiter);
+    });
+  }
+
+  private poke(): void {
+    if (this.waiters.length === 0) return;
+    const still: Waiter[] = [];
+    for (const w of this.waiters) {
+      if (w.check()) w.resolve();
+      else still.push(w);
+    }
+    this.waiters = still;
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.controller?.abort();
+  }
+}
+
+/** Counts Event writes (ADDED and MODIFIED, i.e. new events and repeats) in a namespace or all. */
+export class EventWatch {
+  writes = 0;
+  private controller: AbortController | undefined;
+
+  constructor(
+    private readonly kc: KubeConfig,
+    private readonly namespace: string | undefined,
+  ) {}
+
+  async start(): Promise<void> {
+    const path = this.namespace ? `/api/v1/namespaces/${this.namespace}/events` : '/api/v1/events';
+    // Start from "now": list to get a resourceVersion first, so old events are not counted.
+    const core = this.kc.makeApiClient(CoreV1Api);
+    const list = this.namespace
+      ? await core.listNamespacedEvent({ namespace: this.namespace, limit: 1 })
+      : await core.listEventForAllNamespaces({ limit: 1 });
+    const rv = list.metadata?.resourceVersion;
+    this.controller = await new Watch(this.kc).watch(
+      path,
+      { resourceVersion: rv, timeoutSeconds: 3600 },
+      (type) => {
+        if (type === 'ADDED' || type === 'MODIFIED') this.writes++;
+      },
+      () => {},
+    );
+  }
+
+  stop(): void {
+    this.controller?.abort();
+  }
+}

@@ -1,0 +1,701 @@
+// End-to-end benchmark of the operator: a real kube-apiserver + etcd (src/envtest), the local AWS
+// service as a child process, and the operator as a child process (the built CLI), so that each
+// one's CPU and memory can be told apart.
+//
+//   npm run build && npm run bench               full: sync of 1,000 and 5,000, steady 5,000, memory 10,000
+//   npm run bench -- --quick                     N = 200 everywhere, a few minutes
+//   npm run bench -- --quick --profile           also `node --cpu-prof` the operator, summarised
+//   npm run bench -- --only latency,sync         a subset (latency, sync, steady, throttle, memory)
+//
+// Writes bench-results/latest.json (and bench-results/<mode>.json) and prints a table.
+// See bench/README.md for what each figure means and how it is measured.
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parseArgs } from 'node:util';
+import { CreateApplicationCommand, EMRServerlessClient } from '@aws-sdk/client-emr-serverless';
+import { EmulatorControl } from '../src/emulator/control-client.js';
+import type { Call } from '../src/emulator/server.js';
+import { type ControlPlane, findRepoRoot, startControlPlane } from '../src/envtest/index.js';
+import { summariseProfile } from './lib/cpuprofile.js';
+import { adminKubeConfig, EventWatch, Kube, mapLimit, ResourceWatch } from './lib/kube.js';
+import {
+  type EmulatorProcess,
+  type OperatorOptions,
+  type OperatorProcess,
+  pidsMentioning,
+  procStats,
+  startEmulatorProcess,
+  startOperatorProcess,
+} from './lib/procs.js';
+import { countBy, percentile, round, table } from './lib/stats.js';
+
+const { values: flags } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    profile: { type: 'boolean', default: false },
+    only: { type: 'string' },
+    concurrency: { type: 'string', default: '4' },
+  },
+});
+
+const quick = flags.quick === true;
+const SCENARIOS = ['latency', 'sync', 'steady', 'throttle', 'memory'] as const;
+const only = new Set(flags.only ? flags.only.split(',') : SCENARIOS);
+const concurrency = Number(flags.concurrency);
+
+const config = quick
+  ? {
+      latencyChanges: 50,
+      syncSizes: [200],
+      syncRps: 50,
+      steadyPeriodS: 10,
+      throttleResources: 20,
+      throttleSeconds: 15,
+      memoryTotal: 1_000,
+    }
+  : {
+      latencyChanges: 50,
+      syncSizes: [1_000, 5_000],
+      syncRps: 50,
+      steadyPeriodS: 20,
+      throttleResources: 100,
+      throttleSeconds: 60,
+      memoryTotal: 10_000,
+    };
+
+const root = findRepoRoot();
+const resultsDir = join(root, 'bench-results');
+const runDir = join(
+  resultsDir,
+  'runs',
+  `${quick ? 'quick' : 'full'}-${new Date().toISOString().replace(/[:.]/g, '-')}`,
+);
+mkdirSync(runDir, { recursive: true });
+
+const report: Record<string, unknown> = {};
+const notes: string[] = [];
+const log = (line: string) =>
+  process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
+
+interface Ctx {
+  cp: ControlPlane;
+  kube: Kube;
+  emu: EmulatorProcess;
+  control: EmulatorControl;
+  sdk: EMRServerlessClient;
+  keyA: string;
+  keyB: string;
+}
+
+// --- helpers -------------------------------------------------------------------------------------
+
+function operatorOptions(ctx: Ctx, scenario: string, o: Partial<OperatorOptions>): OperatorOptions {
+  let cpuProfDir: string | undefined;
+  if (flags.profile) {
+    cpuProfDir = join(runDir, 'profiles', scenario);
+    rmSync(cpuProfDir, { recursive: true, force: true });
+    mkdirSync(cpuProfDir, { recursive: true });
+  }
+  return {
+    kubeconfig: ctx.cp.kubeconfig,
+    awsEndpoint: ctx.emu.endpoint,
+    awsRps: 50,
+    resyncPeriod: '10m',
+    concurrency,
+    logFile: join(runDir, `operator-${scenario}.log`),
+    ...(cpuProfDir && { cpuProfDir }),
+    ...o,
+  };
+}
+
+/** Stops the operator; with --profile, summarises its CPU profile into the report. */
+async function stopOperator(op: OperatorProcess, scenario: string): Promise<void> {
+  await op.stop();
+  if (!flags.profile) return;
+  const dir = join(runDir, 'profiles', scenario);
+  const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
+  if (!file) return;
+  const summary = summariseProfile(join(dir, file), 15);
+  const profiles = (report.profiles ??= {}) as Record<string, unknown>;
+  profiles[scenario] = { file: join(dir, file), ...summary };
+  log(`profile ${scenario}: busy ${summary.totalMs - summary.idleMs} ms of ${summary.totalMs} ms`);
+  for (const f of summary.functions.slice(0, 10))
+    log(`  ${String(f.percent).padStart(5)}%  ${f.function}  ${f.where}`);
+}
+
+/** CPU seconds of every process of the benchmark, for "who used the two cores". */
+function cpuSnapshot(ctx: Ctx, op?: OperatorProcess) {
+  const out: Record<string, number> = {};
+  for (const { pid, name } of pidsMentioning(ctx.cp.dataDir)) {
+    const s = procStats(pid);
+    if (s) out[name] = (out[name] ?? 0) + s.cpuSeconds;
+  }
+  out.emulator = procStats(ctx.emu.pid)?.cpuSeconds ?? 0;
+  if (op) out.operator = op.stats()?.cpuSeconds ?? 0;
+  const self = process.cpuUsage();
+  out.bench = (self.user + self.system) / 1e6;
+  return out;
+}
+
+function cpuDelta(a: Record<string, number>, b: Record<string, number>, seconds: number) {
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(b)) out[k] = round(v - (a[k] ?? 0), 1);
+  out.wallSeconds = round(seconds, 1);
+  out.cores = cpus().length;
+  return out;
+}
+
+const callTime = (c: Call) => Date.parse(c.at);
+
+/** Pre-creates applications in the local service (to be adopted), `limit` at once. */
+async function precreateApps(ctx: Ctx, prefix: string, count: number): Promise<string[]> {
+  return mapLimit(
+    Array.from({ length: count }, (_, i) => i),
+    16,
+    async (i) => {
+      const out = await ctx.sdk.send(
+        new CreateApplicationCommand({ name: `${prefix}-${i}`, type: 'SPARK', releaseLabel: 'emr-7.5.0' }),
+      );
+      return out.applicationId!;
+    },
+  );
+}
+
+/** Half creating (with the shared customer key), half adopting pre-created apps. */
+async function createMixed(ctx: Ctx, namespace: string, n: number, prefix: string): Promise<void> {
+  const adopt = Math.floor(n / 2);
+  const ids = await precreateApps(ctx, `${prefix}-adopted`, adopt);
+  const specs = [
+    ...Array.from({ length: n - adopt }, (_, i) => ({
+      name: `create-${i}`,
+      spec: {
+        name: `${prefix}-created-${i}`,
+        type: 'SPARK',
+        releaseLabel: 'emr-7.5.0',
+        diskEncryptionConfiguration: { encryptionKeyArn: ctx.keyA },
+      },
+    })),
+    ...ids.map((id, i) => ({ name: `adopt-${i}`, spec: { applicationId: id } })),
+  ];
+  await ctx.kube.ensureNamespace(namespace);
+  await ctx.kube.createAll(namespace, specs, 32);
+}
+
+async function waitForReconciles(op: OperatorProcess, atLeast: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const m = await op.metrics();
+    if (m.sum('controller_runtime_reconcile_total') >= atLeast) return;
+    if (Date.now() > deadline) throw new Error(`fewer than ${atLeast} reconciles after ${timeoutMs} ms`);
+    await sleep(250);
+  }
+}
+
+// --- 1. single change latency ----------------------------------------------------------------------
+
+async function latencyScenario(ctx: Ctx): Promise<void> {
+  const ns = 'bench-latency';
+  const name = 'latency';
+  log(`latency: ${config.latencyChanges} key changes of one STOPPED application`);
+  await ctx.kube.ensureNamespace(ns);
+  await ctx.kube.createAll(ns, [
+    {
+      name,
+      spec: {
+        name: 'latency',
+        type: 'SPARK',
+        releaseLabel: 'emr-7.5.0',
+        diskEncryptionConfiguration: { encryptionKeyArn: ctx.keyA },
+      },
+    },
+  ]);
+  const watch = new ResourceWatch(ctx.kube.kc, ns);
+  await watch.start();
+  const op = await startOperatorProcess(operatorOptions(ctx, 'latency', { namespace: ns, awsRps: 20 }));
+  await op.ready();
+  await watch.until(() => watch.ready === 1, 60_000, 'the latency resource to be Ready');
+  const obj = watch.objects.get(name)!;
+  const appId = (obj.status as { applicationId?: string }).applicationId!;
+  await ctx.control.patchApplication(appId, { state: 'STOPPED' });
+  await sleep(500);
+  await fetch(`${ctx.emu.endpoint}/_emulator/calls`, { method: 'DELETE' });
+
+  const changes: Array<{ sentAt: number; acceptedAt: number; generation: number; readyAt: number }> = [];
+  for (let i = 0; i < config.latencyChanges; i++) {
+    const key = i % 2 === 0 ? ctx.keyB : ctx.keyA;
+    const sentAt = Date.now();
+    const res = await ctx.kube.patchSpec(ns, name, {
+      diskEncryptionConfiguration: { encryptionKeyArn: key },
+    });
+    const acceptedAt = Date.now();
+    const generation = res.metadata.generation!;
+    await watch.until(
+      () => watch.readyAt.get(name)?.generation === generation,
+      30_000,
+      `generation ${generation} Ready`,
+    );
+    changes.push({ sentAt, acceptedAt, generation, readyAt: watch.readyAt.get(name)!.at });
+    await sleep(100 + Math.random() * 150);
+  }
+  const calls = await ctx.control.calls();
+  await stopOperator(op, 'latency');
+  watch.stop();
+
+  const updates = calls.filter((c) => c.operation === 'UpdateApplication' && c.status === 200).map(callTime);
+  const toAws: number[] = [];
+  const toReady = changes.map((c) => c.readyAt - c.acceptedAt);
+  let u = 0;
+  for (const c of changes) {
+    // The first UpdateApplication at or after the patch was sent (`at` has millisecond precision).
+    while (u < updates.length && (updates[u] as number) < c.sentAt - 1) u++;
+    if (u < updates.length) toAws.push(Math.max(0, (updates[u] as number) - c.acceptedAt));
+    u++;
+  }
+  if (toAws.length !== changes.length)
+    notes.push(`latency: matched ${toAws.length} UpdateApplication calls to ${changes.length} changes`);
+  Object.assign(report, {
+    applyToAwsP50Ms: percentile(toAws, 50),
+    applyToAwsP99Ms: percentile(toAws, 99),
+    applyToReadyP50Ms: percentile(toReady, 50),
+    applyToReadyP99Ms: percentile(toReady, 99),
+    latencyChanges: changes.length,
+    latencyAwsCalls: countBy(calls, (c) => c.operation),
+  });
+  log(
+    `latency: to AWS p50 ${report.applyToAwsP50Ms} ms p99 ${report.applyToAwsP99Ms} ms; to Ready p50 ${report.applyToReadyP50Ms} ms p99 ${report.applyToReadyP99Ms} ms`,
+  );
+}
+
+// --- 2. initial sync -------------------------------------------------------------------------------
+
+async function syncScenario(ctx: Ctx, n: number): Promise<Record<string, unknown>> {
+  const ns = `bench-sync-${n}`;
+  log(`sync ${n}: creating ${n - Math.floor(n / 2)} resources to create and ${Math.floor(n / 2)} to adopt`);
+  const createStarted = Date.now();
+  await createMixed(ctx, ns, n, `sync${n}`);
+  const createSeconds = (Date.now() - createStarted) / 1000;
+  log(
+    `sync ${n}: created in ${round(createSeconds, 1)} s (${round(n / createSeconds, 0)}/s); starting the operator`,
+  );
+  const watch = new ResourceWatch(ctx.kube.kc, ns);
+  await watch.start();
+  await watch.until(() => watch.objects.size === n, 120_000, `${n} objects in the watch`);
+  await fetch(`${ctx.emu.endpoint}/_emulator/calls`, { method: 'DELETE' });
+  const modifiedBefore = watch.modified;
+  const events = new EventWatch(ctx.kube.kc, ns);
+  await events.start();
+
+  const rps = config.syncRps;
+  const scenario = `sync-${n}`;
+  const cpu0 = cpuSnapshot(ctx);
+  const op = await startOperatorProcess(operatorOptions(ctx, scenario, { namespace: ns, awsRps: rps }));
+  const syncedAt = await op.ready();
+  let peakRss = 0;
+  const rssTimer = setInterval(() => {
+    peakRss = Math.max(peakRss, op.stats()?.rssMb ?? 0);
+  }, 500);
+  const progress = setInterval(() => log(`sync ${n}: ${watch.ready}/${n} Ready`), 15_000);
+  try {
+    await watch.until(() => watch.ready === n, 60 * 60_000, `all ${n} Ready`);
+  } finally {
+    clearInterval(progress);
+    clearInterval(rssTimer);
+  }
+  const doneAt = Math.max(...[...watch.readyAt.values()].map((r) => r.at));
+  const seconds = (doneAt - op.startedAt) / 1000;
+  const cpu1 = cpuSnapshot(ctx, op);
+  const m = await op.metrics();
+  const rss = op.stats()?.rssMb ?? 0;
+  const calls = await ctx.control.calls();
+  await stopOperator(op, scenario);
+  events.stop();
+  watch.stop();
+
+  const byOp = countBy(calls, (c) => c.operation);
+  const keys = 1; // every created resource declares the same customer-managed key
+  const creates = n - Math.floor(n / 2);
+  const adopts = Math.floor(n / 2);
+  // Minimal AWS calls: DescribeKey once per distinct key; create = CreateApplication + GetApplication
+  // (its state); adopt = GetApplication.
+  const minimalCalls = keys + creates * 2 + adopts;
+  const floor = minimalCalls / rps;
+  const first = calls.length ? callTime(calls[0]!) : op.startedAt;
+  const kubeWrites = watch.modified - modifiedBefore;
+  const out = {
+    resources: n,
+    seconds: round(seconds, 1),
+    floorSeconds: round(floor, 1),
+    ratioToFloor: round(floor / seconds, 3),
+    targetSeconds: round(floor / 0.85, 1),
+    met: seconds <= floor / 0.85,
+    fromFirstAwsCallSeconds: round((doneAt - first) / 1000, 1),
+    operatorStartToCacheSyncedSeconds: round((syncedAt - op.startedAt) / 1000, 2),
+    minimalAwsCalls: minimalCalls,
+    actualAwsCalls: calls.length,
+    awsCallsByOperation: byOp,
+    awsThrottled: calls.filter((c) => c.status === 429).length,
+    kubeResourceWrites: kubeWrites,
+    kubeEventWrites: events.writes,
+    reconciles: m.sum('controller_runtime_reconcile_total'),
+    reconcilesByResult: Object.fromEntries(
+      ['success', 'requeue', 'requeue_after', 'error'].map((r) => [
+        r,
+        m.sum('controller_runtime_reconcile_total', { result: r }),
+      ]),
+    ),
+    operatorRssMb: round(rss, 1),
+    operatorPeakRssMb: round(peakRss, 1),
+    cpuSeconds: cpuDelta(cpu0, cpu1, (doneAt - op.startedAt) / 1000),
+    resourceCreateSeconds: round(createSeconds, 1),
+  };
+  log(
+    `sync ${n}: ${out.seconds} s (floor ${out.floorSeconds} s, target <= ${out.targetSeconds} s); AWS calls ${calls.length} (minimal ${minimalCalls}); CPU ${JSON.stringify(out.cpuSeconds)}`,
+  );
+  return out;
+}
+
+// --- 3. steady state -------------------------------------------------------------------------------
+
+async function steadyScenario(ctx: Ctx, n: number): Promise<void> {
+  const ns = `bench-sync-${n}`;
+  const periodS = config.steadyPeriodS;
+  log(`steady: ${n} in-sync resources, --resync-period ${periodS}s, --aws-rps 0 (unlimited), 3 periods`);
+  const watch = new ResourceWatch(ctx.kube.kc, ns);
+  await watch.start();
+  await watch.until(() => watch.objects.size === n && watch.ready === n, 120_000, `${n} Ready objects`);
+  const op = await startOperatorProcess(
+    operatorOptions(ctx, 'steady', { namespace: ns, awsRps: 0, resyncPeriod: `${periodS}s` }),
+  );
+  await op.ready();
+  await waitForReconciles(op, n, 10 * 60_000);
+  await sleep(1_000);
+  // The window starts after the first pass over every resource (a restart reconciles each at once).
+  await fetch(`${ctx.emu.endpoint}/_emulator/calls`, { method: 'DELETE' });
+  const events = new EventWatch(ctx.kube.kc, ns);
+  await events.start();
+  const modified0 = watch.modified;
+  const m0 = await op.metrics();
+  const cpu0 = cpuSnapshot(ctx, op);
+  const t0 = Date.now();
+  await sleep(3 * periodS * 1000);
+  const windowS = (Date.now() - t0) / 1000;
+  const m1 = await op.metrics();
+  const cpu1 = cpuSnapshot(ctx, op);
+  const calls = await ctx.control.calls();
+  const kubeWrites = watch.modified - modified0;
+  const rss = op.stats()?.rssMb ?? 0;
+  const heapMb = m1.sum('nodejs_heap_size_used_bytes') / 2 ** 20;
+  events.stop();
+  await stopOperator(op, 'steady');
+  watch.stop();
+
+  const periods = windowS / periodS;
+  const reads = new Set([
+    'GetApplication',
+    'ListApplications',
+    'ListJobRuns',
+    'DescribeKey',
+    'GetJobRun',
+    'ListTagsForResource',
+  ]);
+  const byOp = countBy(calls, (c) => c.operation);
+  const gets = byOp.GetApplication ?? 0;
+  const writes = calls.filter((c) => !reads.has(c.operation)).length;
+  const kms = calls.filter((c) => c.service === 'kms').length;
+  const getsPerApp = Object.values(
+    countBy(
+      calls.filter((c) => c.operation === 'GetApplication'),
+      (c) => c.applicationId ?? '?',
+    ),
+  );
+  const reconciles =
+    m1.sum('controller_runtime_reconcile_total') - m0.sum('controller_runtime_reconcile_total');
+  const operatorCpu = (cpu1.operator ?? 0) - (cpu0.operator ?? 0);
+  Object.assign(report, {
+    steadyResources: n,
+    steadyResyncPeriodSeconds: periodS,
+    steadyWindowSeconds: round(windowS, 1),
+    steadyGetsPerResourcePeriod: round(gets / n / periods, 3),
+    steadyGetsPerResourceMinMax: [Math.min(...getsPerApp), Math.max(...getsPerApp)],
+    steadyAwsWritesPerResourcePeriod: round(writes / n / periods, 4),
+    steadyKmsCallsPerPeriod: round(kms / periods, 2),
+    steadyDistinctKeys: 1,
+    steadyAwsCallsByOperation: byOp,
+    steadyKubeWrites: kubeWrites + events.writes,
+    steadyKubeWritesDetail: { resourceModified: kubeWrites, events: events.writes },
+    steadyReconciles: reconciles,
+    cpuSecondsPer1000Reconciles: round((operatorCpu / reconciles) * 1000, 3),
+    steadyCpuSeconds: cpuDelta(cpu0, cpu1, windowS),
+    steadyRssMb: round(rss, 1),
+    steadyHeapUsedMb: round(heapMb, 1),
+  });
+  log(
+    `steady: ${report.steadyGetsPerResourcePeriod} Get/resource/period, writes ${writes}, KMS ${kms}, kube writes ${report.steadyKubeWrites}, ${report.cpuSecondsPer1000Reconciles} CPU s/1000 reconciles`,
+  );
+}
+
+// --- 5. throttling storm ---------------------------------------------------------------------------
+
+async function throttleScenario(ctx: Ctx): Promise<void> {
+  const ns = 'bench-throttle';
+  const m = config.throttleResources;
+  const stormS = config.throttleSeconds;
+  log(
+    `throttle: ${m} resources, 30% ThrottlingException on every operation for ${stormS} s while each gets a key change`,
+  );
+  await ctx.kube.ensureNamespace(ns);
+  await ctx.kube.createAll(
+    ns,
+    Array.from({ length: m }, (_, i) => ({
+      name: `storm-${i}`,
+      spec: {
+        name: `storm-${i}`,
+        type: 'SPARK',
+        releaseLabel: 'emr-7.5.0',
+        diskEncryptionConfiguration: { encryptionKeyArn: ctx.keyA },
+      },
+    })),
+  );
+  const watch = new ResourceWatch(ctx.kube.kc, ns);
+  await watch.start();
+  const op = await startOperatorProcess(operatorOptions(ctx, 'throttle', { namespace: ns, awsRps: 50 }));
+  await op.ready();
+  await watch.until(() => watch.ready === m, 5 * 60_000, `${m} Ready`);
+  await sleep(1_000);
+  await fetch(`${ctx.emu.endpoint}/_emulator/calls`, { method: 'DELETE' });
+  const m0 = await op.metrics();
+  const latest = new Map<string, number>();
+  await ctx.control.fault({ operation: '*', status: 429, errorType: 'ThrottlingException', rate: 0.3 });
+  const stormStart = Date.now();
+  for (let i = 0; i < m; i++) {
+    const dueAt = stormStart + (i * 0.8 * stormS * 1000) / m;
+    const wait = dueAt - Date.now();
+    if (wait > 0) await sleep(wait);
+    const res = await ctx.kube.patchSpec(ns, `storm-${i}`, {
+      diskEncryptionConfiguration: { encryptionKeyArn: ctx.keyB },
+    });
+    latest.set(`storm-${i}`, res.metadata.generation!);
+  }
+  const left = stormStart + stormS * 1000 - Date.now();
+  if (left > 0) await sleep(left);
+  await ctx.control.clearFaults();
+  const stormEnd = Date.now();
+  const readyDuringStorm = [...latest].filter(
+    ([k, g]) => (watch.readyAt.get(k)?.generation ?? -1) === g,
+  ).length;
+  const converged = () => [...latest].every(([k, g]) => watch.readyAt.get(k)?.generation === g);
+  await watch.until(converged, 15 * 60_000, 'convergence after the storm');
+  const lastReady = Math.max(...[...latest.keys()].map((k) => watch.readyAt.get(k)!.at));
+  const m1 = await op.metrics();
+  const calls = await ctx.control.calls();
+  await stopOperator(op, 'throttle');
+  watch.stop();
+  const diff = (name: string, match: Record<string, string> = {}) =>
+    m1.sum(name, match) - m0.sum(name, match);
+  Object.assign(report, {
+    throttleResources: m,
+    throttleStormSeconds: stormS,
+    throttleConvergeSeconds: round(Math.max(0, lastReady - stormEnd) / 1000, 2),
+    throttleReadyDuringStorm: readyDuringStorm,
+    throttleRetries: diff('emr_serverless_operator_aws_retries_total'),
+    throttle429s: calls.filter((c) => c.status === 429).length,
+    throttleAwsCalls: calls.length,
+    throttleFailedAwsCalls:
+      diff('emr_serverless_operator_aws_calls_total') -
+      diff('emr_serverless_operator_aws_calls_total', { outcome: 'success' }),
+    throttleReconcileErrors: diff('controller_runtime_reconcile_errors_total'),
+    throttleUpdates: calls.filter((c) => c.operation === 'UpdateApplication' && c.status === 200).length,
+  });
+  log(
+    `throttle: converged ${report.throttleConvergeSeconds} s after the storm; ${report.throttleRetries} SDK retries, ${report.throttle429s} 429s, ${readyDuringStorm}/${m} converged during the storm`,
+  );
+}
+
+// --- 4. memory -------------------------------------------------------------------------------------
+
+async function memoryScenario(ctx: Ctx): Promise<void> {
+  const total = config.memoryTotal;
+  log(`memory: operator on all namespaces, growing to ${total} resources`);
+  const watch = new ResourceWatch(ctx.kube.kc, undefined);
+  await watch.start();
+  await sleep(2_000);
+  const existing = watch.objects.size;
+  const op = await startOperatorProcess(operatorOptions(ctx, 'memory', { awsRps: 0, logLevel: 'warn' }));
+  await op.ready();
+  await waitForReconciles(op, existing, 10 * 60_000);
+  await sleep(5_000);
+  const before = {
+    resources: existing,
+    rssMb: op.stats()?.rssMb ?? 0,
+    heapMb: (await op.metrics()).sum('nodejs_heap_size_used_bytes') / 2 ** 20,
+  };
+  const add = Math.max(0, total - existing);
+  log(`memory: ${existing} resources, RSS ${round(before.rssMb, 1)} MB; adding ${add}`);
+  if (add > 0) {
+    await createMixed(ctx, 'bench-memory', add, 'memory');
+    await watch.until(
+      () => watch.objects.size >= total && watch.ready >= total,
+      30 * 60_000,
+      `${total} Ready`,
+    );
+  }
+  await sleep(5_000);
+  const m = await op.metrics();
+  const after = {
+    resources: watch.objects.size,
+    rssMb: op.stats()?.rssMb ?? 0,
+    heapMb: m.sum('nodejs_heap_size_used_bytes') / 2 ** 20,
+  };
+  const reconciles = m.sum('controller_runtime_reconcile_total');
+  const cpu = m.sum('process_cpu_seconds_total');
+  await stopOperator(op, 'memory');
+  watch.stop();
+  const per1000 = ((after.rssMb - before.rssMb) / Math.max(1, after.resources - before.resources)) * 1000;
+  Object.assign(report, {
+    rssMb: round(after.rssMb, 1),
+    resources: after.resources,
+    rssMbPer1000: round(per1000, 2),
+    heapUsedMb: round(after.heapMb, 1),
+    heapUsedMbPer1000: round(
+      ((after.heapMb - before.heapMb) / Math.max(1, after.resources - before.resources)) * 1000,
+      2,
+    ),
+    memoryPoints: [
+      { resources: before.resources, rssMb: round(before.rssMb, 1), heapUsedMb: round(before.heapMb, 1) },
+      { resources: after.resources, rssMb: round(after.rssMb, 1), heapUsedMb: round(after.heapMb, 1) },
+    ],
+    memoryCpuSecondsPer1000Reconciles: round((cpu / reconciles) * 1000, 3),
+  });
+  log(
+    `memory: ${after.resources} resources, RSS ${report.rssMb} MB (+${report.rssMbPer1000} MB per 1000), heap ${report.heapUsedMb} MB`,
+  );
+}
+
+// --- main ----------------------------------------------------------------------------------------
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  Object.assign(report, {
+    mode: quick ? 'quick' : 'full',
+    timestamp: new Date().toISOString(),
+    cores: cpus().length,
+    cpuModel: cpus()[0]?.model ?? 'unknown',
+    memoryGiB: round(totalmem() / 2 ** 30, 1),
+    nodeVersion: process.version,
+    operatorConcurrency: concurrency,
+    profiled: flags.profile === true,
+  });
+  log(`mode ${report.mode}; results in ${runDir}`);
+  const cp = await startControlPlane({ crds: [join(root, 'crds')], log });
+  const emu = await startEmulatorProcess(join(runDir, 'emulator.log'));
+  const sdk = new EMRServerlessClient({
+    endpoint: emu.endpoint,
+    region: 'eu-west-1',
+    credentials: { accessKeyId: 'bench', secretAccessKey: 'bench' },
+  });
+  try {
+    report.kubernetesVersion = cp.versions.kubernetes;
+    report.etcdVersion = cp.versions.etcd;
+    const control = new EmulatorControl(emu.endpoint);
+    const keyA = (await control.createKey({ region: 'eu-west-1' })).Arn;
+    const keyB = (await control.createKey({ region: 'eu-west-1' })).Arn;
+    const ctx: Ctx = { cp, kube: new Kube(adminKubeConfig(cp.kubeconfig)), emu, control, sdk, keyA, keyB };
+
+    if (only.has('latency')) await latencyScenario(ctx);
+    if (only.has('sync') || only.has('steady')) {
+      const syncs: Record<string, unknown>[] = [];
+      for (const n of config.syncSizes) syncs.push(await syncScenario(ctx, n));
+      const last = syncs[syncs.length - 1]!;
+      Object.assign(report, {
+        initialSyncSeconds: last.seconds,
+        initialSyncFloorSeconds: last.floorSeconds,
+        initialSyncResources: last.resources,
+        initialSyncAwsRps: config.syncRps,
+        initialSync: Object.fromEntries(syncs.map((s) => [String(s.resources), s])),
+      });
+      if (only.has('steady')) await steadyScenario(ctx, config.syncSizes[config.syncSizes.length - 1]!);
+    }
+    if (only.has('throttle')) await throttleScenario(ctx);
+    if (only.has('memory')) await memoryScenario(ctx);
+    report.emulatorStats = await control.stats();
+  } finally {
+    sdk.destroy();
+    await emu.stop();
+    await cp.stop();
+  }
+  report.benchSeconds = round((Date.now() - started) / 1000, 0);
+  if (notes.length) report.notes = notes;
+  const json = `${JSON.stringify(report, null, 2)}\n`;
+  writeFileSync(join(resultsDir, 'latest.json'), json);
+  writeFileSync(join(resultsDir, `${report.mode}.json`), json);
+  writeFileSync(join(runDir, 'report.json'), json);
+  printTable();
+}
+
+function printTable(): void {
+  const r = report as Record<string, number | undefined>;
+  const f = (v: unknown, unit = '') => (v === undefined ? 'n/a' : `${v}${unit}`);
+  const ok = (cond: boolean | undefined) => (cond === undefined ? '' : cond ? 'met' : 'NOT met');
+  const sync = report.initialSync as
+    | Record<string, { seconds: number; floorSeconds: number; met: boolean }>
+    | undefined;
+  const rows: Array<[string, string, string?]> = [
+    ['metric', 'value', 'target'],
+    [
+      'apply -> AWS call p50 / p99',
+      `${f(r.applyToAwsP50Ms)} / ${f(r.applyToAwsP99Ms)} ms`,
+      `p99 < 500 ms ${r.applyToAwsP99Ms === undefined ? '' : ok(r.applyToAwsP99Ms < 500)}`,
+    ],
+    [
+      'apply -> Ready p50 / p99',
+      `${f(r.applyToReadyP50Ms)} / ${f(r.applyToReadyP99Ms)} ms`,
+      `p99 < 1000 ms ${r.applyToReadyP99Ms === undefined ? '' : ok(r.applyToReadyP99Ms < 1000)}`,
+    ],
+  ];
+  for (const [n, s] of Object.entries(sync ?? {})) {
+    rows.push([
+      `initial sync ${n} (--aws-rps ${r.initialSyncAwsRps})`,
+      `${s.seconds} s (floor ${s.floorSeconds} s)`,
+      `<= floor/0.85 ${ok(s.met)}`,
+    ]);
+  }
+  rows.push(
+    [
+      'steady Get / resource / period',
+      f(r.steadyGetsPerResourcePeriod),
+      `1 ${r.steadyGetsPerResourcePeriod === undefined ? '' : ok(Math.abs(r.steadyGetsPerResourcePeriod - 1) < 0.1)}`,
+    ],
+    [
+      'steady AWS writes / resource / period',
+      f(r.steadyAwsWritesPerResourcePeriod),
+      `0 ${r.steadyAwsWritesPerResourcePeriod === undefined ? '' : ok(r.steadyAwsWritesPerResourcePeriod === 0)}`,
+    ],
+    ['steady KMS calls / period (1 key)', f(r.steadyKmsCallsPerPeriod), '<= distinct keys'],
+    [
+      'steady Kubernetes writes',
+      f(r.steadyKubeWrites),
+      `0 ${r.steadyKubeWrites === undefined ? '' : ok(r.steadyKubeWrites === 0)}`,
+    ],
+    ['CPU s / 1000 reconciles (steady)', f(r.cpuSecondsPer1000Reconciles)],
+    [
+      `operator RSS at ${f(r.resources)} resources`,
+      f(r.rssMb, ' MB'),
+      `< 200 MB ${r.rssMb === undefined ? '' : ok(r.rssMb < 200)}`,
+    ],
+    ['RSS growth per 1000 resources', f(r.rssMbPer1000, ' MB')],
+    ['throttle storm: converge after end', f(r.throttleConvergeSeconds, ' s')],
+    ['throttle storm: SDK retries / 429s', `${f(r.throttleRetries)} / ${f(r.throttle429s)}`],
+  );
+  process.stdout.write(
+    `\n${table(rows)}\n\nmode ${report.mode}, ${report.cores} cores (${report.cpuModel}), node ${report.nodeVersion}; ${join(resultsDir, 'latest.json')}\n`,
+  );
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(
+    `bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+  );
+  process.exitCode = 1;
+});

@@ -1,0 +1,124 @@
+// Lifecycle end to end: drift made outside the operator is put back on resync, an application
+// terminated outside it is Stalled (never re-created), and deletion under both policies,
+// including a STARTED application with a running job run (waited for, never cancelled).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { baseSpec, E2e, manifest, RESYNC_MS, sleep } from '../support/e2e.js';
+
+const NO_AUTOSTOP = { autoStopConfiguration: { enabled: false } };
+
+let e2e: E2e;
+let key: string;
+
+beforeAll(async () => {
+  e2e = await E2e.start('e2e-lifecycle');
+  key = await e2e.createKey();
+});
+
+afterAll(async () => {
+  await e2e?.stop();
+});
+
+async function created(name: string, extra: Record<string, unknown> = {}): Promise<string> {
+  await e2e.apply(manifest(name, baseSpec(name, { diskEncryptionConfiguration: { encryptionKeyArn: key }, ...extra })));
+  return (await e2e.waitForReady(name, 'True', 'Reconciled')).status!.applicationId!;
+}
+
+describe('out-of-band changes', () => {
+  it('drift of diskEncryptionConfiguration is put back on resync', async () => {
+    const id = await created('drift');
+    const other = await e2e.createKey();
+    const mark = await e2e.mark();
+    await e2e.aws.patchApplication(id, { diskEncryptionConfiguration: { encryptionKeyArn: other } });
+    await waitForAws(async () => {
+      const disk = (await e2e.application(id)).diskEncryptionConfiguration as { encryptionKeyArn?: string };
+      return disk?.encryptionKeyArn === key;
+    }, 'the drift fixed in AWS');
+    expect(await e2e.writesSince(mark)).toEqual(['UpdateApplication']);
+
+    // Removed out of band (the AWS-owned key): put back as well.
+    const mark2 = await e2e.mark();
+    await e2e.aws.patchApplication(id, { diskEncryptionConfiguration: null });
+    await waitForAws(async () => {
+      const disk = (await e2e.application(id)).diskEncryptionConfiguration as { encryptionKeyArn?: string };
+      return disk?.encryptionKeyArn === key;
+    }, 'the removed key put back');
+    expect(await e2e.writesSince(mark2)).toEqual(['UpdateApplication']);
+    await e2e.waitForReady('drift', 'True', 'Reconciled');
+  });
+
+  it('an application terminated out of band: Stalled ApplicationTerminated, never re-created', async () => {
+    const id = await created('terminated');
+    const mark = await e2e.mark();
+    await e2e.aws.patchApplication(id, { state: 'TERMINATED' });
+    const r = await e2e.waitForStalled('terminated', 'ApplicationTerminated', 3 * RESYNC_MS + 10_000);
+    expect(r.status?.state).toBe('TERMINATED');
+    await e2e.waitForEvent('terminated', 'ApplicationTerminated');
+    // A few more resyncs: still nothing created.
+    await sleep(2 * RESYNC_MS + 500);
+    expect(await e2e.writesSince(mark)).toEqual([]);
+    // Deleting the resource now just releases it (AWS already says TERMINATED).
+    await e2e.kubectl(['delete', 'emrsa', 'terminated', '--wait=false']);
+    await e2e.waitGone('terminated');
+    expect((await e2e.writesSince(mark)).filter((w) => w === 'CreateApplication')).toEqual([]);
+  });
+});
+
+async function waitForAws(probe: () => Promise<boolean>, what: string): Promise<void> {
+  const deadline = Date.now() + 3 * RESYNC_MS + 10_000;
+  while (!(await probe())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}\n${await e2e.diagnostics()}`);
+    await sleep(150);
+  }
+}
+
+describe('deletion', () => {
+  it('Delete (default for created apps): DeleteApplication, then the object disappears', async () => {
+    const id = await created('del');
+    const mark = await e2e.mark();
+    await e2e.kubectl(['delete', 'emrsa', 'del', '--wait=false']);
+    await e2e.waitGone('del');
+    expect(await e2e.writesSince(mark)).toEqual(['DeleteApplication']);
+    expect((await e2e.application(id)).state).toBe('TERMINATED');
+  });
+
+  it('Retain: the finalizer goes, the application stays', async () => {
+    const id = await created('keep', { deletionPolicy: 'Retain' });
+    const mark = await e2e.mark();
+    await e2e.kubectl(['delete', 'emrsa', 'keep', '--wait=false']);
+    await e2e.waitGone('keep');
+    expect(await e2e.writesSince(mark)).toEqual([]);
+    expect((await e2e.application(id)).state).toBe('CREATED');
+  });
+
+  it('Retain is the default for adopted applications', async () => {
+    const id = await e2e.createApplicationOutOfBand('adopted-keep');
+    await e2e.apply(manifest('adopted-keep', { applicationId: id }));
+    await e2e.waitForReady('adopted-keep', 'True', 'Reconciled');
+    const mark = await e2e.mark();
+    await e2e.kubectl(['delete', 'emrsa', 'adopted-keep', '--wait=false']);
+    await e2e.waitGone('adopted-keep');
+    expect(await e2e.writesSince(mark)).toEqual([]);
+    expect((await e2e.application(id)).state).toBe('CREATED');
+  });
+
+  it('a STARTED application with a running job run: waits for the job (never cancels), stops, deletes', async () => {
+    const id = await created('del-started', NO_AUTOSTOP);
+    await e2e.aws.patchApplication(id, { state: 'STARTED' });
+    await e2e.waitForResource('del-started', 'STARTED', (r) => r.status?.state === 'STARTED' && r);
+    const job = await e2e.aws.createJobRun(id, 'RUNNING');
+
+    const mark = await e2e.mark();
+    await e2e.kubectl(['delete', 'emrsa', 'del-started', '--wait=false']);
+    const waiting = await e2e.waitForReady('del-started', 'False', 'WaitingForJobRuns');
+    expect(waiting.metadata.deletionTimestamp).toBeTruthy();
+    await sleep(RESYNC_MS + 1_000);
+    expect(await e2e.exists('del-started')).toBe(true);
+    expect(await e2e.writesSince(mark)).toEqual([]);
+    expect((await e2e.callsSince(mark)).map((c) => c.operation)).not.toContain('CancelJobRun');
+
+    await e2e.aws.setJobRunState(id, job.jobRunId, 'SUCCESS');
+    await e2e.waitGone('del-started');
+    expect(await e2e.writesSince(mark)).toEqual(['StopApplication', 'DeleteApplication']);
+    expect((await e2e.application(id)).state).toBe('TERMINATED');
+  });
+});
