@@ -9,7 +9,7 @@
 //
 // Writes bench-results/latest.json (and bench-results/<mode>.json) and prints a table.
 // See bench/README.md for what each figure means and how it is measured.
-import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -19,6 +19,7 @@ import { EmulatorControl } from '../src/emulator/control-client.js';
 import type { Call } from '../src/emulator/server.js';
 import { type ControlPlane, findRepoRoot, startControlPlane } from '../src/envtest/index.js';
 import { summariseProfile } from './lib/cpuprofile.js';
+import { summariseHeap } from './lib/heapsnapshot.js';
 import { adminKubeConfig, EventWatch, Kube, mapLimit, ResourceWatch } from './lib/kube.js';
 import {
   type EmulatorProcess,
@@ -35,6 +36,7 @@ const { values: flags } = parseArgs({
   options: {
     quick: { type: 'boolean', default: false },
     profile: { type: 'boolean', default: false },
+    'heap-snapshot': { type: 'boolean', default: false },
     only: { type: 'string' },
     concurrency: { type: 'string', default: '4' },
   },
@@ -129,6 +131,7 @@ async function stopOperator(op: OperatorProcess, scenario: string): Promise<void
 function cpuSnapshot(ctx: Ctx, op?: OperatorProcess) {
   const out: Record<string, number> = {};
   for (const { pid, name } of pidsMentioning(ctx.cp.dataDir)) {
+    if (name !== 'etcd' && name !== 'kube-apiserver') continue; // the operator's --kubeconfig is there too
     const s = procStats(pid);
     if (s) out[name] = (out[name] ?? 0) + s.cpuSeconds;
   }
@@ -522,15 +525,42 @@ async function memoryScenario(ctx: Ctx): Promise<void> {
   await watch.start();
   await sleep(2_000);
   const existing = watch.objects.size;
-  const op = await startOperatorProcess(operatorOptions(ctx, 'memory', { awsRps: 0, logLevel: 'warn' }));
+  const heapDir = join(runDir, 'heap');
+  const snapshots = flags['heap-snapshot'] === true;
+  if (snapshots) mkdirSync(heapDir, { recursive: true });
+  const op = await startOperatorProcess(
+    operatorOptions(ctx, 'memory', {
+      awsRps: 0,
+      logLevel: 'warn',
+      ...(snapshots && { nodeArgs: ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${heapDir}`] }),
+    }),
+  );
+  /** RSS as it stands, then (with --heap-snapshot) a snapshot, which collects garbage first. */
+  const point = async (resources: number) => {
+    const rssMb = op.stats()?.rssMb ?? 0;
+    const heapMb = (await op.metrics()).sum('nodejs_heap_size_used_bytes') / 2 ** 20;
+    if (!snapshots) return { resources, rssMb, heapMb };
+    const seen = new Set(readdirSync(heapDir));
+    op.signal('SIGUSR2');
+    let file: string | undefined;
+    for (let i = 0; i < 600 && !file; i++) {
+      await sleep(500);
+      file = readdirSync(heapDir).find((f) => !seen.has(f) && f.endsWith('.heapsnapshot'));
+    }
+    // Complete once its size stops changing.
+    for (let last = -1, size = 0; file && size !== last; ) {
+      last = size;
+      await sleep(1_000);
+      size = statSync(join(heapDir, file)).size;
+    }
+    const retainedHeapMb = (await op.metrics()).sum('nodejs_heap_size_used_bytes') / 2 ** 20;
+    const summary = file ? summariseHeap(join(heapDir, file), 25) : undefined;
+    return { resources, rssMb, heapMb, retainedHeapMb, snapshot: file && join(heapDir, file), summary };
+  };
   await op.ready();
   await waitForReconciles(op, existing, 10 * 60_000);
   await sleep(5_000);
-  const before = {
-    resources: existing,
-    rssMb: op.stats()?.rssMb ?? 0,
-    heapMb: (await op.metrics()).sum('nodejs_heap_size_used_bytes') / 2 ** 20,
-  };
+  const before = await point(existing);
   const add = Math.max(0, total - existing);
   log(`memory: ${existing} resources, RSS ${round(before.rssMb, 1)} MB; adding ${add}`);
   if (add > 0) {
@@ -542,30 +572,29 @@ async function memoryScenario(ctx: Ctx): Promise<void> {
     );
   }
   await sleep(5_000);
+  const after = await point(watch.objects.size);
   const m = await op.metrics();
-  const after = {
-    resources: watch.objects.size,
-    rssMb: op.stats()?.rssMb ?? 0,
-    heapMb: m.sum('nodejs_heap_size_used_bytes') / 2 ** 20,
-  };
   const reconciles = m.sum('controller_runtime_reconcile_total');
   const cpu = m.sum('process_cpu_seconds_total');
   await stopOperator(op, 'memory');
   watch.stop();
-  const per1000 = ((after.rssMb - before.rssMb) / Math.max(1, after.resources - before.resources)) * 1000;
+  const added = Math.max(1, after.resources - before.resources);
   Object.assign(report, {
     rssMb: round(after.rssMb, 1),
     resources: after.resources,
-    rssMbPer1000: round(per1000, 2),
+    rssMbPer1000: round(((after.rssMb - before.rssMb) / added) * 1000, 2),
     heapUsedMb: round(after.heapMb, 1),
-    heapUsedMbPer1000: round(
-      ((after.heapMb - before.heapMb) / Math.max(1, after.resources - before.resources)) * 1000,
-      2,
-    ),
-    memoryPoints: [
-      { resources: before.resources, rssMb: round(before.rssMb, 1), heapUsedMb: round(before.heapMb, 1) },
-      { resources: after.resources, rssMb: round(after.rssMb, 1), heapUsedMb: round(after.heapMb, 1) },
-    ],
+    heapUsedMbPer1000: round(((after.heapMb - before.heapMb) / added) * 1000, 2),
+    ...(after.retainedHeapMb !== undefined &&
+      before.retainedHeapMb !== undefined && {
+        retainedHeapMbPer1000: round(((after.retainedHeapMb - before.retainedHeapMb) / added) * 1000, 2),
+      }),
+    memoryPoints: [before, after].map((p) => ({
+      ...p,
+      rssMb: round(p.rssMb, 1),
+      heapMb: round(p.heapMb, 1),
+      ...(p.retainedHeapMb !== undefined && { retainedHeapMb: round(p.retainedHeapMb, 1) }),
+    })),
     memoryCpuSecondsPer1000Reconciles: round((cpu / reconciles) * 1000, 3),
   });
   log(

@@ -92,6 +92,8 @@ export interface OperatorOptions {
   /** Directory for `node --cpu-prof` output; no profiling when absent. */
   cpuProfDir?: string;
   logLevel?: string;
+  /** Extra `node` flags (before the script). */
+  nodeArgs?: string[];
 }
 
 export interface OperatorProcess {
@@ -102,6 +104,7 @@ export interface OperatorProcess {
   ready(timeoutMs?: number): Promise<number>;
   metrics(): Promise<Metrics>;
   stats(): { cpuSeconds: number; rssMb: number } | undefined;
+  signal(signal: NodeJS.Signals): void;
   stop(): Promise<void>;
 }
 
@@ -110,6 +113,7 @@ export async function startOperatorProcess(o: OperatorOptions): Promise<Operator
   const healthPort = await freePort();
   const args = [
     ...(o.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${o.cpuProfDir}`] : []),
+    ...(o.nodeArgs ?? []),
     CLI,
     'run',
     '--kubeconfig',
@@ -156,6 +160,7 @@ export async function startOperatorProcess(o: OperatorOptions): Promise<Operator
     },
     metrics: () => scrape(metricsUrl),
     stats: () => procStats(child.pid!),
+    signal: (signal) => child.kill(signal),
     stop: () => stopChild(child),
   };
 }

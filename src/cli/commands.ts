@@ -5,13 +5,6 @@ export interface Command {
   run(args: string[]): Promise<number>;
 }
 
-function notBuiltYet(name: string): Command['run'] {
-  return async () => {
-    console.error(`'${name}' is not built yet`);
-    return 1;
-  };
-}
-
 export const commands: Record<string, Command> = {
   run: {
     summary: 'run the controller',
@@ -29,5 +22,8 @@ export const commands: Record<string, Command> = {
     summary: 'print the KMS key policy statements an application needs',
     run: async (args) => (await import('./key-policy.js')).keyPolicyCommand(args),
   },
-  demo: { summary: 'show the operator at work on this machine', run: notBuiltYet('demo') },
+  demo: {
+    summary: 'show the operator at work on this machine',
+    run: async (args) => (await import('./demo.js')).demoCommand(args),
+  },
 };

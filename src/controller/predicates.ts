@@ -1,6 +1,7 @@
 // Which watch events deserve a reconcile, as controller-runtime's GenerationChangedPredicate plus
 // the metadata the reconciler acts on. Status-only updates (the operator's own status writes
 // among them) are ignored, so writing status never triggers another reconcile.
+import { FINALIZER } from '../api/constants.js';
 import type { EmrServerlessApplication } from '../api/schema.js';
 
 type Meta = Partial<EmrServerlessApplication['metadata']>;
@@ -14,10 +15,22 @@ export function updateNeedsReconcile(
   const b = newObj?.metadata ?? {};
   if (a.generation !== b.generation) return true;
   if (a.deletionTimestamp !== b.deletionTimestamp) return true;
-  if (!sameList(a.finalizers, b.finalizers)) return true;
+  // The operator's own finalizer appended (and nothing else changed) is the reconciler's own
+  // write, made mid-reconcile: that reconcile goes on to the status, so like a status write it
+  // needs no second reconcile (which, on a cache not yet holding the status, would look for the
+  // application by listing them all).
+  if (!sameList(a.finalizers, b.finalizers) && !ownFinalizerAppended(a.finalizers, b.finalizers)) return true;
   if (!sameMap(a.labels, b.labels)) return true;
   if (!sameMap(a.annotations, b.annotations)) return true;
   return false;
+}
+
+function ownFinalizerAppended(a: readonly string[] | undefined, b: readonly string[] | undefined): boolean {
+  const x = a ?? [];
+  const y = b ?? [];
+  return (
+    y.length === x.length + 1 && y[x.length] === FINALIZER && !x.includes(FINALIZER) && x.every((v, i) => v === y[i])
+  );
 }
 
 function sameList(a: readonly string[] | undefined, b: readonly string[] | undefined): boolean {

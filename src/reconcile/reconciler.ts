@@ -52,11 +52,14 @@ export class Reconciler {
     let planned: Plan | undefined;
     try {
       for (let step = 0; step < MAX_STEPS; step++) {
-        planned = await this.planOnce(resource, port, carried);
+        const once = await this.planOnce(resource, port, carried);
+        planned = once.plan;
         events.add(planned.events);
         if (planned.actions.length === 0 || step === MAX_STEPS - 1) break;
         log.info({ actions: planned.actions.map((a) => a.kind) }, 'acting');
-        const done = await execute(planned.actions, resource, { port, writer, events }, carried);
+        // The application as this step saw it: actions that leave it valid (a finalizer, tags)
+        // carry it to the next step, which then needs no second GetApplication.
+        const done = await execute(planned.actions, resource, { port, writer, events }, once.app);
         if (done.released) {
           events.flush(this.deps.events, done.resource);
           log.info('finalizer removed');
@@ -104,15 +107,17 @@ export class Reconciler {
     resource: EmrServerlessApplication,
     port: AwsPort,
     carried?: AwsApplication,
-  ): Promise<Plan> {
+  ): Promise<{ plan: Plan; app: AwsApplication | undefined }> {
     const observed = await this.observe(resource, port, carried);
+    const app = observed.app ?? undefined;
     const input = { resource, observed, options: this.deps.options, now: this.now() };
     const first = plan(input);
-    if (first.needs !== 'activeJobRuns' || !observed.app) return first;
-    return plan({
+    if (first.needs !== 'activeJobRuns' || !observed.app) return { plan: first, app };
+    const second = plan({
       ...input,
       observed: { ...observed, activeJobRuns: await port.countActiveJobRuns(observed.app.applicationId) },
     });
+    return { plan: second, app };
   }
 
   private async observe(

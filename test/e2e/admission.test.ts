@@ -24,10 +24,26 @@ const refusedOnCreate: Array<[string, Record<string, unknown>, string | RegExp]>
     disk({ encryptionKeyArn: 'arn:aws:kms:eu-west-1:111122223333:alias/analytics' }),
     'encryptionKeyArn must be a KMS key ARN',
   ],
-  ['a bare key id', disk({ encryptionKeyArn: '1234abcd-12ab-34cd-56ef-1234567890ab' }), 'encryptionKeyArn must be a KMS key ARN'],
-  ['a context without a key', disk({ encryptionContext: { project: 'analytics' } }), 'encryptionContext requires encryptionKeyArn'],
-  ['9 context pairs', disk({ encryptionKeyArn: KEY, encryptionContext: ninePairs }), /must have at most 8 items/],
-  ['an empty context value', disk({ encryptionKeyArn: KEY, encryptionContext: { project: '' } }), /should be at least 1 chars long/],
+  [
+    'a bare key id',
+    disk({ encryptionKeyArn: '1234abcd-12ab-34cd-56ef-1234567890ab' }),
+    'encryptionKeyArn must be a KMS key ARN',
+  ],
+  [
+    'a context without a key',
+    disk({ encryptionContext: { project: 'analytics' } }),
+    'encryptionContext requires encryptionKeyArn',
+  ],
+  [
+    '9 context pairs',
+    disk({ encryptionKeyArn: KEY, encryptionContext: ninePairs }),
+    /must have at most 8 items/,
+  ],
+  [
+    'an empty context value',
+    disk({ encryptionKeyArn: KEY, encryptionContext: { project: '' } }),
+    /should be at least 1 chars long/,
+  ],
   [
     'a 129-character context key',
     disk({ encryptionKeyArn: KEY, encryptionContext: { ['k'.repeat(129)]: 'v' } }),
@@ -35,12 +51,28 @@ const refusedOnCreate: Array<[string, Record<string, unknown>, string | RegExp]>
   ],
   ['no name', { type: 'SPARK', releaseLabel: 'emr-7.5.0' }, 'spec.name is required to create an application'],
   ['no type', { name: 'bad', releaseLabel: 'emr-7.5.0' }, 'spec.type is required to create an application'],
-  ['no releaseLabel', { name: 'bad', type: 'SPARK' }, 'spec.releaseLabel is required to create an application'],
+  [
+    'no releaseLabel',
+    { name: 'bad', type: 'SPARK' },
+    'spec.releaseLabel is required to create an application',
+  ],
   ['an unknown type', baseSpec('bad', { type: 'FLINK' }), /spec.type: Unsupported value: "FLINK"/],
-  ['an unknown updateStrategy', baseSpec('bad', { updateStrategy: 'Whenever' }), /spec.updateStrategy: Unsupported value: "Whenever"/],
-  ['an unknown deletionPolicy', baseSpec('bad', { deletionPolicy: 'Orphan' }), /spec.deletionPolicy: Unsupported value: "Orphan"/],
+  [
+    'an unknown updateStrategy',
+    baseSpec('bad', { updateStrategy: 'Whenever' }),
+    /spec.updateStrategy: Unsupported value: "Whenever"/,
+  ],
+  [
+    'an unknown deletionPolicy',
+    baseSpec('bad', { deletionPolicy: 'Orphan' }),
+    /spec.deletionPolicy: Unsupported value: "Orphan"/,
+  ],
   ['a region that is not one', baseSpec('bad', { region: 'Europe' }), 'region must be an AWS region name'],
-  ['an applicationId with capitals', { applicationId: '00FABC' }, 'applicationId must be 1 to 64 lowercase letters and digits'],
+  [
+    'an applicationId with capitals',
+    { applicationId: '00FABC' },
+    'applicationId must be 1 to 64 lowercase letters and digits',
+  ],
 ];
 
 describe('refused by kubectl apply, and nothing reaches AWS', () => {

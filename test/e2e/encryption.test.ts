@@ -58,7 +58,11 @@ describe('diskEncryptionConfiguration', () => {
     );
     await e2e.waitForReady(name, 'True', 'Reconciled');
     expect(await e2e.writesSince(mark)).toEqual(['UpdateApplication']);
-    expect((await e2e.callsSince(mark)).some((c) => c.operation === 'DescribeKey' && keyB.endsWith(c.keyId ?? '#'))).toBe(true);
+    expect(
+      (await e2e.callsSince(mark)).some(
+        (c) => c.operation === 'DescribeKey' && keyB.endsWith(c.keyId ?? '#'),
+      ),
+    ).toBe(true);
     expect((await e2e.application(id)).diskEncryptionConfiguration).toEqual({
       encryptionKeyArn: keyB,
       encryptionContext: { project: 'analytics' },
@@ -66,7 +70,9 @@ describe('diskEncryptionConfiguration', () => {
 
     // 3. Only the context.
     mark = await e2e.mark();
-    await e2e.apply(spec({ encryptionKeyArn: keyB, encryptionContext: { project: 'analytics', team: 'data' } }));
+    await e2e.apply(
+      spec({ encryptionKeyArn: keyB, encryptionContext: { project: 'analytics', team: 'data' } }),
+    );
     await e2e.waitForResource(
       name,
       'the new context in status',
@@ -85,13 +91,19 @@ describe('diskEncryptionConfiguration', () => {
     r = await e2e.waitForResource(name, 'AwsOwned', (x) => x.status?.encryption === 'AwsOwned' && x);
     await e2e.waitForReady(name, 'True', 'Reconciled');
     expect(await e2e.writesSince(mark)).toEqual(['UpdateApplication']);
-    const disk = (await e2e.application(id)).diskEncryptionConfiguration as Record<string, unknown> | undefined;
+    const disk = (await e2e.application(id)).diskEncryptionConfiguration as
+      | Record<string, unknown>
+      | undefined;
     expect(disk?.encryptionKeyArn).toBeUndefined();
     expect(r.status?.diskEncryption).toMatchObject({ mode: 'AwsOwned', managed: true });
 
     // Put a key back, then remove the field: AWS is left alone, a Warning event says so.
     await e2e.apply(spec({ encryptionKeyArn: keyA }));
-    await e2e.waitForResource(name, 'key A again', (x) => x.status?.diskEncryption?.encryptionKeyArn === keyA && x);
+    await e2e.waitForResource(
+      name,
+      'key A again',
+      (x) => x.status?.diskEncryption?.encryptionKeyArn === keyA && x,
+    );
     await e2e.waitForReady(name, 'True', 'Reconciled');
     mark = await e2e.mark();
     await e2e.apply(spec());
@@ -106,7 +118,8 @@ describe('diskEncryptionConfiguration', () => {
     expect(await e2e.writesSince(mark)).toEqual([]);
     expect((await e2e.application(id)).diskEncryptionConfiguration).toEqual({ encryptionKeyArn: keyA });
     // The event is also visible through `kubectl get events`' default table.
-    const table = (await e2e.kubectl(['get', 'events', '--field-selector', `involvedObject.name=${name}`])).stdout;
+    const table = (await e2e.kubectl(['get', 'events', '--field-selector', `involvedObject.name=${name}`]))
+      .stdout;
     expect(table).toMatch(/Warning\s+DiskEncryptionUnmanaged/);
   });
 

@@ -21,8 +21,16 @@ describe('a key that cannot be used: Stalled, nothing sent', () => {
   const cases: Array<[string, () => Promise<string>, string]> = [
     ['disabled', () => e2e.createKey({ keyState: 'Disabled' }), 'KeyDisabled'],
     ['pending deletion', () => e2e.createKey({ keyState: 'PendingDeletion' }), 'KeyPendingDeletion'],
-    ['asymmetric (RSA_2048 SIGN_VERIFY)', () => e2e.createKey({ keySpec: 'RSA_2048', keyUsage: 'SIGN_VERIFY' }), 'KeyNotSymmetric'],
-    ['symmetric but not ENCRYPT_DECRYPT', () => e2e.createKey({ keyUsage: 'GENERATE_VERIFY_MAC' }), 'KeyUsageInvalid'],
+    [
+      'asymmetric (RSA_2048 SIGN_VERIFY)',
+      () => e2e.createKey({ keySpec: 'RSA_2048', keyUsage: 'SIGN_VERIFY' }),
+      'KeyNotSymmetric',
+    ],
+    [
+      'symmetric but not ENCRYPT_DECRYPT',
+      () => e2e.createKey({ keyUsage: 'GENERATE_VERIFY_MAC' }),
+      'KeyUsageInvalid',
+    ],
     [
       'not found',
       async () => `arn:aws:kms:${REGION}:123456789012:key/00000000-0000-0000-0000-000000000000`,
@@ -85,7 +93,11 @@ describe('a key disabled after it was applied', () => {
     const mark = await e2e.mark();
     await e2e.startOperator();
     const r = await e2e.waitForReady('later', 'False', 'KeyDisabled');
-    expect(r.status?.diskEncryption?.key).toMatchObject({ verified: false, reason: 'KeyDisabled', state: 'Disabled' });
+    expect(r.status?.diskEncryption?.key).toMatchObject({
+      verified: false,
+      reason: 'KeyDisabled',
+      state: 'Disabled',
+    });
     expect(await e2e.writesSince(mark)).toEqual([]);
 
     await e2e.aws.setKeyState(arn, 'Enabled');

@@ -19,7 +19,9 @@ afterAll(async () => {
 });
 
 async function created(name: string, extra: Record<string, unknown> = {}): Promise<string> {
-  await e2e.apply(manifest(name, baseSpec(name, { diskEncryptionConfiguration: { encryptionKeyArn: key }, ...extra })));
+  await e2e.apply(
+    manifest(name, baseSpec(name, { diskEncryptionConfiguration: { encryptionKeyArn: key }, ...extra })),
+  );
   return (await e2e.waitForReady(name, 'True', 'Reconciled')).status!.applicationId!;
 }
 

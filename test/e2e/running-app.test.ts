@@ -23,7 +23,9 @@ afterAll(async () => {
 
 /** Creates `name` with key A and waits until Ready; answers the application id. */
 async function created(name: string, extra: Record<string, unknown>): Promise<string> {
-  await e2e.apply(manifest(name, baseSpec(name, { diskEncryptionConfiguration: { encryptionKeyArn: keyA }, ...extra })));
+  await e2e.apply(
+    manifest(name, baseSpec(name, { diskEncryptionConfiguration: { encryptionKeyArn: keyA }, ...extra })),
+  );
   const r = await e2e.waitForReady(name, 'True', 'Reconciled');
   return r.status!.applicationId!;
 }
@@ -42,7 +44,12 @@ describe('a change the service refuses while STARTED', () => {
     await start(id, name);
 
     const mark = await e2e.mark();
-    await e2e.apply(manifest(name, baseSpec(name, { diskEncryptionConfiguration: { encryptionKeyArn: keyB }, ...NO_AUTOSTOP })));
+    await e2e.apply(
+      manifest(
+        name,
+        baseSpec(name, { diskEncryptionConfiguration: { encryptionKeyArn: keyB }, ...NO_AUTOSTOP }),
+      ),
+    );
     const waiting = await e2e.waitForReady(name, 'False', 'WaitingForStop');
     expect(waiting.status?.conditions?.find((c) => c.type === 'Reconciling')).toMatchObject({
       status: 'True',
@@ -51,7 +58,9 @@ describe('a change the service refuses while STARTED', () => {
     await e2e.waitForEvent(name, 'WaitingForStop');
     // It keeps waiting across re-checks and resyncs, and sends nothing.
     await sleep(3_000);
-    expect((await e2e.get(name)).status?.conditions?.find((c) => c.type === 'Ready')?.reason).toBe('WaitingForStop');
+    expect((await e2e.get(name)).status?.conditions?.find((c) => c.type === 'Ready')?.reason).toBe(
+      'WaitingForStop',
+    );
     expect(await e2e.writesSince(mark)).toEqual([]);
     expect((await e2e.application(id)).diskEncryptionConfiguration).toEqual({ encryptionKeyArn: keyA });
 
@@ -70,7 +79,12 @@ describe('a change the service refuses while STARTED', () => {
     await start(id, name);
 
     const mark = await e2e.mark();
-    await e2e.apply(manifest(name, baseSpec(name, { diskEncryptionConfiguration: { encryptionKeyArn: keyB }, ...autoStop })));
+    await e2e.apply(
+      manifest(
+        name,
+        baseSpec(name, { diskEncryptionConfiguration: { encryptionKeyArn: keyB }, ...autoStop }),
+      ),
+    );
     await e2e.waitForReady(name, 'False', 'WaitingForStop');
     expect(await e2e.writesSince(mark)).toEqual([]);
 
@@ -89,10 +103,14 @@ describe('a change the service refuses while STARTED', () => {
     const job = await e2e.aws.createJobRun(id, 'RUNNING');
 
     const mark = await e2e.mark();
-    await e2e.apply(manifest(name, baseSpec(name, { diskEncryptionConfiguration: { encryptionKeyArn: keyB }, ...extra })));
+    await e2e.apply(
+      manifest(name, baseSpec(name, { diskEncryptionConfiguration: { encryptionKeyArn: keyB }, ...extra })),
+    );
     await e2e.waitForReady(name, 'False', 'WaitingForJobRuns');
     await sleep(3_000);
-    expect((await e2e.get(name)).status?.conditions?.find((c) => c.type === 'Ready')?.reason).toBe('WaitingForJobRuns');
+    expect((await e2e.get(name)).status?.conditions?.find((c) => c.type === 'Ready')?.reason).toBe(
+      'WaitingForJobRuns',
+    );
     expect(await e2e.writesSince(mark)).toEqual([]);
     expect((await e2e.callsSince(mark)).map((c) => c.operation)).not.toContain('CancelJobRun');
 
@@ -121,7 +139,9 @@ describe('a change the service refuses while STARTED', () => {
     await start(id, name);
 
     const mark = await e2e.mark();
-    await e2e.apply(manifest(name, baseSpec(name, { diskEncryptionConfiguration: { encryptionKeyArn: keyB }, ...extra })));
+    await e2e.apply(
+      manifest(name, baseSpec(name, { diskEncryptionConfiguration: { encryptionKeyArn: keyB }, ...extra })),
+    );
     await e2e.waitForResource(
       name,
       'Ready with key B and STARTED',
@@ -145,13 +165,23 @@ describe('a change the service accepts while STARTED', () => {
 
     const mark = await e2e.mark();
     await e2e.apply(
-      manifest(name, baseSpec(name, { diskEncryptionConfiguration: { encryptionKeyArn: keyA }, ...NO_AUTOSTOP, ...capacity('32 vCPU') })),
+      manifest(
+        name,
+        baseSpec(name, {
+          diskEncryptionConfiguration: { encryptionKeyArn: keyA },
+          ...NO_AUTOSTOP,
+          ...capacity('32 vCPU'),
+        }),
+      ),
     );
     await e2e.waitForResource(name, 'Ready at generation 2', (r) => {
       const ready = r.status?.conditions?.find((c) => c.type === 'Ready');
       return ready?.status === 'True' && ready.observedGeneration === 2 && r;
     });
     expect(await e2e.writesSince(mark)).toEqual(['UpdateApplication']);
-    expect(await e2e.application(id)).toMatchObject({ state: 'STARTED', maximumCapacity: { cpu: '32 vCPU' } });
+    expect(await e2e.application(id)).toMatchObject({
+      state: 'STARTED',
+      maximumCapacity: { cpu: '32 vCPU' },
+    });
   });
 });

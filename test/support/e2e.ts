@@ -76,7 +76,11 @@ export async function waitFor<T>(
       lastError = error;
     }
     if (Date.now() > deadline) {
-      const extra = options.diagnostics ? await options.diagnostics().catch((e) => String(e)) : '';
+      const extra = options.diagnostics
+        ? await Promise.resolve()
+            .then(options.diagnostics)
+            .catch((e: unknown) => String(e))
+        : '';
       throw new Error(
         `timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `\nlast error: ${String(lastError)}` : ''}${extra ? `\n${extra}` : ''}`,
       );
@@ -218,7 +222,14 @@ export class OperatorProcess {
   }
 }
 
-const LEVELS: Record<number, string> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' };
+const LEVELS: Record<number, string> = {
+  10: 'TRACE',
+  20: 'DEBUG',
+  30: 'INFO',
+  40: 'WARN',
+  50: 'ERROR',
+  60: 'FATAL',
+};
 
 // ------------------------------------------------------------------------------------ cluster
 
@@ -360,7 +371,12 @@ export class E2e {
 
   /** The real kubectl as the cluster admin (a person), in this test's namespace. */
   kubectl(args: string[], options?: KubectlOptions): Promise<KubectlResult> {
-    return runKubectl(this.cluster.kubectlPath, this.cluster.kubeconfig, ['-n', this.namespace, ...args], options);
+    return runKubectl(
+      this.cluster.kubectlPath,
+      this.cluster.kubeconfig,
+      ['-n', this.namespace, ...args],
+      options,
+    );
   }
 
   /** `kubectl apply -f -` of YAML (or objects); answers kubectl's stdout, e.g. "...configured". */
@@ -373,7 +389,8 @@ export class E2e {
   async applyRejected(manifest: string | object): Promise<string> {
     const input = typeof manifest === 'string' ? manifest : stringify(manifest);
     const result = await this.kubectl(['apply', '-f', '-'], { input, check: false });
-    if (result.exitCode === 0) throw new Error(`kubectl apply was expected to fail but said: ${result.stdout}`);
+    if (result.exitCode === 0)
+      throw new Error(`kubectl apply was expected to fail but said: ${result.stdout}`);
     return result.stderr;
   }
 
@@ -382,7 +399,9 @@ export class E2e {
   }
 
   async exists(name: string): Promise<boolean> {
-    const r = await this.kubectl(['get', 'emrsa', name, '--ignore-not-found', '-o', 'name'], { check: false });
+    const r = await this.kubectl(['get', 'emrsa', name, '--ignore-not-found', '-o', 'name'], {
+      check: false,
+    });
     if (r.exitCode !== 0) throw new Error(r.stderr);
     return r.stdout.trim() !== '';
   }
@@ -425,7 +444,12 @@ export class E2e {
       `Stalled reason ${reason}`,
       (r) => {
         const stalled = condition(r, 'Stalled');
-        return stalled?.status === 'True' && stalled.reason === reason && condition(r, 'Ready')?.reason === reason && r;
+        return (
+          stalled?.status === 'True' &&
+          stalled.reason === reason &&
+          condition(r, 'Ready')?.reason === reason &&
+          r
+        );
       },
       timeoutMs,
     );
@@ -451,7 +475,9 @@ export class E2e {
   }
 
   /** Events about `name` as `kubectl get events` lists them (core/v1 view of events.k8s.io). */
-  async events(name: string): Promise<Array<{ type: string; reason: string; message: string; count?: number }>> {
+  async events(
+    name: string,
+  ): Promise<Array<{ type: string; reason: string; message: string; count?: number }>> {
     const { stdout } = await this.kubectl([
       'get',
       'events',
@@ -460,8 +486,11 @@ export class E2e {
       '-o',
       'json',
     ]);
-    return (JSON.parse(stdout) as { items: Array<{ type: string; reason: string; message: string; count?: number }> })
-      .items;
+    return (
+      JSON.parse(stdout) as {
+        items: Array<{ type: string; reason: string; message: string; count?: number }>;
+      }
+    ).items;
   }
 
   waitForEvent(name: string, reason: string, timeoutMs = 30_000) {
@@ -536,13 +565,18 @@ export class E2e {
     const parts: string[] = [];
     if (name) {
       const r = await this.get(name).catch((e: Error) => e.message);
-      parts.push(`--- ${name} ---\n${typeof r === 'string' ? r : stringify({ metadata: pick(r.metadata), spec: r.spec, status: r.status })}`);
+      parts.push(
+        `--- ${name} ---\n${typeof r === 'string' ? r : stringify({ metadata: pick(r.metadata), spec: r.spec, status: r.status })}`,
+      );
     }
     const calls = await this.calls().catch(() => []);
     parts.push(
       `--- AWS calls (${calls.length}, last 30) ---\n${calls
         .slice(-30)
-        .map((c) => `  ${c.at} ${c.operation} ${c.applicationId ?? c.keyId ?? ''} ${c.status}${c.errorType ? ` ${c.errorType}` : ''}`)
+        .map(
+          (c) =>
+            `  ${c.at} ${c.operation} ${c.applicationId ?? c.keyId ?? ''} ${c.status}${c.errorType ? ` ${c.errorType}` : ''}`,
+        )
         .join('\n')}`,
     );
     for (const op of this.operators) parts.push(op.tail(25));
@@ -551,7 +585,9 @@ export class E2e {
 }
 
 function pick(metadata: EmrServerlessApplication['metadata']) {
-  const { managedFields: _m, ...rest } = metadata as EmrServerlessApplication['metadata'] & { managedFields?: unknown };
+  const { managedFields: _m, ...rest } = metadata as EmrServerlessApplication['metadata'] & {
+    managedFields?: unknown;
+  };
   return rest;
 }
 

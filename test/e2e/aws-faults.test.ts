@@ -1,0 +1,83 @@
+// The local AWS service misbehaving: throttling on 30% of calls, and bursts of 5xx. The operator
+// converges anyway, without a retry storm (the number of calls stays bounded).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { baseSpec, E2e, manifest, RESYNC_MS, sleep } from '../support/e2e.js';
+
+let e2e: E2e;
+let key: string;
+
+beforeAll(async () => {
+  e2e = await E2e.start('e2e-aws-faults');
+  key = await e2e.createKey();
+});
+
+afterAll(async () => {
+  await e2e?.stop();
+});
+
+const spec = (name: string, extra: Record<string, unknown> = {}) =>
+  manifest(name, baseSpec(name, { diskEncryptionConfiguration: { encryptionKeyArn: key }, ...extra }));
+
+describe('AWS faults', () => {
+  it('30% ThrottlingException (429): three resources converge, calls stay bounded', async () => {
+    await e2e.aws.fault({ operation: '*', status: 429, errorType: 'ThrottlingException', rate: 0.3 });
+    const mark = await e2e.mark();
+    const names = ['throttled-1', 'throttled-2', 'throttled-3'];
+    await e2e.apply(names.map((n) => spec(n)).join('---\n'));
+    for (const n of names) await e2e.waitForReady(n, 'True', 'Reconciled', 60_000);
+
+    const calls = await e2e.callsSince(mark);
+    const throttled = calls.filter((c) => c.status === 429).length;
+    // Without faults this is ~5 calls per resource (DescribeKey shared); retries add a few each.
+    expect(calls.length, `${calls.length} calls, ${throttled} throttled`).toBeLessThan(80);
+    // Each application was created exactly once, whatever was retried.
+    const creates = calls.filter((c) => c.operation === 'CreateApplication' && c.status === 200);
+    expect(creates).toHaveLength(3);
+    expect(new Set(creates.map((c) => c.applicationId)).size).toBe(3);
+
+    // Steady state under throttling: no storm, about one GetApplication per resource per resync.
+    const steady = await e2e.mark();
+    await sleep(3 * RESYNC_MS);
+    const later = await e2e.callsSince(steady);
+    expect(later.length, later.map((c) => `${c.operation} ${c.status}`).join('\n')).toBeLessThan(40);
+    expect(
+      later.filter(
+        (c) => c.status === 200 && c.operation !== 'GetApplication' && c.operation !== 'DescribeKey',
+      ),
+    ).toEqual([]);
+    await e2e.aws.clearFaults();
+  });
+
+  it('bursts of 5xx: converges, calls stay bounded', async () => {
+    await e2e.aws.clearFaults();
+    const mark = await e2e.mark();
+    // Eight consecutive InternalServerException answers, whatever the operation.
+    await e2e.aws.fault({ operation: '*', status: 500, count: 8 });
+    await e2e.apply(spec('burst'));
+    const r = await e2e.waitForReady('burst', 'True', 'Reconciled', 60_000);
+    expect(r.status?.diskEncryption?.encryptionKeyArn).toBe(key);
+
+    // Another burst, this time on UpdateApplication (503), while changing the context.
+    await e2e.aws.fault({ operation: 'UpdateApplication', status: 503, count: 5 });
+    await e2e.apply(
+      spec('burst', {
+        diskEncryptionConfiguration: { encryptionKeyArn: key, encryptionContext: { a: 'b' } },
+      }),
+    );
+    await e2e.waitForResource(
+      'burst',
+      'the context applied',
+      (x) =>
+        x.status?.diskEncryption?.encryptionContext?.a === 'b' &&
+        x.status.conditions?.find((c) => c.type === 'Ready')?.status === 'True' &&
+        x,
+      60_000,
+    );
+    const calls = await e2e.callsSince(mark);
+    const failed = calls.filter((c) => c.status >= 500).length;
+    expect(failed).toBe(13);
+    expect(calls.length, calls.map((c) => `${c.operation} ${c.status}`).join('\n')).toBeLessThan(50);
+    expect(calls.filter((c) => c.operation === 'CreateApplication' && c.status === 200)).toHaveLength(1);
+    expect(calls.filter((c) => c.operation === 'UpdateApplication' && c.status === 200)).toHaveLength(1);
+  });
+});
