@@ -5,6 +5,9 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     reporters: ['default'],
+    // The cluster tests mostly wait on processes and the API server, not the CPU: more files
+    // at once than the default of cores - 1 (one, on two cores).
+    maxWorkers: 3,
     projects: [
       {
         extends: true,

@@ -92,6 +92,7 @@ class Demo {
     const { startEmulator, EmulatorControl } = await import('../emulator/index.js');
 
     out('== Starting a local Kubernetes control plane (kube-apiserver + etcd) ==');
+    out('   (built from the official Go modules on the first run: several minutes, with progress below)');
     this.controlPlane = await startControlPlane({ log: (line) => out(`   [controlplane] ${line}`) });
     const cp = this.controlPlane;
     await cp.installCrds([join(this.root, 'crds')]);
@@ -335,7 +336,13 @@ class Demo {
     out(`  KMS keys:     ${Object.values(this.keys).join('\n                ')}`);
     out();
     out(`  KUBECONFIG=${cp.kubeconfig} ${cp.kubectl} get emrsa`);
-    out(`  KUBECONFIG=${cp.kubeconfig} ${cp.kubectl} apply -f examples/06-adopt-existing.yaml`);
+    out(`  KUBECONFIG=${cp.kubeconfig} ${cp.kubectl} describe emrsa reports`);
+    out(
+      `  KUBECONFIG=${cp.kubeconfig} ${cp.kubectl} get events --field-selector involvedObject.kind=EmrServerlessApplication`,
+    );
+    out();
+    out('  Manifests of your own can use the KMS keys above (the placeholders in examples/ are not keys');
+    out("  here); the local service's control API is described in docs/local-aws-service.md.");
     out();
     out('Press Ctrl-C to stop the operator, the local AWS service and the control plane.');
   }

@@ -35,6 +35,7 @@ export interface RunConfig {
   resyncPeriodMs: number;
   awsRps: number;
   verifyKeys: boolean;
+  keyCacheTtlMs: number;
   leaderElect: boolean;
   leaderElectionNamespace: string;
   metricsAddr: string;
@@ -62,6 +63,8 @@ Flags (environment variable, default):
                                 KMS together; 0 = unlimited (default ${DEFAULT_AWS_RPS})
   --verify-keys[=BOOL]          check keys with KMS DescribeKey before sending them (default true;
                                 --verify-keys=false turns it off)
+  --key-cache-ttl DURATION      how long a DescribeKey answer is reused; a disabled key is noticed
+                                within this plus one resync (default 3m; negative answers 30s)
   --leader-elect[=BOOL]         elect a leader through a Lease, for several replicas (default false;
                                 the manifests set it)
   --leader-election-namespace NS
@@ -136,6 +139,7 @@ export function parseRunArgs(args: string[], context: ParseContext = {}): RunCon
         'resync-period': { type: 'string' },
         'aws-rps': { type: 'string' },
         'verify-keys': { type: 'string' },
+        'key-cache-ttl': { type: 'string' },
         'leader-elect': { type: 'string' },
         'leader-election-namespace': { type: 'string' },
         'metrics-addr': { type: 'string' },
@@ -162,6 +166,16 @@ export function parseRunArgs(args: string[], context: ParseContext = {}): RunCon
       throw new UsageError(`--resync-period: ${(error as Error).message}`);
     }
     if (resyncPeriodMs < 1000) throw new UsageError('--resync-period must be at least 1s');
+  }
+
+  let keyCacheTtlMs = 3 * 60_000;
+  const keyCacheTtl = str('key-cache-ttl');
+  if (keyCacheTtl !== undefined) {
+    try {
+      keyCacheTtlMs = parseDuration(keyCacheTtl);
+    } catch (error) {
+      throw new UsageError(`--key-cache-ttl: ${(error as Error).message}`);
+    }
   }
 
   const awsRpsText = str('aws-rps');
@@ -202,6 +216,7 @@ export function parseRunArgs(args: string[], context: ParseContext = {}): RunCon
     awsRps,
     verifyKeys:
       str('verify-keys') === undefined ? true : parseBool('verify-keys', str('verify-keys') as string),
+    keyCacheTtlMs,
     leaderElect:
       str('leader-elect') === undefined ? false : parseBool('leader-elect', str('leader-elect') as string),
     leaderElectionNamespace:
@@ -293,7 +308,10 @@ async function runController(config: RunConfig, logger: Logger, env: NodeJS.Proc
     rps: config.awsRps,
     observer: metrics,
   });
-  const keys = new KeyVerifier(aws);
+  const keys = new KeyVerifier(aws, {
+    ttlMs: config.keyCacheTtlMs,
+    negativeTtlMs: Math.min(config.keyCacheTtlMs, 30_000),
+  });
   const writer = new KubeResourceWriter(kc);
   const events = new KubeEventRecorder({ kubeConfig: kc, logger });
   const identity = defaultIdentity();

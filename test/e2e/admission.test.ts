@@ -1,7 +1,7 @@
 // Admission end to end: every bad input is refused by `kubectl apply` itself, with a message that
 // says what is wrong, and nothing of it ever reaches AWS.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { baseSpec, E2e, manifest } from '../support/e2e.js';
+import { baseSpec, E2e, manifest, reportFailures } from '../support/e2e.js';
 
 const KEY = 'arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab';
 
@@ -14,6 +14,8 @@ beforeAll(async () => {
 afterAll(async () => {
   await e2e?.stop();
 });
+
+reportFailures(() => e2e);
 
 const disk = (diskEncryptionConfiguration: unknown) => baseSpec('bad', { diskEncryptionConfiguration });
 const ninePairs = Object.fromEntries(Array.from({ length: 9 }, (_, i) => [`k${i}`, 'v']));

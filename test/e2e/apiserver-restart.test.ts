@@ -2,7 +2,7 @@
 // control plane (startControlPlane): stopping the shared one would break every other file.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ControlPlane, startControlPlane } from '../../src/envtest/index.js';
-import { baseSpec, E2e, manifest, sleep } from '../support/e2e.js';
+import { baseSpec, E2e, manifest, reportFailures, sleep } from '../support/e2e.js';
 import { OPERATOR_SERVICE_ACCOUNT, operatorRbacObjects } from '../support/operator-rbac.js';
 
 let controlPlane: ControlPlane;
@@ -30,6 +30,8 @@ afterAll(async () => {
   await e2e?.stop();
   await controlPlane?.stop();
 });
+
+reportFailures(() => e2e);
 
 describe('kube-apiserver restart', () => {
   it('the operator rides out the outage and reconciles a change made after the restart', async () => {

@@ -1,7 +1,7 @@
 // The local AWS service misbehaving: throttling on 30% of calls, and bursts of 5xx. The operator
 // converges anyway, without a retry storm (the number of calls stays bounded).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { baseSpec, E2e, manifest, RESYNC_MS, sleep } from '../support/e2e.js';
+import { baseSpec, E2e, manifest, RESYNC_MS, reportFailures, sleep } from '../support/e2e.js';
 
 let e2e: E2e;
 let key: string;
@@ -15,12 +15,21 @@ afterAll(async () => {
   await e2e?.stop();
 });
 
+reportFailures(() => e2e);
+
 const spec = (name: string, extra: Record<string, unknown> = {}) =>
   manifest(name, baseSpec(name, { diskEncryptionConfiguration: { encryptionKeyArn: key }, ...extra }));
 
 describe('AWS faults', () => {
   it('30% ThrottlingException (429): three resources converge, calls stay bounded', async () => {
-    await e2e.aws.fault({ operation: '*', status: 429, errorType: 'ThrottlingException', rate: 0.3 });
+    // The first 3 calls are throttled for sure, then 30% of them at random.
+    await e2e.aws.fault({
+      operation: '*',
+      status: 429,
+      errorType: 'ThrottlingException',
+      count: 3,
+      rate: 0.3,
+    });
     const mark = await e2e.mark();
     const names = ['throttled-1', 'throttled-2', 'throttled-3'];
     await e2e.apply(names.map((n) => spec(n)).join('---\n'));
@@ -28,8 +37,11 @@ describe('AWS faults', () => {
 
     const calls = await e2e.callsSince(mark);
     const throttled = calls.filter((c) => c.status === 429).length;
-    // Without faults this is ~5 calls per resource (DescribeKey shared); retries add a few each.
-    expect(calls.length, `${calls.length} calls, ${throttled} throttled`).toBeLessThan(80);
+    console.log(`throttling: ${calls.length} calls until converged, ${throttled} throttled`);
+    expect(throttled).toBeGreaterThanOrEqual(3);
+    // Without faults: one DescribeKey (shared), then CreateApplication and GetApplication per
+    // resource, ~8 calls; each throttled call costs one retry, not a storm.
+    expect(calls.length, `${calls.length} calls, ${throttled} throttled`).toBeLessThan(40);
     // Each application was created exactly once, whatever was retried.
     const creates = calls.filter((c) => c.operation === 'CreateApplication' && c.status === 200);
     expect(creates).toHaveLength(3);
@@ -39,7 +51,7 @@ describe('AWS faults', () => {
     const steady = await e2e.mark();
     await sleep(3 * RESYNC_MS);
     const later = await e2e.callsSince(steady);
-    expect(later.length, later.map((c) => `${c.operation} ${c.status}`).join('\n')).toBeLessThan(40);
+    expect(later.length, later.map((c) => `${c.operation} ${c.status}`).join('\n')).toBeLessThan(25);
     expect(
       later.filter(
         (c) => c.status === 200 && c.operation !== 'GetApplication' && c.operation !== 'DescribeKey',
@@ -75,8 +87,9 @@ describe('AWS faults', () => {
     );
     const calls = await e2e.callsSince(mark);
     const failed = calls.filter((c) => c.status >= 500).length;
+    console.log(`5xx bursts: ${calls.length} calls, ${failed} failed`);
     expect(failed).toBe(13);
-    expect(calls.length, calls.map((c) => `${c.operation} ${c.status}`).join('\n')).toBeLessThan(50);
+    expect(calls.length, calls.map((c) => `${c.operation} ${c.status}`).join('\n')).toBeLessThan(35);
     expect(calls.filter((c) => c.operation === 'CreateApplication' && c.status === 200)).toHaveLength(1);
     expect(calls.filter((c) => c.operation === 'UpdateApplication' && c.status === 200)).toHaveLength(1);
   });

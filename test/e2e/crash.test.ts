@@ -3,7 +3,7 @@
 // (the application is started again once the operator is back).
 import { ListApplicationsCommand } from '@aws-sdk/client-emr-serverless';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { baseSpec, E2e, manifest, waitFor } from '../support/e2e.js';
+import { baseSpec, E2e, manifest, reportFailures, waitFor } from '../support/e2e.js';
 
 let e2e: E2e;
 let keyA: string;
@@ -17,6 +17,8 @@ beforeAll(async () => {
 afterAll(async () => {
   await e2e?.stop();
 });
+
+reportFailures(() => e2e);
 
 async function applicationsNamed(name: string): Promise<Array<{ id: string; state: string }>> {
   const client = e2e.emrClient();

@@ -2,7 +2,7 @@
 // context, `{}` (back to the AWS-owned key), remove the field (unmanaged: no AWS write, a Warning
 // event); adopting an existing application, and an id that does not exist.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { baseSpec, E2e, manifest } from '../support/e2e.js';
+import { baseSpec, E2e, manifest, reportFailures } from '../support/e2e.js';
 
 let e2e: E2e;
 let keyA: string;
@@ -16,6 +16,8 @@ beforeAll(async () => {
 afterAll(async () => {
   await e2e?.stop();
 });
+
+reportFailures(() => e2e);
 
 describe('diskEncryptionConfiguration', () => {
   it('create, change the key, change the context, {} and remove the field', async () => {

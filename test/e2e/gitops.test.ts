@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { E2e, parseYaml, RESYNC_MS, sleep } from '../support/e2e.js';
+import { E2e, parseYaml, RESYNC_MS, reportFailures, sleep } from '../support/e2e.js';
 
 let e2e: E2e;
 let dir: string;
@@ -19,6 +19,8 @@ afterAll(async () => {
   await e2e?.stop();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
+
+reportFailures(() => e2e);
 
 function reconcileTotal(metrics: string): number {
   return metrics

@@ -2,7 +2,7 @@
 // (Stalled with the reason); AccessDenied on DescribeKey proceeds with a Warning; a key disabled
 // after it was applied turns Ready False.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { baseSpec, E2e, manifest, REGION } from '../support/e2e.js';
+import { baseSpec, E2e, manifest, REGION, reportFailures } from '../support/e2e.js';
 
 let e2e: E2e;
 
@@ -13,6 +13,8 @@ beforeAll(async () => {
 afterAll(async () => {
   await e2e?.stop();
 });
+
+reportFailures(() => e2e);
 
 const withKey = (name: string, encryptionKeyArn: string) =>
   manifest(name, baseSpec(name, { diskEncryptionConfiguration: { encryptionKeyArn } }));
@@ -81,29 +83,54 @@ describe('AccessDenied on DescribeKey', () => {
 });
 
 describe('a key disabled after it was applied', () => {
-  it('turns Ready False (KeyDisabled) when re-checked, without touching AWS; enabling it again recovers', async () => {
-    const arn = await e2e.createKey();
-    await e2e.apply(withKey('later', arn));
-    await e2e.waitForReady('later', 'True', 'Reconciled');
+  it('turns Ready False (KeyDisabled) on a resync, without touching AWS; enabling it again recovers', async () => {
+    // Its own operator with a short key cache: the re-check happens on a plain resync.
+    const rechecking = await E2e.start('e2e-keys-recheck', { operatorArgs: ['--key-cache-ttl=1s'] });
+    try {
+      const arn = await rechecking.createKey();
+      await rechecking.apply(withKey('later', arn));
+      await rechecking.waitForReady('later', 'True', 'Reconciled');
 
-    // The operator caches DescribeKey answers for 3 minutes (docs/reference.md); a new operator
-    // process starts with an empty cache, so its first resync asks KMS again.
-    await e2e.aws.setKeyState(arn, 'Disabled');
-    await e2e.operator.stop();
-    const mark = await e2e.mark();
-    await e2e.startOperator();
-    const r = await e2e.waitForReady('later', 'False', 'KeyDisabled');
-    expect(r.status?.diskEncryption?.key).toMatchObject({
-      verified: false,
-      reason: 'KeyDisabled',
-      state: 'Disabled',
-    });
-    expect(await e2e.writesSince(mark)).toEqual([]);
+      const mark = await rechecking.mark();
+      await rechecking.aws.setKeyState(arn, 'Disabled');
+      const r = await rechecking.waitForReady('later', 'False', 'KeyDisabled');
+      expect(r.status?.diskEncryption?.key).toMatchObject({
+        verified: false,
+        reason: 'KeyDisabled',
+        state: 'Disabled',
+      });
+      await rechecking.aws.setKeyState(arn, 'Enabled');
+      await rechecking.waitForReady('later', 'True', 'Reconciled');
+      expect(await rechecking.writesSince(mark)).toEqual([]);
+    } catch (error) {
+      console.error(await rechecking.diagnostics('later'));
+      throw error;
+    } finally {
+      await rechecking.stop();
+    }
+  });
+});
 
-    await e2e.aws.setKeyState(arn, 'Enabled');
-    await e2e.operator.stop();
-    await e2e.startOperator();
-    await e2e.waitForReady('later', 'True', 'Reconciled');
-    expect(await e2e.writesSince(mark)).toEqual([]);
+describe('--verify-keys=false', () => {
+  it('sends the key without asking KMS; status says VerificationDisabled', async () => {
+    // Its own namespace, local service and operator, started with the flag.
+    const unverified = await E2e.start('e2e-keys-noverify', { operatorArgs: ['--verify-keys=false'] });
+    try {
+      const arn = await unverified.createKey({ keyState: 'Disabled' });
+      await unverified.apply(withKey('unverified', arn));
+      const r = await unverified.waitForReady('unverified', 'True', 'Reconciled');
+      expect(r.status?.diskEncryption?.key).toMatchObject({
+        verified: false,
+        reason: 'VerificationDisabled',
+      });
+      const operations = (await unverified.calls()).map((c) => c.operation);
+      expect(operations).not.toContain('DescribeKey');
+      expect(operations).toContain('CreateApplication');
+    } catch (error) {
+      console.error(await unverified.diagnostics('unverified'));
+      throw error;
+    } finally {
+      await unverified.stop();
+    }
   });
 });

@@ -1,7 +1,7 @@
 // Two replicas with leader election: only the leader reconciles and writes; after the leader is
 // SIGKILLed the other takes over within 20 s and reconciles what changed meanwhile.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { baseSpec, E2e, manifest, sleep } from '../support/e2e.js';
+import { baseSpec, E2e, manifest, reportFailures, sleep } from '../support/e2e.js';
 
 let e2e: E2e;
 
@@ -12,6 +12,8 @@ beforeAll(async () => {
 afterAll(async () => {
   await e2e?.stop();
 });
+
+reportFailures(() => e2e);
 
 /** Log lines that mean "this process wrote something". */
 const wrote = (msg: string | undefined) => msg === 'acting' || msg === 'status written';

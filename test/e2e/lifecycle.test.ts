@@ -2,7 +2,7 @@
 // terminated outside it is Stalled (never re-created), and deletion under both policies,
 // including a STARTED application with a running job run (waited for, never cancelled).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { baseSpec, E2e, manifest, RESYNC_MS, sleep } from '../support/e2e.js';
+import { baseSpec, E2e, manifest, RESYNC_MS, reportFailures, sleep } from '../support/e2e.js';
 
 const NO_AUTOSTOP = { autoStopConfiguration: { enabled: false } };
 
@@ -17,6 +17,8 @@ beforeAll(async () => {
 afterAll(async () => {
   await e2e?.stop();
 });
+
+reportFailures(() => e2e);
 
 async function created(name: string, extra: Record<string, unknown> = {}): Promise<string> {
   await e2e.apply(
@@ -72,6 +74,32 @@ async function waitForAws(probe: () => Promise<boolean>, what: string): Promise<
     await sleep(150);
   }
 }
+
+describe('tags', () => {
+  it("are made exactly those of spec (TagResource / UntagResource), keeping the operator's own tag", async () => {
+    const id = await created('tagged', { tags: { team: 'data', stage: 'dev' } });
+    expect((await e2e.application(id)).tags).toMatchObject({ team: 'data', stage: 'dev' });
+    const mark = await e2e.mark();
+    await e2e.apply(
+      manifest(
+        'tagged',
+        baseSpec('tagged', {
+          diskEncryptionConfiguration: { encryptionKeyArn: key },
+          tags: { team: 'data', cost: '42' },
+        }),
+      ),
+    );
+    await e2e.waitForResource('tagged', 'Ready at generation 2', (r) => {
+      const ready = r.status?.conditions?.find((c) => c.type === 'Ready');
+      return ready?.status === 'True' && ready.observedGeneration === 2 && r;
+    });
+    expect((await e2e.writesSince(mark)).sort()).toEqual(['TagResource', 'UntagResource']);
+    const tags = (await e2e.application(id)).tags as Record<string, string>;
+    expect(tags).toMatchObject({ team: 'data', cost: '42' });
+    expect(tags).not.toHaveProperty('stage');
+    expect(Object.keys(tags)).toContain('emrserverless.operator.dev/resource-uid');
+  });
+});
 
 describe('deletion', () => {
   it('Delete (default for created apps): DeleteApplication, then the object disappears', async () => {

@@ -2,7 +2,7 @@
 // stops, out of band or by autoStop), StopWhenIdle waits for job runs, then stops, updates and
 // starts again; a change the service accepts while STARTED is applied at once.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { baseSpec, E2e, manifest, type Resource, sleep } from '../support/e2e.js';
+import { baseSpec, E2e, manifest, type Resource, reportFailures, sleep } from '../support/e2e.js';
 
 // One "minute" of autoStop idle time lasts 1.5 s here.
 const IDLE_MINUTE_MS = 1_500;
@@ -20,6 +20,8 @@ beforeAll(async () => {
 afterAll(async () => {
   await e2e?.stop();
 });
+
+reportFailures(() => e2e);
 
 /** Creates `name` with key A and waits until Ready; answers the application id. */
 async function created(name: string, extra: Record<string, unknown>): Promise<string> {

@@ -14,7 +14,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { CreateApplicationCommand, EMRServerlessClient } from '@aws-sdk/client-emr-serverless';
-import { inject } from 'vitest';
+import { afterEach, inject } from 'vitest';
 import { parseAllDocuments, stringify } from 'yaml';
 import { PLURAL } from '../../src/api/constants.js';
 import type { EmrServerlessApplication } from '../../src/api/schema.js';
@@ -125,6 +125,19 @@ export class OperatorProcess {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     children.add(this.child);
+    // If this test process dies without cleaning up (a killed vitest worker), a detached watchdog
+    // kills the operator, so no operator outlives the run. It exits with the operator.
+    spawn(
+      'sh',
+      [
+        '-c',
+        'while kill -0 "$2" 2>/dev/null; do kill -0 "$1" 2>/dev/null || { kill -9 "$2"; exit 0; }; sleep 1; done',
+        'e2e-watchdog',
+        String(process.pid),
+        String(this.child.pid),
+      ],
+      { detached: true, stdio: 'ignore' },
+    ).unref();
     createInterface({ input: this.child.stdout as NodeJS.ReadableStream }).on('line', (line) => {
       try {
         this.lines.push(JSON.parse(line) as LogLine);
@@ -563,6 +576,8 @@ export class E2e {
 
   async diagnostics(name?: string): Promise<string> {
     const parts: string[] = [];
+    const table = await this.kubectl(['get', 'emrsa', '-o', 'wide'], { check: false });
+    parts.push(`--- kubectl get emrsa -o wide ---\n${table.stdout || table.stderr}`);
     if (name) {
       const r = await this.get(name).catch((e: Error) => e.message);
       parts.push(
@@ -589,6 +604,21 @@ function pick(metadata: EmrServerlessApplication['metadata']) {
     managedFields?: unknown;
   };
   return rest;
+}
+
+/**
+ * Prints the operators' last log lines, the AWS calls and (optionally) resources when a test of
+ * this file fails. Call at the top level of a test file: `reportFailures(() => e2e, 'analytics')`.
+ */
+export function reportFailures(get: () => E2e | undefined, ...names: string[]): void {
+  afterEach(async (context) => {
+    const e2e = get();
+    if (!e2e || context.task.result?.state !== 'fail') return;
+    const report = await e2e.diagnostics(names[0]).catch((error: unknown) => String(error));
+    console.error(
+      `\n===== diagnostics for "${context.task.name}" (namespace ${e2e.namespace}) =====\n${report}`,
+    );
+  });
 }
 
 // ------------------------------------------------------------------------------------ manifests
