@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { parse } from 'yaml';
+import { AWS_WRITE_OPERATIONS } from '../emulator/control-client.js';
 import type { Call, Emulator, EmulatorControl } from '../emulator/index.js';
 import type { ControlPlane } from '../envtest/index.js';
 
@@ -30,15 +31,6 @@ const OPERATOR_NAMESPACE = 'emr-serverless-operator';
 /** The placeholder key ARNs in examples/, replaced by keys created in the local service. */
 const SYMMETRIC_PLACEHOLDER = 'arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab';
 const ASYMMETRIC_PLACEHOLDER = 'arn:aws:kms:eu-west-1:111122223333:key/0987dcba-09fe-87dc-65ba-ab0987654321';
-const AWS_WRITES = new Set([
-  'CreateApplication',
-  'UpdateApplication',
-  'DeleteApplication',
-  'StartApplication',
-  'StopApplication',
-  'TagResource',
-  'UntagResource',
-]);
 
 interface Resource {
   metadata: { name: string; generation?: number };
@@ -232,7 +224,7 @@ class Demo {
   private async writesSinceStepStart(): Promise<string[]> {
     return (await this.aws!.calls())
       .slice(this.mark)
-      .filter((c) => AWS_WRITES.has(c.operation) && c.status === 200)
+      .filter((c) => AWS_WRITE_OPERATIONS.has(c.operation) && c.status === 200)
       .map((c) => c.operation);
   }
 

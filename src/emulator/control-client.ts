@@ -130,3 +130,14 @@ export class EmulatorControl {
     });
   }
 }
+
+/** The EMR Serverless operations that change an application: what "AWS writes" counts. */
+export const AWS_WRITE_OPERATIONS: ReadonlySet<string> = new Set([
+  'CreateApplication',
+  'UpdateApplication',
+  'DeleteApplication',
+  'StartApplication',
+  'StopApplication',
+  'TagResource',
+  'UntagResource',
+]);

@@ -3,6 +3,7 @@
 import { EmulatorServer } from './server.js';
 
 export {
+  AWS_WRITE_OPERATIONS,
   type CreateKeyOptions,
   EmulatorControl,
   EmulatorControlError,

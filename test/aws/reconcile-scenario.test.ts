@@ -7,20 +7,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FINALIZER } from '../../src/api/constants.js';
 import type { EmrServerlessApplication, Spec, Status } from '../../src/api/schema.js';
 import { AwsClients, KeyVerifier } from '../../src/aws/index.js';
-import { type Emulator, EmulatorControl, startEmulator } from '../../src/emulator/index.js';
+import {
+  AWS_WRITE_OPERATIONS,
+  type Emulator,
+  EmulatorControl,
+  startEmulator,
+} from '../../src/emulator/index.js';
 import type { RecordedEvent, ResourceWriter } from '../../src/reconcile/ports.js';
 import { Reconciler } from '../../src/reconcile/reconciler.js';
 
 const REGION = 'eu-west-1';
-const WRITES = new Set([
-  'CreateApplication',
-  'UpdateApplication',
-  'DeleteApplication',
-  'StartApplication',
-  'StopApplication',
-  'TagResource',
-  'UntagResource',
-]);
 
 /** Plays the API server's part: holds one object, bumps generation on spec changes. */
 class Store implements ResourceWriter {
@@ -113,7 +109,7 @@ describe('a scripted scenario through planner, executor and the real SDK', () =>
     const calls = await control.calls();
     return calls
       .slice(from)
-      .filter((c) => WRITES.has(c.operation))
+      .filter((c) => AWS_WRITE_OPERATIONS.has(c.operation))
       .map((c) => c.operation);
   }
 

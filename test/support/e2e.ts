@@ -19,6 +19,7 @@ import { parseAllDocuments, stringify } from 'yaml';
 import { PLURAL } from '../../src/api/constants.js';
 import type { EmrServerlessApplication } from '../../src/api/schema.js';
 import {
+  AWS_WRITE_OPERATIONS,
   type Call,
   type Emulator,
   EmulatorControl,
@@ -43,15 +44,6 @@ export const ACCOUNT = '123456789012';
 export const RESYNC_MS = 2_000;
 
 /** The AWS operations that change something. */
-export const AWS_WRITES = new Set([
-  'CreateApplication',
-  'UpdateApplication',
-  'DeleteApplication',
-  'StartApplication',
-  'StopApplication',
-  'TagResource',
-  'UntagResource',
-]);
 
 export type Resource = EmrServerlessApplication & {
   status?: EmrServerlessApplication['status'] & Record<string, unknown>;
@@ -530,7 +522,7 @@ export class E2e {
   /** Names of the AWS writes since `mark` ("CreateApplication", "UpdateApplication", ...). */
   async writesSince(mark = 0, applicationId?: string): Promise<string[]> {
     return (await this.callsSince(mark, applicationId))
-      .filter((c) => AWS_WRITES.has(c.operation) && c.status === 200)
+      .filter((c) => AWS_WRITE_OPERATIONS.has(c.operation) && c.status === 200)
       .map((c) => c.operation);
   }
 
