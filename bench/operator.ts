@@ -9,7 +9,7 @@
 //
 // Writes bench-results/latest.json (and bench-results/<mode>.json) and prints a table.
 // See bench/README.md for what each figure means and how it is measured.
-import { mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -39,6 +39,7 @@ const { values: flags } = parseArgs({
     'heap-snapshot': { type: 'boolean', default: false },
     only: { type: 'string' },
     concurrency: { type: 'string', default: '4' },
+    'sync-sizes': { type: 'string' },
   },
 });
 
@@ -56,6 +57,7 @@ const config = quick
       throttleResources: 20,
       throttleSeconds: 15,
       memoryTotal: 1_000,
+      memorySettleS: 10,
     }
   : {
       latencyChanges: 50,
@@ -65,7 +67,10 @@ const config = quick
       throttleResources: 100,
       throttleSeconds: 60,
       memoryTotal: 10_000,
+      memorySettleS: 30,
     };
+
+if (flags['sync-sizes']) config.syncSizes = flags['sync-sizes'].split(',').map(Number);
 
 const root = findRepoRoot();
 const resultsDir = join(root, 'bench-results');
@@ -76,7 +81,7 @@ const runDir = join(
 );
 mkdirSync(runDir, { recursive: true });
 
-const report: Record<string, unknown> = {};
+let report: Record<string, unknown> = {};
 const notes: string[] = [];
 const log = (line: string) =>
   process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
@@ -120,7 +125,8 @@ async function stopOperator(op: OperatorProcess, scenario: string): Promise<void
   const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
   if (!file) return;
   const summary = summariseProfile(join(dir, file), 15);
-  const profiles = (report.profiles ??= {}) as Record<string, unknown>;
+  report.profiles ??= {};
+  const profiles = report.profiles as Record<string, unknown>;
   profiles[scenario] = { file: join(dir, file), ...summary };
   log(`profile ${scenario}: busy ${summary.totalMs - summary.idleMs} ms of ${summary.totalMs} ms`);
   for (const f of summary.functions.slice(0, 10))
@@ -470,6 +476,7 @@ async function throttleScenario(ctx: Ctx): Promise<void> {
   await fetch(`${ctx.emu.endpoint}/_emulator/calls`, { method: 'DELETE' });
   const m0 = await op.metrics();
   const latest = new Map<string, number>();
+  const acceptedAt = new Map<string, number>();
   await ctx.control.fault({ operation: '*', status: 429, errorType: 'ThrottlingException', rate: 0.3 });
   const stormStart = Date.now();
   for (let i = 0; i < m; i++) {
@@ -480,6 +487,7 @@ async function throttleScenario(ctx: Ctx): Promise<void> {
       diskEncryptionConfiguration: { encryptionKeyArn: ctx.keyB },
     });
     latest.set(`storm-${i}`, res.metadata.generation!);
+    acceptedAt.set(`storm-${i}`, Date.now());
   }
   const left = stormStart + stormS * 1000 - Date.now();
   if (left > 0) await sleep(left);
@@ -491,6 +499,7 @@ async function throttleScenario(ctx: Ctx): Promise<void> {
   const converged = () => [...latest].every(([k, g]) => watch.readyAt.get(k)?.generation === g);
   await watch.until(converged, 15 * 60_000, 'convergence after the storm');
   const lastReady = Math.max(...[...latest.keys()].map((k) => watch.readyAt.get(k)!.at));
+  const changeToReady = [...latest.keys()].map((k) => watch.readyAt.get(k)!.at - acceptedAt.get(k)!);
   const m1 = await op.metrics();
   const calls = await ctx.control.calls();
   await stopOperator(op, 'throttle');
@@ -502,6 +511,8 @@ async function throttleScenario(ctx: Ctx): Promise<void> {
     throttleStormSeconds: stormS,
     throttleConvergeSeconds: round(Math.max(0, lastReady - stormEnd) / 1000, 2),
     throttleReadyDuringStorm: readyDuringStorm,
+    throttleChangeToReadyP50Ms: percentile(changeToReady, 50),
+    throttleChangeToReadyP99Ms: percentile(changeToReady, 99),
     throttleRetries: diff('emr_serverless_operator_aws_retries_total'),
     throttle429s: calls.filter((c) => c.status === 429).length,
     throttleAwsCalls: calls.length,
@@ -523,8 +534,8 @@ async function memoryScenario(ctx: Ctx): Promise<void> {
   log(`memory: operator on all namespaces, growing to ${total} resources`);
   const watch = new ResourceWatch(ctx.kube.kc, undefined);
   await watch.start();
-  await sleep(2_000);
-  const existing = watch.objects.size;
+  const existing = await ctx.kube.count();
+  await watch.until(() => watch.objects.size >= existing, 5 * 60_000, `${existing} objects in the watch`);
   const heapDir = join(runDir, 'heap');
   const snapshots = flags['heap-snapshot'] === true;
   if (snapshots) mkdirSync(heapDir, { recursive: true });
@@ -559,7 +570,7 @@ async function memoryScenario(ctx: Ctx): Promise<void> {
   };
   await op.ready();
   await waitForReconciles(op, existing, 10 * 60_000);
-  await sleep(5_000);
+  await sleep(config.memorySettleS * 1000);
   const before = await point(existing);
   const add = Math.max(0, total - existing);
   log(`memory: ${existing} resources, RSS ${round(before.rssMb, 1)} MB; adding ${add}`);
@@ -571,7 +582,7 @@ async function memoryScenario(ctx: Ctx): Promise<void> {
       `${total} Ready`,
     );
   }
-  await sleep(5_000);
+  await sleep(config.memorySettleS * 1000);
   const after = await point(watch.objects.size);
   const m = await op.metrics();
   const reconciles = m.sum('controller_runtime_reconcile_total');
@@ -656,10 +667,23 @@ async function main(): Promise<void> {
   }
   report.benchSeconds = round((Date.now() - started) / 1000, 0);
   if (notes.length) report.notes = notes;
+  writeFileSync(join(runDir, 'report.json'), `${JSON.stringify(report, null, 2)}\n`);
+  if (flags.only) {
+    // A partial run updates its own keys in the last report of the same mode, and says so.
+    const previous = join(resultsDir, `${report.mode}.json`);
+    if (existsSync(previous)) {
+      const merged = JSON.parse(readFileSync(previous, 'utf8')) as Record<string, unknown>;
+      const partial = [
+        ...((merged.partialRuns as unknown[]) ?? []),
+        { only: flags.only, timestamp: report.timestamp },
+      ];
+      for (const [k, v] of Object.entries(report)) if (k !== 'timestamp') merged[k] = v;
+      report = Object.assign(merged, { partialRuns: partial });
+    }
+  }
   const json = `${JSON.stringify(report, null, 2)}\n`;
   writeFileSync(join(resultsDir, 'latest.json'), json);
   writeFileSync(join(resultsDir, `${report.mode}.json`), json);
-  writeFileSync(join(runDir, 'report.json'), json);
   printTable();
 }
 

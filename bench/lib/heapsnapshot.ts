@@ -43,5 +43,6 @@ export function summariseHeap(path: string, top = 20) {
 if (process.argv[1]?.endsWith('heapsnapshot.ts')) {
   const r = summariseHeap(process.argv[2]!, Number(process.argv[3] ?? 30));
   console.log(`total ${r.totalMb} MB`);
-  for (const row of r.top) console.log(`${String(row.kb).padStart(8)} KB ${String(row.count).padStart(8)}  ${row.name}`);
+  for (const row of r.top)
+    console.log(`${String(row.kb).padStart(8)} KB ${String(row.count).padStart(8)}  ${row.name}`);
 }

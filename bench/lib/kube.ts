@@ -33,7 +33,7 @@ export function adminKubeConfig(path: string): KubeConfig {
 export function readyForGeneration(obj: Resource): boolean {
   const gen = obj.metadata.generation;
   const ready = obj.status?.conditions?.find((c) => c.type === 'Ready');
-  if (!ready || ready.status !== 'True') return false;
+  if (ready?.status !== 'True') return false;
   const observed = ready.observedGeneration ?? obj.status?.observedGeneration;
   return observed === gen;
 }
@@ -99,6 +99,29 @@ export class Kube {
         }
       }
     });
+  }
+
+  /** How many resources exist (in one namespace or all), by a paginated list. */
+  async count(namespace?: string): Promise<number> {
+    let total = 0;
+    let token: string | undefined;
+    do {
+      const common = {
+        group: GROUP,
+        version: VERSION,
+        plural: PLURAL,
+        limit: 500,
+        ...(token && { _continue: token }),
+      };
+      const page = (
+        namespace
+          ? await this.custom.listNamespacedCustomObject({ ...common, namespace })
+          : await this.custom.listClusterCustomObject(common)
+      ) as { items?: unknown[]; metadata?: { continue?: string } };
+      total += page.items?.length ?? 0;
+      token = page.metadata?.continue || undefined;
+    } while (token);
+    return total;
   }
 
   /** Merge-patches spec; resolves when the API server has answered (the write is accepted). */

@@ -29,7 +29,10 @@ function ownFinalizerAppended(a: readonly string[] | undefined, b: readonly stri
   const x = a ?? [];
   const y = b ?? [];
   return (
-    y.length === x.length + 1 && y[x.length] === FINALIZER && !x.includes(FINALIZER) && x.every((v, i) => v === y[i])
+    y.length === x.length + 1 &&
+    y[x.length] === FINALIZER &&
+    !x.includes(FINALIZER) &&
+    x.every((v, i) => v === y[i])
   );
 }
 

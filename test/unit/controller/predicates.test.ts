@@ -67,6 +67,20 @@ describe('updateNeedsReconcile (GenerationChangedPredicate and friends)', () => 
     ).toBe(true);
   });
 
+  it("ignores the operator's own finalizer being appended (its own mid-reconcile write), nothing else", () => {
+    const own = 'emrserverless.operator.dev/finalizer';
+    const before = withMeta({ finalizers: undefined });
+    expect(updateNeedsReconcile(before, withMeta({ finalizers: [own] }))).toBe(false);
+    expect(
+      updateNeedsReconcile(withMeta({ finalizers: ['other'] }), withMeta({ finalizers: ['other', own] })),
+    ).toBe(false);
+    // Someone else's finalizer, ours removed, or ours added together with another change still count.
+    expect(updateNeedsReconcile(before, withMeta({ finalizers: ['other'] }))).toBe(true);
+    expect(updateNeedsReconcile(withMeta({ finalizers: [own] }), before)).toBe(true);
+    expect(updateNeedsReconcile(before, withMeta({ finalizers: [own, 'other'] }))).toBe(true);
+    expect(updateNeedsReconcile(before, withMeta({ finalizers: [own], generation: 4 }))).toBe(true);
+  });
+
   it('reacts to label and annotation changes', () => {
     expect(updateNeedsReconcile(base, withMeta({ labels: { team: 'ml' } }))).toBe(true);
     expect(updateNeedsReconcile(base, withMeta({ labels: { team: 'data', extra: '' } }))).toBe(true);
