@@ -12,15 +12,12 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { KubeConfig } from '@kubernetes/client-node';
 import pino, { type Logger } from 'pino';
-import { AwsClients, DEFAULT_AWS_RPS, KeyVerifier } from '../aws/index.js';
+import { AwsClients, DEFAULT_AWS_RPS } from '../aws/index.js';
 import { formatDuration, parseDuration } from '../controller/duration.js';
-import { KubeEventRecorder } from '../controller/events.js';
 import { shareConnections } from '../controller/kube-connections.js';
 import { DEFAULT_LEASE_NAME, defaultIdentity } from '../controller/leader.js';
-import { Manager } from '../controller/manager.js';
 import { OperatorMetrics } from '../controller/metrics.js';
-import { KubeResourceWriter } from '../controller/resource-writer.js';
-import { Reconciler } from '../reconcile/reconciler.js';
+import { createOperator } from '../controller/operator.js';
 
 export const SERVICE_ACCOUNT_NAMESPACE_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
@@ -308,38 +305,23 @@ async function runController(config: RunConfig, logger: Logger, env: NodeJS.Proc
     rps: config.awsRps,
     observer: metrics,
   });
-  const keys = new KeyVerifier(aws, {
-    ttlMs: config.keyCacheTtlMs,
-    negativeTtlMs: Math.min(config.keyCacheTtlMs, 30_000),
-  });
-  const writer = new KubeResourceWriter(kc);
-  const events = new KubeEventRecorder({ kubeConfig: kc, logger });
   const identity = defaultIdentity();
-
-  const manager = new Manager({
+  const { manager, events } = createOperator({
     kubeConfig: kc,
     logger,
     metrics,
+    aws,
+    region: config.region,
+    verifyKeys: config.verifyKeys,
+    resyncPeriodMs: config.resyncPeriodMs,
+    keyCacheTtlMs: config.keyCacheTtlMs,
     ...(config.namespace && { namespace: config.namespace }),
     concurrency: config.concurrency,
-    resyncPeriodMs: config.resyncPeriodMs,
     metricsAddr: config.metricsAddr,
     healthAddr: config.healthAddr,
-    ...(config.leaderElect && { leaderElection: { namespace: config.leaderElectionNamespace, identity } }),
-    reconciler: ({ logger: reconcileLogger }) =>
-      new Reconciler({
-        aws,
-        keys,
-        writer,
-        events,
-        logger: reconcileLogger,
-        options: {
-          defaultRegion: config.region,
-          verifyKeys: config.verifyKeys,
-          resyncPeriodMs: config.resyncPeriodMs,
-        },
-        onKeyHealth: (resourceKey, health) => metrics.setKeyHealth(resourceKey, health),
-      }),
+    ...(config.leaderElect && {
+      leaderElection: { namespace: config.leaderElectionNamespace, identity },
+    }),
   });
 
   let signals = 0;

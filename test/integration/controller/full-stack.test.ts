@@ -3,28 +3,21 @@
 // zero Kubernetes writes, resourceVersion unchanged); deletion goes through the finalizer.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FINALIZER } from '../../../src/api/constants.js';
-import { AwsClients, KeyVerifier } from '../../../src/aws/index.js';
-import { KubeEventRecorder } from '../../../src/controller/events.js';
+import { AwsClients } from '../../../src/aws/index.js';
 import { shareConnections } from '../../../src/controller/kube-connections.js';
-import { Manager } from '../../../src/controller/manager.js';
+import type { Manager } from '../../../src/controller/manager.js';
 import { OperatorMetrics } from '../../../src/controller/metrics.js';
-import { KubeResourceWriter } from '../../../src/controller/resource-writer.js';
-import { type Emulator, EmulatorControl, startEmulator } from '../../../src/emulator/index.js';
-import { Reconciler } from '../../../src/reconcile/reconciler.js';
+import { createOperator } from '../../../src/controller/operator.js';
+import {
+  AWS_WRITE_OPERATIONS,
+  type Emulator,
+  EmulatorControl,
+  startEmulator,
+} from '../../../src/emulator/index.js';
 import { adminKubeConfig, kubectl, newNamespace } from '../../support/cluster.js';
 import { Apps, CRD_DIR, CRD_NAME, testLogger, waitFor } from './helpers.js';
 
 const REGION = 'eu-west-1';
-const WRITES = new Set([
-  'CreateApplication',
-  'UpdateApplication',
-  'StartApplication',
-  'StopApplication',
-  'DeleteApplication',
-  'TagResource',
-  'UntagResource',
-]);
-
 const kc = shareConnections(adminKubeConfig());
 const apps = new Apps(kc);
 let ns: string;
@@ -42,25 +35,17 @@ beforeAll(async () => {
   const logger = testLogger();
   const metrics = new OperatorMetrics({ processMetrics: false });
   aws = new AwsClients({ endpoint: emulator.endpoint, rps: 0, observer: metrics, env: {} });
-  const keys = new KeyVerifier(aws);
-  const writer = new KubeResourceWriter(kc);
-  const events = new KubeEventRecorder({ kubeConfig: kc, logger, reportingInstance: 'test' });
-  manager = new Manager({
+  ({ manager } = createOperator({
     kubeConfig: kc,
     logger,
     metrics,
-    namespace: ns,
+    aws,
+    region: REGION,
+    verifyKeys: true,
     resyncPeriodMs: 1_500,
-    reconciler: ({ logger: reconcileLogger }) =>
-      new Reconciler({
-        aws,
-        keys,
-        writer,
-        events,
-        logger: reconcileLogger,
-        options: { defaultRegion: REGION, verifyKeys: true, resyncPeriodMs: 1_500 },
-      }),
-  });
+    namespace: ns,
+    reportingInstance: 'test',
+  }));
   await manager.start();
   await manager.informer.waitForSync();
 });
@@ -96,7 +81,7 @@ describe('manager + reconciler + local AWS service', () => {
     const later = calls.slice(callsBefore);
     // Resyncs looked (GetApplication) but wrote nothing, in AWS or in Kubernetes.
     expect(later.filter((c) => c.operation === 'GetApplication').length).toBeGreaterThanOrEqual(2);
-    expect(later.filter((c) => WRITES.has(c.operation))).toEqual([]);
+    expect(later.filter((c) => AWS_WRITE_OPERATIONS.has(c.operation))).toEqual([]);
     expect((await apps.get(ns, 'quiet')).metadata.resourceVersion).toBe(settled.metadata.resourceVersion);
   });
 

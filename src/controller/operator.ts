@@ -1,0 +1,73 @@
+// The operator assembled: the manager running the reconciler over the AWS port, with key
+// verification, status writes and events. `run` and the in-process integration tests build it
+// here, so what is tested is what runs.
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import { type AwsClients, KeyVerifier } from '../aws/index.js';
+import { Reconciler } from '../reconcile/reconciler.js';
+import { KubeEventRecorder } from './events.js';
+import { type LeaderElectionSettings, Manager } from './manager.js';
+import type { OperatorMetrics } from './metrics.js';
+import { KubeResourceWriter } from './resource-writer.js';
+
+export interface OperatorOptions {
+  kubeConfig: KubeConfig;
+  logger: Logger;
+  metrics: OperatorMetrics;
+  aws: AwsClients;
+  /** For resources that name no region. */
+  region: string;
+  verifyKeys: boolean;
+  resyncPeriodMs: number;
+  /** How long a DescribeKey answer is reused (default 3 minutes; negative answers at most 30 s). */
+  keyCacheTtlMs?: number;
+  namespace?: string;
+  concurrency?: number;
+  metricsAddr?: string;
+  healthAddr?: string;
+  leaderElection?: LeaderElectionSettings;
+  /** Events' reportingInstance (default: the pod or host name). */
+  reportingInstance?: string;
+}
+
+export interface Operator {
+  manager: Manager;
+  /** Flushed on exit so aggregated event counts are not lost. */
+  events: KubeEventRecorder;
+}
+
+export function createOperator(o: OperatorOptions): Operator {
+  const keyCacheTtlMs = o.keyCacheTtlMs ?? 3 * 60_000;
+  const keys = new KeyVerifier(o.aws, {
+    ttlMs: keyCacheTtlMs,
+    negativeTtlMs: Math.min(keyCacheTtlMs, 30_000),
+  });
+  const writer = new KubeResourceWriter(o.kubeConfig);
+  const events = new KubeEventRecorder({
+    kubeConfig: o.kubeConfig,
+    logger: o.logger,
+    ...(o.reportingInstance && { reportingInstance: o.reportingInstance }),
+  });
+  const manager = new Manager({
+    kubeConfig: o.kubeConfig,
+    logger: o.logger,
+    metrics: o.metrics,
+    ...(o.namespace && { namespace: o.namespace }),
+    ...(o.concurrency && { concurrency: o.concurrency }),
+    resyncPeriodMs: o.resyncPeriodMs,
+    ...(o.metricsAddr && { metricsAddr: o.metricsAddr }),
+    ...(o.healthAddr && { healthAddr: o.healthAddr }),
+    ...(o.leaderElection && { leaderElection: o.leaderElection }),
+    reconciler: ({ logger }) =>
+      new Reconciler({
+        aws: o.aws,
+        keys,
+        writer,
+        events,
+        logger,
+        options: { defaultRegion: o.region, verifyKeys: o.verifyKeys, resyncPeriodMs: o.resyncPeriodMs },
+        onKeyHealth: (resourceKey, health) => o.metrics.setKeyHealth(resourceKey, health),
+      }),
+  });
+  return { manager, events };
+}
