@@ -1,0 +1,166 @@
+// What to send to AWS: the create input, the fields that differ, the tag changes, and the
+// events that say what each write did.
+import { FINALIZER, OWNER_UID_TAG } from '../api/constants.js';
+import {
+  APPLICATION_FIELD_NAMES,
+  type ApplicationFieldName,
+  type ApplicationFields,
+  type EmrServerlessApplication,
+  type Spec,
+  STARTED_UPDATABLE_FIELDS,
+} from '../api/schema.js';
+import type { AwsApplication } from '../aws/port.js';
+import { covers, encryptionIntent, sameEncryption, sameStringMap } from './compare.js';
+import { normal } from './outcome.js';
+import type { RecordedEvent } from './ports.js';
+import type { Action } from './types.js';
+
+export function ensureFinalizer(resource: EmrServerlessApplication): Action[] {
+  return (resource.metadata.finalizers ?? []).includes(FINALIZER) ? [] : [{ kind: 'AddFinalizer' }];
+}
+
+export function createAction(resource: EmrServerlessApplication, spec: Spec, region: string): Action {
+  const fields = pick(
+    spec,
+    APPLICATION_FIELD_NAMES.filter((f) => spec[f] !== undefined),
+  );
+  const key = encryptionIntent(spec.diskEncryptionConfiguration).keyArn;
+  const encryption =
+    spec.diskEncryptionConfiguration === undefined
+      ? ''
+      : key
+        ? ` with customer-managed key ${key}`
+        : ' with the AWS-owned key';
+  return {
+    kind: 'CreateApplication',
+    input: {
+      ...fields,
+      name: spec.name!,
+      type: spec.type!,
+      releaseLabel: spec.releaseLabel!,
+      tags: { ...spec.tags, [OWNER_UID_TAG]: resource.metadata.uid },
+      // The uid makes a retried create after a crash answer the same application.
+      clientToken: resource.metadata.uid,
+    },
+    events: [
+      normal('Created', 'CreateApplication', `Created application ${spec.name} in ${region}${encryption}.`),
+    ],
+  };
+}
+
+/** The managed fields whose AWS value differs from spec, with the value to send. */
+export function fieldChanges(spec: Spec, app: AwsApplication): ApplicationFields {
+  const changes: Record<string, unknown> = {};
+  for (const field of APPLICATION_FIELD_NAMES) {
+    const desired = spec[field];
+    if (desired === undefined) continue;
+    const same =
+      field === 'diskEncryptionConfiguration'
+        ? sameEncryption(
+            encryptionIntent(spec.diskEncryptionConfiguration),
+            encryptionIntent(app.diskEncryptionConfiguration),
+          )
+        : covers(desired, app[field], field);
+    if (!same) changes[field] = desired;
+  }
+  return changes as ApplicationFields;
+}
+
+export function acceptedWhileStarted(field: ApplicationFieldName, spec: Spec, app: AwsApplication): boolean {
+  if (!(STARTED_UPDATABLE_FIELDS as readonly string[]).includes(field)) return false;
+  // Of the scheduler settings, only maxConcurrentRuns may change while STARTED.
+  if (field === 'schedulerConfiguration') {
+    return covers(
+      { queueTimeoutMinutes: spec.schedulerConfiguration?.queueTimeoutMinutes },
+      app.schedulerConfiguration,
+    );
+  }
+  return true;
+}
+
+export function updateAction(app: AwsApplication, changes: ApplicationFields): Action {
+  const events: RecordedEvent[] = [];
+  const { diskEncryptionConfiguration, ...others } = changes;
+  if (diskEncryptionConfiguration !== undefined) {
+    events.push(
+      encryptionEvent(
+        encryptionIntent(app.diskEncryptionConfiguration),
+        encryptionIntent(diskEncryptionConfiguration),
+      ),
+    );
+  }
+  const otherFields = Object.keys(others);
+  if (otherFields.length > 0) {
+    events.push(
+      normal(
+        'Updated',
+        'UpdateApplication',
+        `Updated ${list(otherFields)} of application ${app.applicationId}.`,
+      ),
+    );
+  }
+  return { kind: 'UpdateApplication', applicationId: app.applicationId, changes, events };
+}
+
+export function encryptionEvent(
+  from: ReturnType<typeof encryptionIntent>,
+  to: ReturnType<typeof encryptionIntent>,
+): RecordedEvent {
+  if (!to.keyArn) {
+    return normal(
+      'KeyUnset',
+      'UpdateApplication',
+      `Disk encryption returned to the AWS-owned key (was ${from.keyArn}).`,
+    );
+  }
+  if (!from.keyArn)
+    return normal(
+      'KeyChanged',
+      'UpdateApplication',
+      `Disk encryption now uses customer-managed key ${to.keyArn} (was the AWS-owned key).`,
+    );
+  if (from.keyArn === to.keyArn)
+    return normal('KeyChanged', 'UpdateApplication', `Encryption context of key ${to.keyArn} changed.`);
+  return normal(
+    'KeyChanged',
+    'UpdateApplication',
+    `Disk encryption key changed from ${from.keyArn} to ${to.keyArn}.`,
+  );
+}
+
+export function tagActions(spec: Spec, app: AwsApplication): Action[] {
+  if (spec.tags === undefined) return [];
+  const actual = Object.fromEntries(Object.entries(app.tags).filter(([k]) => k !== OWNER_UID_TAG));
+  if (sameStringMap(spec.tags, actual)) return [];
+  const actions: Action[] = [];
+  const toSet = Object.fromEntries(Object.entries(spec.tags).filter(([k, v]) => actual[k] !== v));
+  const toRemove = Object.keys(actual).filter((k) => !Object.hasOwn(spec.tags!, k));
+  const events = [normal('TagsUpdated', 'TagResource', `Tags of application ${app.applicationId} updated.`)];
+  if (Object.keys(toSet).length > 0)
+    actions.push({ kind: 'TagApplication', arn: app.arn, tags: toSet, events });
+  if (toRemove.length > 0) {
+    actions.push({
+      kind: 'UntagApplication',
+      arn: app.arn,
+      tagKeys: toRemove,
+      events: actions.length ? [] : events,
+    });
+  }
+  return actions;
+}
+
+export function immutableConflict(spec: Spec, app: AwsApplication): string | undefined {
+  if (spec.name !== undefined && app.name !== undefined && spec.name !== app.name) {
+    return `spec.name is ${spec.name} but application ${app.applicationId} is named ${app.name}; a name cannot change. Fix spec.name.`;
+  }
+  if (spec.type !== undefined && spec.type.toUpperCase() !== app.type.toUpperCase()) {
+    return `spec.type is ${spec.type} but application ${app.applicationId} is ${app.type}; a type cannot change. Fix spec.type.`;
+  }
+  return undefined;
+}
+
+export function pick<T extends object, K extends keyof T>(o: T, keys: readonly K[]): Pick<T, K> {
+  return Object.fromEntries(keys.map((k) => [k, o[k]])) as Pick<T, K>;
+}
+
+export const list = (fields: readonly string[]) => fields.join(', ');

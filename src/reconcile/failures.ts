@@ -1,0 +1,101 @@
+// The failure table: how a failed AWS call shows in status, and whether it is retried with backoff.
+import type { Status } from '../api/schema.js';
+import type { AwsErrorKind } from '../aws/port.js';
+import { conditionsFor, findCondition, type Verdict } from './conditions.js';
+import { withoutUndefined } from './outcome.js';
+import type { RecordedEvent } from './ports.js';
+import type { PlanInput } from './types.js';
+
+export interface Failure {
+  kind: AwsErrorKind;
+  operation: string;
+  message: string;
+}
+
+export interface FailurePlan {
+  status: Status;
+  events: RecordedEvent[];
+  /** Retry with the queue's per-key exponential backoff (the error is rethrown). */
+  backoff: boolean;
+  requeueAfterMs: number;
+}
+
+/** The status for an AWS call that failed, on top of the last status planned before it. */
+export function planFailure(
+  input: Omit<PlanInput, 'observed'>,
+  planned: Status | undefined,
+  failure: Failure,
+): FailurePlan {
+  const { resource, now, options } = input;
+  const base = planned ?? resource.status ?? {};
+  const said = `${failure.operation} failed: ${failure.message}`;
+  const verdicts: Record<AwsErrorKind, Verdict & { backoff: boolean; requeueAfterMs?: number }> = {
+    throttled: {
+      phase: 'Progressing',
+      reason: 'AwsThrottled',
+      message: `${said}. Retrying with backoff.`,
+      backoff: true,
+    },
+    transient: {
+      phase: 'Progressing',
+      reason: 'AwsUnavailable',
+      message: `${said}. Retrying with backoff.`,
+      backoff: true,
+    },
+    conflict: {
+      phase: 'Progressing',
+      reason: 'AwsConflict',
+      message: `${said}. Retrying with backoff.`,
+      backoff: true,
+    },
+    notFound: {
+      phase: 'Progressing',
+      reason: 'AwsConflict',
+      message: `${said}. Looking again.`,
+      backoff: true,
+    },
+    // The application changed state between the read and the write (autoStart, autoStop).
+    stateRace: {
+      phase: 'Progressing',
+      reason: 'ApplicationStateChanged',
+      message: `${said}. The application changed state; looking again.`,
+      backoff: false,
+      requeueAfterMs: 1_000,
+    },
+    invalid: {
+      phase: 'Stalled',
+      reason: 'AwsRejected',
+      message: `${said}. Fix the spec; the operator retries after a spec change or on resync.`,
+      backoff: false,
+    },
+    accessDenied: {
+      phase: 'Stalled',
+      reason: 'AccessDenied',
+      message: `${said}. Grant the operator's role this permission (see docs/aws-permissions.md); re-checked on resync.`,
+      backoff: false,
+    },
+    quota: {
+      phase: 'Stalled',
+      reason: 'QuotaExceeded',
+      message: `${said}. Raise the service quota or remove applications; re-checked on resync.`,
+      backoff: false,
+    },
+  };
+  const verdict = verdicts[failure.kind];
+  const previousStalled = findCondition(resource.status?.conditions, 'Stalled')?.reason;
+  const events: RecordedEvent[] =
+    verdict.phase === 'Stalled' && previousStalled !== verdict.reason
+      ? [{ type: 'Warning', reason: verdict.reason, action: failure.operation, message: verdict.message }]
+      : [];
+  const status = withoutUndefined({
+    ...base,
+    observedGeneration: resource.metadata.generation,
+    conditions: conditionsFor(verdict, resource.metadata.generation, resource.status?.conditions, now),
+  });
+  return {
+    status,
+    events,
+    backoff: verdict.backoff,
+    requeueAfterMs: verdict.requeueAfterMs ?? options.resyncPeriodMs,
+  };
+}

@@ -1,0 +1,155 @@
+// The status builder: collects a plan's actions and events, then derives status, conditions
+// and the requeue delay from one verdict.
+import type { DiskEncryptionStatus, KeyHealth, Spec, Status } from '../api/schema.js';
+import type { AwsApplication } from '../aws/port.js';
+import { encryptionIntent } from './compare.js';
+import { conditionsFor, findCondition, type Verdict } from './conditions.js';
+import { regionOf } from './identity.js';
+import type { RecordedEvent } from './ports.js';
+import type { Action, Plan, PlanInput } from './types.js';
+
+/** Polling bounds while AWS moves through a transitional state. */
+const POLL_MIN_MS = 250;
+export const TRANSITION_POLL_MAX_MS = 10_000;
+const WAIT_POLL_MAX_MS = 60_000;
+
+/** Collects a plan's parts; the terminal methods compute status and requeue once. */
+export class Outcome {
+  readonly actions: Action[] = [];
+  readonly events: RecordedEvent[] = [];
+  private app?: AwsApplication;
+  keyHealth?: KeyHealth;
+  restartAfterUpdate: boolean | undefined;
+
+  constructor(
+    private readonly input: PlanInput,
+    private readonly spec: Spec | undefined,
+  ) {
+    this.restartAfterUpdate = input.resource.status?.restartAfterUpdate;
+  }
+
+  observe(app: AwsApplication): this {
+    this.app = app;
+    return this;
+  }
+
+  act(...actions: Action[]): this {
+    this.actions.push(...actions);
+    return this;
+  }
+
+  /** A warning recorded when `isNew(previous status)` says it is news. */
+  warnOnce(event: Omit<RecordedEvent, 'type'> | undefined, isNew: (prev: Status) => boolean): void {
+    if (event && isNew(this.input.resource.status ?? {})) this.events.push({ type: 'Warning', ...event });
+  }
+
+  ready(): Plan {
+    const app = this.app!;
+    return this.finish(
+      {
+        phase: 'Ready',
+        reason: 'Reconciled',
+        message: `Application ${app.applicationId} is ${app.state} and matches spec.`,
+      },
+      this.input.options.resyncPeriodMs,
+    );
+  }
+
+  progressing(reason: string, message: string, pollMaxMs = TRANSITION_POLL_MAX_MS): Plan {
+    return this.finish(
+      { phase: 'Progressing', reason, message },
+      this.actions.length ? 0 : this.pollDelay(reason, pollMaxMs),
+    );
+  }
+
+  /** Waiting on something outside the operator's hands: announced once, polled slowly. */
+  waiting(reason: string, message: string): Plan {
+    if (findCondition(this.input.resource.status?.conditions, 'Reconciling')?.reason !== reason) {
+      this.events.push(normal(reason, 'Wait', message));
+    }
+    return this.progressing(reason, message, WAIT_POLL_MAX_MS);
+  }
+
+  stalled(reason: string, message: string): Plan {
+    if (findCondition(this.input.resource.status?.conditions, 'Stalled')?.reason !== reason) {
+      this.events.push({ type: 'Warning', reason, action: 'None', message });
+    }
+    return this.finish({ phase: 'Stalled', reason, message }, this.input.options.resyncPeriodMs);
+  }
+
+  need(what: 'activeJobRuns'): Plan {
+    return { ...this.progressing('Observing', 'Looking up job runs.'), needs: what };
+  }
+
+  /** Nothing to do and nothing to say: the status stays as it is. */
+  untouched(): Plan {
+    return {
+      actions: [],
+      events: [],
+      status: this.input.resource.status ?? {},
+      requeueAfterMs: this.input.options.resyncPeriodMs,
+    };
+  }
+
+  /** Poll faster at first, then back off: a quarter of the time spent waiting so far. */
+  private pollDelay(reason: string, maxMs: number): number {
+    if (maxMs === 0) return 0;
+    const since = findCondition(this.input.resource.status?.conditions, 'Reconciling');
+    const waited =
+      since?.reason === reason ? this.input.now.getTime() - Date.parse(since.lastTransitionTime) : 0;
+    return Math.min(Math.max(waited / 4, POLL_MIN_MS), maxMs, this.input.options.resyncPeriodMs);
+  }
+
+  private finish(verdict: Verdict, requeueAfterMs: number): Plan {
+    const { resource, now } = this.input;
+    const previous = resource.status ?? {};
+    const app = this.app;
+    const status: Status = {
+      observedGeneration: resource.metadata.generation,
+      applicationId: app?.applicationId ?? previous.applicationId,
+      arn: app?.arn ?? previous.arn,
+      region: regionOf(resource, this.input.options.defaultRegion),
+      state: app?.state ?? previous.state,
+      stateDetails: app ? app.stateDetails : previous.stateDetails,
+      ...this.encryptionStatus(previous),
+      restartAfterUpdate: this.restartAfterUpdate || undefined,
+      conditions: conditionsFor(verdict, resource.metadata.generation, previous.conditions, now),
+    };
+    return { actions: this.actions, events: this.events, status: withoutUndefined(status), requeueAfterMs };
+  }
+
+  private encryptionStatus(previous: Status): Pick<Status, 'encryption' | 'diskEncryption'> {
+    const managed = this.spec
+      ? this.spec.diskEncryptionConfiguration !== undefined
+      : (previous.diskEncryption?.managed ?? false);
+    if (!this.app) {
+      return previous.diskEncryption
+        ? { encryption: previous.encryption, diskEncryption: { ...previous.diskEncryption, managed } }
+        : {};
+    }
+    const intent = encryptionIntent(this.app.diskEncryptionConfiguration);
+    const diskEncryption: DiskEncryptionStatus = {
+      mode: intent.keyArn ? 'CustomerManaged' : 'AwsOwned',
+      encryptionKeyArn: intent.keyArn,
+      encryptionContext: Object.keys(intent.context).length ? intent.context : undefined,
+      managed,
+      key: this.keyHealth,
+    };
+    return { encryption: managed ? diskEncryption.mode : 'Unmanaged', diskEncryption };
+  }
+}
+
+export function normal(reason: string, action: string, message: string): RecordedEvent {
+  return { type: 'Normal', reason, action, message };
+}
+
+/** Status as the API server stores it: no undefined members. */
+export function withoutUndefined<T>(value: T): T {
+  if (Array.isArray(value)) return value.map(withoutUndefined) as T;
+  if (value === null || typeof value !== 'object') return value;
+  return Object.fromEntries(
+    Object.entries(value)
+      .filter(([, v]) => v !== undefined)
+      .map(([k, v]) => [k, withoutUndefined(v)]),
+  ) as T;
+}

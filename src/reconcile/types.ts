@@ -1,0 +1,50 @@
+// The shapes a plan is made of: what the planner is given and what it answers.
+import type { ApplicationFields, EmrServerlessApplication, Status } from '../api/schema.js';
+import type { AwsApplication, CreateApplicationInput, KeyFacts } from '../aws/port.js';
+import type { RecordedEvent } from './ports.js';
+
+export type Action = (
+  | { kind: 'AddFinalizer' }
+  | { kind: 'RemoveFinalizer' }
+  | { kind: 'CreateApplication'; input: CreateApplicationInput }
+  | { kind: 'UpdateApplication'; applicationId: string; changes: ApplicationFields }
+  | { kind: 'TagApplication'; arn: string; tags: Record<string, string> }
+  | { kind: 'UntagApplication'; arn: string; tagKeys: string[] }
+  | { kind: 'StartApplication' | 'StopApplication' | 'DeleteApplication'; applicationId: string }
+) & {
+  /** Recorded once the action has succeeded. */
+  events?: RecordedEvent[];
+};
+
+export interface PlanOptions {
+  /** The operator's region, for resources that name none. */
+  defaultRegion: string;
+  verifyKeys: boolean;
+  resyncPeriodMs: number;
+}
+
+export interface Observed {
+  /** The application: undefined when there was nothing to look up, null when it was not found. */
+  app: AwsApplication | null | undefined;
+  /** Job runs not in a final state; only looked up when a plan asks for them (`needs`). */
+  activeJobRuns?: number;
+  /** DescribeKey's answer for the declared key, when one is declared and verification is on. */
+  key?: KeyFacts;
+}
+
+export interface PlanInput {
+  resource: EmrServerlessApplication;
+  observed: Observed;
+  options: PlanOptions;
+  now: Date;
+}
+
+export interface Plan {
+  actions: Action[];
+  status: Status;
+  /** Events to record now (entering a waiting or stalled state, warnings). */
+  events: RecordedEvent[];
+  requeueAfterMs: number;
+  /** The plan cannot be made without this observation: fetch it and plan again. */
+  needs?: 'activeJobRuns';
+}
