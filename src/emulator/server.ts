@@ -52,8 +52,14 @@ export interface Fault {
   rate?: number;
   /** The next `count` matching calls fail; then the fault is removed unless it has a rate. */
   count?: number;
-  /** Delay added to each matching call while the fault is active. */
+  /** Delay added to each matching call while the fault is active, before it takes effect. */
   latencyMs?: number;
+  /**
+   * Delay after the call took effect, before it is answered: the change is made (and logged in
+   * the calls log at once) but the caller hears of it only this much later, or never if it dies
+   * meanwhile. Crash tests kill the caller inside this window.
+   */
+  holdAnswerMs?: number;
 }
 
 interface ActiveFault extends Fault {
@@ -263,9 +269,25 @@ export class EmulatorServer {
     const ctx = this.context(req);
     let status = 200;
     let errorType: string | undefined;
+    let logged = false;
+    const log = () => {
+      if (logged) return;
+      logged = true;
+      this.logCall({
+        service: route.service,
+        operation: route.operation,
+        ...(route.applicationId ? { applicationId: route.applicationId } : {}),
+        ...(route.jobRunId ? { jobRunId: route.jobRunId } : {}),
+        ...(route.keyId ? { keyId: route.keyId } : {}),
+        region: ctx.region,
+        status,
+        ...(errorType ? { errorType } : {}),
+        at,
+      });
+    };
     try {
-      const injected = await this.applyFaults(route);
-      if (injected) throw injected;
+      const faults = await this.applyFaults(route);
+      if (faults.error) throw faults.error;
       let out: Json;
       try {
         out = route.run(ctx);
@@ -278,6 +300,11 @@ export class EmulatorServer {
       }
       if (route.operation === 'StartJobRun' && typeof out.jobRunId === 'string')
         route.jobRunId = out.jobRunId;
+      if (faults.holdAnswerMs > 0) {
+        // The effect is done: log it now, answer later (a caller killed meanwhile never hears).
+        log();
+        await this.timers.sleep(faults.holdAnswerMs);
+      }
       const ct = route.service === 'kms' ? 'application/x-amz-json-1.1' : 'application/json';
       send(res, 200, out, { 'content-type': ct });
     } catch (e) {
@@ -287,17 +314,7 @@ export class EmulatorServer {
       errorType = e.type;
       send(res, w.status, w.body, w.headers);
     } finally {
-      this.logCall({
-        service: route.service,
-        operation: route.operation,
-        ...(route.applicationId ? { applicationId: route.applicationId } : {}),
-        ...(route.jobRunId ? { jobRunId: route.jobRunId } : {}),
-        ...(route.keyId ? { keyId: route.keyId } : {}),
-        region: ctx.region,
-        status,
-        ...(errorType ? { errorType } : {}),
-        at,
-      });
+      log();
     }
   }
 
@@ -306,13 +323,16 @@ export class EmulatorServer {
     if (this.calls.length > MAX_CALLS_KEPT) this.calls.splice(0, this.calls.length - MAX_CALLS_KEPT);
   }
 
-  private async applyFaults(route: Route): Promise<ServiceError | undefined> {
+  /** Matches the active faults: waits out their latency, answers their error and hold. */
+  private async applyFaults(route: Route): Promise<{ error?: ServiceError; holdAnswerMs: number }> {
     let latency = 0;
+    let holdAnswerMs = 0;
     let error: ServiceError | undefined;
     for (const f of [...this.faults]) {
       if (f.operation !== '*' && f.operation !== route.operation) continue;
       if (f.service && f.service !== route.service) continue;
       latency = Math.max(latency, f.latencyMs ?? 0);
+      holdAnswerMs = Math.max(holdAnswerMs, f.holdAnswerMs ?? 0);
       const hasError = f.status !== undefined || f.errorType !== undefined;
       let fail = false;
       if (f.remaining > 0) {
@@ -329,7 +349,8 @@ export class EmulatorServer {
       }
     }
     if (latency > 0) await this.timers.sleep(latency);
-    return error;
+    // An error answer has no effect to hold.
+    return error ? { error, holdAnswerMs: 0 } : { holdAnswerMs };
   }
 
   // ------------------------------------------------------------------ EMR Serverless routes
@@ -598,13 +619,26 @@ export class EmulatorServer {
     num(f.rate, 'rate', 0, 1);
     num(f.count, 'count', 0, Number.MAX_SAFE_INTEGER);
     num(f.latencyMs, 'latencyMs', 0, 600_000);
+    num(f.holdAnswerMs, 'holdAnswerMs', 0, 600_000);
     const hasError = f.status !== undefined || f.errorType !== undefined;
-    if (f.count === undefined && f.rate === undefined && f.latencyMs === undefined) {
+    if (hasError && f.holdAnswerMs !== undefined) {
+      throw new HttpProblem(
+        400,
+        'ValidationException',
+        'fault: holdAnswerMs holds a successful answer; it cannot go with status or errorType',
+      );
+    }
+    if (
+      f.count === undefined &&
+      f.rate === undefined &&
+      f.latencyMs === undefined &&
+      f.holdAnswerMs === undefined
+    ) {
       if (!hasError) {
         throw new HttpProblem(
           400,
           'ValidationException',
-          'fault: give a status or errorType, rate, count or latencyMs',
+          'fault: give a status or errorType, rate, count, latencyMs or holdAnswerMs',
         );
       }
       // An error with neither rate nor count: every matching call fails until the faults are cleared.
@@ -619,6 +653,7 @@ export class EmulatorServer {
       ...(f.rate !== undefined ? { rate: f.rate } : {}),
       ...(f.count !== undefined ? { count: f.count } : {}),
       ...(f.latencyMs !== undefined ? { latencyMs: f.latencyMs } : {}),
+      ...(f.holdAnswerMs !== undefined ? { holdAnswerMs: f.holdAnswerMs } : {}),
       remaining: f.count ?? 0,
     };
     this.faults.push(active);

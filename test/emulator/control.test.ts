@@ -160,6 +160,30 @@ describe('faults', () => {
     await h.control.clearFaults();
   });
 
+  it('holds the answer after the effect: the change is made and logged before the caller hears', async () => {
+    const id = await createApp();
+    await h.control.fault({ operation: 'StartApplication', holdAnswerMs: 600, count: 1 });
+    const mark = (await h.control.calls()).length;
+    const t0 = Date.now();
+    const answered = h.emr.send(new StartApplicationCommand({ applicationId: id })).then(() => Date.now());
+    // While the answer is held, the start has happened and the calls log says so.
+    await waitForState(h.emr, id, 'STARTED');
+    const logged = (await h.control.calls()).slice(mark).map((c) => `${c.operation} ${c.status}`);
+    expect(logged).toContain('StartApplication 200');
+    expect(Date.now() - t0).toBeLessThan(550);
+    expect((await answered) - t0).toBeGreaterThanOrEqual(590);
+    // A count-only hold is used up by one call: the next is answered at once.
+    const t1 = Date.now();
+    await h.emr.send(new StartApplicationCommand({ applicationId: id }));
+    expect(Date.now() - t1).toBeLessThan(500);
+  });
+
+  it('refuses a hold together with an error', async () => {
+    await expect(
+      h.control.fault({ operation: 'StartApplication', holdAnswerMs: 100, status: 500 }),
+    ).rejects.toBeInstanceOf(EmulatorControlError);
+  });
+
   it('refuses a fault without an operation', async () => {
     await expect(h.control.fault({ operation: '', status: 500 })).rejects.toBeInstanceOf(
       EmulatorControlError,
