@@ -37,6 +37,19 @@ const MAX_SOCKETS = 64;
 const LOCAL_SERVICE_CREDENTIALS = { accessKeyId: 'local-service', secretAccessKey: 'local-service' };
 
 /**
+ * The credentials to hand the SDK instead of its default chain: placeholders, and only for an
+ * explicit endpoint (`--aws-endpoint`, the local service) with no credentials configured. Against
+ * AWS itself the answer is always undefined, so a missing identity fails loudly there.
+ */
+export function placeholderCredentials(
+  endpoint: string | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+): typeof LOCAL_SERVICE_CREDENTIALS | undefined {
+  if (endpoint === undefined || endpoint === '') return undefined;
+  return credentialsConfigured(env) ? undefined : LOCAL_SERVICE_CREDENTIALS;
+}
+
+/**
  * Whether the SDK's default provider chain has something to find besides instance metadata:
  * credentials or a profile in the environment, web identity (IRSA), container credentials
  * (EKS Pod Identity, ECS), or a shared credentials/config file.
@@ -68,9 +81,14 @@ interface RegionClients {
 export class AwsClients {
   private readonly regions = new Map<string, RegionClients>();
   private readonly rps: number;
+  /** Set when requests are signed with placeholders (the local service, nothing configured). */
+  readonly placeholderCredentials: boolean;
+  private readonly credentials: ReturnType<typeof placeholderCredentials>;
 
   constructor(private readonly options: AwsClientsOptions = {}) {
     this.rps = options.rps ?? DEFAULT_AWS_RPS;
+    this.credentials = placeholderCredentials(options.endpoint, options.env);
+    this.placeholderCredentials = this.credentials !== undefined;
   }
 
   forRegion(region: string): AwsPort {
@@ -108,11 +126,8 @@ export class AwsClients {
       maxAttempts: this.options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
       retryMode: 'standard',
       ...(endpoint ? { endpoint } : {}),
-      // Credentials come from the SDK's default provider chain. Only for the local service and
-      // only when nothing is configured do we hand it placeholders, so it works out of the box.
-      ...(endpoint && !credentialsConfigured(this.options.env)
-        ? { credentials: LOCAL_SERVICE_CREDENTIALS }
-        : {}),
+      // Credentials come from the SDK's default provider chain, except for placeholderCredentials().
+      ...(this.credentials ? { credentials: this.credentials } : {}),
       // The SDK builds its NodeHttpHandler from these options; each client gets its own agents
       // so destroy() of one client does not cut another's connections.
       requestHandler: {

@@ -51,7 +51,9 @@ Flags (environment variable, default):
   --region REGION               the operator's AWS region, for resources that name none
                                 (AWS_REGION, then AWS_DEFAULT_REGION; required)
   --aws-endpoint URL            one endpoint for EMR Serverless and KMS, e.g. the local service
-                                started by 'emr-serverless-operator emulator' (default: AWS)
+                                started by 'emr-serverless-operator emulator' (default: AWS);
+                                with no AWS credentials configured, requests to it are signed
+                                with placeholders (logged as a warning)
   --namespace NS                watch only this namespace (default: all namespaces)
   --concurrency N               resources reconciled in parallel (default 4)
   --resync-period DURATION      reconcile every resource at least this often, e.g. 30s, 10m, 1h
@@ -305,6 +307,12 @@ async function runController(config: RunConfig, logger: Logger, env: NodeJS.Proc
     rps: config.awsRps,
     observer: metrics,
   });
+  if (aws.placeholderCredentials) {
+    logger.warn(
+      { awsEndpoint: config.awsEndpoint },
+      'no AWS credentials configured: requests to --aws-endpoint are signed with placeholder credentials, which only the local service accepts',
+    );
+  }
   const identity = defaultIdentity();
   const { manager, events } = createOperator({
     kubeConfig: kc,

@@ -148,6 +148,18 @@ function decodeSegment(s: string): string {
   }
 }
 
+/**
+ * A key may be named by its ARN, raw or percent-encoded; a raw ARN (`arn:aws:kms:REGION:ACCOUNT:key/ID`)
+ * brings a slash of its own. Under `keys/`, the key is everything up to an optional trailing action.
+ */
+function keyRouteSegments(segs: string[]): string[] {
+  if (segs[0] !== 'keys' || segs.length <= 2) return segs;
+  const last = segs[segs.length - 1]!;
+  const action = KEY_ACTIONS.includes(last) ? [last] : [];
+  return ['keys', segs.slice(1, segs.length - action.length).join('/'), ...action];
+}
+const KEY_ACTIONS = ['deny', 'allow'];
+
 function send(
   res: ServerResponse,
   status: number,
@@ -524,7 +536,7 @@ export class EmulatorServer {
 
   /** The answer of one control API request; throws HttpProblem or ServiceError for an error. */
   private controlAnswer(method: string, rawPath: string, rawBody: string): unknown {
-    const segs = rawPath.split('/').slice(2).filter(Boolean).map(decodeSegment);
+    const segs = keyRouteSegments(rawPath.split('/').slice(2).filter(Boolean).map(decodeSegment));
     let body: Json;
     try {
       body = rawBody.trim() === '' ? {} : (JSON.parse(rawBody) as Json);

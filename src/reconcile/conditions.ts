@@ -1,12 +1,10 @@
 // The three kstatus conditions, derived from one verdict so they never contradict each other.
 import { CONDITION_READY, CONDITION_RECONCILING, CONDITION_STALLED } from '../api/constants.js';
 import type { Condition } from '../api/schema.js';
+import type { Phase, ReasonOf } from './reasons.js';
 
-/** Where a resource stands after a reconcile. */
-export type Verdict =
-  | { phase: 'Ready'; reason: string; message: string }
-  | { phase: 'Progressing'; reason: string; message: string }
-  | { phase: 'Stalled'; reason: string; message: string };
+/** Where a resource stands after a reconcile; the reason must be one of that phase's. */
+export type Verdict = { [P in Phase]: { phase: P; reason: ReasonOf<P>; message: string } }[Phase];
 
 /**
  * Ready is always present; Reconciling and Stalled only while true (the kstatus convention

@@ -3,10 +3,13 @@
 import type { KeyHealth } from '../api/schema.js';
 import type { KeyFacts } from '../aws/port.js';
 import type { RecordedEvent } from './ports.js';
+import type { KEY_BLOCKING_REASONS, KeyHealthReason } from './reasons.js';
+
+type KeyBlockingReason = (typeof KEY_BLOCKING_REASONS)[number];
 
 export interface KeyCheck {
-  health?: KeyHealth;
-  blocking?: { reason: string; message: string };
+  health?: KeyHealth & { reason?: KeyHealthReason };
+  blocking?: { reason: KeyBlockingReason; message: string };
   warning?: Omit<RecordedEvent, 'type'>;
 }
 
@@ -21,7 +24,7 @@ export function keyCheck(
   if (!facts) return { health: { verified: false, reason: 'NotChecked' } };
   const fix =
     'Fix the key or point spec.diskEncryptionConfiguration.encryptionKeyArn at another key; nothing is sent to AWS until then.';
-  const blocked = (reason: string, message: string, state?: string): KeyCheck => ({
+  const blocked = (reason: KeyBlockingReason, message: string, state?: string): KeyCheck => ({
     health: { verified: false, reason, ...(state ? { state } : {}) },
     blocking: { reason, message: `${message} ${fix}` },
   });

@@ -6,6 +6,7 @@ import { encryptionIntent } from './compare.js';
 import { conditionsFor, findCondition, type Verdict } from './conditions.js';
 import { regionOf } from './identity.js';
 import type { RecordedEvent } from './ports.js';
+import type { ReasonOf } from './reasons.js';
 import type { Action, Plan, PlanInput } from './types.js';
 
 /** Polling bounds while AWS moves through a transitional state. */
@@ -55,7 +56,7 @@ export class Outcome {
     );
   }
 
-  progressing(reason: string, message: string, pollMaxMs = TRANSITION_POLL_MAX_MS): Plan {
+  progressing(reason: ReasonOf<'Progressing'>, message: string, pollMaxMs = TRANSITION_POLL_MAX_MS): Plan {
     return this.finish(
       { phase: 'Progressing', reason, message },
       this.actions.length ? 0 : this.pollDelay(reason, pollMaxMs),
@@ -63,14 +64,14 @@ export class Outcome {
   }
 
   /** Waiting on something outside the operator's hands: announced once, polled slowly. */
-  waiting(reason: string, message: string): Plan {
+  waiting(reason: ReasonOf<'Progressing'>, message: string): Plan {
     if (findCondition(this.input.resource.status?.conditions, 'Reconciling')?.reason !== reason) {
       this.events.push(normal(reason, 'Wait', message));
     }
     return this.progressing(reason, message, WAIT_POLL_MAX_MS);
   }
 
-  stalled(reason: string, message: string): Plan {
+  stalled(reason: ReasonOf<'Stalled'>, message: string): Plan {
     if (findCondition(this.input.resource.status?.conditions, 'Stalled')?.reason !== reason) {
       this.events.push({ type: 'Warning', reason, action: 'None', message });
     }
@@ -92,7 +93,7 @@ export class Outcome {
   }
 
   /** Poll faster at first, then back off: a quarter of the time spent waiting so far. */
-  private pollDelay(reason: string, maxMs: number): number {
+  private pollDelay(reason: ReasonOf<'Progressing'>, maxMs: number): number {
     if (maxMs === 0) return 0;
     const since = findCondition(this.input.resource.status?.conditions, 'Reconciling');
     const waited =

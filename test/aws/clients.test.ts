@@ -2,7 +2,12 @@
 // against the local service through the real SDK.
 import { createServer } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { AwsClients, type AwsClientsOptions, credentialsConfigured } from '../../src/aws/clients.js';
+import {
+  AwsClients,
+  type AwsClientsOptions,
+  credentialsConfigured,
+  placeholderCredentials,
+} from '../../src/aws/clients.js';
 import { KeyVerifier } from '../../src/aws/keys.js';
 import type { AwsCallEvent } from '../../src/aws/middleware.js';
 import type { AwsError } from '../../src/aws/port.js';
@@ -237,5 +242,30 @@ describe('credentials', () => {
     expect(credentialsConfigured({ ...none, AWS_PROFILE: 'dev' })).toBe(true);
     expect(credentialsConfigured({ ...none, AWS_WEB_IDENTITY_TOKEN_FILE: '/var/run/token' })).toBe(true);
     expect(credentialsConfigured({ ...none, AWS_CONFIG_FILE: new URL(import.meta.url).pathname })).toBe(true);
+  });
+
+  it('uses placeholder credentials only for an explicit endpoint with nothing configured', () => {
+    const none = {
+      AWS_SHARED_CREDENTIALS_FILE: '/nonexistent/credentials',
+      AWS_CONFIG_FILE: '/nonexistent/config',
+    };
+    const endpoint = 'http://127.0.0.1:4566';
+    expect(placeholderCredentials(endpoint, none)).toBeDefined();
+    expect(placeholderCredentials(endpoint, { ...none, AWS_WEB_IDENTITY_TOKEN_FILE: '/var/run/token' })).toBe(
+      undefined,
+    );
+    // Against AWS itself, never: a missing identity must fail, not sign with made-up keys.
+    expect(placeholderCredentials(undefined, none)).toBe(undefined);
+    expect(placeholderCredentials('', none)).toBe(undefined);
+
+    const toAws = new AwsClients({ env: none });
+    const toLocal = new AwsClients({ endpoint, env: none });
+    try {
+      expect(toAws.placeholderCredentials).toBe(false);
+      expect(toLocal.placeholderCredentials).toBe(true);
+    } finally {
+      toAws.close();
+      toLocal.close();
+    }
   });
 });

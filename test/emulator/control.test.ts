@@ -214,6 +214,29 @@ describe('out-of-band changes', () => {
     expect(app.state).toBe('TERMINATED');
   });
 
+  it('names a key by id, by percent-encoded ARN or by raw ARN', async () => {
+    const key = await h.control.createKey({ region: REGION });
+    const describe = async () =>
+      (await h.kms.send(new DescribeKeyCommand({ KeyId: key.Arn }))).KeyMetadata!.KeyState;
+    const control = (method: string, path: string, body?: object) =>
+      fetch(`${h.emulator.endpoint}/_emulator/keys/${path}`, {
+        method,
+        ...(body && { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }),
+      });
+
+    expect((await control('PATCH', key.Arn, { keyState: 'Disabled' })).status).toBe(200);
+    expect(await describe()).toBe('Disabled');
+    expect((await control('PATCH', encodeURIComponent(key.Arn), { keyState: 'Enabled' })).status).toBe(200);
+    expect(await describe()).toBe('Enabled');
+    expect((await control('PATCH', key.KeyId, { keyState: 'Disabled' })).status).toBe(200);
+    expect(await describe()).toBe('Disabled');
+
+    expect((await control('POST', `${key.Arn}/deny`)).status).toBe(200);
+    expect(await rejection(describe())).toMatchObject({ name: 'AccessDeniedException' });
+    expect((await control('POST', `${key.Arn}/allow`)).status).toBe(200);
+    expect(await describe()).toBe('Disabled');
+  });
+
   it('answers 404 for an unknown application', async () => {
     const err = await rejection(h.control.patchApplication('00fmissing', { state: 'STOPPED' }));
     expect(err).toBeInstanceOf(EmulatorControlError);

@@ -1,7 +1,8 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { keyPolicyStatements, OPERATOR_ACTIONS, operatorIamPolicy } from '../../src/aws/policies.js';
+import { keyPolicyCommand } from '../../src/cli/key-policy.js';
 
 describe('the operator IAM policy', () => {
   it('allows every AWS operation the port calls, and nothing it never calls', () => {
@@ -78,5 +79,28 @@ describe('key-policy', () => {
     expect(JSON.parse(out).Statement[0].Condition.StringEquals['kms:EncryptionContext:project']).toBe(
       'analytics',
     );
+  });
+
+  it.each([
+    [['--bogus'], /Unknown option '--bogus'/],
+    [['--application-arn'], /argument missing/],
+    [['--application-arn', app, 'extra'], /Unexpected argument 'extra'/],
+    [[], /--application-arn is required/],
+    [['--application-arn', 'not-an-arn'], /--application-arn must look like/],
+    [['--application-arn', app, '--encryption-context', 'no-equals'], /takes key=value/],
+  ])('refuses %j with the reason and the usage, exit status 2', async (args, reason) => {
+    const stderr = vi.spyOn(console, 'error').mockImplementation(() => {});
+    const stdout = vi.spyOn(console, 'log').mockImplementation(() => {});
+    try {
+      expect(await keyPolicyCommand(args)).toBe(2);
+      const said = stderr.mock.calls.map((c) => String(c[0])).join('\n');
+      expect(said).toMatch(reason);
+      expect(said).toMatch(/^error: /);
+      expect(said).toContain('Usage: emr-serverless-operator key-policy');
+      expect(stdout).not.toHaveBeenCalled();
+    } finally {
+      stderr.mockRestore();
+      stdout.mockRestore();
+    }
   });
 });

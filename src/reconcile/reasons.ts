@@ -1,0 +1,62 @@
+// Every condition reason the operator can write, with the phase it belongs to. The planner,
+// the status builder and the failure table take their reasons from this table only (the
+// Verdict type enforces it), so docs/reference.md and argocd/health.lua are checked against it.
+
+/** Where a resource stands: Ready=True, work in progress (Reconciling), or needs a person (Stalled). */
+export type Phase = 'Ready' | 'Progressing' | 'Stalled';
+
+export const CONDITION_REASONS = {
+  Reconciled: 'Ready',
+
+  Creating: 'Progressing',
+  Updating: 'Progressing',
+  Observing: 'Progressing',
+  WaitingForState: 'Progressing',
+  WaitingForStop: 'Progressing',
+  WaitingForJobRuns: 'Progressing',
+  Stopping: 'Progressing',
+  Restarting: 'Progressing',
+  Deleting: 'Progressing',
+  AwsThrottled: 'Progressing',
+  AwsUnavailable: 'Progressing',
+  AwsConflict: 'Progressing',
+  ApplicationStateChanged: 'Progressing',
+
+  InvalidSpec: 'Stalled',
+  ApplicationNotFound: 'Stalled',
+  ApplicationTerminated: 'Stalled',
+  ImmutableFieldConflict: 'Stalled',
+  KeyNotFound: 'Stalled',
+  KeyDisabled: 'Stalled',
+  KeyPendingDeletion: 'Stalled',
+  KeyNotSymmetric: 'Stalled',
+  KeyUsageInvalid: 'Stalled',
+  AwsRejected: 'Stalled',
+  AccessDenied: 'Stalled',
+  QuotaExceeded: 'Stalled',
+} as const satisfies Record<string, Phase>;
+
+export type ConditionReason = keyof typeof CONDITION_REASONS;
+
+/** The reasons that go with one phase. */
+export type ReasonOf<P extends Phase> = {
+  [R in ConditionReason]: (typeof CONDITION_REASONS)[R] extends P ? R : never;
+}[ConditionReason];
+
+/** The Stalled reasons a key check can give; each is also `status.diskEncryption.key.reason`. */
+export const KEY_BLOCKING_REASONS = [
+  'KeyNotFound',
+  'KeyDisabled',
+  'KeyPendingDeletion',
+  'KeyNotSymmetric',
+  'KeyUsageInvalid',
+] as const satisfies readonly ReasonOf<'Stalled'>[];
+
+/** `status.diskEncryption.key.reason` of a key that is sent without being verified. */
+export const KEY_UNVERIFIED_REASONS = ['VerificationDisabled', 'NotChecked', 'AccessDenied'] as const;
+
+export type KeyHealthReason = (typeof KEY_BLOCKING_REASONS)[number] | (typeof KEY_UNVERIFIED_REASONS)[number];
+
+export function reasonsOf(phase: Phase): ConditionReason[] {
+  return (Object.keys(CONDITION_REASONS) as ConditionReason[]).filter((r) => CONDITION_REASONS[r] === phase);
+}
