@@ -4,6 +4,11 @@
 # read-only root filesystem (the manifests mount an emptyDir at /tmp; the operator writes nothing).
 #
 #   docker build -t ghcr.io/OWNER/emr-serverless-operator:0.1.0 .
+#   docker buildx build --platform linux/amd64,linux/arm64 -t REGISTRY/emr-serverless-operator:0.1.0 --push .
+#
+# Multi-arch: both base images are published for amd64 and arm64. The build stage runs on the
+# builder's own platform ($BUILDPLATFORM, no emulation): its output is plain JavaScript and no
+# production dependency has native code or install scripts, so the same files serve every target.
 #
 # test/integration/manifests/package.test.ts checks the same steps without Docker: the npm package
 # (what `files` in package.json ships), a production install, `run --help`, and the controller
@@ -12,7 +17,7 @@
 ARG NODE_IMAGE=node:22-bookworm-slim
 ARG RUNTIME_IMAGE=gcr.io/distroless/nodejs22-debian12:nonroot
 
-FROM ${NODE_IMAGE} AS build
+FROM --platform=$BUILDPLATFORM ${NODE_IMAGE} AS build
 WORKDIR /src
 # Dependencies first, so they stay cached while only the sources change. --ignore-scripts: skip
 # `prepare` (the sources are not here yet); no production dependency has install scripts.

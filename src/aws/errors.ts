@@ -58,6 +58,10 @@ const ACCESS_DENIED_NAMES = new Set([
   'IncompleteSignature',
   'MissingAuthenticationToken',
   'ExpiredTokenException',
+  // STS refusing the web identity (IRSA) before any EMR Serverless or KMS call: the role's trust
+  // policy or the cluster's OIDC provider, not the request, is what needs fixing.
+  'InvalidIdentityToken',
+  'IDPRejectedClaim',
 ]);
 const NOT_FOUND_NAMES = new Set(['ResourceNotFoundException', 'NotFoundException']);
 

@@ -71,7 +71,7 @@ export function planFailure(
     accessDenied: {
       phase: 'Stalled',
       reason: 'AccessDenied',
-      message: `${said}. Grant the operator's role this permission (see docs/aws-permissions.md); re-checked on resync.`,
+      message: `${said}. Grant the operator's role this permission, or fix how the operator gets that role (see docs/aws-permissions.md and docs/eks.md); re-checked on resync.`,
       backoff: false,
     },
     quota: {

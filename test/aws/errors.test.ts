@@ -91,6 +91,10 @@ describe('toAwsError', () => {
     ],
     ['UnrecognizedClientException', generic('UnrecognizedClientException', 400)],
     ['an unnamed 403', generic('Forbidden', 403)],
+    // IRSA: STS refuses the web identity token (no OIDC provider, or a trust policy that does not match).
+    ['STS InvalidIdentityToken', generic('InvalidIdentityToken', 400)],
+    ['STS IDPRejectedClaim', generic('IDPRejectedClaim', 403)],
+    ['STS AccessDenied on AssumeRoleWithWebIdentity', generic('AccessDenied', 403)],
   ])('%s is accessDenied', (_what, err) => {
     expect(toAwsError(err, 'DescribeKey').kind).toBe('accessDenied');
   });
