@@ -675,9 +675,12 @@ async function main(): Promise<void> {
       const merged = JSON.parse(readFileSync(previous, 'utf8')) as Record<string, unknown>;
       const partial = [
         ...((merged.partialRuns as unknown[]) ?? []),
-        { only: flags.only, timestamp: report.timestamp },
+        { only: flags.only, timestamp: report.timestamp, benchSeconds: report.benchSeconds },
       ];
-      for (const [k, v] of Object.entries(report)) if (k !== 'timestamp') merged[k] = v;
+      // The whole run's start and duration stay: the docs quote how long a full run takes.
+      for (const [k, v] of Object.entries(report)) {
+        if (k !== 'timestamp' && k !== 'benchSeconds') merged[k] = v;
+      }
       report = Object.assign(merged, { partialRuns: partial });
     }
   }

@@ -13,6 +13,7 @@ import { parse, parseAllDocuments } from 'yaml';
 import { API_VERSION, GROUP, KIND } from '../../../src/api/constants.js';
 import type { Condition } from '../../../src/api/schema.js';
 import { conditionsFor, type Verdict } from '../../../src/reconcile/conditions.js';
+import { CONDITION_REASONS, type ConditionReason, type Phase } from '../../../src/reconcile/reasons.js';
 
 const run = promisify(execFile);
 const repo = fileURLToPath(new URL('../../../', import.meta.url));
@@ -299,6 +300,41 @@ describe('argocd/health.lua in gopher-lua (as Argo CD runs it)', () => {
     const results = await healthOf(cases.map((c) => c.object));
     const got = cases.map((c, i) => ({ name: c.name, ...results[i] }));
     const want = cases.map((c) => ({ name: c.name, status: c.status, message: c.message }));
+    expect(got).toEqual(want);
+  });
+
+  it('gives every reason the operator can write the health of its phase, with or without Reconciling/Stalled', async () => {
+    const health: Record<Phase, string> = {
+      Ready: 'Healthy',
+      Progressing: 'Progressing',
+      Stalled: 'Degraded',
+    };
+    const reasons = Object.keys(CONDITION_REASONS) as ConditionReason[];
+    const objects = reasons.flatMap((reason) => {
+      const verdict = { phase: CONDITION_REASONS[reason], reason, message: `Because ${reason}.` } as Verdict;
+      const conditions = conditionsFor(verdict, 2, undefined, NOW);
+      return [
+        app({ generation: 2, status: { observedGeneration: 2, conditions } }),
+        // Ready alone, as a hand-written or foreign status may have it: the script's own table of
+        // waiting reasons decides, so it must know every Progressing reason.
+        app({
+          generation: 2,
+          status: { observedGeneration: 2, conditions: conditions.filter((c) => c.type === 'Ready') },
+        }),
+      ];
+    });
+    const results = await healthOf(objects);
+    const got = reasons.flatMap((reason, i) => [
+      { reason, ...results[2 * i] },
+      { reason, readyOnly: true, ...results[2 * i + 1] },
+    ]);
+    const want = reasons.flatMap((reason) => {
+      const expected = { status: health[CONDITION_REASONS[reason]], message: `Because ${reason}.` };
+      return [
+        { reason, ...expected },
+        { reason, readyOnly: true, ...expected },
+      ];
+    });
     expect(got).toEqual(want);
   });
 

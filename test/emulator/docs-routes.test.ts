@@ -1,0 +1,90 @@
+// Every control API route written in the docs (`GET /_emulator/...` and the like, in README.md,
+// docs/ and bench/README.md) answers as written: each is called on a fresh service with real ids
+// in place of its placeholders, and must succeed.
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { CreateApplicationCommand } from '@aws-sdk/client-emr-serverless';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Harness, harness, REGION } from './helpers.js';
+
+const repo = fileURLToPath(new URL('../../', import.meta.url));
+const files = [
+  'README.md',
+  'bench/README.md',
+  ...readdirSync(join(repo, 'docs'))
+    .filter((f) => f.endsWith('.md'))
+    .map((f) => `docs/${f}`),
+];
+const ROUTE = /\b(GET|POST|PATCH|PUT|DELETE) (\/_emulator(?:\/(?:\{[^}]*\}|[A-Za-z0-9._-]+))*)/g;
+const documented = [
+  ...new Set(files.flatMap((f) => [...readFileSync(join(repo, f), 'utf8').matchAll(ROUTE)].map((m) => m[0]))),
+].sort();
+
+/** A body each route accepts; routes without one are called without a body. */
+const BODIES: Record<string, object> = {
+  'POST /_emulator/faults': { operation: 'GetApplication', status: 429, count: 1 },
+  'PATCH /_emulator/applications/{id}': { state: 'STOPPED' },
+  'POST /_emulator/keys': { keySpec: 'SYMMETRIC_DEFAULT' },
+  'PATCH /_emulator/keys/{keyId or ARN}': { keyState: 'Disabled' },
+  'POST /_emulator/jobruns/{appId}': { state: 'RUNNING' },
+  'PATCH /_emulator/jobruns/{appId}/{jobRunId}': { state: 'SUCCESS' },
+};
+
+let h: Harness;
+beforeAll(async () => {
+  h = await harness();
+});
+afterAll(async () => {
+  await h.close();
+});
+
+/** A fresh service holding one application, one job run and one key, for the placeholders. */
+async function fixtures(): Promise<Record<string, string[]>> {
+  await h.control.reset();
+  const app = await h.emr.send(
+    new CreateApplicationCommand({ name: 'docs', releaseLabel: 'emr-7.5.0', type: 'SPARK' }),
+  );
+  const run = await h.control.createJobRun(app.applicationId!, 'RUNNING');
+  const key = await h.control.createKey({ region: REGION });
+  const id = [app.applicationId!];
+  return {
+    '{id}': id,
+    '{appId}': id,
+    '{jobRunId}': [run.jobRunId],
+    '{keyId}': [key.KeyId],
+    '{keyId or ARN}': [key.KeyId, key.Arn],
+  };
+}
+
+describe('the control API routes in the docs', () => {
+  it('are found', () => {
+    expect(documented.length).toBeGreaterThanOrEqual(15);
+  });
+
+  it.each(documented)('%s answers', async (route) => {
+    const at = route.indexOf(' ');
+    const [method, template] = [route.slice(0, at), route.slice(at + 1)];
+    const placeholders = template.match(/\{[^}]*\}/g) ?? [];
+    const values = await fixtures();
+    const unknown = placeholders.filter((p) => !(p in values));
+    expect(unknown, 'placeholders this test does not know how to fill').toEqual([]);
+    // One call per way of naming the thing (a key by id and by raw ARN), each on fresh fixtures.
+    const variants = Math.max(1, ...placeholders.map((p) => values[p]!.length));
+    for (let variant = 0; variant < variants; variant++) {
+      const current = variant === 0 ? values : await fixtures();
+      const path = template.replace(/\{[^}]*\}/g, (p) => {
+        const options = current[p]!;
+        return options[Math.min(variant, options.length - 1)]!;
+      });
+      const body = BODIES[`${method} ${template}`];
+      const res = await fetch(`${h.emulator.endpoint}${path}`, {
+        method,
+        ...(body && { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }),
+      });
+      const text = await res.text();
+      expect(res.status, `${method} ${path}: ${text}`).toBe(200);
+      expect(() => JSON.parse(text), `${method} ${path} answers JSON`).not.toThrow();
+    }
+  });
+});
