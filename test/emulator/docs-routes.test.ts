@@ -1,24 +1,14 @@
 // Every control API route written in the docs (`GET /_emulator/...` and the like, in README.md,
 // docs/ and bench/README.md) answers as written: each is called on a fresh service with real ids
 // in place of its placeholders, and must succeed.
-import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { CreateApplicationCommand } from '@aws-sdk/client-emr-serverless';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MARKDOWN_FILES, readRepoFile } from '../support/docs.js';
 import { type Harness, harness, REGION } from './helpers.js';
 
-const repo = fileURLToPath(new URL('../../', import.meta.url));
-const files = [
-  'README.md',
-  'bench/README.md',
-  ...readdirSync(join(repo, 'docs'))
-    .filter((f) => f.endsWith('.md'))
-    .map((f) => `docs/${f}`),
-];
 const ROUTE = /\b(GET|POST|PATCH|PUT|DELETE) (\/_emulator(?:\/(?:\{[^}]*\}|[A-Za-z0-9._-]+))*)/g;
 const documented = [
-  ...new Set(files.flatMap((f) => [...readFileSync(join(repo, f), 'utf8').matchAll(ROUTE)].map((m) => m[0]))),
+  ...new Set(MARKDOWN_FILES.flatMap((f) => [...readRepoFile(f).matchAll(ROUTE)].map((m) => m[0]))),
 ].sort();
 
 /** A body each route accepts; routes without one are called without a body. */

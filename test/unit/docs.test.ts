@@ -1,9 +1,8 @@
 // The docs say what the code does: each check reads a fact from the code (a command's --help, the
 // table of condition reasons, the metrics registry, the manifests, the benchmark report) and
 // finds it in the Markdown a user reads, and the other way round where the docs list things.
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { dirname, join, normalize } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it, vi } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
 import { commands } from '../../src/cli/commands.js';
@@ -15,16 +14,13 @@ import {
   KEY_UNVERIFIED_REASONS,
   type Phase,
 } from '../../src/reconcile/reasons.js';
+import {
+  MARKDOWN_FILES as MARKDOWN,
+  readRepoFile as read,
+  REPO as repo,
+  yamlBlocks,
+} from '../support/docs.js';
 
-const repo = fileURLToPath(new URL('../../', import.meta.url));
-const read = (path: string) => readFileSync(join(repo, path), 'utf8');
-const MARKDOWN = [
-  'README.md',
-  'bench/README.md',
-  ...readdirSync(join(repo, 'docs'))
-    .filter((f) => f.endsWith('.md'))
-    .map((f) => `docs/${f}`),
-];
 const allDocs = MARKDOWN.map(read).join('\n');
 
 /** The Markdown headings of `markdown` (not `#` lines inside fenced code), with their line numbers. */
@@ -190,10 +186,6 @@ describe('metrics', () => {
     expect(keep.regex).toBe(`${service.metadata.name};${metricsPort!.name}`);
   });
 });
-
-function yamlBlocks(markdown: string): string[] {
-  return [...markdown.matchAll(/^```yaml\n([\s\S]*?)^```/gm)].map((m) => m[1]!);
-}
 
 describe('Markdown', () => {
   it('every yaml block in the docs parses', () => {

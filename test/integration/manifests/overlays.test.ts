@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments, stringify } from 'yaml';
 import { findRepoRoot } from '../../../src/envtest/index.js';
 import { kubectl } from '../../support/cluster.js';
+import { yamlBlocks } from '../../support/docs.js';
 
 const root = findRepoRoot();
 const MANIFESTS = join(root, 'manifests');
@@ -28,8 +29,8 @@ interface Obj {
 /** Every yaml block of a doc that is a Kustomization based on this repository's manifests/. */
 function overlaysIn(doc: string): Kustomization[] {
   const text = readFileSync(join(root, 'docs', doc), 'utf8');
-  return [...text.matchAll(/^```yaml\n([\s\S]*?)^```/gm)]
-    .map((m) => parse(m[1]!) as Kustomization | null)
+  return yamlBlocks(text)
+    .map((block) => parse(block) as Kustomization | null)
     .filter((k): k is Kustomization => (k as { kind?: string } | null)?.kind === 'Kustomization');
 }
 
@@ -92,8 +93,8 @@ describe('the overlays in the docs', () => {
 
   it('pins the image by digest as docs/eks.md shows', async () => {
     const text = readFileSync(join(root, 'docs', 'eks.md'), 'utf8');
-    const snippet = [...text.matchAll(/^```yaml\n([\s\S]*?)^```/gm)]
-      .map((m) => parse(m[1]!) as Pick<Kustomization, 'images'> | null)
+    const snippet = yamlBlocks(text)
+      .map((block) => parse(block) as Pick<Kustomization, 'images'> | null)
       .find((k) => k?.images?.some((i) => i.digest));
     expect(snippet).toBeDefined();
     const objs = await render('digest', { resources: ['manifests'], images: snippet!.images! });
