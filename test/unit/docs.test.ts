@@ -3,7 +3,7 @@
 // finds it in the Markdown a user reads, and the other way round where the docs list things.
 import { existsSync } from 'node:fs';
 import { dirname, join, normalize } from 'node:path';
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
 import { commands } from '../../src/cli/commands.js';
 import { OperatorMetrics } from '../../src/controller/metrics.js';
@@ -14,6 +14,7 @@ import {
   KEY_UNVERIFIED_REASONS,
   type Phase,
 } from '../../src/reconcile/reasons.js';
+import { runCommand } from '../support/cli.js';
 import {
   MARKDOWN_FILES as MARKDOWN,
   readRepoFile as read,
@@ -67,14 +68,10 @@ const reasonsIn = (text: string) => backticked(text).filter((t) => /^[A-Z][A-Za-
 const flagsIn = (text: string) => [...text.matchAll(/`(--[a-z][a-z-]*)/g)].map((m) => m[1]!);
 
 async function helpOf(command: string): Promise<string> {
-  const out: string[] = [];
-  const log = vi.spyOn(console, 'log').mockImplementation((s: unknown) => void out.push(String(s)));
-  try {
-    expect(await commands[command]!.run(['--help'])).toBe(0);
-  } finally {
-    log.mockRestore();
-  }
-  return out.join('\n');
+  const out = await runCommand(command, ['--help']);
+  expect(out.code).toBe(0);
+  expect(out.stdout).toContain('Usage:');
+  return out.stdout;
 }
 
 /** The long flags a usage text lists, `--help` aside. */
