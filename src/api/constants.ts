@@ -11,8 +11,21 @@ export const CATEGORIES = ['aws', 'emr'];
 export const FINALIZER = `${GROUP}/finalizer`;
 export const FIELD_MANAGER = 'emr-serverless-operator';
 
-/** Tag put on every application the operator creates: how it finds its own app after a crash. */
+/** The prefix of every tag the operator owns; refused in spec.tags. */
+export const OPERATOR_TAG_PREFIX = `${GROUP}/`;
+/** Tag prefixes spec.tags may not use: the operator's own, and AWS's reserved one. */
+export const RESERVED_TAG_PREFIXES = [OPERATOR_TAG_PREFIX, 'aws:'] as const;
+
+/**
+ * The ownership claim on an application, put on every application the operator creates or
+ * adopts. The uid decides ownership (uids are unique across clusters); it is also how the
+ * operator finds its own app after a crash. Namespace and name are for people; the cluster tag
+ * lets an IAM policy keep each cluster's operator to its own applications.
+ */
 export const OWNER_UID_TAG = `${GROUP}/resource-uid`;
+export const OWNER_NAMESPACE_TAG = `${GROUP}/resource-namespace`;
+export const OWNER_NAME_TAG = `${GROUP}/resource-name`;
+export const OWNER_CLUSTER_TAG = `${GROUP}/cluster`;
 
 /** The condition types, kstatus-compatible. */
 export const CONDITION_READY = 'Ready';

@@ -3,7 +3,7 @@
 import { stringify } from 'yaml';
 import { z } from 'zod';
 import { CATEGORIES, GROUP, KIND, PLURAL, SHORT_NAMES, SINGULAR, VERSION } from './constants.js';
-import { Spec, Status } from './schema.js';
+import { BINDING_RULES, Spec, Status } from './schema.js';
 
 type JsonSchema = { [key: string]: unknown };
 
@@ -74,6 +74,7 @@ export function buildCrd(): Record<string, unknown> {
               type: 'object',
               description: 'An AWS EMR Serverless application, kept equal to this declaration.',
               required: ['spec'],
+              'x-kubernetes-validations': BINDING_RULES,
               properties: {
                 apiVersion: { type: 'string' },
                 kind: { type: 'string' },

@@ -6,6 +6,7 @@
 // CEL rule in `x-kubernetes-validations`, so admission and the controller refuse the same input
 // with the same words.
 import { z } from 'zod';
+import { OPERATOR_TAG_PREFIX } from './constants.js';
 
 interface CelRule {
   rule: string;
@@ -25,10 +26,19 @@ function matching(re: RegExp, message: string, length: { min: number; max: numbe
     .meta({ 'x-kubernetes-validations': [{ rule: `self.matches(${celRegex(re)})`, message }] });
 }
 
-/** A string-to-string map with bounded size, key length and value length. */
+/** A rule on every key of a map, written once for zod and CEL. */
+interface KeyRule {
+  test: (key: string) => boolean;
+  /** CEL over one key `k`. */
+  cel: string;
+  message: string;
+}
+
+/** A string-to-string map with bounded size, key length and value length, and optional key rules. */
 function stringMap(
   what: string,
   limits: { maxEntries: number; key: [number, number]; value: [number, number] },
+  keyRules: KeyRule[] = [],
 ) {
   const [kmin, kmax] = limits.key;
   const [vmin, vmax] = limits.value;
@@ -37,12 +47,14 @@ function stringMap(
   const sizeMessage = `${what} may hold at most ${limits.maxEntries} entries`;
   const rules: CelRule[] = [
     { rule: `self.all(k, size(k) >= ${kmin} && size(k) <= ${kmax})`, message: keyMessage },
+    ...keyRules.map((r) => ({ rule: `self.all(k, ${r.cel})`, message: r.message })),
   ];
-  return z
+  let map = z
     .record(z.string(), z.string().min(vmin, { message: valueMessage }).max(vmax, { message: valueMessage }))
     .refine((m) => Object.keys(m).every((k) => k.length >= kmin && k.length <= kmax), { message: keyMessage })
-    .refine((m) => Object.keys(m).length <= limits.maxEntries, { message: sizeMessage })
-    .meta({ maxProperties: limits.maxEntries, 'x-kubernetes-validations': rules });
+    .refine((m) => Object.keys(m).length <= limits.maxEntries, { message: sizeMessage });
+  for (const r of keyRules) map = map.refine((m) => Object.keys(m).every(r.test), { message: r.message });
+  return map.meta({ maxProperties: limits.maxEntries, 'x-kubernetes-validations': rules });
 }
 
 // --- disk encryption: the heart of the product -------------------------------------------
@@ -205,10 +217,46 @@ export const APPLICATION_FIELD_NAMES = Object.keys(ApplicationFields.shape) as A
 
 // --- spec ---------------------------------------------------------------------------------
 
-const immutable = (field: string): CelRule => ({
-  rule: `!has(oldSelf.${field}) || (has(self.${field}) && self.${field} == oldSelf.${field})`,
-  message: `spec.${field} is immutable once set: create a new resource instead`,
-});
+// --- binding: the fields that choose the application --------------------------------------
+
+/** The spec fields that choose which application a resource is bound to. */
+export const BINDING_FIELDS = ['applicationId', 'region', 'name', 'type'] as const;
+
+/**
+ * Once status records the binding (applicationId and region), adding, removing or changing a
+ * binding field is refused. Written at the root of the schema: only there can one rule see
+ * spec, status and the object before the change. Before binding the fields stay fixable (a
+ * typo'd applicationId that was never found). The operator checks the same on its side
+ * (ImmutableFieldConflict) for a CRD installed without these rules.
+ */
+export const BINDING_RULES = BINDING_FIELDS.map((field) => ({
+  rule:
+    `!has(oldSelf.status) || !has(oldSelf.status.applicationId) || ` +
+    `(has(self.spec.${field}) == has(oldSelf.spec.${field}) && ` +
+    `(!has(self.spec.${field}) || self.spec.${field} == oldSelf.spec.${field}))`,
+  messageExpression:
+    `'spec.${field} cannot be added, removed or changed: this resource is bound to application ' + ` +
+    `oldSelf.status.applicationId + ' for life. Put spec.${field} back, or create a new resource for another application.'`,
+  reason: 'FieldValueForbidden',
+  fieldPath: `.spec.${field}`,
+}));
+
+/** The AWS tag key pattern (aws-facts.md), without escapes so it is valid JS, RE2 and CEL. */
+const TAG_KEY_PATTERN = /^[A-Za-z0-9 /_.:=+@-]+$/;
+/** Tags the operator puts on every application it binds (see ownership.ts). */
+export const OPERATOR_TAG_COUNT = 4;
+const TAG_KEY_RULES: KeyRule[] = [
+  {
+    test: (k) => TAG_KEY_PATTERN.test(k),
+    cel: `k.matches(${celRegex(TAG_KEY_PATTERN)})`,
+    message: 'tag keys may hold only letters, digits, spaces and _ . : / = + - @',
+  },
+  {
+    test: (k) => !k.startsWith(OPERATOR_TAG_PREFIX) && !k.toLowerCase().startsWith('aws:'),
+    cel: `!k.startsWith('${OPERATOR_TAG_PREFIX}') && !k.lowerAscii().startsWith('aws:')`,
+    message: `tag keys may not start with ${OPERATOR_TAG_PREFIX} (the operator's ownership tags) or aws: (reserved by AWS)`,
+  },
+];
 const requiredToCreate = (field: string): CelRule => ({
   rule: `has(self.applicationId) || has(self.${field})`,
   message: `spec.${field} is required to create an application (or set spec.applicationId to adopt an existing one)`,
@@ -223,24 +271,36 @@ export const Spec = ApplicationFields.extend({
     max: 64,
   })
     .optional()
-    .meta({ description: 'Adopt this existing application instead of creating one. Immutable once set.' }),
+    .meta({
+      description:
+        'Adopt this existing application instead of creating one (only in namespaces the operator allows adoption in). Fixed once bound.',
+    }),
   region: matching(/^[a-z]{2}(-[a-z]+)+-[0-9]+$/, 'region must be an AWS region name such as eu-west-1', {
     min: 1,
     max: 32,
   })
     .optional()
-    .meta({ description: 'AWS region; defaults to the operator’s region. Immutable.' }),
+    .meta({ description: 'AWS region; defaults to the operator’s region. Fixed once bound.' }),
   name: matching(/^[A-Za-z0-9._/#-]+$/, 'name must be 1 to 64 characters of letters, digits and . _ / # -', {
     min: 1,
     max: 64,
   })
     .optional()
-    .meta({ description: 'Application name. Required when creating; immutable.' }),
+    .meta({ description: 'Application name. Required when creating; fixed once bound.' }),
   type: z
     .enum(['SPARK', 'HIVE'], { error: 'type must be SPARK or HIVE' })
     .optional()
-    .meta({ description: 'Application type. Required when creating; immutable.' }),
-  tags: stringMap('tag', { maxEntries: 200, key: [1, 128], value: [0, 256] }).optional(),
+    .meta({ description: 'Application type. Required when creating; fixed once bound.' }),
+  // AWS allows 200 tags; the operator's ownership tags take the rest.
+  tags: stringMap(
+    'tag',
+    { maxEntries: 200 - OPERATOR_TAG_COUNT, key: [1, 128], value: [0, 256] },
+    TAG_KEY_RULES,
+  )
+    .optional()
+    .meta({
+      description: `Tags of the application. Keys under ${OPERATOR_TAG_PREFIX} and aws: are reserved. The operator's own tags are never compared.`,
+    }),
   updateStrategy: z
     .enum(UPDATE_STRATEGIES, { error: 'updateStrategy must be WaitForStop or StopWhenIdle' })
     .optional()
@@ -253,7 +313,7 @@ export const Spec = ApplicationFields.extend({
     .optional()
     .meta({
       description:
-        'What deleting the resource does in AWS. Default: Delete for applications the operator created, Retain for adopted ones.',
+        'What deleting the resource does in AWS. Default: Delete for applications the operator created, Retain for adopted ones (status.origin). Delete on an adopted application needs adoption allowed in the namespace.',
     }),
 })
   .superRefine((spec, ctx) => {
@@ -268,10 +328,6 @@ export const Spec = ApplicationFields.extend({
       requiredToCreate('name'),
       requiredToCreate('type'),
       requiredToCreate('releaseLabel'),
-      immutable('applicationId'),
-      immutable('region'),
-      immutable('name'),
-      immutable('type'),
     ],
   });
 export type Spec = z.infer<typeof Spec>;
@@ -291,6 +347,8 @@ export const Condition = z.object({
 export type Condition = z.infer<typeof Condition>;
 
 export const ENCRYPTION_SUMMARIES = ['CustomerManaged', 'AwsOwned', 'Unmanaged'] as const;
+export const ORIGINS = ['Created', 'Adopted'] as const;
+export type Origin = (typeof ORIGINS)[number];
 
 export const KeyHealth = z.object({
   verified: z.boolean().meta({ description: 'Whether DescribeKey confirmed the key is usable.' }),
@@ -315,6 +373,10 @@ export const Status = z.object({
   applicationId: z.string().optional(),
   arn: z.string().optional(),
   region: z.string().optional(),
+  origin: z.enum(ORIGINS).optional().meta({
+    description:
+      'How the binding was made: Created by the operator or Adopted (spec.applicationId). It chooses the default deletionPolicy.',
+  }),
   state: z.string().optional(),
   stateDetails: z.string().optional(),
   encryption: z.enum(ENCRYPTION_SUMMARIES).optional().meta({

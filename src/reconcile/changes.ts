@@ -1,6 +1,6 @@
 // What to send to AWS: the create input, the fields that differ, the tag changes, and the
 // events that say what each write did.
-import { FINALIZER, OWNER_UID_TAG } from '../api/constants.js';
+import { FINALIZER } from '../api/constants.js';
 import {
   APPLICATION_FIELD_NAMES,
   type ApplicationFieldName,
@@ -12,6 +12,7 @@ import {
 import type { AwsApplication } from '../aws/port.js';
 import { covers, encryptionIntent, sameEncryption, sameStringMap } from './compare.js';
 import { normal } from './outcome.js';
+import { withoutOperatorTags } from './ownership.js';
 import type { RecordedEvent } from './ports.js';
 import type { Action } from './types.js';
 
@@ -19,7 +20,12 @@ export function ensureFinalizer(resource: EmrServerlessApplication): Action[] {
   return (resource.metadata.finalizers ?? []).includes(FINALIZER) ? [] : [{ kind: 'AddFinalizer' }];
 }
 
-export function createAction(resource: EmrServerlessApplication, spec: Spec, region: string): Action {
+export function createAction(
+  resource: EmrServerlessApplication,
+  spec: Spec,
+  region: string,
+  ownerTags: Record<string, string>,
+): Action {
   const fields = pick(
     spec,
     APPLICATION_FIELD_NAMES.filter((f) => spec[f] !== undefined),
@@ -38,7 +44,7 @@ export function createAction(resource: EmrServerlessApplication, spec: Spec, reg
       name: spec.name!,
       type: spec.type!,
       releaseLabel: spec.releaseLabel!,
-      tags: { ...spec.tags, [OWNER_UID_TAG]: resource.metadata.uid },
+      tags: { ...spec.tags, ...ownerTags },
       // The uid makes a retried create after a crash answer the same application.
       clientToken: resource.metadata.uid,
     },
@@ -128,13 +134,15 @@ export function encryptionEvent(
   );
 }
 
+/** spec.tags against AWS, the operator's own tags left out on both sides (ownership.ts keeps those). */
 export function tagActions(spec: Spec, app: AwsApplication): Action[] {
   if (spec.tags === undefined) return [];
-  const actual = Object.fromEntries(Object.entries(app.tags).filter(([k]) => k !== OWNER_UID_TAG));
-  if (sameStringMap(spec.tags, actual)) return [];
+  const desired = withoutOperatorTags(spec.tags);
+  const actual = withoutOperatorTags(app.tags);
+  if (sameStringMap(desired, actual)) return [];
   const actions: Action[] = [];
-  const toSet = Object.fromEntries(Object.entries(spec.tags).filter(([k, v]) => actual[k] !== v));
-  const toRemove = Object.keys(actual).filter((k) => !Object.hasOwn(spec.tags!, k));
+  const toSet = Object.fromEntries(Object.entries(desired).filter(([k, v]) => actual[k] !== v));
+  const toRemove = Object.keys(actual).filter((k) => !Object.hasOwn(desired, k));
   const events = [normal('TagsUpdated', 'TagResource', `Tags of application ${app.applicationId} updated.`)];
   if (Object.keys(toSet).length > 0)
     actions.push({ kind: 'TagApplication', arn: app.arn, tags: toSet, events });

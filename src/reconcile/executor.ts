@@ -2,6 +2,7 @@
 // is thrown to the reconciler, which turns it into status.
 import type { EmrServerlessApplication } from '../api/schema.js';
 import type { AwsApplication, AwsPort } from '../aws/port.js';
+import { type ClaimLocks, claimApplication } from './ownership.js';
 import type { Action } from './planner.js';
 import type { EventRecorder, ResourceWriter } from './ports.js';
 
@@ -19,10 +20,10 @@ export interface Execution {
 export async function execute(
   actions: readonly Action[],
   resource: EmrServerlessApplication,
-  deps: { port: AwsPort; writer: ResourceWriter; events: EventRecorder },
+  deps: { port: AwsPort; writer: ResourceWriter; events: EventRecorder; claims: ClaimLocks },
   appBefore: AwsApplication | undefined,
 ): Promise<Execution> {
-  const { port, writer, events } = deps;
+  const { port, writer, events, claims } = deps;
   const result: Execution = { resource, released: false };
   let app = appBefore;
   for (const action of actions) {
@@ -51,6 +52,10 @@ export async function execute(
       case 'UntagApplication':
         await port.untagApplication(action.arn, action.tagKeys);
         if (app) app = { ...app, tags: withoutKeys(app.tags, action.tagKeys) };
+        break;
+      case 'ClaimApplication':
+        // The application as read after the claim: the next plan binds only if it names us.
+        app = await claimApplication(port, claims, action);
         break;
       case 'StartApplication':
         await port.startApplication(action.applicationId);

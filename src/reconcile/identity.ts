@@ -1,16 +1,34 @@
-// Which application a resource is about, and where: spec first, then what status recorded.
+// Which application a resource is about, and where. Once status records the binding
+// (applicationId and region) it wins over spec for life; before that, spec and the defaults say.
 import { FINALIZER } from '../api/constants.js';
-import type { EmrServerlessApplication, Spec } from '../api/schema.js';
+import type { EmrServerlessApplication, Origin, Spec } from '../api/schema.js';
 
 export const spec_ = (resource: EmrServerlessApplication) => (resource.spec ?? {}) as Partial<Spec>;
 
-export function regionOf(resource: EmrServerlessApplication, defaultRegion: string): string {
-  return spec_(resource).region ?? resource.status?.region ?? defaultRegion;
+/** The application this resource is bound to, once status has recorded it. */
+export function bindingOf(
+  resource: EmrServerlessApplication,
+): { applicationId: string; region: string | undefined } | undefined {
+  const id = resource.status?.applicationId;
+  return id ? { applicationId: id, region: resource.status?.region } : undefined;
 }
 
-/** The application to look up: adopted, or created earlier and recorded in status. */
+export function regionOf(resource: EmrServerlessApplication, defaultRegion: string): string {
+  return bindingOf(resource)?.region ?? spec_(resource).region ?? defaultRegion;
+}
+
+/** The application to look up: the bound one, else the one spec asks to adopt. */
 export function applicationIdOf(resource: EmrServerlessApplication): string | undefined {
-  return spec_(resource).applicationId ?? resource.status?.applicationId;
+  return bindingOf(resource)?.applicationId ?? spec_(resource).applicationId;
+}
+
+/**
+ * How the binding was (or is being) made. Recorded in status.origin; resources bound by a
+ * version that did not record it are judged by spec.applicationId, which admission has kept
+ * fixed since binding.
+ */
+export function originOf(resource: EmrServerlessApplication): Origin {
+  return resource.status?.origin ?? (spec_(resource).applicationId ? 'Adopted' : 'Created');
 }
 
 /** A finalizer without an id means an earlier reconcile may have created the app and crashed. */
@@ -20,4 +38,24 @@ export function mayOwnUnrecordedApplication(resource: EmrServerlessApplication):
     spec_(resource).name !== undefined &&
     (resource.metadata.finalizers ?? []).includes(FINALIZER)
   );
+}
+
+/**
+ * A binding field of spec that disagrees with the binding: possible only where the CRD lacks
+ * its admission rules. Nothing moves; the resource is Stalled until spec is put back.
+ */
+export function bindingConflict(resource: EmrServerlessApplication, spec: Spec): string | undefined {
+  const binding = bindingOf(resource);
+  if (!binding) return undefined;
+  const fix = 'Put it back, or create a new resource for another application; nothing was sent to AWS.';
+  if (spec.applicationId !== undefined && spec.applicationId !== binding.applicationId) {
+    return `spec.applicationId is ${spec.applicationId} but this resource is bound to application ${binding.applicationId} for life. ${fix}`;
+  }
+  if (spec.applicationId === undefined && originOf(resource) === 'Adopted') {
+    return `spec.applicationId was removed but this resource is bound to adopted application ${binding.applicationId} for life. ${fix}`;
+  }
+  if (spec.region !== undefined && binding.region !== undefined && spec.region !== binding.region) {
+    return `spec.region is ${spec.region} but application ${binding.applicationId} is bound in ${binding.region} for life. ${fix}`;
+  }
+  return undefined;
 }

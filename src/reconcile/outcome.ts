@@ -4,7 +4,7 @@ import type { DiskEncryptionStatus, KeyHealth, Spec, Status } from '../api/schem
 import type { AwsApplication } from '../aws/port.js';
 import { encryptionIntent } from './compare.js';
 import { conditionsFor, findCondition, type Verdict } from './conditions.js';
-import { regionOf } from './identity.js';
+import { originOf, regionOf } from './identity.js';
 import type { RecordedEvent } from './ports.js';
 import type { ReasonOf } from './reasons.js';
 import type { Action, Plan, PlanInput } from './types.js';
@@ -110,6 +110,8 @@ export class Outcome {
       applicationId: app?.applicationId ?? previous.applicationId,
       arn: app?.arn ?? previous.arn,
       region: regionOf(resource, this.input.options.defaultRegion),
+      // Recorded with the binding, so the default deletion policy never follows later spec edits.
+      origin: app ? originOf(resource) : previous.origin,
       state: app?.state ?? previous.state,
       stateDetails: app ? app.stateDetails : previous.stateDetails,
       ...this.encryptionStatus(previous),

@@ -1,8 +1,9 @@
 // The application planner, and nothing else: (resource, what AWS has, key facts, now) -> the
 // actions to take, the status to write and when to look again. No I/O; see planner.test.ts.
 //
-// Its parts: identity.ts (which application), changes.ts (what to send), keys.ts (may this key
-// be sent), outcome.ts (the status builder), failures.ts (a failed call's status).
+// Its parts: identity.ts (which application: the binding), claims.ts with ownership.ts (may
+// this resource act on it), changes.ts (what to send), keys.ts (may this key be sent),
+// outcome.ts (the status builder), failures.ts (a failed call's status).
 import { FINALIZER, OWNER_UID_TAG } from '../api/constants.js';
 import { type ApplicationFieldName, Spec } from '../api/schema.js';
 import type { AwsApplication } from '../aws/port.js';
@@ -17,9 +18,11 @@ import {
   tagActions,
   updateAction,
 } from './changes.js';
-import { applicationIdOf, regionOf, spec_ } from './identity.js';
+import { deletionScope, planOwnership } from './claims.js';
+import { applicationIdOf, bindingConflict, regionOf } from './identity.js';
 import { keyCheck } from './keys.js';
 import { normal, Outcome, TRANSITION_POLL_MAX_MS } from './outcome.js';
+import { NO_ADOPTION, ownershipTags } from './ownership.js';
 import type { Plan, PlanInput } from './types.js';
 
 export { planFailure } from './failures.js';
@@ -44,6 +47,8 @@ function planApplication(input: PlanInput, spec: Spec): Plan {
   const app = observed.app ?? undefined;
   const out = new Outcome(input, spec);
   const region = regionOf(resource, input.options.defaultRegion);
+  const moved = bindingConflict(resource, spec);
+  if (moved) return out.stalled('ImmutableFieldConflict', moved);
   const key = keyCheck(
     spec.diskEncryptionConfiguration?.encryptionKeyArn,
     observed.key,
@@ -75,11 +80,14 @@ function planApplication(input: PlanInput, spec: Spec): Plan {
       );
     }
     if (key.blocking) return out.stalled(key.blocking.reason, key.blocking.message);
+    const ownerTags = ownershipTags(resource, (input.options.ownership ?? NO_ADOPTION).clusterId);
     return out
-      .act(...ensureFinalizer(resource), createAction(resource, spec, region))
+      .act(...ensureFinalizer(resource), createAction(resource, spec, region, ownerTags))
       .progressing('Creating', `Creating application ${spec.name} in ${region}.`);
   }
 
+  const ownership = planOwnership(input, app, out);
+  if (!Array.isArray(ownership)) return ownership;
   out.observe(app);
   if (!resource.status?.applicationId) {
     out.events.push({
@@ -101,7 +109,7 @@ function planApplication(input: PlanInput, spec: Spec): Plan {
   if (conflict) return out.stalled('ImmutableFieldConflict', conflict);
   if (key.blocking) return out.stalled(key.blocking.reason, key.blocking.message);
 
-  out.act(...ensureFinalizer(resource), ...tagActions(spec, app));
+  out.act(...ensureFinalizer(resource), ...ownership, ...tagActions(spec, app));
   const changes = fieldChanges(spec, app);
   const changed = Object.keys(changes) as ApplicationFieldName[];
   const restartPending = resource.status?.restartAfterUpdate === true;
@@ -215,14 +223,17 @@ function planDeletion(input: PlanInput): Plan {
   const { resource, observed } = input;
   const out = new Outcome(input, undefined);
   if (!(resource.metadata.finalizers ?? []).includes(FINALIZER)) return out.untouched();
-  const spec = spec_(resource);
   const app = observed.app ?? undefined;
-  if (app) out.observe(app);
-  const policy = spec.deletionPolicy ?? (spec.applicationId ? 'Retain' : 'Delete');
   const release = (reason: string, message: string) =>
     out
       .act({ kind: 'RemoveFinalizer', events: [normal(reason, 'RemoveFinalizer', message)] })
       .progressing('Deleting', message);
+  const scope = deletionScope(input, app);
+  if (!scope.act) return release('Released', scope.message);
+  if (app) out.observe(app);
+  const policy = scope.policy;
+  if (scope.warning)
+    out.warnOnce({ reason: 'AdoptionNotAllowed', action: 'None', message: scope.warning }, () => true);
 
   if (policy === 'Retain' || !app || app.state === 'TERMINATED') {
     if (policy === 'Retain' && app && app.state !== 'TERMINATED') {

@@ -6,6 +6,7 @@ import { KMS_KEY_ARN_PATTERN } from '../api/schema.js';
 import { type AwsApplication, AwsError, type AwsPort, type KeyFacts } from '../aws/port.js';
 import { jsonEqual } from './compare.js';
 import { execute } from './executor.js';
+import { ClaimLocks } from './ownership.js';
 import {
   applicationIdOf,
   mayOwnUnrecordedApplication,
@@ -26,6 +27,8 @@ export interface ReconcilerDeps {
   logger: Logger;
   options: PlanOptions;
   now?: () => Date;
+  /** Serialises ownership claims per application; one per process (default: this reconciler's own). */
+  claims?: ClaimLocks;
   /** Told the managed key's health after each reconcile (metrics). */
   onKeyHealth?: (resourceKey: string, health: string | undefined) => void;
 }
@@ -35,9 +38,11 @@ const MAX_STEPS = 4;
 
 export class Reconciler {
   private readonly now: () => Date;
+  private readonly claims: ClaimLocks;
 
   constructor(private readonly deps: ReconcilerDeps) {
     this.now = deps.now ?? (() => new Date());
+    this.claims = deps.claims ?? new ClaimLocks();
   }
 
   async reconcile(original: EmrServerlessApplication): Promise<ReconcileResult> {
@@ -59,7 +64,12 @@ export class Reconciler {
         log.info({ actions: planned.actions.map((a) => a.kind) }, 'acting');
         // The application as this step saw it: actions that leave it valid (a finalizer, tags)
         // carry it to the next step, which then needs no second GetApplication.
-        const done = await execute(planned.actions, resource, { port, writer, events }, once.app);
+        const done = await execute(
+          planned.actions,
+          resource,
+          { port, writer, events, claims: this.claims },
+          once.app,
+        );
         if (done.released) {
           events.flush(this.deps.events, done.resource);
           log.info('finalizer removed');
@@ -75,6 +85,7 @@ export class Reconciler {
             applicationId: done.created?.applicationId ?? planned.status.applicationId,
             arn: done.created?.arn ?? planned.status.arn,
             restartAfterUpdate: planned.status.restartAfterUpdate,
+            origin: planned.status.origin,
           },
         };
       }

@@ -1,6 +1,7 @@
 // The shapes a plan is made of: what the planner is given and what it answers.
 import type { ApplicationFields, EmrServerlessApplication, Status } from '../api/schema.js';
 import type { AwsApplication, CreateApplicationInput, KeyFacts } from '../aws/port.js';
+import type { OwnershipOptions } from './ownership.js';
 import type { RecordedEvent } from './ports.js';
 
 export type Action = (
@@ -10,6 +11,8 @@ export type Action = (
   | { kind: 'UpdateApplication'; applicationId: string; changes: ApplicationFields }
   | { kind: 'TagApplication'; arn: string; tags: Record<string, string> }
   | { kind: 'UntagApplication'; arn: string; tagKeys: string[] }
+  /** Tag an application with this resource's ownership tags unless another resource holds it; see ownership.ts. */
+  | { kind: 'ClaimApplication'; applicationId: string; tags: Record<string, string> }
   | { kind: 'StartApplication' | 'StopApplication' | 'DeleteApplication'; applicationId: string }
 ) & {
   /** Recorded once the action has succeeded. */
@@ -21,6 +24,8 @@ export interface PlanOptions {
   defaultRegion: string;
   verifyKeys: boolean;
   resyncPeriodMs: number;
+  /** Cluster identity and where adoption is allowed; default: no cluster tag, adoption nowhere. */
+  ownership?: OwnershipOptions;
 }
 
 export interface Observed {

@@ -1,15 +1,29 @@
 import { describe, expect, it } from 'vitest';
-import { FINALIZER, OWNER_UID_TAG } from '../../src/api/constants.js';
+import {
+  FINALIZER,
+  OWNER_CLUSTER_TAG,
+  OWNER_NAME_TAG,
+  OWNER_NAMESPACE_TAG,
+  OWNER_UID_TAG,
+} from '../../src/api/constants.js';
 import type { EmrServerlessApplication, Spec, Status } from '../../src/api/schema.js';
 import type { AwsApplication, KeyFacts } from '../../src/aws/port.js';
 import { jsonEqual } from '../../src/reconcile/compare.js';
-import { type Observed, type Plan, plan, planFailure } from '../../src/reconcile/planner.js';
+import {
+  type Observed,
+  type Plan,
+  type PlanOptions,
+  plan,
+  planFailure,
+} from '../../src/reconcile/planner.js';
 
 const KEY_A = 'arn:aws:kms:eu-west-1:111122223333:key/aaaaaaaa-1111-2222-3333-444444444444';
 const KEY_B = 'arn:aws:kms:eu-west-1:111122223333:key/bbbbbbbb-1111-2222-3333-444444444444';
 const UID = '5f0c1a2b-0000-4000-8000-000000000001';
 const NOW = new Date('2026-11-23T12:00:00Z');
-const options = { defaultRegion: 'eu-west-1', verifyKeys: true, resyncPeriodMs: 600_000 };
+const options: PlanOptions = { defaultRegion: 'eu-west-1', verifyKeys: true, resyncPeriodMs: 600_000 };
+/** Adoption allowed in the test resource's namespace. */
+const adopting: PlanOptions = { ...options, ownership: { clusterId: '', adoptionNamespaces: ['data'] } };
 
 const baseSpec: Spec = { name: 'analytics', type: 'SPARK', releaseLabel: 'emr-7.5.0' };
 
@@ -33,6 +47,9 @@ function resource(
   } satisfies EmrServerlessApplication;
 }
 
+/** The ownership tags of an application claimed by the test resource (no cluster tag configured). */
+const OWNED = { [OWNER_UID_TAG]: UID, [OWNER_NAMESPACE_TAG]: 'data', [OWNER_NAME_TAG]: 'analytics' };
+
 function app(fields: Partial<AwsApplication> = {}): AwsApplication {
   return {
     applicationId: '00fapp1',
@@ -41,7 +58,7 @@ function app(fields: Partial<AwsApplication> = {}): AwsApplication {
     type: 'SPARK',
     releaseLabel: 'emr-7.5.0',
     state: 'STOPPED',
-    tags: { [OWNER_UID_TAG]: UID },
+    tags: OWNED,
     ...fields,
   };
 }
@@ -125,7 +142,7 @@ const cases: Case[] = [
         encryptionKeyArn: KEY_A,
         encryptionContext: { project: 'a' },
       });
-      expect(create.input.tags).toEqual({ team: 'data', [OWNER_UID_TAG]: UID });
+      expect(create.input.tags).toEqual({ team: 'data', ...OWNED });
     },
   },
   {
@@ -150,14 +167,133 @@ const cases: Case[] = [
     events: ['Adopted'],
     check: (p) => expect(p.status.applicationId).toBe('00fapp1'),
   },
+  // --- ownership: adoption, claims, binding ---
   {
-    name: 'adopt an existing app in sync: finalizer only',
+    name: 'adopt where adoption is not allowed: Stalled, nothing written, not bound',
     resource: resource({ applicationId: '00fapp1' }, { finalizer: false }),
     observed: { app: app({ tags: {} }) },
-    actions: ['AddFinalizer'],
+    actions: [],
+    reason: 'AdoptionNotAllowed',
+    phase: 'S',
+    check: (p) => {
+      expect(p.status.applicationId).toBeUndefined();
+      expect(ready(p)?.message).toContain('--adopt-namespaces=data');
+    },
+  },
+  {
+    name: 'adopt an unclaimed app: finalizer, then the claim; not bound until a read confirms it',
+    resource: resource({ applicationId: '00fapp1' }, { finalizer: false }),
+    observed: { app: app({ tags: { team: 'x' } }) },
+    opts: adopting,
+    actions: ['AddFinalizer', 'ClaimApplication'],
+    reason: 'Claiming',
+    phase: 'P',
+    check: (p) => {
+      expect(p.actions[1]).toMatchObject({ applicationId: '00fapp1', tags: OWNED });
+      expect(p.status.applicationId).toBeUndefined();
+    },
+  },
+  {
+    name: 'adopt a terminated unclaimed app: Stalled, nothing written, not bound (the id stays fixable)',
+    resource: resource({ applicationId: '00fapp1' }),
+    observed: { app: app({ tags: {}, state: 'TERMINATED' }) },
+    opts: adopting,
+    actions: [],
+    reason: 'ApplicationTerminated',
+    phase: 'S',
+    check: (p) => expect(p.status.applicationId).toBeUndefined(),
+  },
+  {
+    name: 'adopt an app the claim read back as ours: bound, origin Adopted',
+    resource: resource({ applicationId: '00fapp1' }),
+    observed: { app: app() },
+    opts: adopting,
+    actions: [],
+    reason: 'Reconciled',
+    phase: 'R',
+    events: ['Adopted'],
+    check: (p) => expect(p.status).toMatchObject({ applicationId: '00fapp1', origin: 'Adopted' }),
+  },
+  {
+    name: 'adopt an app another resource owns: Stalled naming the owner, nothing written',
+    resource: resource({ applicationId: '00fapp1', deletionPolicy: 'Delete' }),
+    observed: {
+      app: app({
+        tags: { [OWNER_UID_TAG]: 'other-uid', [OWNER_NAMESPACE_TAG]: 'team-a', [OWNER_NAME_TAG]: 'orders' },
+      }),
+    },
+    opts: adopting,
+    actions: [],
+    reason: 'OwnedByAnotherResource',
+    phase: 'S',
+    check: (p) => {
+      expect(ready(p)?.message).toContain('team-a/orders (uid other-uid)');
+      expect(p.status.applicationId).toBeUndefined();
+    },
+  },
+  {
+    name: 'a bound app whose tags now name another owner: Stalled, nothing written',
+    resource: resource(baseSpec, { status: known }),
+    observed: { app: app({ tags: { [OWNER_UID_TAG]: 'other-uid', [OWNER_CLUSTER_TAG]: 'c2' } }) },
+    actions: [],
+    reason: 'OwnedByAnotherResource',
+    phase: 'S',
+    check: (p) => expect(ready(p)?.message).toContain('uid other-uid in cluster c2'),
+  },
+  {
+    name: 'an app claimed by an older version (uid tag only) gets the missing ownership tags',
+    resource: resource(baseSpec, { status: known }),
+    observed: { app: app({ tags: { [OWNER_UID_TAG]: UID, team: 'x' } }) },
+    opts: { ...options, ownership: { clusterId: 'c1', adoptionNamespaces: [] } },
+    actions: ['TagApplication'],
     reason: 'Reconciled',
     phase: 'P',
-    events: ['Adopted'],
+    events: ['OwnershipTagged'],
+    check: (p) =>
+      expect(p.actions[0]).toMatchObject({
+        tags: { [OWNER_NAMESPACE_TAG]: 'data', [OWNER_NAME_TAG]: 'analytics', [OWNER_CLUSTER_TAG]: 'c1' },
+      }),
+  },
+  {
+    name: 'a bound adopted app without tags (adopted by an older version) is claimed, adoption flag or not',
+    resource: resource({ applicationId: '00fapp1' }, { status: known }),
+    observed: { app: app({ tags: {} }) },
+    actions: ['ClaimApplication'],
+    reason: 'Claiming',
+    phase: 'P',
+  },
+  {
+    name: 'bound, then spec.applicationId added (a CRD without the rules): ImmutableFieldConflict',
+    resource: resource({ ...baseSpec, applicationId: '00fother' }, { status: known }),
+    observed: { app: app() },
+    actions: [],
+    reason: 'ImmutableFieldConflict',
+    phase: 'S',
+  },
+  {
+    name: 'bound, then spec.region changed: ImmutableFieldConflict, and status keeps the bound region',
+    resource: resource({ ...baseSpec, region: 'us-east-1' }, { status: known }),
+    observed: { app: app() },
+    actions: [],
+    reason: 'ImmutableFieldConflict',
+    phase: 'S',
+    check: (p) => expect(p.status.region).toBe('eu-west-1'),
+  },
+  {
+    name: 'bound by adoption, then spec.applicationId removed: ImmutableFieldConflict',
+    resource: resource(baseSpec, { status: { ...known, origin: 'Adopted' } }),
+    observed: { app: app() },
+    actions: [],
+    reason: 'ImmutableFieldConflict',
+    phase: 'S',
+  },
+  {
+    name: 'spec.tags under a reserved prefix: InvalidSpec, nothing written',
+    resource: resource({ ...baseSpec, tags: { [OWNER_UID_TAG]: 'x', 'AWS:cost': 'y' } }, { status: known }),
+    observed: { app: app() },
+    actions: [],
+    reason: 'InvalidSpec',
+    phase: 'S',
   },
   {
     name: 'adopt an id that does not exist',
@@ -354,9 +490,9 @@ const cases: Case[] = [
     sent: { initialCapacity: { DRIVER: { workerCount: 1 } } },
   },
   {
-    name: 'tags go through TagResource / UntagResource; the owner tag is kept',
+    name: 'tags go through TagResource / UntagResource; the ownership tags are kept',
     resource: resource({ ...baseSpec, tags: { team: 'data', cost: 'b' } }, { status: known }),
-    observed: { app: app({ tags: { [OWNER_UID_TAG]: UID, team: 'data', cost: 'a', old: 'x' } }) },
+    observed: { app: app({ tags: { ...OWNED, team: 'data', cost: 'a', old: 'x' } }) },
     actions: ['TagApplication', 'UntagApplication'],
     reason: 'Reconciled',
     phase: 'P',
@@ -684,6 +820,60 @@ const cases: Case[] = [
     events: ['Retained'],
   },
   {
+    name: 'delete a resource that never bound (another owner): the application is not touched',
+    resource: resource({ applicationId: '00fapp1', deletionPolicy: 'Delete' }, { deleting: true }),
+    observed: { app: app({ tags: { [OWNER_UID_TAG]: 'other-uid' } }) },
+    opts: adopting,
+    actions: ['RemoveFinalizer'],
+    reason: 'Deleting',
+    phase: 'P',
+    events: ['Released'],
+  },
+  {
+    name: 'delete a resource refused adoption: the unclaimed application is not touched',
+    resource: resource({ applicationId: '00fapp1', deletionPolicy: 'Delete' }, { deleting: true }),
+    observed: { app: app({ tags: {} }) },
+    actions: ['RemoveFinalizer'],
+    reason: 'Deleting',
+    phase: 'P',
+    events: ['Released'],
+  },
+  {
+    name: 'delete a created app after spec.applicationId was added: origin decides, Delete',
+    resource: resource(
+      { ...baseSpec, applicationId: '00fother' },
+      { status: { ...known, origin: 'Created' }, deleting: true },
+    ),
+    observed: { app: app() },
+    actions: ['DeleteApplication'],
+    reason: 'Deleting',
+    phase: 'P',
+  },
+  {
+    name: 'delete an adopted app with Delete where adoption is no longer allowed: retained, with a warning',
+    resource: resource(
+      { applicationId: '00fapp1', deletionPolicy: 'Delete' },
+      { status: { ...known, origin: 'Adopted' }, deleting: true },
+    ),
+    observed: { app: app() },
+    actions: ['RemoveFinalizer'],
+    reason: 'Deleting',
+    phase: 'P',
+    events: ['AdoptionNotAllowed', 'Retained'],
+  },
+  {
+    name: 'delete an adopted app with Delete where adoption is allowed',
+    resource: resource(
+      { applicationId: '00fapp1', deletionPolicy: 'Delete' },
+      { status: { ...known, origin: 'Adopted' }, deleting: true },
+    ),
+    observed: { app: app() },
+    opts: adopting,
+    actions: ['DeleteApplication'],
+    reason: 'Deleting',
+    phase: 'P',
+  },
+  {
     name: 'delete with deletionPolicy Retain on a created app',
     resource: resource({ ...baseSpec, deletionPolicy: 'Retain' }, { status: known, deleting: true }),
     observed: { app: app() },
@@ -742,7 +932,7 @@ describe('planner', () => {
     };
     const aws = app({
       state: 'STARTED',
-      tags: { [OWNER_UID_TAG]: UID, team: 'data' },
+      tags: { ...OWNED, team: 'data' },
       diskEncryptionConfiguration: { encryptionKeyArn: KEY_A, encryptionContext: { p: 'a' } },
     });
     const first = run(resource(spec, { status: known }), { app: aws, key: enabledKey() });
