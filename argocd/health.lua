@@ -17,6 +17,7 @@ local WAITING = {
   Stopping = true,
   Restarting = true,
   Deleting = true,
+  Claiming = true,
   Observing = true,
   WaitingForStop = true,
   WaitingForJobRuns = true,

@@ -1,5 +1,6 @@
 // The AWS permissions the operator and its applications need, as data: printed by the CLI,
 // shipped in docs, and checked by tests against what the code calls.
+import { OPERATOR_TAG_PREFIX, OWNER_CLUSTER_TAG, OWNER_UID_TAG } from '../api/constants.js';
 
 /** Every EMR Serverless action the operator's port calls, and KMS DescribeKey to verify keys. */
 export const OPERATOR_ACTIONS = {
@@ -21,16 +22,80 @@ export const OPERATOR_ACTIONS = {
 
 type Statement = Record<string, unknown>;
 
-/** The IAM policy for the operator's role (IRSA or EKS Pod Identity). */
-export function operatorIamPolicy(): { Version: string; Statement: Statement[] } {
+const emr = (...ops: string[]) => ops.map((op) => `emr-serverless:${op}`);
+const resourceTag = (key: string) => `aws:ResourceTag/${key}`;
+const requestTag = (key: string) => `aws:RequestTag/${key}`;
+
+export interface OperatorIamPolicyOptions {
+  /** The cluster's `run --cluster-id`: scopes every write to this cluster's applications. */
+  clusterId?: string;
+}
+
+/**
+ * The IAM policy for the operator's role (IRSA or EKS Pod Identity). Writes follow the ownership
+ * tags: only applications carrying the operator's uid tag (and this cluster's tag, when given)
+ * may be changed, created only with that tag, and the tag itself is never removed.
+ * docs/aws-permissions.md explains each statement.
+ */
+export function operatorIamPolicy(options: OperatorIamPolicyOptions = {}): {
+  Version: string;
+  Statement: Statement[];
+} {
+  const cluster = options.clusterId;
+  const owned = {
+    Null: { [resourceTag(OWNER_UID_TAG)]: 'false' },
+    ...(cluster && { StringEquals: { [resourceTag(OWNER_CLUSTER_TAG)]: cluster } }),
+  };
+  const claimedInRequest = {
+    Null: { [requestTag(OWNER_UID_TAG)]: 'false' },
+    'ForAnyValue:StringEquals': { 'aws:TagKeys': [OWNER_UID_TAG] },
+    ...(cluster && { StringEquals: { [requestTag(OWNER_CLUSTER_TAG)]: cluster } }),
+  };
   return {
     Version: '2012-10-17',
     Statement: [
       {
-        Sid: 'ManageEmrServerlessApplications',
+        Sid: 'ReadEmrServerlessApplications',
         Effect: 'Allow',
-        Action: [...OPERATOR_ACTIONS.emrServerless],
+        Action: emr('GetApplication', 'ListApplications', 'ListJobRuns', 'ListTagsForResource'),
         Resource: '*',
+      },
+      {
+        Sid: 'CreateOwnedApplications',
+        Effect: 'Allow',
+        Action: emr('CreateApplication', 'TagResource'),
+        Resource: '*',
+        Condition: claimedInRequest,
+      },
+      {
+        Sid: 'ManageOwnedApplications',
+        Effect: 'Allow',
+        Action: emr(
+          'UpdateApplication',
+          'DeleteApplication',
+          'StartApplication',
+          'StopApplication',
+          'TagResource',
+        ),
+        Resource: '*',
+        Condition: owned,
+      },
+      {
+        Sid: 'UntagOwnedApplicationsButNotTheClaim',
+        Effect: 'Allow',
+        Action: emr('UntagResource'),
+        Resource: '*',
+        Condition: { ...owned, 'ForAllValues:StringNotLike': { 'aws:TagKeys': [`${OPERATOR_TAG_PREFIX}*`] } },
+      },
+      {
+        Sid: 'ClaimUnclaimedApplications',
+        Effect: 'Allow',
+        Action: emr('TagResource'),
+        Resource: '*',
+        Condition: {
+          ...claimedInRequest,
+          Null: { ...claimedInRequest.Null, [resourceTag(OWNER_UID_TAG)]: 'true' },
+        },
       },
       {
         Sid: 'VerifyDiskEncryptionKeys',

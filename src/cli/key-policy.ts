@@ -12,6 +12,8 @@ Flags:
   --runtime-role-arn ARN        also allow the job runtime role to use the key
   --operator-role-arn ARN       also allow the operator's role to DescribeKey (cross-account keys)
   --operator-iam-policy         print instead the IAM policy for the operator's own role
+  --cluster-id ID               with --operator-iam-policy: allow writes only to applications
+                                tagged with this cluster (the operator's run --cluster-id)
   -h, --help                    show this help
 
 Exit status: 0, or 2 for invalid flags.`;
@@ -22,6 +24,7 @@ const options = {
   'runtime-role-arn': { type: 'string' },
   'operator-role-arn': { type: 'string' },
   'operator-iam-policy': { type: 'boolean' },
+  'cluster-id': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -44,7 +47,8 @@ export async function keyPolicyCommand(args: string[]): Promise<number> {
     return 0;
   }
   if (values['operator-iam-policy']) {
-    console.log(JSON.stringify(operatorIamPolicy(), null, 2));
+    const clusterId = values['cluster-id'];
+    console.log(JSON.stringify(operatorIamPolicy(clusterId ? { clusterId } : {}), null, 2));
     return 0;
   }
   if (!values['application-arn']) {

@@ -13,6 +13,7 @@ import { parseArgs } from 'node:util';
 import { KubeConfig } from '@kubernetes/client-node';
 import pino, { type Logger } from 'pino';
 import { AwsClients, DEFAULT_AWS_RPS } from '../aws/index.js';
+import { readClusterUid } from '../controller/cluster-identity.js';
 import { formatDuration, parseDuration } from '../controller/duration.js';
 import { shareConnections } from '../controller/kube-connections.js';
 import { DEFAULT_LEASE_NAME, defaultIdentity } from '../controller/leader.js';
@@ -35,6 +36,10 @@ export interface RunConfig {
   keyCacheTtlMs: number;
   leaderElect: boolean;
   leaderElectionNamespace: string;
+  /** The cluster tag's value; undefined: the kube-system namespace's uid. */
+  clusterId: string | undefined;
+  /** Namespaces where resources may adopt existing applications; `*` for all. */
+  adoptNamespaces: string[];
   metricsAddr: string;
   healthAddr: string;
   logLevel: LogLevel;
@@ -64,6 +69,12 @@ Flags (environment variable, default):
                                 --verify-keys=false turns it off)
   --key-cache-ttl DURATION      how long a DescribeKey answer is reused; a disabled key is noticed
                                 within this plus one resync (default 3m; negative answers 30s)
+  --adopt-namespaces NS[,NS...]
+                                namespaces whose resources may adopt existing applications
+                                (spec.applicationId); * for all (default: none, adoption refused)
+  --cluster-id ID               this cluster's identity in the ownership tag
+                                emrserverless.operator.dev/cluster (default: the uid of the
+                                kube-system namespace)
   --leader-elect[=BOOL]         elect a leader through a Lease, for several replicas (default false;
                                 the manifests set it)
   --leader-election-namespace NS
@@ -140,6 +151,8 @@ export function parseRunArgs(args: string[], context: ParseContext = {}): RunCon
         'verify-keys': { type: 'string' },
         'key-cache-ttl': { type: 'string' },
         'leader-elect': { type: 'string' },
+        'adopt-namespaces': { type: 'string' },
+        'cluster-id': { type: 'string' },
         'leader-election-namespace': { type: 'string' },
         'metrics-addr': { type: 'string' },
         'health-addr': { type: 'string' },
@@ -195,6 +208,17 @@ export function parseRunArgs(args: string[], context: ParseContext = {}): RunCon
   const namespace = str('namespace');
   if (namespace === '') throw new UsageError('--namespace needs a value (omit it to watch all namespaces)');
 
+  const clusterId = str('cluster-id');
+  if (clusterId !== undefined && !/^[\w .:/=+@-]{1,256}$/.test(clusterId)) {
+    throw new UsageError(
+      `--cluster-id takes 1 to 256 letters, digits, spaces and _ . : / = + - @ (an AWS tag value), not "${clusterId}"`,
+    );
+  }
+  const adoptNamespaces = (str('adopt-namespaces') ?? '')
+    .split(',')
+    .map((ns) => ns.trim())
+    .filter(Boolean);
+
   const awsEndpoint = str('aws-endpoint');
   if (awsEndpoint !== undefined) {
     try {
@@ -220,6 +244,8 @@ export function parseRunArgs(args: string[], context: ParseContext = {}): RunCon
       str('leader-elect') === undefined ? false : parseBool('leader-elect', str('leader-elect') as string),
     leaderElectionNamespace:
       str('leader-election-namespace') || (context.podNamespace ?? readPodNamespace)() || 'default',
+    clusterId,
+    adoptNamespaces,
     metricsAddr: str('metrics-addr') ?? ':8080',
     healthAddr: str('health-addr') ?? ':8081',
     logLevel: logLevel as LogLevel,
@@ -314,6 +340,37 @@ async function runController(config: RunConfig, logger: Logger, env: NodeJS.Proc
     );
   }
   const identity = defaultIdentity();
+  logger.info(
+    {
+      region: config.region,
+      awsEndpoint: config.awsEndpoint,
+      namespace: config.namespace ?? '(all)',
+      concurrency: config.concurrency,
+      resyncPeriod: formatDuration(config.resyncPeriodMs),
+      awsRps: config.awsRps,
+      verifyKeys: config.verifyKeys,
+      leaderElect: config.leaderElect,
+      clusterId: config.clusterId ?? '(the kube-system namespace uid)',
+      adoptNamespaces: config.adoptNamespaces.length ? config.adoptNamespaces : '(none)',
+      ...(config.leaderElect && { leaderElectionNamespace: config.leaderElectionNamespace, identity }),
+    },
+    'starting emr-serverless-operator',
+  );
+  // The cluster identity of the ownership tags, read once (it never changes for a cluster).
+  let clusterId = config.clusterId;
+  if (clusterId === undefined) {
+    try {
+      clusterId = await readClusterUid(kc);
+    } catch (error) {
+      logger.fatal(
+        { err: (error as Error).message },
+        'cannot read the kube-system namespace for the cluster identity: grant get on it, or pass --cluster-id',
+      );
+      aws.close();
+      return 1;
+    }
+    logger.info({ clusterId }, 'cluster identity: the uid of the kube-system namespace');
+  }
   const { manager, events } = createOperator({
     kubeConfig: kc,
     logger,
@@ -323,6 +380,7 @@ async function runController(config: RunConfig, logger: Logger, env: NodeJS.Proc
     verifyKeys: config.verifyKeys,
     resyncPeriodMs: config.resyncPeriodMs,
     keyCacheTtlMs: config.keyCacheTtlMs,
+    ownership: { clusterId, adoptionNamespaces: config.adoptNamespaces },
     ...(config.namespace && { namespace: config.namespace }),
     concurrency: config.concurrency,
     metricsAddr: config.metricsAddr,
@@ -346,20 +404,6 @@ async function runController(config: RunConfig, logger: Logger, env: NodeJS.Proc
   process.on('SIGINT', onSignal);
 
   try {
-    logger.info(
-      {
-        region: config.region,
-        awsEndpoint: config.awsEndpoint,
-        namespace: config.namespace ?? '(all)',
-        concurrency: config.concurrency,
-        resyncPeriod: formatDuration(config.resyncPeriodMs),
-        awsRps: config.awsRps,
-        verifyKeys: config.verifyKeys,
-        leaderElect: config.leaderElect,
-        ...(config.leaderElect && { leaderElectionNamespace: config.leaderElectionNamespace, identity }),
-      },
-      'starting emr-serverless-operator',
-    );
     try {
       await manager.start();
     } catch (error) {

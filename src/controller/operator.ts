@@ -4,6 +4,7 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { type AwsClients, KeyVerifier } from '../aws/index.js';
+import { ClaimLocks, NO_ADOPTION, type OwnershipOptions } from '../reconcile/ownership.js';
 import { Reconciler } from '../reconcile/reconciler.js';
 import { KubeEventRecorder } from './events.js';
 import { type LeaderElectionSettings, Manager } from './manager.js';
@@ -19,6 +20,8 @@ export interface OperatorOptions {
   region: string;
   verifyKeys: boolean;
   resyncPeriodMs: number;
+  /** Cluster identity and where adoption is allowed (default: no cluster tag, adoption nowhere). */
+  ownership?: OwnershipOptions;
   /** How long a DescribeKey answer is reused (default 3 minutes; negative answers at most 30 s). */
   keyCacheTtlMs?: number;
   namespace?: string;
@@ -65,7 +68,13 @@ export function createOperator(o: OperatorOptions): Operator {
         writer,
         events,
         logger,
-        options: { defaultRegion: o.region, verifyKeys: o.verifyKeys, resyncPeriodMs: o.resyncPeriodMs },
+        options: {
+          defaultRegion: o.region,
+          verifyKeys: o.verifyKeys,
+          resyncPeriodMs: o.resyncPeriodMs,
+          ownership: o.ownership ?? NO_ADOPTION,
+        },
+        claims: new ClaimLocks(),
         onKeyHealth: (resourceKey, health) => o.metrics.setKeyHealth(resourceKey, health),
       }),
   });

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it, vi } from 'vitest';
 import { keyPolicyStatements, OPERATOR_ACTIONS, operatorIamPolicy } from '../../src/aws/policies.js';
 import { keyPolicyCommand } from '../../src/cli/key-policy.js';
+import { AWS_WRITE_OPERATIONS } from '../../src/emulator/control-client.js';
 
 describe('the operator IAM policy', () => {
   it('allows every AWS operation the port calls, and nothing it never calls', () => {
@@ -17,6 +18,45 @@ describe('the operator IAM policy', () => {
     expect(unused).toEqual(['emr-serverless:ListTagsForResource']);
     expect(OPERATOR_ACTIONS.kms).toEqual(['kms:DescribeKey']);
   });
+});
+
+describe('the operator IAM policy follows the ownership tags', () => {
+  const writes = [...AWS_WRITE_OPERATIONS].map((op) => `emr-serverless:${op}`);
+
+  it.each([[undefined], ['prod-eu']])(
+    'every write is conditioned on the uid tag (cluster %s)',
+    (clusterId) => {
+      const policy = operatorIamPolicy(clusterId ? { clusterId } : {});
+      const writing = policy.Statement.filter((s) => (s.Action as string[]).some((a) => writes.includes(a)));
+      expect(writing.map((s) => s.Sid)).toEqual([
+        'CreateOwnedApplications',
+        'ManageOwnedApplications',
+        'UntagOwnedApplicationsButNotTheClaim',
+        'ClaimUnclaimedApplications',
+      ]);
+      for (const statement of writing) {
+        const condition = JSON.stringify(statement.Condition);
+        expect(condition).toContain('emrserverless.operator.dev/resource-uid');
+        if (clusterId) expect(condition).toContain(`"${clusterId}"`);
+        else expect(condition).not.toContain('emrserverless.operator.dev/cluster');
+      }
+      const create = writing[0]!;
+      expect(create.Condition).toMatchObject({
+        Null: { 'aws:RequestTag/emrserverless.operator.dev/resource-uid': 'false' },
+        'ForAnyValue:StringEquals': { 'aws:TagKeys': ['emrserverless.operator.dev/resource-uid'] },
+      });
+      expect(writing[1]!.Condition).toMatchObject({
+        Null: { 'aws:ResourceTag/emrserverless.operator.dev/resource-uid': 'false' },
+      });
+      // Never removes a claim; claims only what nobody claimed.
+      expect(writing[2]!.Condition).toMatchObject({
+        'ForAllValues:StringNotLike': { 'aws:TagKeys': ['emrserverless.operator.dev/*'] },
+      });
+      expect(writing[3]!.Condition).toMatchObject({
+        Null: { 'aws:ResourceTag/emrserverless.operator.dev/resource-uid': 'true' },
+      });
+    },
+  );
 });
 
 describe('key-policy', () => {

@@ -73,7 +73,7 @@ function callsInSource(): Set<string> {
     const apiClass = /makeApiClient\((\w+)\)/.exec(source)?.[1];
     if (/new Watch\(/.test(source)) calls.add(`emrserverless.operator.dev/emrserverlessapplications watch`);
     for (const [, method] of source.matchAll(/this\.api\.(\w+)\(/g)) {
-      const match = /^(list|read|get|create|replace|patch|delete)(Namespaced|Cluster)(\w+)$/.exec(method!);
+      const match = /^(list|read|get|create|replace|patch|delete)(Namespaced|Cluster)?(\w+)$/.exec(method!);
       if (!match) throw new Error(`${file}: teach this test what ${method} needs`);
       const verb = {
         list: 'list',
@@ -90,6 +90,7 @@ function callsInSource(): Set<string> {
         'EventsV1Api:Event': 'events.k8s.io/events',
         'CoreV1Api:Event': '/events',
         'CoordinationV1Api:Lease': 'coordination.k8s.io/leases',
+        'CoreV1Api:Namespace': '/namespaces',
       };
       const resource = resources[`${apiClass}:${match[3]}`];
       if (!resource) throw new Error(`${file}: teach this test what ${apiClass}.${method} needs`);
@@ -113,6 +114,7 @@ describe('the RBAC of manifests/ against the source', () => {
     }
     const calls = [...callsInSource()].sort();
     expect(calls).toEqual([
+      '/namespaces get',
       'coordination.k8s.io/leases create',
       'coordination.k8s.io/leases get',
       'coordination.k8s.io/leases update',
@@ -147,6 +149,8 @@ describe("the operator's service account", () => {
       ['create', 'leases.coordination.k8s.io', '-n', operatorNs],
       ['get', `leases.coordination.k8s.io/${LEASE}`, '-n', operatorNs],
       ['update', `leases.coordination.k8s.io/${LEASE}`, '-n', operatorNs],
+      // cluster-identity.ts: the kube-system namespace, whose uid names the cluster
+      ['get', 'namespaces/kube-system'],
     ];
     const answers = await checkAll(needed);
     expect(answers).toEqual(Object.fromEntries(needed.map((c) => [c.join(' '), true])));
@@ -160,6 +164,9 @@ describe("the operator's service account", () => {
       ['create', 'pods', '-n', operatorNs],
       ['create', 'pods', '-n', otherNs],
       ['delete', 'namespaces', otherNs],
+      ['get', `namespaces/${otherNs}`],
+      ['list', 'namespaces'],
+      ['update', 'namespaces/kube-system'],
       ['create', 'serviceaccounts/token', '-n', operatorNs],
       ['impersonate', 'serviceaccounts', '-n', operatorNs],
       ['create', 'clusterrolebindings'],
@@ -214,6 +221,7 @@ describe("the operator's service account", () => {
         `${apps}/status [] [] [get patch]`,
         `${apps}/finalizers [] [] [update]`,
         'events.events.k8s.io [] [] [create patch]',
+        'namespaces [] [kube-system] [get]',
       ].sort(),
     );
   });

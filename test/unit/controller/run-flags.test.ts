@@ -18,6 +18,8 @@ describe('run flags', () => {
       keyCacheTtlMs: 180_000,
       leaderElect: false,
       leaderElectionNamespace: 'default',
+      clusterId: undefined,
+      adoptNamespaces: [],
       metricsAddr: ':8080',
       healthAddr: ':8081',
       logLevel: 'info',
@@ -40,6 +42,8 @@ describe('run flags', () => {
       '45s',
       '--leader-elect',
       '--leader-election-namespace=ops',
+      '--cluster-id=prod-eu',
+      '--adopt-namespaces= data, platform ',
       '--metrics-addr=127.0.0.1:0',
       '--health-addr=0',
       '--log-level=debug',
@@ -56,6 +60,8 @@ describe('run flags', () => {
       keyCacheTtlMs: 45_000,
       leaderElect: true,
       leaderElectionNamespace: 'ops',
+      clusterId: 'prod-eu',
+      adoptNamespaces: ['data', 'platform'],
       metricsAddr: '127.0.0.1:0',
       healthAddr: '0',
       logLevel: 'debug',
@@ -66,6 +72,11 @@ describe('run flags', () => {
     expect(parse([], { AWS_DEFAULT_REGION: 'eu-north-1' }).region).toBe('eu-north-1');
     expect(parse([], { AWS_REGION: 'eu-west-3', AWS_DEFAULT_REGION: 'eu-north-1' }).region).toBe('eu-west-3');
     expect(parse(['--region=ap-south-1'], { AWS_REGION: 'eu-west-3' }).region).toBe('ap-south-1');
+  });
+
+  it('refuses a cluster id that cannot be an AWS tag value', () => {
+    expect(() => parse(['--cluster-id=a,b'])).toThrow(UsageError);
+    expect(() => parse(['--cluster-id='])).toThrow(/--cluster-id takes 1 to 256/);
   });
 
   it('requires a region', () => {
