@@ -123,6 +123,8 @@ export async function startOperatorProcess(o: OperatorOptions): Promise<Operator
     '--aws-endpoint',
     o.awsEndpoint,
     ...(o.namespace ? ['--namespace', o.namespace] : []),
+    // The scenarios adopt half of their applications.
+    '--adopt-namespaces=*',
     '--aws-rps',
     String(o.awsRps),
     '--resync-period',

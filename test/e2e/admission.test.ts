@@ -8,7 +8,7 @@ const KEY = 'arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234
 let e2e: E2e;
 
 beforeAll(async () => {
-  e2e = await E2e.start('e2e-admission');
+  e2e = await E2e.start('e2e-admission', { operatorArgs: ['--adopt-namespaces=*'] });
 });
 
 afterAll(async () => {
@@ -71,6 +71,31 @@ const refusedOnCreate: Array<[string, Record<string, unknown>, string | RegExp]>
   ],
   ['a region that is not one', baseSpec('bad', { region: 'Europe' }), 'region must be an AWS region name'],
   [
+    "a tag under the operator's prefix",
+    baseSpec('bad', { tags: { 'emrserverless.operator.dev/resource-uid': 'someone-else' } }),
+    'tag keys may not start with emrserverless.operator.dev/',
+  ],
+  [
+    'a tag under aws:',
+    baseSpec('bad', { tags: { 'aws:cloudformation:stack-name': 'x' } }),
+    'or aws: (reserved by AWS)',
+  ],
+  [
+    'a tag under AWS: in capitals',
+    baseSpec('bad', { tags: { 'AWS:team': 'x' } }),
+    'or aws: (reserved by AWS)',
+  ],
+  [
+    'a tag key with a comma',
+    baseSpec('bad', { tags: { 'team,cost': 'x' } }),
+    'tag keys may hold only letters, digits, spaces and _ . : / = + - @',
+  ],
+  [
+    '197 tags (AWS allows 200; the operator keeps 4)',
+    baseSpec('bad', { tags: Object.fromEntries(Array.from({ length: 197 }, (_, i) => [`t${i}`, 'v'])) }),
+    /spec.tags: Too many: 197: must have at most 196 items/,
+  ],
+  [
     'an applicationId with capitals',
     { applicationId: '00FABC' },
     'applicationId must be 1 to 64 lowercase letters and digits',
@@ -91,11 +116,11 @@ describe('refused by kubectl apply, and nothing reaches AWS', () => {
   });
 });
 
-describe('immutable once set', () => {
-  it('name, type and region cannot change; applicationId cannot change or be removed', async () => {
+describe('fixed once bound', () => {
+  it('spec.applicationId, region, name and type cannot be added, removed or changed after binding', async () => {
     const spec = baseSpec('fixed', { region: 'eu-west-1' });
     await e2e.apply(manifest('fixed', spec));
-    await e2e.waitForReady('fixed', 'True', 'Reconciled');
+    const fixedId = (await e2e.waitForReady('fixed', 'True', 'Reconciled')).status!.applicationId!;
     const adoptedId = await e2e.createApplicationOutOfBand('to-adopt');
     const otherId = await e2e.createApplicationOutOfBand('other');
     await e2e.apply(manifest('adopter', { applicationId: adoptedId }));
@@ -103,12 +128,28 @@ describe('immutable once set', () => {
 
     const mark = await e2e.mark();
     const before = await e2e.get('fixed');
+    const refused = (field: string, id: string) =>
+      `spec.${field} cannot be added, removed or changed: this resource is bound to application ${id} for life`;
     const changes: Array<[string, string, Record<string, unknown>, string]> = [
-      ['fixed', 'name', { ...spec, name: 'renamed' }, 'spec.name is immutable once set'],
-      ['fixed', 'type', { ...spec, type: 'HIVE' }, 'spec.type is immutable once set'],
-      ['fixed', 'region', { ...spec, region: 'us-east-1' }, 'spec.region is immutable once set'],
-      ['adopter', 'applicationId', { applicationId: otherId }, 'spec.applicationId is immutable once set'],
-      ['adopter', 'applicationId removed', baseSpec('to-adopt'), 'spec.applicationId is immutable once set'],
+      ['fixed', 'name changed', { ...spec, name: 'renamed' }, refused('name', fixedId)],
+      ['fixed', 'type changed', { ...spec, type: 'HIVE' }, refused('type', fixedId)],
+      ['fixed', 'region changed', { ...spec, region: 'us-east-1' }, refused('region', fixedId)],
+      ['fixed', 'region removed', baseSpec('fixed'), refused('region', fixedId)],
+      [
+        'fixed',
+        'applicationId added',
+        { ...spec, applicationId: otherId },
+        refused('applicationId', fixedId),
+      ],
+      ['adopter', 'applicationId changed', { applicationId: otherId }, refused('applicationId', adoptedId)],
+      ['adopter', 'applicationId removed', baseSpec('to-adopt'), refused('applicationId', adoptedId)],
+      [
+        'adopter',
+        'region added',
+        { applicationId: adoptedId, region: 'eu-west-1' },
+        refused('region', adoptedId),
+      ],
+      ['adopter', 'name added', { applicationId: adoptedId, name: 'to-adopt' }, refused('name', adoptedId)],
     ];
     for (const [name, label, changed, message] of changes) {
       const stderr = await e2e.applyRejected(manifest(name, changed));
@@ -119,5 +160,15 @@ describe('immutable once set', () => {
     expect(after.spec).toEqual(before.spec);
     expect((await e2e.get('adopter')).spec).toEqual({ applicationId: adoptedId });
     expect(await e2e.writesSince(mark)).toEqual([]);
+  });
+
+  it('before binding they stay fixable: a typo in spec.applicationId is corrected in place', async () => {
+    const id = await e2e.createApplicationOutOfBand('typo-fixed');
+    await e2e.apply(manifest('typo', { applicationId: '00nosuchapp000' }));
+    const stalled = await e2e.waitForStalled('typo', 'ApplicationNotFound');
+    expect(stalled.status?.applicationId).toBeUndefined();
+    await e2e.apply(manifest('typo', { applicationId: id, region: 'eu-west-1' }));
+    const bound = await e2e.waitForReady('typo', 'True', 'Reconciled');
+    expect(bound.status).toMatchObject({ applicationId: id, region: 'eu-west-1', origin: 'Adopted' });
   });
 });

@@ -2,8 +2,7 @@
 // control plane (startControlPlane): stopping the shared one would break every other file.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ControlPlane, startControlPlane } from '../../src/envtest/index.js';
-import { baseSpec, E2e, manifest, reportFailures, sleep } from '../support/e2e.js';
-import { OPERATOR_SERVICE_ACCOUNT, operatorRbacObjects } from '../support/operator-rbac.js';
+import { baseSpec, E2e, manifest, ownCluster, reportFailures, sleep } from '../support/e2e.js';
 
 let controlPlane: ControlPlane;
 let e2e: E2e;
@@ -11,18 +10,7 @@ let e2e: E2e;
 beforeAll(async () => {
   controlPlane = await startControlPlane({ log: () => {} });
   e2e = await E2e.start('e2e-apiserver', {
-    cluster: {
-      kubectlPath: controlPlane.kubectl,
-      kubeconfig: controlPlane.kubeconfig,
-      async operatorKubeconfig(namespace) {
-        const sa = await controlPlane.createServiceAccountKubeconfig({
-          namespace,
-          name: OPERATOR_SERVICE_ACCOUNT,
-          rbacManifests: operatorRbacObjects({ namespace }),
-        });
-        return sa.kubeconfig;
-      },
-    },
+    cluster: ownCluster(controlPlane),
   });
 });
 

@@ -9,7 +9,7 @@ let keyA: string;
 let keyB: string;
 
 beforeAll(async () => {
-  e2e = await E2e.start('e2e-encryption');
+  e2e = await E2e.start('e2e-encryption', { operatorArgs: ['--adopt-namespaces=*'] });
   [keyA, keyB] = await Promise.all([e2e.createKey(), e2e.createKey()]);
 });
 
@@ -135,7 +135,8 @@ describe('diskEncryptionConfiguration', () => {
     expect(r.status).toMatchObject({ applicationId: appId, encryption: 'CustomerManaged' });
     const writes = await e2e.writesSince(mark);
     expect(writes).not.toContain('CreateApplication');
-    expect(writes).toEqual(['UpdateApplication']);
+    // The claim (ownership tags), then the key.
+    expect(writes).toEqual(['TagResource', 'UpdateApplication']);
     expect((await e2e.application(appId)).diskEncryptionConfiguration).toEqual({ encryptionKeyArn: keyA });
   });
 

@@ -10,7 +10,7 @@ let e2e: E2e;
 let key: string;
 
 beforeAll(async () => {
-  e2e = await E2e.start('e2e-lifecycle');
+  e2e = await E2e.start('e2e-lifecycle', { operatorArgs: ['--adopt-namespaces=*'] });
   key = await e2e.createKey();
 });
 

@@ -27,12 +27,13 @@ import {
   startEmulator,
 } from '../../src/emulator/index.js';
 import {
+  type ControlPlane,
   findRepoRoot,
   type KubectlOptions,
   type KubectlResult,
   runKubectl,
 } from '../../src/envtest/index.js';
-import { operatorRbacObjects } from './operator-rbac.js';
+import { OPERATOR_SERVICE_ACCOUNT, operatorRbacObjects } from './operator-rbac.js';
 
 export const ROOT = findRepoRoot();
 export const CLI = join(ROOT, 'dist', 'cli', 'main.js');
@@ -257,6 +258,22 @@ export function sharedCluster(): ClusterAccess {
       const sa = await serviceAccountKubeconfig({
         namespace,
         name: 'emr-serverless-operator',
+        rbacManifests: operatorRbacObjects({ namespace }),
+      });
+      return sa.kubeconfig;
+    },
+  };
+}
+
+/** A test's own control plane (startControlPlane), for files that restart it or change its CRD. */
+export function ownCluster(controlPlane: ControlPlane): ClusterAccess {
+  return {
+    kubectlPath: controlPlane.kubectl,
+    kubeconfig: controlPlane.kubeconfig,
+    async operatorKubeconfig(namespace) {
+      const sa = await controlPlane.createServiceAccountKubeconfig({
+        namespace,
+        name: OPERATOR_SERVICE_ACCOUNT,
         rbacManifests: operatorRbacObjects({ namespace }),
       });
       return sa.kubeconfig;
