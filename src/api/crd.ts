@@ -2,6 +2,7 @@
 // the two equal.
 import { stringify } from 'yaml';
 import { z } from 'zod';
+import { admissionPolicy } from './admission.js';
 import { CATEGORIES, GROUP, KIND, PLURAL, SHORT_NAMES, SINGULAR, VERSION } from './constants.js';
 import { BINDING_RULES, Spec, Status } from './schema.js';
 
@@ -38,6 +39,26 @@ function openApiSchema(schema: z.ZodType): JsonSchema {
   return structural(
     z.toJSONSchema(schema, { target: 'openapi-3.0', io: 'input', unrepresentable: 'throw' }),
   ) as JsonSchema;
+}
+
+/**
+ * Marks every property and map value below the root `nullable`. The API server silently drops
+ * a null it may not store, which turns a template value that did not render into a removed
+ * field (for a key ARN: `{}`, the AWS-owned key). Stored, the null stays visible to the
+ * admission policy and the operator, which refuse it (see src/reconcile/nulls.ts). CEL rules
+ * skip null values and `has()` is false for them, so the CRD's own rules are unchanged.
+ */
+function keepingNulls(schema: JsonSchema): JsonSchema {
+  const nullable = (node: unknown): unknown => {
+    if (node === null || typeof node !== 'object' || Array.isArray(node)) return node;
+    return { ...keepingNulls(node as JsonSchema), nullable: true };
+  };
+  const out: JsonSchema = { ...schema };
+  if (schema.properties) out.properties = mapValues(schema.properties as JsonSchema, nullable);
+  if (typeof schema.additionalProperties === 'object')
+    out.additionalProperties = nullable(schema.additionalProperties);
+  if (schema.items) out.items = keepingNulls(schema.items as JsonSchema);
+  return out;
 }
 
 export function buildCrd(): Record<string, unknown> {
@@ -79,7 +100,7 @@ export function buildCrd(): Record<string, unknown> {
                 apiVersion: { type: 'string' },
                 kind: { type: 'string' },
                 metadata: { type: 'object' },
-                spec: openApiSchema(Spec),
+                spec: keepingNulls(openApiSchema(Spec)),
                 status: openApiSchema(Status),
               },
             },
@@ -90,6 +111,14 @@ export function buildCrd(): Record<string, unknown> {
   };
 }
 
+function specSchemaOf(crd: Record<string, unknown>): JsonSchema {
+  const version = (crd.spec as { versions: Array<{ schema: { openAPIV3Schema: JsonSchema } }> }).versions[0]!;
+  return (version.schema.openAPIV3Schema.properties as JsonSchema).spec as JsonSchema;
+}
+
+/** The CRD and the admission policy that goes with it, as one YAML stream. */
 export function crdYaml(): string {
-  return `# Generated from src/api/schema.ts by \`emr-serverless-operator crd\`. Do not edit.\n${stringify(buildCrd(), { lineWidth: 0 })}`;
+  const crd = buildCrd();
+  const documents = [crd, ...admissionPolicy(specSchemaOf(crd))].map((d) => stringify(d, { lineWidth: 0 }));
+  return `# Generated from src/api/schema.ts and src/api/admission.ts by \`emr-serverless-operator crd\`. Do not edit.\n${documents.join('---\n')}`;
 }

@@ -87,6 +87,9 @@ export const DiskEncryptionConfiguration = z
   .meta({
     description:
       'Absent: not managed. {}: use the AWS-owned key. {encryptionKeyArn, encryptionContext?}: use exactly this key and context.',
+    // One value, owned and replaced as a whole: without it, server-side apply of `{}` over a key
+    // leaves an emptied map that it stores as null instead of `{}`.
+    'x-kubernetes-map-type': 'atomic',
     'x-kubernetes-validations': [
       {
         rule: '!has(self.encryptionContext) || has(self.encryptionKeyArn)',

@@ -21,6 +21,7 @@ import {
 import { deletionScope, planOwnership } from './claims.js';
 import { applicationIdOf, bindingConflict, regionOf } from './identity.js';
 import { keyCheck } from './keys.js';
+import { nullFields, nullValueMessage } from './nulls.js';
 import { normal, Outcome, TRANSITION_POLL_MAX_MS } from './outcome.js';
 import { NO_ADOPTION, ownershipTags } from './ownership.js';
 import type { Plan, PlanInput } from './types.js';
@@ -29,8 +30,18 @@ export { planFailure } from './failures.js';
 export { applicationIdOf, mayOwnUnrecordedApplication, regionOf } from './identity.js';
 export type { Action, Observed, Plan, PlanInput, PlanOptions } from './types.js';
 
+/** Said with every NullValue that touches disk encryption: the one way to ask for the AWS-owned key. */
+const AWS_OWNED_KEY_HINT = 'To use the AWS-owned key, write diskEncryptionConfiguration: {}.';
+
 export function plan(input: PlanInput): Plan {
   if (input.resource.metadata.deletionTimestamp) return planDeletion(input);
+  const nulls = nullFields(input.resource, ['spec']);
+  if (nulls.length > 0) {
+    const hint = nulls.some((n) => n.path.startsWith('spec.diskEncryptionConfiguration'))
+      ? AWS_OWNED_KEY_HINT
+      : '';
+    return new Outcome(input, undefined).stalled('NullValue', nullValueMessage(nulls, hint));
+  }
   const parsed = Spec.safeParse(input.resource.spec);
   if (!parsed.success) {
     const message = parsed.error.issues.map((i) => `spec.${i.path.join('.')}: ${i.message}`).join('; ');
@@ -231,6 +242,17 @@ function planDeletion(input: PlanInput): Plan {
   const scope = deletionScope(input, app);
   if (!scope.act) return release('Released', scope.message);
   if (app) out.observe(app);
+  // A deletionPolicy that did not render is neither Delete nor Retain: ask rather than guess.
+  const nullPolicy = nullFields(resource, ['spec']).filter((n) => n.path === 'spec.deletionPolicy');
+  if (nullPolicy.length > 0) {
+    return out.stalled(
+      'NullValue',
+      nullValueMessage(
+        nullPolicy,
+        'The resource stays until spec.deletionPolicy is Delete or Retain (it can be set while deleting).',
+      ),
+    );
+  }
   const policy = scope.policy;
   if (scope.warning)
     out.warnOnce({ reason: 'AdoptionNotAllowed', action: 'None', message: scope.warning }, () => true);

@@ -24,6 +24,7 @@ export const CONDITION_REASONS = {
   ApplicationStateChanged: 'Progressing',
 
   InvalidSpec: 'Stalled',
+  NullValue: 'Stalled',
   ApplicationNotFound: 'Stalled',
   ApplicationTerminated: 'Stalled',
   ImmutableFieldConflict: 'Stalled',

@@ -29,7 +29,7 @@ const baseSpec: Spec = { name: 'analytics', type: 'SPARK', releaseLabel: 'emr-7.
 
 function resource(
   spec: Partial<Spec> & Record<string, unknown>,
-  more: { status?: Status; finalizer?: boolean; deleting?: boolean } = {},
+  more: { status?: Status; finalizer?: boolean; deleting?: boolean; lastApplied?: object } = {},
 ) {
   return {
     apiVersion: 'emrserverless.operator.dev/v1alpha1',
@@ -41,6 +41,13 @@ function resource(
       generation: 3,
       finalizers: more.finalizer === false ? [] : [FINALIZER],
       ...(more.deleting ? { deletionTimestamp: NOW.toISOString() } : {}),
+      ...(more.lastApplied
+        ? {
+            annotations: {
+              'kubectl.kubernetes.io/last-applied-configuration': JSON.stringify(more.lastApplied),
+            },
+          }
+        : {}),
     },
     spec,
     ...(more.status ? { status: more.status } : {}),
@@ -338,6 +345,108 @@ const cases: Case[] = [
     actions: [],
     reason: 'InvalidSpec',
     phase: 'S',
+  },
+  // --- nulls: a template value that did not render never changes AWS ---
+  {
+    name: 'a stored null key (a client that sends the null) is Stalled NullValue: no create, no finalizer',
+    // As a client that sends the null stores it (the CRD keeps nulls); not a valid Spec.
+    resource: resource(
+      { ...baseSpec, diskEncryptionConfiguration: { encryptionKeyArn: null } } as unknown as Spec,
+      {
+        finalizer: false,
+      },
+    ),
+    observed: { app: undefined },
+    actions: [],
+    reason: 'NullValue',
+    phase: 'S',
+    events: ['NullValue'],
+    check: (p) => {
+      const message = ready(p)!.message;
+      expect(message).toContain('spec.diskEncryptionConfiguration.encryptionKeyArn is null');
+      expect(message).toContain('diskEncryptionConfiguration: {}');
+    },
+  },
+  {
+    name: 'a key removed by kubectl apply (null in the last-applied configuration) is Stalled, not {}',
+    resource: resource(
+      { ...baseSpec, diskEncryptionConfiguration: {} },
+      {
+        status: known,
+        lastApplied: { spec: { ...baseSpec, diskEncryptionConfiguration: { encryptionKeyArn: null } } },
+      },
+    ),
+    observed: { app: app({ diskEncryptionConfiguration: { encryptionKeyArn: KEY_A } }) },
+    actions: [],
+    reason: 'NullValue',
+    phase: 'S',
+    check: (p) => {
+      expect(ready(p)!.message).toContain(
+        'spec.diskEncryptionConfiguration.encryptionKeyArn was null in the last applied configuration',
+      );
+    },
+  },
+  {
+    name: 'a context value nulled in the last-applied configuration is Stalled, and the context is not sent',
+    resource: resource(
+      {
+        ...baseSpec,
+        diskEncryptionConfiguration: { encryptionKeyArn: KEY_A, encryptionContext: { a: 'b' } },
+      },
+      {
+        status: known,
+        lastApplied: {
+          spec: {
+            ...baseSpec,
+            diskEncryptionConfiguration: {
+              encryptionKeyArn: KEY_A,
+              encryptionContext: { a: 'b', team: null },
+            },
+          },
+        },
+      },
+    ),
+    observed: { app: app({ diskEncryptionConfiguration: { encryptionKeyArn: KEY_A } }), key: enabledKey() },
+    actions: [],
+    reason: 'NullValue',
+    phase: 'S',
+    check: (p) => {
+      expect(ready(p)!.message).toContain('spec.diskEncryptionConfiguration.encryptionContext.team was null');
+    },
+  },
+  {
+    name: 'a stale null in the last-applied configuration (the live spec holds the field) is ignored',
+    resource: resource(
+      { ...baseSpec, diskEncryptionConfiguration: { encryptionKeyArn: KEY_A } },
+      {
+        status: known,
+        lastApplied: { spec: { ...baseSpec, diskEncryptionConfiguration: { encryptionKeyArn: null } } },
+      },
+    ),
+    observed: { app: app({ diskEncryptionConfiguration: { encryptionKeyArn: KEY_A } }), key: enabledKey() },
+    actions: [],
+    reason: 'Reconciled',
+    phase: 'R',
+  },
+  {
+    name: 'a null in another field is Stalled too, without the AWS-owned key hint',
+    resource: resource(
+      { ...baseSpec, autoStopConfiguration: { enabled: true } },
+      {
+        status: known,
+        lastApplied: {
+          spec: { ...baseSpec, autoStopConfiguration: { enabled: true, idleTimeoutMinutes: null } },
+        },
+      },
+    ),
+    observed: { app: app() },
+    actions: [],
+    reason: 'NullValue',
+    phase: 'S',
+    check: (p) => {
+      expect(ready(p)!.message).toContain('spec.autoStopConfiguration.idleTimeoutMinutes was null');
+      expect(ready(p)!.message).not.toContain('AWS-owned');
+    },
   },
   // --- the three states of diskEncryptionConfiguration ---
   {
@@ -785,6 +894,31 @@ const cases: Case[] = [
       expect(p.status.diskEncryption?.key).toEqual({ verified: false, reason: 'VerificationDisabled' }),
   },
   // --- deletion ---
+  {
+    name: 'deletion with a deletionPolicy that did not render waits for one: no stop, no delete',
+    resource: resource(baseSpec, {
+      status: known,
+      deleting: true,
+      lastApplied: { spec: { ...baseSpec, deletionPolicy: null } },
+    }),
+    observed: { app: app() },
+    actions: [],
+    reason: 'NullValue',
+    phase: 'S',
+    check: (p) => expect(ready(p)!.message).toContain('spec.deletionPolicy was null'),
+  },
+  {
+    name: 'deletion ignores nulls in fields it does not read',
+    resource: resource(baseSpec, {
+      status: known,
+      deleting: true,
+      lastApplied: { spec: { ...baseSpec, autoStopConfiguration: { idleTimeoutMinutes: null } } },
+    }),
+    observed: { app: app() },
+    actions: ['DeleteApplication'],
+    reason: 'Deleting',
+    phase: 'P',
+  },
   {
     name: 'delete (created app, default Delete policy): DeleteApplication',
     resource: resource(baseSpec, { status: known, deleting: true }),

@@ -14,6 +14,7 @@ import { API_VERSION, GROUP, KIND } from '../../../src/api/constants.js';
 import type { Condition } from '../../../src/api/schema.js';
 import { conditionsFor, type Verdict } from '../../../src/reconcile/conditions.js';
 import { CONDITION_REASONS, type ConditionReason, type Phase } from '../../../src/reconcile/reasons.js';
+import { nullValueMessage } from '../../../src/reconcile/nulls.js';
 
 const run = promisify(execFile);
 const repo = fileURLToPath(new URL('../../../', import.meta.url));
@@ -117,6 +118,10 @@ const waitingForStop =
   'Set spec.updateStrategy: StopWhenIdle to let the operator stop it once no job runs.';
 const keyDisabled =
   'KMS key arn:aws:kms:eu-west-1:111122223333:key/1234abcd is Disabled: enable it or name another key.';
+const nullKey = nullValueMessage(
+  [{ path: 'spec.diskEncryptionConfiguration.encryptionKeyArn', source: 'lastApplied' }],
+  'To use the AWS-owned key, write diskEncryptionConfiguration: {}.',
+);
 const terminated =
   'Application 00fabc123 was terminated outside the operator. It is not re-created silently: delete this resource and apply it again, or adopt another application.';
 
@@ -233,6 +238,15 @@ const cases: Case[] = [
     }),
     status: 'Degraded',
     message: keyDisabled,
+  },
+  {
+    name: 'Stalled NullValue (a template value that did not render)',
+    object: app({
+      generation: 2,
+      status: statusFor({ phase: 'Stalled', reason: 'NullValue', message: nullKey }, 2),
+    }),
+    status: 'Degraded',
+    message: nullKey,
   },
   {
     name: 'Stalled ApplicationTerminated',

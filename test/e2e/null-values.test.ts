@@ -1,0 +1,120 @@
+// A template value that did not render (a null) never changes what AWS holds. On every way a
+// manifest reaches the API server — kubectl's client-side apply (Argo CD's default sync), server-
+// side apply, and a client that sends the null itself (as Helm does) — a null encryptionKeyArn,
+// encryptionContext or context value is refused at admission by the policy shipped in crds/, on
+// create and on update from a key and from `{}`, and the local AWS service sees no write.
+// `{}` written on purpose and removing the field keep working on every path.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { E2e, RESYNC_MS, reportFailures, sleep, waitFor } from '../support/e2e.js';
+import {
+  APPLY_PATHS,
+  type ApplyPath,
+  CLIENT_SENDS_NULL,
+  CLIENT_SIDE_APPLY,
+  NULL_CASES,
+  withDisk,
+} from '../support/null-paths.js';
+
+const POLICY =
+  "ValidatingAdmissionPolicy 'emrserverlessapplications.emrserverless.operator.dev-refuse-nulls'";
+
+let e2e: E2e;
+let key: string;
+
+beforeAll(async () => {
+  e2e = await E2e.start('e2e-nulls');
+  key = await e2e.createKey();
+  // The policy takes effect a moment after it is created: wait until it refuses a probe.
+  await waitFor('the null admission policy to be active', async () => {
+    const r = await CLIENT_SENDS_NULL.send(e2e, 'probe', withDisk('probe', { encryptionKeyArn: null }));
+    if (r.exitCode === 0) await e2e.kubectl(['delete', 'emrsa', 'probe', '--wait=false']);
+    return r.exitCode !== 0 && r.stderr.includes(POLICY);
+  });
+});
+
+afterAll(async () => {
+  await e2e?.stop();
+});
+
+reportFailures(() => e2e);
+
+/** Short names per path, so each path's resources are its own. */
+const slug = (path: ApplyPath) =>
+  path === CLIENT_SIDE_APPLY ? 'csa' : path === CLIENT_SENDS_NULL ? 'raw' : 'ssa';
+const FROM_KEY = { team: 'data' };
+
+describe.each(APPLY_PATHS)('$name', (path) => {
+  const fromKey = `${slug(path)}-from-key`;
+  const fromEmpty = `${slug(path)}-from-empty`;
+  let mark: number;
+
+  beforeAll(async () => {
+    for (const [name, disk] of [
+      [fromKey, { encryptionKeyArn: key, encryptionContext: FROM_KEY }],
+      [fromEmpty, {}],
+    ] as const) {
+      const r = await path.send(e2e, name, withDisk(name, disk));
+      expect(r.exitCode, r.stderr).toBe(0);
+    }
+    await Promise.all([fromKey, fromEmpty].map((n) => e2e.waitForReady(n, 'True', 'Reconciled')));
+    mark = await e2e.mark();
+  });
+
+  const expected = (c: (typeof NULL_CASES)[number]) => (path === CLIENT_SIDE_APPLY ? c.applied : c.stored);
+
+  it.each(NULL_CASES)('a null $field is refused on create', async (c) => {
+    const name = `${slug(path)}-new`;
+    const r = await path.send(e2e, name, withDisk(name, c.disk(key)));
+    expect(r.exitCode).not.toBe(0);
+    expect(r.stderr).toContain(POLICY);
+    expect(r.stderr).toContain(expected(c));
+    expect(r.stderr).toContain('diskEncryptionConfiguration: {}');
+    expect(await e2e.exists(name)).toBe(false);
+  });
+
+  it.each(NULL_CASES)('a null $field is refused on update, from a key and from {}', async (c) => {
+    for (const name of [fromKey, fromEmpty]) {
+      const before = await e2e.get(name);
+      const r = await path.send(e2e, name, withDisk(name, c.disk(key)));
+      expect(r.exitCode, name).not.toBe(0);
+      expect(r.stderr).toContain(POLICY);
+      expect(r.stderr).toContain(expected(c));
+      const after = await e2e.get(name);
+      expect(after.spec).toEqual(before.spec);
+      expect(after.metadata.generation).toBe(before.metadata.generation);
+    }
+  });
+
+  it('nothing reached AWS: no write, the key is where it was', async () => {
+    await sleep(RESYNC_MS + 500);
+    expect(await e2e.writesSince(mark)).toEqual([]);
+    const id = (await e2e.get(fromKey)).status!.applicationId!;
+    expect((await e2e.application(id)).diskEncryptionConfiguration).toEqual({
+      encryptionKeyArn: key,
+      encryptionContext: FROM_KEY,
+    });
+    await e2e.waitForReady(fromKey, 'True', 'Reconciled');
+    await e2e.waitForReady(fromEmpty, 'True', 'Reconciled');
+  });
+
+  it('{} on purpose still returns to the AWS-owned key, and removing the field leaves AWS as it is', async () => {
+    const id = (await e2e.get(fromKey)).status!.applicationId!;
+    let start = await e2e.mark();
+    const r = await path.send(e2e, fromKey, withDisk(fromKey, {}));
+    expect(r.exitCode, r.stderr).toBe(0);
+    await e2e.waitForEvent(fromKey, 'KeyUnset');
+    await e2e.waitForResource(fromKey, 'the AWS-owned key', (x) => x.status?.encryption === 'AwsOwned' && x);
+    expect(await e2e.writesSince(start, id)).toEqual(['UpdateApplication']);
+    expect(await e2e.application(id)).not.toHaveProperty('diskEncryptionConfiguration.encryptionKeyArn');
+
+    start = await e2e.mark();
+    const removed = await path.send(e2e, fromKey, withDisk(fromKey));
+    expect(removed.exitCode, removed.stderr).toBe(0);
+    expect((await e2e.get(fromKey)).spec).not.toHaveProperty('diskEncryptionConfiguration');
+    const warning = await e2e.waitForEvent(fromKey, 'DiskEncryptionUnmanaged');
+    expect(warning.type).toBe('Warning');
+    await e2e.waitForResource(fromKey, 'Unmanaged', (x) => x.status?.encryption === 'Unmanaged' && x);
+    await sleep(RESYNC_MS + 500);
+    expect(await e2e.writesSince(start, id)).toEqual([]);
+  });
+});

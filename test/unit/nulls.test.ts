@@ -1,0 +1,77 @@
+import { describe, expect, it } from 'vitest';
+import { LAST_APPLIED_ANNOTATION, nullFields, nullValueMessage } from '../../src/reconcile/nulls.js';
+
+const object = (spec: unknown, lastApplied?: unknown) => {
+  const annotations: Record<string, string> = {};
+  if (lastApplied !== undefined)
+    annotations[LAST_APPLIED_ANNOTATION] =
+      typeof lastApplied === 'string' ? lastApplied : JSON.stringify(lastApplied);
+  return { metadata: { annotations }, spec };
+};
+
+describe('nullFields', () => {
+  it('finds stored nulls at any depth, in maps and lists, and names them', () => {
+    const found = nullFields(
+      object({
+        a: null,
+        b: { c: null, 'd.e': null },
+        list: ['x', null],
+        fine: { n: 0, s: '', f: false, m: {} },
+      }),
+      ['spec'],
+    );
+    expect(found).toEqual([
+      { path: 'spec.a', source: 'stored' },
+      { path: 'spec.b.c', source: 'stored' },
+      { path: 'spec.b["d.e"]', source: 'stored' },
+      { path: 'spec.list[1]', source: 'stored' },
+    ]);
+  });
+
+  it('counts a last-applied null only where the live object lacks the field', () => {
+    const found = nullFields(
+      object(
+        { removed: {}, kept: 'edited since', ctx: { a: 'b' } },
+        { spec: { removed: { key: null }, kept: null, ctx: { a: 'b', gone: null }, top: null } },
+      ),
+      ['spec'],
+    );
+    expect(found).toEqual([
+      { path: 'spec.removed.key', source: 'lastApplied' },
+      { path: 'spec.ctx.gone', source: 'lastApplied' },
+      { path: 'spec.top', source: 'lastApplied' },
+    ]);
+  });
+
+  it('reports a null that is both stored and in the last-applied configuration once', () => {
+    expect(nullFields(object({ a: null }, { spec: { a: null } }), ['spec'])).toEqual([
+      { path: 'spec.a', source: 'stored' },
+    ]);
+  });
+
+  it('looks only under the given roots, and ignores an annotation that is not JSON', () => {
+    expect(
+      nullFields(object({ a: 1 }, { metadata: { labels: { x: null } }, spec: { a: 1 } }), ['spec']),
+    ).toEqual([]);
+    expect(nullFields(object({}, '{not json'), ['spec'])).toEqual([]);
+    expect(nullFields(object({}, 'null'), ['spec'])).toEqual([]);
+  });
+});
+
+describe('nullValueMessage', () => {
+  it('names every field, says where it was seen, and adds the hint', () => {
+    const message = nullValueMessage(
+      [
+        { path: 'spec.x', source: 'stored' },
+        { path: 'spec.y', source: 'lastApplied' },
+        { path: 'spec.z', source: 'lastApplied' },
+      ],
+      'Hint.',
+    );
+    expect(message).toBe(
+      'spec.x is null; spec.y, spec.z were null in the last applied configuration (kubectl apply removed them from the object): ' +
+        'a template value that did not render? A null is not taken for an empty value or a removed field, so nothing was sent to AWS. ' +
+        'Give the field a value or delete the line, then apply again. Hint.',
+    );
+  });
+});
