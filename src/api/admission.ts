@@ -12,7 +12,7 @@ const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
  * A JSON member whose value is null, in kubectl's compact JSON: a whole string token (so text
  * inside a string value cannot match), a colon, null, and the end of the value.
  */
-const NULL_MEMBER = String.raw`"(?:[^"\\]|\\.)*":null[,}]`;
+export const NULL_MEMBER = String.raw`"(?:[^"\\]|\\.)*":null[,}]`;
 
 type JsonSchema = { [key: string]: unknown };
 

@@ -77,6 +77,8 @@ describe('kubectl kustomize manifests/', () => {
         'RoleBinding/emr-serverless-operator-leader-election',
         'Service/emr-serverless-operator-metrics',
         'ServiceAccount/emr-serverless-operator',
+        'ValidatingAdmissionPolicy/emrserverlessapplications.emrserverless.operator.dev-refuse-nulls',
+        'ValidatingAdmissionPolicyBinding/emrserverlessapplications.emrserverless.operator.dev-refuse-nulls',
       ].sort(),
     );
     const crd = find('CustomResourceDefinition');
@@ -88,6 +90,9 @@ describe('kubectl kustomize manifests/', () => {
 
   it('puts every namespaced object in the operator namespace', () => {
     for (const obj of rendered) {
+      // Kustomize's built-in schema does not know the admission policy kinds are cluster-scoped
+      // and gives them the namespace too; kubectl and the API server ignore it for them.
+      if (['ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding'].includes(obj.kind)) continue;
       if (['Namespace', 'CustomResourceDefinition', 'ClusterRole', 'ClusterRoleBinding'].includes(obj.kind)) {
         expect(obj.metadata.namespace, obj.kind).toBeUndefined();
       } else {
@@ -133,7 +138,7 @@ describe('kubectl kustomize manifests/', () => {
 });
 
 describe('kubectl apply -k manifests/ against the API server', () => {
-  it('`kubectl apply -f crds/` still applies just the CRD (crds/Kustomization is not a .yaml file)', async () => {
+  it('`kubectl apply -f crds/` still applies just the CRD and its admission policy (crds/Kustomization is not a .yaml file)', async () => {
     const { stdout } = await kubectl([
       'apply',
       '--server-side',
@@ -145,6 +150,8 @@ describe('kubectl apply -k manifests/ against the API server', () => {
     ]);
     expect(stdout.trim().split('\n')).toEqual([
       'customresourcedefinition.apiextensions.k8s.io/emrserverlessapplications.emrserverless.operator.dev',
+      'validatingadmissionpolicy.admissionregistration.k8s.io/emrserverlessapplications.emrserverless.operator.dev-refuse-nulls',
+      'validatingadmissionpolicybinding.admissionregistration.k8s.io/emrserverlessapplications.emrserverless.operator.dev-refuse-nulls',
     ]);
   });
 
