@@ -3,10 +3,8 @@
 // kubectl's last-applied configuration, where client-side apply leaves the null it turned into
 // "delete this field". Shipped next to the CRD (crds/); the operator refuses the same nulls
 // (Stalled NullValue) where this policy is not installed.
-import { GROUP, PLURAL } from './constants.js';
-
-const POLICY_NAME = `${PLURAL}.${GROUP}-refuse-nulls`;
-const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
+import { GROUP } from './constants.js';
+import { AWS_OWNED_KEY_HINT, LAST_APPLIED_ANNOTATION, NULL_IS_NOT_EMPTY, nullHint } from './nulls.js';
 
 /**
  * A JSON member whose value is null, in kubectl's compact JSON: a whole string token (so text
@@ -70,19 +68,14 @@ function nullChecks(schema: JsonSchema, value: string, path: string, depth = 0):
   return checks;
 }
 
-const NOT_EMPTY =
-  'A null is not taken for an empty value or a removed field: give the field a value or delete the line.';
-const AWS_OWNED_KEY = 'To use the AWS-owned key, write diskEncryptionConfiguration: {}.';
-const hintFor = (path: string) =>
-  path.startsWith('spec.diskEncryptionConfiguration') ? `${NOT_EMPTY} ${AWS_OWNED_KEY}` : NOT_EMPTY;
-
-/** The policy and its binding, for the kind whose spec has this (CRD) schema. */
-export function admissionPolicy(specSchema: JsonSchema): Array<Record<string, unknown>> {
+/** The policy and its binding, for the kind `plural` whose spec has this (CRD) schema. */
+export function admissionPolicy(plural: string, specSchema: JsonSchema): Array<Record<string, unknown>> {
+  const name = `${plural}.${GROUP}-refuse-nulls`;
   return [
     {
       apiVersion: 'admissionregistration.k8s.io/v1',
       kind: 'ValidatingAdmissionPolicy',
-      metadata: { name: POLICY_NAME },
+      metadata: { name },
       spec: {
         failurePolicy: 'Fail',
         matchConstraints: {
@@ -91,20 +84,20 @@ export function admissionPolicy(specSchema: JsonSchema): Array<Record<string, un
               apiGroups: [GROUP],
               apiVersions: ['*'],
               operations: ['CREATE', 'UPDATE'],
-              resources: [PLURAL],
+              resources: [plural],
             },
           ],
         },
         variables: [
           {
             name: 'lastApplied',
-            expression: `object.metadata.?annotations[?'${LAST_APPLIED}'].orValue('')`,
+            expression: `object.metadata.?annotations[?'${LAST_APPLIED_ANNOTATION}'].orValue('')`,
           },
           {
             // Only a write that records a new applied configuration is judged by it: an older one
             // may be stale, and the operator's own writes (a finalizer) must never be refused.
             name: 'appliedNow',
-            expression: `request.operation == 'CREATE' || oldObject.metadata.?annotations[?'${LAST_APPLIED}'].orValue('') != variables.lastApplied`,
+            expression: `request.operation == 'CREATE' || oldObject.metadata.?annotations[?'${LAST_APPLIED_ANNOTATION}'].orValue('') != variables.lastApplied`,
           },
           {
             name: 'appliedSpec',
@@ -124,12 +117,12 @@ export function admissionPolicy(specSchema: JsonSchema): Array<Record<string, un
         validations: [
           {
             expression: `variables.appliedNull == ''`,
-            messageExpression: `'spec holds a null in the applied manifest (' + variables.appliedNull.substring(0, variables.appliedNull.size() - 1) + '): a template value that did not render? kubectl apply would remove the field. ${NOT_EMPTY} ${AWS_OWNED_KEY}'`,
+            messageExpression: `'spec holds a null in the applied manifest (' + variables.appliedNull.substring(0, variables.appliedNull.size() - 1) + '): a template value that did not render? kubectl apply would remove the field. ${NULL_IS_NOT_EMPTY} ${AWS_OWNED_KEY_HINT}'`,
             reason: 'Invalid',
           },
           ...nullChecks(specSchema, 'object.spec', 'spec').map((check) => ({
             expression: `!variables.specChanged || !(${check.expression})`,
-            message: `${check.path} is null: a template value that did not render? ${hintFor(check.path)}`,
+            message: `${check.path} is null: a template value that did not render? ${nullHint([check.path])}`,
             reason: 'Invalid',
           })),
         ],
@@ -138,8 +131,8 @@ export function admissionPolicy(specSchema: JsonSchema): Array<Record<string, un
     {
       apiVersion: 'admissionregistration.k8s.io/v1',
       kind: 'ValidatingAdmissionPolicyBinding',
-      metadata: { name: POLICY_NAME },
-      spec: { policyName: POLICY_NAME, validationActions: ['Deny'] },
+      metadata: { name },
+      spec: { policyName: name, validationActions: ['Deny'] },
     },
   ];
 }

@@ -45,7 +45,7 @@ function openApiSchema(schema: z.ZodType): JsonSchema {
  * Marks every property and map value below the root `nullable`. The API server silently drops
  * a null it may not store, which turns a template value that did not render into a removed
  * field (for a key ARN: `{}`, the AWS-owned key). Stored, the null stays visible to the
- * admission policy and the operator, which refuse it (see src/reconcile/nulls.ts). CEL rules
+ * admission policy and the operator, which refuse it (see src/api/nulls.ts). CEL rules
  * skip null values and `has()` is false for them, so the CRD's own rules are unchanged.
  */
 function keepingNulls(schema: JsonSchema): JsonSchema {
@@ -119,6 +119,8 @@ function specSchemaOf(crd: Record<string, unknown>): JsonSchema {
 /** The CRD and the admission policy that goes with it, as one YAML stream. */
 export function crdYaml(): string {
   const crd = buildCrd();
-  const documents = [crd, ...admissionPolicy(specSchemaOf(crd))].map((d) => stringify(d, { lineWidth: 0 }));
+  const documents = [crd, ...admissionPolicy(PLURAL, specSchemaOf(crd))].map((d) =>
+    stringify(d, { lineWidth: 0 }),
+  );
   return `# Generated from src/api/schema.ts and src/api/admission.ts by \`emr-serverless-operator crd\`. Do not edit.\n${documents.join('---\n')}`;
 }

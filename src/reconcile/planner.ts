@@ -5,6 +5,7 @@
 // this resource act on it), changes.ts (what to send), keys.ts (may this key be sent),
 // outcome.ts (the status builder), failures.ts (a failed call's status).
 import { FINALIZER, OWNER_UID_TAG } from '../api/constants.js';
+import { nullFields, nullValueMessage } from '../api/nulls.js';
 import { type ApplicationFieldName, Spec } from '../api/schema.js';
 import type { AwsApplication } from '../aws/port.js';
 import {
@@ -21,7 +22,6 @@ import {
 import { deletionScope, planOwnership } from './claims.js';
 import { applicationIdOf, bindingConflict, regionOf } from './identity.js';
 import { keyCheck } from './keys.js';
-import { nullFields, nullValueMessage } from './nulls.js';
 import { normal, Outcome, TRANSITION_POLL_MAX_MS } from './outcome.js';
 import { NO_ADOPTION, ownershipTags } from './ownership.js';
 import type { Plan, PlanInput } from './types.js';
@@ -30,18 +30,10 @@ export { planFailure } from './failures.js';
 export { applicationIdOf, mayOwnUnrecordedApplication, regionOf } from './identity.js';
 export type { Action, Observed, Plan, PlanInput, PlanOptions } from './types.js';
 
-/** Said with every NullValue that touches disk encryption: the one way to ask for the AWS-owned key. */
-const AWS_OWNED_KEY_HINT = 'To use the AWS-owned key, write diskEncryptionConfiguration: {}.';
-
 export function plan(input: PlanInput): Plan {
   if (input.resource.metadata.deletionTimestamp) return planDeletion(input);
   const nulls = nullFields(input.resource, ['spec']);
-  if (nulls.length > 0) {
-    const hint = nulls.some((n) => n.path.startsWith('spec.diskEncryptionConfiguration'))
-      ? AWS_OWNED_KEY_HINT
-      : '';
-    return new Outcome(input, undefined).stalled('NullValue', nullValueMessage(nulls, hint));
-  }
+  if (nulls.length > 0) return new Outcome(input, undefined).stalled('NullValue', nullValueMessage(nulls));
   const parsed = Spec.safeParse(input.resource.spec);
   if (!parsed.success) {
     const message = parsed.error.issues.map((i) => `spec.${i.path.join('.')}: ${i.message}`).join('; ');

@@ -80,7 +80,7 @@ async function stalledNull(name: string, path: ApplyPath, c: NullCase) {
   const r = await e2e.waitForStalled(name, 'NullValue');
   const message = condition(r, 'Stalled')!.message;
   expect(message).toContain(named(path, c));
-  expect(message).toContain('nothing was sent to AWS');
+  expect(message).toContain('Nothing was sent to AWS');
   expect(message).toContain('diskEncryptionConfiguration: {}');
   return r;
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { LAST_APPLIED_ANNOTATION, nullFields, nullValueMessage } from '../../src/reconcile/nulls.js';
+import { LAST_APPLIED_ANNOTATION, nullFields, nullValueMessage } from '../../src/api/nulls.js';
 
 const object = (spec: unknown, lastApplied?: unknown) => {
   const annotations: Record<string, string> = {};
@@ -59,19 +59,26 @@ describe('nullFields', () => {
 });
 
 describe('nullValueMessage', () => {
-  it('names every field, says where it was seen, and adds the hint', () => {
+  it('names every field, says where it was seen and what to do, and adds `also`', () => {
     const message = nullValueMessage(
       [
         { path: 'spec.x', source: 'stored' },
         { path: 'spec.y', source: 'lastApplied' },
         { path: 'spec.z', source: 'lastApplied' },
       ],
-      'Hint.',
+      'Also this.',
     );
     expect(message).toBe(
       'spec.x is null; spec.y, spec.z were null in the last applied configuration (kubectl apply removed them from the object): ' +
-        'a template value that did not render? A null is not taken for an empty value or a removed field, so nothing was sent to AWS. ' +
-        'Give the field a value or delete the line, then apply again. Hint.',
+        'a template value that did not render? Nothing was sent to AWS. ' +
+        'A null is not taken for an empty value or a removed field: give the field a value or delete the line. Also this.',
     );
+  });
+
+  it('says how to ask for the AWS-owned key when the null is in a disk encryption configuration', () => {
+    const message = nullValueMessage([
+      { path: 'spec.diskEncryptionConfiguration.encryptionKeyArn', source: 'stored' },
+    ]);
+    expect(message).toContain('To use the AWS-owned key, write diskEncryptionConfiguration: {}.');
   });
 });

@@ -11,10 +11,10 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
 import { API_VERSION, GROUP, KIND } from '../../../src/api/constants.js';
+import { nullValueMessage } from '../../../src/api/nulls.js';
 import type { Condition } from '../../../src/api/schema.js';
 import { conditionsFor, type Verdict } from '../../../src/reconcile/conditions.js';
 import { CONDITION_REASONS, type ConditionReason, type Phase } from '../../../src/reconcile/reasons.js';
-import { nullValueMessage } from '../../../src/reconcile/nulls.js';
 
 const run = promisify(execFile);
 const repo = fileURLToPath(new URL('../../../', import.meta.url));
@@ -118,10 +118,9 @@ const waitingForStop =
   'Set spec.updateStrategy: StopWhenIdle to let the operator stop it once no job runs.';
 const keyDisabled =
   'KMS key arn:aws:kms:eu-west-1:111122223333:key/1234abcd is Disabled: enable it or name another key.';
-const nullKey = nullValueMessage(
-  [{ path: 'spec.diskEncryptionConfiguration.encryptionKeyArn', source: 'lastApplied' }],
-  'To use the AWS-owned key, write diskEncryptionConfiguration: {}.',
-);
+const nullKey = nullValueMessage([
+  { path: 'spec.diskEncryptionConfiguration.encryptionKeyArn', source: 'lastApplied' },
+]);
 const terminated =
   'Application 00fabc123 was terminated outside the operator. It is not re-created silently: delete this resource and apply it again, or adopt another application.';
 

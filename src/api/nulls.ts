@@ -41,8 +41,21 @@ export function nullFields(resource: Declared, roots: readonly string[]): NullFi
   return found;
 }
 
-/** What a NullValue condition says: which fields, where they were seen, and what to do. */
-export function nullValueMessage(nulls: readonly NullField[], hint = ''): string {
+/** Said wherever a null is refused, at admission and by the operator. */
+export const NULL_IS_NOT_EMPTY =
+  'A null is not taken for an empty value or a removed field: give the field a value or delete the line.';
+/** Added when the null is in a disk encryption configuration. */
+export const AWS_OWNED_KEY_HINT = 'To use the AWS-owned key, write diskEncryptionConfiguration: {}.';
+
+/** NULL_IS_NOT_EMPTY, and the AWS-owned key hint when one of `paths` is about disk encryption. */
+export function nullHint(paths: readonly string[]): string {
+  return paths.some((p) => p.includes('diskEncryptionConfiguration'))
+    ? `${NULL_IS_NOT_EMPTY} ${AWS_OWNED_KEY_HINT}`
+    : NULL_IS_NOT_EMPTY;
+}
+
+/** What a NullValue condition says: which fields, where they were seen, what to do, and `also`. */
+export function nullValueMessage(nulls: readonly NullField[], also = ''): string {
   const named = (source: NullField['source']) => nulls.filter((n) => n.source === source).map((n) => n.path);
   const stored = named('stored');
   const applied = named('lastApplied');
@@ -55,9 +68,9 @@ export function nullValueMessage(nulls: readonly NullField[], hint = ''): string
       : []),
   ];
   return (
-    `${parts.join('; ')}: a template value that did not render? A null is not taken for an empty value ` +
-    `or a removed field, so nothing was sent to AWS. Give the field a value or delete the line, then apply again.` +
-    (hint ? ` ${hint}` : '')
+    `${parts.join('; ')}: a template value that did not render? Nothing was sent to AWS. ` +
+    nullHint(nulls.map((n) => n.path)) +
+    (also ? ` ${also}` : '')
   );
 }
 
