@@ -6,7 +6,7 @@
 // keeps the policy, which every other file relies on.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ControlPlane, startControlPlane } from '../../src/envtest/index.js';
-import { condition, E2e, reportFailures, waitFor } from '../support/e2e.js';
+import { condition, E2e, ownCluster, reportFailures, waitFor } from '../support/e2e.js';
 import {
   APPLY_PATHS,
   type ApplyPath,
@@ -16,7 +16,6 @@ import {
   type NullCase,
   withDisk,
 } from '../support/null-paths.js';
-import { OPERATOR_SERVICE_ACCOUNT, operatorRbacObjects } from '../support/operator-rbac.js';
 
 const BINDING = 'emrserverlessapplications.emrserverless.operator.dev-refuse-nulls';
 
@@ -26,20 +25,7 @@ let key: string;
 
 beforeAll(async () => {
   controlPlane = await startControlPlane({ log: () => {} });
-  e2e = await E2e.start('e2e-nulls-operator', {
-    cluster: {
-      kubectlPath: controlPlane.kubectl,
-      kubeconfig: controlPlane.kubeconfig,
-      async operatorKubeconfig(namespace) {
-        const sa = await controlPlane.createServiceAccountKubeconfig({
-          namespace,
-          name: OPERATOR_SERVICE_ACCOUNT,
-          rbacManifests: operatorRbacObjects({ namespace }),
-        });
-        return sa.kubeconfig;
-      },
-    },
-  });
+  e2e = await E2e.start('e2e-nulls-operator', { cluster: ownCluster(controlPlane) });
   key = await e2e.createKey();
   await e2e.kubectl(['delete', 'validatingadmissionpolicybinding', BINDING]);
   // Wait until the policy no longer refuses (it is unbound a moment after the delete).
