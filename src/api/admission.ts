@@ -23,7 +23,8 @@ interface NullCheck {
 
 /**
  * One check for every place the CRD keeps a null (every `nullable` node of the schema), each
- * guarded so that it never selects into a null or a missing parent. Subtrees kept as they are
+ * guarded so that it never selects into a null or a missing parent. An enum needs none: its
+ * schema refuses a null (`Unsupported value: null`). Subtrees kept as they are
  * (x-kubernetes-preserve-unknown-fields) are left to the operator.
  */
 function nullChecks(schema: JsonSchema, value: string, path: string, depth = 0): NullCheck[] {
@@ -35,7 +36,8 @@ function nullChecks(schema: JsonSchema, value: string, path: string, depth = 0):
     childPath: string,
     guard: (inner: string) => string,
   ) => {
-    if (child.nullable) checks.push({ path: childPath, expression: guard(`${childValue} == null`) });
+    if (child.nullable && !child.enum)
+      checks.push({ path: childPath, expression: guard(`${childValue} == null`) });
     for (const inner of nullChecks(child, childValue, childPath, depth + 1))
       checks.push({ path: inner.path, expression: guard(inner.expression) });
   };

@@ -151,3 +151,43 @@ describe('a stale last-applied configuration', () => {
     expect((await e2e.application(id)).diskEncryptionConfiguration).toEqual(good);
   });
 });
+
+describe('deletion', () => {
+  it('waits, Stalled NullValue, while deletionPolicy is null; once set, deletion follows it', async () => {
+    const name = 'leaving';
+    expect((await CLIENT_SIDE_APPLY.send(e2e, name, withDisk(name))).exitCode).toBe(0);
+    const id = (await e2e.waitForReady(name, 'True', 'Reconciled')).status!.applicationId!;
+    const mark = await e2e.mark();
+    expect(
+      (await CLIENT_SIDE_APPLY.send(e2e, name, { ...withDisk(name), deletionPolicy: null })).exitCode,
+    ).toBe(0);
+    await e2e.waitForStalled(name, 'NullValue');
+
+    await e2e.kubectl(['delete', 'emrsa', name, '--wait=false']);
+    const r = await e2e.waitForResource(
+      name,
+      'Stalled NullValue while deleting',
+      (x) =>
+        !!x.metadata.deletionTimestamp &&
+        condition(x, 'Stalled')?.message.includes(
+          'The resource stays until spec.deletionPolicy is Delete or Retain',
+        ) &&
+        x,
+    );
+    expect(r.metadata.finalizers).toContain('emrserverless.operator.dev/finalizer');
+    expect(await e2e.writesSince(mark)).toEqual([]);
+
+    await e2e.kubectl([
+      'patch',
+      'emrsa',
+      name,
+      '--type',
+      'merge',
+      '-p',
+      '{"spec":{"deletionPolicy":"Retain"}}',
+    ]);
+    await e2e.waitGone(name);
+    expect(await e2e.writesSince(mark)).toEqual([]);
+    expect((await e2e.application(id)).state).not.toBe('TERMINATED');
+  });
+});

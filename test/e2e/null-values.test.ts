@@ -118,3 +118,37 @@ describe.each(APPLY_PATHS)('$name', (path) => {
     expect(await e2e.writesSince(start, id)).toEqual([]);
   });
 });
+
+describe('the other spec fields', () => {
+  // A tag value (a removed tag is untagged), a property of a structure (AWS may reset a property
+  // left out), the deletion policy (the default deletes): one of each kind of field.
+  const others: Array<[string, Record<string, unknown>, string, string]> = [
+    ['a tag value', { tags: { team: null } }, '("team":null)', 'spec.tags[*] is null'],
+    [
+      'a property of a structure',
+      { autoStopConfiguration: { enabled: true, idleTimeoutMinutes: null } },
+      '("idleTimeoutMinutes":null)',
+      'spec.autoStopConfiguration.idleTimeoutMinutes is null',
+    ],
+    // An enum: the CRD's own schema refuses a stored null.
+    [
+      'deletionPolicy',
+      { deletionPolicy: null },
+      '("deletionPolicy":null)',
+      'spec.deletionPolicy: Unsupported value: null',
+    ],
+  ];
+
+  it.each(APPLY_PATHS)('a null in any of them is refused: $name', async (path) => {
+    const mark = await e2e.mark();
+    for (const [what, extra, applied, stored] of others) {
+      const name = `${slug(path)}-other`;
+      const r = await path.send(e2e, name, { ...withDisk(name), ...extra });
+      expect(r.exitCode, what).not.toBe(0);
+      expect(r.stderr).toContain(path === CLIENT_SIDE_APPLY ? applied : stored);
+      if (path !== CLIENT_SIDE_APPLY) expect(r.stderr).not.toContain('diskEncryptionConfiguration: {}');
+      expect(await e2e.exists(name)).toBe(false);
+    }
+    expect(await e2e.writesSince(mark)).toEqual([]);
+  });
+});
