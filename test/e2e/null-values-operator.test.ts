@@ -14,6 +14,7 @@ import {
   CLIENT_SIDE_APPLY,
   NULL_CASES,
   type NullCase,
+  nullProbe,
   withDisk,
 } from '../support/null-paths.js';
 
@@ -29,18 +30,7 @@ beforeAll(async () => {
   key = await e2e.createKey();
   await e2e.kubectl(['delete', 'validatingadmissionpolicybinding', BINDING]);
   // Wait until the policy no longer refuses (it is unbound a moment after the delete).
-  await waitFor('the admission policy to be out of force', async () => {
-    const r = await e2e.kubectl(['create', '--dry-run=server', '-f', '-'], {
-      input: JSON.stringify({
-        apiVersion: 'emrserverless.operator.dev/v1alpha1',
-        kind: 'EmrServerlessApplication',
-        metadata: { name: 'probe' },
-        spec: withDisk('probe', { encryptionKeyArn: null }),
-      }),
-      check: false,
-    });
-    return r.exitCode === 0;
-  });
+  await waitFor('the admission policy to be out of force', async () => (await nullProbe(e2e)).exitCode === 0);
 });
 
 afterAll(async () => {

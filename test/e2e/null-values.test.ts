@@ -12,6 +12,7 @@ import {
   CLIENT_SENDS_NULL,
   CLIENT_SIDE_APPLY,
   NULL_CASES,
+  nullProbe,
   withDisk,
 } from '../support/null-paths.js';
 
@@ -25,9 +26,8 @@ beforeAll(async () => {
   e2e = await E2e.start('e2e-nulls');
   key = await e2e.createKey();
   // The policy takes effect a moment after it is created: wait until it refuses a probe.
-  await waitFor('the null admission policy to be active', async () => {
-    const r = await CLIENT_SENDS_NULL.send(e2e, 'probe', withDisk('probe', { encryptionKeyArn: null }));
-    if (r.exitCode === 0) await e2e.kubectl(['delete', 'emrsa', 'probe', '--wait=false']);
+  await waitFor('the null admission policy to be in force', async () => {
+    const r = await nullProbe(e2e);
     return r.exitCode !== 0 && r.stderr.includes(POLICY);
   });
 });

@@ -90,3 +90,16 @@ export const NULL_CASES: NullCase[] = [
 /** A creatable spec with this disk encryption configuration (or none). */
 export const withDisk = (name: string, disk?: unknown) =>
   baseSpec(name, disk === undefined ? {} : { diskEncryptionConfiguration: disk });
+
+/** A server-side dry run of a create that carries a null: refused while the admission policy is in force. */
+export function nullProbe(e2e: E2e): Promise<KubectlResult> {
+  return e2e.kubectl(['create', '--dry-run=server', '-f', '-'], {
+    input: JSON.stringify({
+      apiVersion: 'emrserverless.operator.dev/v1alpha1',
+      kind: 'EmrServerlessApplication',
+      metadata: { name: 'probe' },
+      spec: withDisk('probe', { encryptionKeyArn: null }),
+    }),
+    check: false,
+  });
+}
