@@ -1,5 +1,5 @@
-// Builds the CustomResourceDefinition from the zod schema. crds/ holds its YAML; a test keeps
-// the two equal.
+// Builds the CustomResourceDefinition from the zod schema, and with it the admission policy that
+// refuses nulls (admission.ts). crds/ holds their YAML; a test keeps the two equal.
 import { stringify } from 'yaml';
 import { z } from 'zod';
 import { admissionPolicy } from './admission.js';
@@ -61,6 +61,9 @@ function keepingNulls(schema: JsonSchema): JsonSchema {
   return out;
 }
 
+/** spec's schema as the CRD declares it. */
+const specSchema = () => keepingNulls(openApiSchema(Spec));
+
 export function buildCrd(): Record<string, unknown> {
   return {
     apiVersion: 'apiextensions.k8s.io/v1',
@@ -100,7 +103,7 @@ export function buildCrd(): Record<string, unknown> {
                 apiVersion: { type: 'string' },
                 kind: { type: 'string' },
                 metadata: { type: 'object' },
-                spec: keepingNulls(openApiSchema(Spec)),
+                spec: specSchema(),
                 status: openApiSchema(Status),
               },
             },
@@ -111,15 +114,9 @@ export function buildCrd(): Record<string, unknown> {
   };
 }
 
-function specSchemaOf(crd: Record<string, unknown>): JsonSchema {
-  const version = (crd.spec as { versions: Array<{ schema: { openAPIV3Schema: JsonSchema } }> }).versions[0]!;
-  return (version.schema.openAPIV3Schema.properties as JsonSchema).spec as JsonSchema;
-}
-
 /** The CRD and the admission policy that goes with it, as one YAML stream. */
 export function crdYaml(): string {
-  const crd = buildCrd();
-  const documents = [crd, ...admissionPolicy(PLURAL, specSchemaOf(crd))].map((d) =>
+  const documents = [buildCrd(), ...admissionPolicy(PLURAL, specSchema())].map((d) =>
     stringify(d, { lineWidth: 0 }),
   );
   return `# Generated from src/api/schema.ts and src/api/admission.ts by \`emr-serverless-operator crd\`. Do not edit.\n${documents.join('---\n')}`;
