@@ -3,7 +3,7 @@ import { crdYaml } from '../api/crd.js';
 
 const usage = `Usage: emr-serverless-operator crd
 
-Prints the EmrServerlessApplication CustomResourceDefinition (the same as crds/).`;
+Prints the EmrServerlessApplication CustomResourceDefinition and its admission policy (the same as crds/).`;
 
 export async function crdCommand(args: string[]): Promise<number> {
   let help: boolean | undefined;
