@@ -52,6 +52,10 @@ function named(path: ApplyPath, c: NullCase): string {
     : `${field} is null`;
 }
 
+/** A write that is not an apply: the last-applied annotation stays as it was. */
+const mergePatchSpec = (name: string, spec: Record<string, unknown>) =>
+  e2e.kubectl(['patch', 'emrsa', name, '--type', 'merge', '-p', JSON.stringify({ spec })]);
+
 async function stalledNull(name: string, path: ApplyPath, c: NullCase) {
   const r = await e2e.waitForStalled(name, 'NullValue');
   const message = condition(r, 'Stalled')!.message;
@@ -124,15 +128,7 @@ describe('a stale last-applied configuration', () => {
     await e2e.waitForStalled(name, 'NullValue');
     // A write that is not an apply (kubectl patch, kubectl edit) puts the key back and leaves
     // the annotation, with its null, as it was.
-    await e2e.kubectl([
-      'patch',
-      'emrsa',
-      name,
-      '--type',
-      'merge',
-      '-p',
-      JSON.stringify({ spec: { diskEncryptionConfiguration: good } }),
-    ]);
+    await mergePatchSpec(name, { diskEncryptionConfiguration: good });
     const r = await e2e.waitForReady(name, 'True', 'Reconciled');
     expect(r.metadata.annotations?.['kubectl.kubernetes.io/last-applied-configuration']).toContain(
       '"encryptionKeyArn":null',
@@ -167,15 +163,7 @@ describe('deletion', () => {
     expect(r.metadata.finalizers).toContain('emrserverless.operator.dev/finalizer');
     expect(await e2e.writesSince(mark)).toEqual([]);
 
-    await e2e.kubectl([
-      'patch',
-      'emrsa',
-      name,
-      '--type',
-      'merge',
-      '-p',
-      '{"spec":{"deletionPolicy":"Retain"}}',
-    ]);
+    await mergePatchSpec(name, { deletionPolicy: 'Retain' });
     await e2e.waitGone(name);
     expect(await e2e.writesSince(mark)).toEqual([]);
     expect((await e2e.application(id)).state).not.toBe('TERMINATED');
