@@ -45,7 +45,7 @@ export interface ControlPlane {
   /** Starts kube-apiserver again on the same port, certificates and etcd; resolves when ready. */
   startApiServer(): Promise<void>;
   createServiceAccountKubeconfig(options: ServiceAccountKubeconfigOptions): Promise<ServiceAccountKubeconfig>;
-  /** Applies CRD manifests (files or directories) and waits until they are Established; returns their names. */
+  /** Applies CRD manifests (files or directories) and waits until the CRDs are Established; returns the names of all objects applied. */
   installCrds(paths: string[]): Promise<string[]>;
   /** Runs the built kubectl as admin. */
   kubectlAdmin(args: string[], options?: KubectlOptions): Promise<KubectlResult>;
@@ -154,8 +154,10 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
           const { stdout } = await kubectlAdmin(['apply', '--server-side', '-o', 'name', '-f', path]);
           names.push(...stdout.split('\n').filter(Boolean));
         }
-        if (names.length > 0) {
-          await kubectlAdmin(['wait', '--for=condition=Established', '--timeout=60s', ...names]);
+        // The files may hold other objects with the CRD (its admission policy): only CRDs get Established.
+        const crds = names.filter((n) => n.startsWith('customresourcedefinition.'));
+        if (crds.length > 0) {
+          await kubectlAdmin(['wait', '--for=condition=Established', '--timeout=60s', ...crds]);
         }
         return names;
       },
