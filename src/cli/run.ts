@@ -28,7 +28,10 @@ export interface RunConfig {
   kubeconfig: string | undefined;
   region: string;
   awsEndpoint: string | undefined;
-  namespace: string | undefined;
+  /** Watched namespaces; empty = all. */
+  namespaces: string[];
+  /** Only resources whose labels match (this replica set's shard); undefined = all. */
+  watchLabelSelector: string | undefined;
   concurrency: number;
   resyncPeriodMs: number;
   awsRps: number;
@@ -40,6 +43,7 @@ export interface RunConfig {
   clusterId: string | undefined;
   /** Namespaces where resources may adopt existing applications; `*` for all. */
   adoptNamespaces: string[];
+  leaderElectionId: string;
   metricsAddr: string;
   healthAddr: string;
   logLevel: LogLevel;
@@ -59,7 +63,13 @@ Flags (environment variable, default):
                                 started by 'emr-serverless-operator emulator' (default: AWS);
                                 with no AWS credentials configured, requests to it are signed
                                 with placeholders (logged as a warning)
-  --namespace NS                watch only this namespace (default: all namespaces)
+  --namespace NS[,NS...]        watch only these namespaces; repeat the flag or separate with
+                                commas (default: all namespaces)
+  --watch-label-selector SELECTOR
+                                reconcile only resources whose labels match, e.g. shard=a or
+                                'shard notin (a,b)': one shard of them, for running several
+                                operators side by side (each with its own --leader-election-id;
+                                the selectors must not overlap) (default: all resources)
   --concurrency N               resources reconciled in parallel (default 4)
   --resync-period DURATION      reconcile every resource at least this often, e.g. 30s, 10m, 1h
                                 (default 10m, with ±10% jitter)
@@ -80,6 +90,7 @@ Flags (environment variable, default):
   --leader-election-namespace NS
                                 namespace of the '${DEFAULT_LEASE_NAME}' Lease (default: the pod's
                                 namespace, else 'default')
+  --leader-election-id NAME     name of the Lease; one per shard (default '${DEFAULT_LEASE_NAME}')
   --metrics-addr ADDR           /metrics on host:port or :port; 0 disables (default :8080)
   --health-addr ADDR            /healthz and /readyz on host:port or :port; 0 disables (default :8081)
   --log-level LEVEL             trace, debug, info, warn, error (default info)
@@ -134,7 +145,7 @@ export function parseRunArgs(args: string[], context: ParseContext = {}): RunCon
     if (negated && BOOLEAN_FLAGS.includes(negated)) return `--${negated}=false`;
     return arg;
   });
-  let values: Record<string, string | boolean | undefined>;
+  let values: Record<string, string | string[] | boolean | undefined>;
   try {
     ({ values } = parseArgs({
       args: normalised,
@@ -144,7 +155,8 @@ export function parseRunArgs(args: string[], context: ParseContext = {}): RunCon
         kubeconfig: { type: 'string' },
         region: { type: 'string' },
         'aws-endpoint': { type: 'string' },
-        namespace: { type: 'string' },
+        namespace: { type: 'string', multiple: true },
+        'watch-label-selector': { type: 'string' },
         concurrency: { type: 'string' },
         'resync-period': { type: 'string' },
         'aws-rps': { type: 'string' },
@@ -154,6 +166,7 @@ export function parseRunArgs(args: string[], context: ParseContext = {}): RunCon
         'adopt-namespaces': { type: 'string' },
         'cluster-id': { type: 'string' },
         'leader-election-namespace': { type: 'string' },
+        'leader-election-id': { type: 'string' },
         'metrics-addr': { type: 'string' },
         'health-addr': { type: 'string' },
         'log-level': { type: 'string' },
@@ -205,8 +218,17 @@ export function parseRunArgs(args: string[], context: ParseContext = {}): RunCon
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
     throw new UsageError(`--log-level takes one of ${LOG_LEVELS.join(', ')}, not "${logLevel}"`);
   }
-  const namespace = str('namespace');
-  if (namespace === '') throw new UsageError('--namespace needs a value (omit it to watch all namespaces)');
+  const namespaces = parseNamespaces((values.namespace as string[] | undefined) ?? []);
+
+  const watchLabelSelector = str('watch-label-selector');
+  if (watchLabelSelector !== undefined && watchLabelSelector.trim() === '') {
+    throw new UsageError('--watch-label-selector needs a selector (omit it to reconcile every resource)');
+  }
+
+  const leaderElectionId = str('leader-election-id') ?? DEFAULT_LEASE_NAME;
+  if (!DNS_SUBDOMAIN.test(leaderElectionId) || leaderElectionId.length > 253) {
+    throw new UsageError(`--leader-election-id must be a DNS subdomain name, not "${leaderElectionId}"`);
+  }
 
   const clusterId = str('cluster-id');
   if (clusterId !== undefined && !/^[\w .:/=+@-]{1,256}$/.test(clusterId)) {
@@ -232,7 +254,8 @@ export function parseRunArgs(args: string[], context: ParseContext = {}): RunCon
     kubeconfig: str('kubeconfig') || undefined,
     region,
     awsEndpoint,
-    namespace,
+    namespaces,
+    watchLabelSelector: watchLabelSelector?.trim(),
     concurrency:
       str('concurrency') === undefined ? 4 : parsePositiveInt('concurrency', str('concurrency') as string, 1),
     resyncPeriodMs,
@@ -246,10 +269,25 @@ export function parseRunArgs(args: string[], context: ParseContext = {}): RunCon
       str('leader-election-namespace') || (context.podNamespace ?? readPodNamespace)() || 'default',
     clusterId,
     adoptNamespaces,
+    leaderElectionId,
     metricsAddr: str('metrics-addr') ?? ':8080',
     healthAddr: str('health-addr') ?? ':8081',
     logLevel: logLevel as LogLevel,
   };
+}
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
+/** `--namespace a,b --namespace c` -> [a, b, c], each a valid namespace name, without repeats. */
+function parseNamespaces(values: string[]): string[] {
+  const namespaces = values.flatMap((value) => value.split(',')).map((ns) => ns.trim());
+  if (namespaces.some((ns) => ns === '')) {
+    throw new UsageError('--namespace needs a value (omit it to watch all namespaces)');
+  }
+  const invalid = namespaces.find((ns) => !DNS_LABEL.test(ns));
+  if (invalid !== undefined) throw new UsageError(`--namespace: "${invalid}" is not a valid namespace name`);
+  return [...new Set(namespaces)];
 }
 
 /** Loads the kubeconfig as controller-runtime does: flag, KUBECONFIG, in-cluster, ~/.kube/config. */
@@ -344,7 +382,8 @@ async function runController(config: RunConfig, logger: Logger, env: NodeJS.Proc
     {
       region: config.region,
       awsEndpoint: config.awsEndpoint,
-      namespace: config.namespace ?? '(all)',
+      namespaces: config.namespaces.length > 0 ? config.namespaces : '(all)',
+      watchLabelSelector: config.watchLabelSelector ?? '(all)',
       concurrency: config.concurrency,
       resyncPeriod: formatDuration(config.resyncPeriodMs),
       awsRps: config.awsRps,
@@ -352,7 +391,11 @@ async function runController(config: RunConfig, logger: Logger, env: NodeJS.Proc
       leaderElect: config.leaderElect,
       clusterId: config.clusterId ?? '(the kube-system namespace uid)',
       adoptNamespaces: config.adoptNamespaces.length ? config.adoptNamespaces : '(none)',
-      ...(config.leaderElect && { leaderElectionNamespace: config.leaderElectionNamespace, identity }),
+      ...(config.leaderElect && {
+        leaderElectionNamespace: config.leaderElectionNamespace,
+        leaderElectionId: config.leaderElectionId,
+        identity,
+      }),
     },
     'starting emr-serverless-operator',
   );
@@ -381,12 +424,17 @@ async function runController(config: RunConfig, logger: Logger, env: NodeJS.Proc
     resyncPeriodMs: config.resyncPeriodMs,
     keyCacheTtlMs: config.keyCacheTtlMs,
     ownership: { clusterId, adoptionNamespaces: config.adoptNamespaces },
-    ...(config.namespace && { namespace: config.namespace }),
+    namespaces: config.namespaces,
+    ...(config.watchLabelSelector && { labelSelector: config.watchLabelSelector }),
     concurrency: config.concurrency,
     metricsAddr: config.metricsAddr,
     healthAddr: config.healthAddr,
     ...(config.leaderElect && {
-      leaderElection: { namespace: config.leaderElectionNamespace, identity },
+      leaderElection: {
+        namespace: config.leaderElectionNamespace,
+        name: config.leaderElectionId,
+        identity,
+      },
     }),
   });
 

@@ -53,6 +53,11 @@ export interface InformerOptions {
   resource: ResourceType;
   /** Watch one namespace; all namespaces when absent. */
   namespace?: string;
+  /**
+   * Only objects whose labels match (`shard=a`, `tier in (gold)`, ...), as the API server filters
+   * them. An object whose labels stop matching is reported deleted, as by a watch.
+   */
+  labelSelector?: string;
   logger: Logger;
   /** Items per list page (default 500). */
   pageSize?: number;
@@ -225,6 +230,7 @@ export class Informer<T extends KubeObject> {
               plural,
               namespace: this.options.namespace,
               limit,
+              ...(this.options.labelSelector && { labelSelector: this.options.labelSelector }),
               ...(continueToken && { _continue: continueToken }),
             })
           : await this.api.listClusterCustomObject({
@@ -232,6 +238,7 @@ export class Informer<T extends KubeObject> {
               version,
               plural,
               limit,
+              ...(this.options.labelSelector && { labelSelector: this.options.labelSelector }),
               ...(continueToken && { _continue: continueToken }),
             })
       ) as { metadata?: { resourceVersion?: string; continue?: string }; items?: T[] };
@@ -364,7 +371,12 @@ export class Informer<T extends KubeObject> {
       this.watcher
         .watch(
           path,
-          { allowWatchBookmarks: true, resourceVersion: this.resourceVersion, timeoutSeconds },
+          {
+            allowWatchBookmarks: true,
+            resourceVersion: this.resourceVersion,
+            timeoutSeconds,
+            ...(this.options.labelSelector && { labelSelector: this.options.labelSelector }),
+          },
           onEvent,
           onDone,
         )

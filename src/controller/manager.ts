@@ -20,10 +20,11 @@ import { GROUP, KIND, PLURAL, VERSION } from '../api/constants.js';
 import type { EmrServerlessApplication } from '../api/schema.js';
 import type { ReconcileResult } from '../reconcile/ports.js';
 import { type RunningServer, startHealthServer, startMetricsServer } from './health.js';
-import { Informer, objectKey } from './informer.js';
+import { objectKey } from './informer.js';
 import { describeError } from './kube-errors.js';
 import { LeaderElector } from './leader.js';
 import type { OperatorMetrics, ReconcileOutcome } from './metrics.js';
+import { informerFor, type ObjectCache } from './multi-namespace-informer.js';
 import { updateNeedsReconcile } from './predicates.js';
 import { WorkQueue } from './queue.js';
 
@@ -51,8 +52,10 @@ export interface ManagerOptions {
   logger: Logger;
   metrics: OperatorMetrics;
   reconciler: ReconcilerFactory;
-  /** Watch one namespace; all when absent. */
-  namespace?: string;
+  /** Watch these namespaces; all when absent or empty. */
+  namespaces?: readonly string[];
+  /** Reconcile only resources whose labels match (a shard of them); all when absent. */
+  labelSelector?: string;
   /** Parallel reconciles (default 4). */
   concurrency?: number;
   /** Every object is reconciled at least this often (default 10 min, ±10 % jitter). */
@@ -76,7 +79,7 @@ export interface ManagerExit {
 }
 
 export class Manager {
-  readonly informer: Informer<EmrServerlessApplication>;
+  readonly informer: ObjectCache<EmrServerlessApplication>;
   readonly queue: WorkQueue<string>;
   readonly elector: LeaderElector | undefined;
   /** Resolves once the manager has stopped, with the exit code the process should use. */
@@ -107,13 +110,16 @@ export class Manager {
       name: CONTROLLER_NAME,
       metrics: options.metrics.queueHooks(CONTROLLER_NAME),
     });
-    this.informer = new Informer<EmrServerlessApplication>({
-      kubeConfig: options.kubeConfig,
-      resource: { group: GROUP, version: VERSION, plural: PLURAL, kind: KIND },
-      logger: options.logger,
-      ...(options.namespace && { namespace: options.namespace }),
-      ...(options.informerBackoff && { backoff: options.informerBackoff }),
-    });
+    this.informer = informerFor<EmrServerlessApplication>(
+      {
+        kubeConfig: options.kubeConfig,
+        resource: { group: GROUP, version: VERSION, plural: PLURAL, kind: KIND },
+        logger: options.logger,
+        ...(options.labelSelector && { labelSelector: options.labelSelector }),
+        ...(options.informerBackoff && { backoff: options.informerBackoff }),
+      },
+      options.namespaces ?? [],
+    );
     this.informer.addEventHandler({
       onAdd: (obj) => this.queue.add(objectKey(obj)),
       onUpdate: (oldObj, newObj) => {

@@ -24,7 +24,10 @@ export interface OperatorOptions {
   ownership?: OwnershipOptions;
   /** How long a DescribeKey answer is reused (default 3 minutes; negative answers at most 30 s). */
   keyCacheTtlMs?: number;
-  namespace?: string;
+  /** Watched namespaces; all when absent or empty. */
+  namespaces?: readonly string[];
+  /** Reconcile only resources whose labels match (one shard); all when absent. */
+  labelSelector?: string;
   concurrency?: number;
   metricsAddr?: string;
   healthAddr?: string;
@@ -55,7 +58,8 @@ export function createOperator(o: OperatorOptions): Operator {
     kubeConfig: o.kubeConfig,
     logger: o.logger,
     metrics: o.metrics,
-    ...(o.namespace && { namespace: o.namespace }),
+    ...(o.namespaces && { namespaces: o.namespaces }),
+    ...(o.labelSelector && { labelSelector: o.labelSelector }),
     ...(o.concurrency && { concurrency: o.concurrency }),
     resyncPeriodMs: o.resyncPeriodMs,
     ...(o.metricsAddr && { metricsAddr: o.metricsAddr }),

@@ -43,7 +43,7 @@ beforeAll(async () => {
     region: REGION,
     verifyKeys: true,
     resyncPeriodMs: 1_500,
-    namespace: ns,
+    namespaces: [ns],
     reportingInstance: 'test',
   }));
   await manager.start();

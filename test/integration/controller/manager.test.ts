@@ -71,7 +71,7 @@ beforeAll(async () => {
     kubeConfig: kc,
     logger: testLogger(),
     metrics,
-    namespace: ns,
+    namespaces: [ns],
     concurrency: 2,
     resyncPeriodMs: 2_000,
     metricsAddr: '127.0.0.1:0',
