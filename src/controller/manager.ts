@@ -128,6 +128,7 @@ export class Manager {
       onDelete: (obj) => {
         const key = objectKey(obj);
         options.metrics.setKeyHealth(key, undefined);
+        options.metrics.setResourceStatus(key, undefined);
         this.queue.add(key);
       },
     });

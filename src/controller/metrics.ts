@@ -54,6 +54,9 @@ export class OperatorMetrics implements AwsCallObserver {
   private readonly managedKeys: Gauge<'health'>;
   /** Health per resource key, so the gauge counts resources, not reports. */
   private readonly keyHealth = new Map<string, string>();
+  private readonly resources: Gauge<ResourceLabel>;
+  /** Labels per resource key, so the gauge counts resources, not reconciles. */
+  private readonly resourceLabels = new Map<string, ResourceLabels>();
 
   constructor(options: OperatorMetricsOptions = {}) {
     const registers = [this.registry];
@@ -145,6 +148,12 @@ export class OperatorMetrics implements AwsCallObserver {
       registers,
     });
     for (const health of KEY_HEALTH_VALUES) this.managedKeys.set({ health }, 0);
+    this.resources = new Gauge({
+      name: 'emr_serverless_operator_resources',
+      help: 'Resources this replica reconciles, by their Ready condition (status and reason) and whether they are Stalled',
+      labelNames: ['ready', 'reason', 'stalled'],
+      registers,
+    });
     if (options.processMetrics !== false) collectDefaultMetrics({ register: this.registry });
   }
 
@@ -209,11 +218,46 @@ export class OperatorMetrics implements AwsCallObserver {
     }
   }
 
+  /** Records the conditions a resource's last reconcile left; `undefined` when it is gone. */
+  setResourceStatus(resourceKey: string, status: ResourceStatus | undefined): void {
+    const labels = status === undefined ? undefined : resourceLabelsOf(status);
+    const previous = this.resourceLabels.get(resourceKey);
+    if (previous && labels && sameLabels(previous, labels)) return;
+    if (previous) this.resources.dec(previous);
+    if (labels) {
+      this.resourceLabels.set(resourceKey, labels);
+      this.resources.inc(labels);
+    } else {
+      this.resourceLabels.delete(resourceKey);
+    }
+  }
+
   /** The Prometheus text exposition. */
   async render(): Promise<{ contentType: string; body: string }> {
     return { contentType: this.registry.contentType, body: await this.registry.metrics() };
   }
 }
+
+type ResourceLabel = 'ready' | 'reason' | 'stalled';
+type ResourceLabels = Record<ResourceLabel, string>;
+
+/** The part of a resource's status the resources gauge reads. */
+export interface ResourceStatus {
+  conditions?: Array<{ type: string; status: string; reason?: string }>;
+}
+
+function resourceLabelsOf(status: ResourceStatus): ResourceLabels {
+  const ready = status.conditions?.find((c) => c.type === 'Ready');
+  const stalled = status.conditions?.find((c) => c.type === 'Stalled');
+  return {
+    ready: ready?.status ?? 'Unknown',
+    reason: ready?.reason ?? '',
+    stalled: stalled?.status === 'True' ? 'true' : 'false',
+  };
+}
+
+const sameLabels = (a: ResourceLabels, b: ResourceLabels) =>
+  a.ready === b.ready && a.reason === b.reason && a.stalled === b.stalled;
 
 /** `KeyDisabled` -> `Disabled`, `Enabled` -> `Enabled`, unknown reasons unchanged. */
 export function normaliseKeyHealth(health: string): string {

@@ -80,6 +80,7 @@ export function createOperator(o: OperatorOptions): Operator {
         },
         claims: new ClaimLocks(),
         onKeyHealth: (resourceKey, health) => o.metrics.setKeyHealth(resourceKey, health),
+        onStatus: (resourceKey, status) => o.metrics.setResourceStatus(resourceKey, status),
       }),
   });
   return { manager, events };

@@ -31,6 +31,8 @@ export interface ReconcilerDeps {
   claims?: ClaimLocks;
   /** Told the managed key's health after each reconcile (metrics). */
   onKeyHealth?: (resourceKey: string, health: string | undefined) => void;
+  /** Told the status each reconcile leaves (metrics: resources by Ready reason, Stalled). */
+  onStatus?: (resourceKey: string, status: Status) => void;
 }
 
 /** Enough steps for add-finalizer+create, then an update that a read showed, then a restart. */
@@ -103,6 +105,7 @@ export class Reconciler {
       events.add(failure.events);
       events.flush(this.deps.events, resource);
       await this.writeStatus(original, failure.status, log);
+      this.deps.onStatus?.(resourceKey, failure.status);
       if (failure.backoff) throw err;
       return { requeueAfterMs: failure.requeueAfterMs };
     }
@@ -111,6 +114,7 @@ export class Reconciler {
     events.flush(this.deps.events, resource);
     await this.writeStatus(original, final.status, log);
     this.deps.onKeyHealth?.(resourceKey, keyHealthLabel(final.status));
+    this.deps.onStatus?.(resourceKey, final.status);
     return { requeueAfterMs: final.requeueAfterMs };
   }
 

@@ -107,6 +107,30 @@ describe('OperatorMetrics', () => {
     expect(await value(m, 'emr_serverless_operator_managed_keys', { health: 'NotFound' })).toBe(0);
   });
 
+  it('counts resources by Ready status and reason and by Stalled, per resource', async () => {
+    const m = new OperatorMetrics({ processMetrics: false });
+    const status = (ready: string, reason: string, stalled = false) => ({
+      conditions: [
+        { type: 'Ready', status: ready, reason },
+        { type: 'Stalled', status: stalled ? 'True' : 'False', reason },
+      ],
+    });
+    const series = 'emr_serverless_operator_resources';
+    m.setResourceStatus('ns/a', status('True', 'Reconciled'));
+    m.setResourceStatus('ns/b', status('True', 'Reconciled'));
+    m.setResourceStatus('ns/b', status('True', 'Reconciled'));
+    m.setResourceStatus('ns/c', status('False', 'KeyDisabled', true));
+    expect(await value(m, series, { ready: 'True', reason: 'Reconciled', stalled: 'false' })).toBe(2);
+    expect(await value(m, series, { ready: 'False', reason: 'KeyDisabled', stalled: 'true' })).toBe(1);
+    m.setResourceStatus('ns/c', status('True', 'Reconciled'));
+    m.setResourceStatus('ns/a', undefined);
+    m.setResourceStatus('ns/a', undefined);
+    m.setResourceStatus('ns/d', {});
+    expect(await value(m, series, { ready: 'True', reason: 'Reconciled', stalled: 'false' })).toBe(2);
+    expect(await value(m, series, { ready: 'False', reason: 'KeyDisabled', stalled: 'true' })).toBe(0);
+    expect(await value(m, series, { ready: 'Unknown', reason: '', stalled: 'false' })).toBe(1);
+  });
+
   it('records AWS calls, retries and reconcile outcomes under the controller-runtime names', async () => {
     const m = new OperatorMetrics({ processMetrics: false });
     m.registerController('c');
