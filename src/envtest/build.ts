@@ -11,13 +11,15 @@ import {
 } from 'node:fs';
 import { join, relative } from 'node:path';
 import { createInterface } from 'node:readline';
-import { type ControlPlanePaths, controlPlanePaths } from './paths.js';
+import { type ControlPlanePaths, controlPlanePaths, type PromtoolPaths, promtoolPaths } from './paths.js';
 
 export interface ControlPlaneVersions {
   /** e.g. v1.37.2, the k8s.io/kubernetes module version that kube-apiserver and kubectl are built from. */
   kubernetes: string;
   /** e.g. v3.7.0, the go.etcd.io/etcd/server/v3 module version. */
   etcd: string;
+  /** e.g. v3.21.4, the helm.sh/helm/v3 module version (the chart tests' helm). */
+  helm: string;
 }
 
 export interface BuildOptions {
@@ -25,7 +27,6 @@ export interface BuildOptions {
   log?: (line: string) => void;
   /** Run `go build` even when the stamp says the binaries are current. */
   force?: boolean;
-  paths?: ControlPlanePaths;
 }
 
 export interface BuiltControlPlane {
@@ -35,64 +36,160 @@ export interface BuiltControlPlane {
   built: boolean;
 }
 
-const PACKAGES = ['k8s.io/kubernetes/cmd/kube-apiserver', 'k8s.io/kubernetes/cmd/kubectl', './etcd'];
+/**
+ * Binaries built from one Go module of this repository (a directory with go.mod, go.sum and
+ * `tool` directives). Every tool the tests run is built this way, through the one Go build cache:
+ * no downloaded binaries, and a warm rebuild is seconds.
+ */
+export interface GoToolsSpec {
+  /** Names the progress lines, e.g. "controlplane". */
+  name: string;
+  moduleDir: string;
+  binDir: string;
+  /** Records what the binaries in binDir were built from. */
+  stampFile: string;
+  /** Packages to build (import paths, or ./dir in the module); one binary each, named as the package. */
+  packages: string[];
+  /** The binaries `go build` leaves in binDir. */
+  binaries: string[];
+  /** Build tags. */
+  tags?: string[];
+  /** Linker flags, computed just before a build. */
+  ldflags?: () => Promise<string>;
+  /** What is being built, for the first progress line. */
+  description: string;
+  /** e.g. "~2400 packages and takes several minutes", for the first progress line. */
+  coldCost: string;
+}
+
+export interface GoToolsOptions {
+  log?: (line: string) => void;
+  force?: boolean;
+}
 
 // Bump when the way the binaries are built changes, so existing stamps no longer match.
-const RECIPE = 'go build -v -buildvcs=false -ldflags=<version vars> (recipe 1)';
+const RECIPE = 'go build -v -buildvcs=false -tags=<tags> -ldflags=<ldflags> (recipe 2)';
 
-const defaultLog = (line: string) => process.stderr.write(`[controlplane] ${line}\n`);
+const logTo = (name: string) => (line: string) => process.stderr.write(`[${name}] ${line}\n`);
+
+/** Builds the spec's binaries unless the stamp says they match the module's go.mod, go.sum and sources. */
+export async function ensureGoTools(spec: GoToolsSpec, options: GoToolsOptions = {}): Promise<boolean> {
+  const log = options.log ?? logTo(spec.name);
+  const stamp = buildInputsDigest(spec);
+  if (!options.force && binariesMatch(spec, stamp)) return false;
+
+  mkdirSync(spec.binDir, { recursive: true });
+  const started = Date.now();
+  log(`building ${spec.description} with Go`);
+  log(`(the first build compiles ${spec.coldCost}; later builds use the Go cache)`);
+  const total = await countPackages(spec).catch(() => undefined);
+  const ldflags = spec.ldflags ? await spec.ldflags() : undefined;
+  await runGoBuild(spec, ldflags, total, log);
+  writeFileSync(spec.stampFile, `${JSON.stringify({ stamp }, null, 2)}\n`);
+  log(`built in ${((Date.now() - started) / 1000).toFixed(1)}s into ${spec.binDir}`);
+  return true;
+}
+
+/** The version of `module` that a go.mod requires. */
+export function requiredVersion(moduleDir: string, module: string): string {
+  const goMod = readFileSync(join(moduleDir, 'go.mod'), 'utf8');
+  const escaped = module.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+  const match = new RegExp(`^\\s*(?:require\\s+)?${escaped}\\s+(v\\S+)`, 'm').exec(goMod);
+  if (!match?.[1]) throw new Error(`go.mod in ${moduleDir} does not require ${module}`);
+  return match[1];
+}
 
 export function readVersions(moduleDir: string): ControlPlaneVersions {
-  const goMod = readFileSync(join(moduleDir, 'go.mod'), 'utf8');
-  const version = (module: string) => {
-    const escaped = module.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
-    const match = new RegExp(`^\\s*(?:require\\s+)?${escaped}\\s+(v\\S+)`, 'm').exec(goMod);
-    if (!match?.[1]) throw new Error(`go.mod in ${moduleDir} does not require ${module}`);
-    return match[1];
+  return {
+    kubernetes: requiredVersion(moduleDir, 'k8s.io/kubernetes'),
+    etcd: requiredVersion(moduleDir, 'go.etcd.io/etcd/server/v3'),
+    helm: requiredVersion(moduleDir, 'helm.sh/helm/v3'),
   };
-  return { kubernetes: version('k8s.io/kubernetes'), etcd: version('go.etcd.io/etcd/server/v3') };
 }
 
 /**
- * Builds kube-apiserver, kubectl and etcd from the Go module in test/controlplane unless the binaries
- * already match its go.mod, go.sum and sources. The first build compiles ~2400 packages (minutes);
- * Go's build cache makes later rebuilds fast.
+ * Builds kube-apiserver, kubectl, etcd and helm from the Go module in test/controlplane unless the
+ * binaries already match it. helm shares the module so that Go's minimal version selection gives
+ * it the k8s.io packages already compiled for the control plane: it adds ~180 packages to the
+ * ~2400 of a cold build.
  */
-export async function ensureControlPlaneBinaries(options: BuildOptions = {}): Promise<BuiltControlPlane> {
+export async function ensureControlPlaneBinaries(
+  options: BuildOptions & { paths?: ControlPlanePaths } = {},
+): Promise<BuiltControlPlane> {
   const paths = options.paths ?? controlPlanePaths();
-  const log = options.log ?? defaultLog;
   const versions = readVersions(paths.moduleDir);
-  const stamp = buildInputsDigest(paths.moduleDir);
-
-  if (!options.force && binariesMatch(paths, stamp)) return { paths, versions, built: false };
-
-  mkdirSync(paths.binDir, { recursive: true });
-  const started = Date.now();
-  log(`building kube-apiserver, kubectl ${versions.kubernetes} and etcd ${versions.etcd} with Go`);
-  log('(the first build compiles ~2400 packages and takes several minutes; later builds use the Go cache)');
-  const total = await countPackages(paths.moduleDir).catch(() => undefined);
-  const ldflags = versionLdflags(versions.kubernetes, await moduleTime(paths.moduleDir));
-  await runGoBuild(paths, ldflags, total, log);
-  writeFileSync(paths.stampFile, `${JSON.stringify({ stamp, versions }, null, 2)}\n`);
-  log(`built in ${((Date.now() - started) / 1000).toFixed(1)}s into ${paths.binDir}`);
-  return { paths, versions, built: true };
+  const built = await ensureGoTools(
+    {
+      name: 'controlplane',
+      moduleDir: paths.moduleDir,
+      binDir: paths.binDir,
+      stampFile: paths.stampFile,
+      packages: [
+        'k8s.io/kubernetes/cmd/kube-apiserver',
+        'k8s.io/kubernetes/cmd/kubectl',
+        './etcd',
+        'helm.sh/helm/v3/cmd/helm',
+      ],
+      binaries: [paths.kubeApiServer, paths.kubectl, paths.etcd, paths.helm],
+      ldflags: async () =>
+        [
+          versionLdflags(versions.kubernetes, await moduleTime(paths.moduleDir)),
+          helmLdflags(versions.helm, versions.kubernetes),
+        ].join(' '),
+      description: `kube-apiserver, kubectl ${versions.kubernetes}, etcd ${versions.etcd} and helm ${versions.helm}`,
+      coldCost: '~2600 packages and takes several minutes',
+    },
+    options,
+  );
+  if (built) {
+    // The stamp also answers which versions the binaries are (see readBuiltVersions).
+    const stamp = JSON.parse(readFileSync(paths.stampFile, 'utf8')) as object;
+    writeFileSync(paths.stampFile, `${JSON.stringify({ ...stamp, versions }, null, 2)}\n`);
+  }
+  return { paths, versions, built };
 }
 
-function binariesMatch(paths: ControlPlanePaths, stamp: string): boolean {
+/** promtool (for `promtool test rules`), from the Go module in test/promtool. */
+export async function ensurePromtool(
+  options: BuildOptions & { paths?: PromtoolPaths } = {},
+): Promise<{ promtool: string; version: string; built: boolean }> {
+  const paths = options.paths ?? promtoolPaths();
+  const version = requiredVersion(paths.moduleDir, 'github.com/prometheus/prometheus');
+  const built = await ensureGoTools(
+    {
+      name: 'promtool',
+      moduleDir: paths.moduleDir,
+      binDir: paths.binDir,
+      stampFile: paths.stampFile,
+      packages: ['github.com/prometheus/prometheus/cmd/promtool'],
+      binaries: [paths.promtool],
+      // Service discovery plugins (cloud SDKs) are of no use to rule checks and tests.
+      tags: ['remove_all_sd'],
+      description: `promtool (github.com/prometheus/prometheus ${version})`,
+      coldCost: '~1100 packages and takes a few minutes',
+    },
+    options,
+  );
+  return { promtool: paths.promtool, version, built };
+}
+
+function binariesMatch(spec: GoToolsSpec, stamp: string): boolean {
   try {
-    for (const binary of [paths.kubeApiServer, paths.kubectl, paths.etcd]) accessSync(binary, constants.X_OK);
-    return JSON.parse(readFileSync(paths.stampFile, 'utf8')).stamp === stamp;
+    for (const binary of spec.binaries) accessSync(binary, constants.X_OK);
+    return JSON.parse(readFileSync(spec.stampFile, 'utf8')).stamp === stamp;
   } catch {
     return false;
   }
 }
 
 /** Digest of everything the build depends on that lives in this repository. */
-function buildInputsDigest(moduleDir: string): string {
-  const hash = createHash('sha256').update(RECIPE);
-  const files = ['go.mod', 'go.sum', ...goSources(moduleDir)].sort();
+function buildInputsDigest(spec: GoToolsSpec): string {
+  const hash = createHash('sha256')
+    .update(RECIPE)
+    .update(`\0${spec.packages.join(' ')}\0${(spec.tags ?? []).join(',')}`);
+  const files = ['go.mod', 'go.sum', ...goSources(spec.moduleDir)].sort();
   for (const file of files) {
-    const path = join(moduleDir, file);
+    const path = join(spec.moduleDir, file);
     hash.update(`\0${file}\0`);
     if (existsSync(path)) hash.update(readFileSync(path));
   }
@@ -125,6 +222,21 @@ function versionLdflags(gitVersion: string, buildDate: string): string {
     .join(' ');
 }
 
+/**
+ * As upstream's Makefile links helm: its version, and the Kubernetes version of its k8s.io modules,
+ * which `helm template` and `helm lint` assume when no cluster is asked (else v1.20).
+ */
+function helmLdflags(helmVersion: string, kubernetesVersion: string): string {
+  const [major, minor] = kubernetesVersion.replace(/^v/, '').split('.');
+  return [
+    `-X helm.sh/helm/v3/internal/version.version=${helmVersion}`,
+    ...['pkg/lint/rules', 'pkg/chartutil'].flatMap((pkg) => [
+      `-X helm.sh/helm/v3/${pkg}.k8sVersionMajor=${major}`,
+      `-X helm.sh/helm/v3/${pkg}.k8sVersionMinor=${minor}`,
+    ]),
+  ].join(' ');
+}
+
 /** The release time of k8s.io/kubernetes; a fixed build date keeps the link step cacheable. */
 async function moduleTime(moduleDir: string): Promise<string> {
   const { stdout } = await runGo(moduleDir, ['list', '-m', '-json', 'k8s.io/kubernetes']);
@@ -132,10 +244,12 @@ async function moduleTime(moduleDir: string): Promise<string> {
   return typeof time === 'string' ? time : '1970-01-01T00:00:00Z';
 }
 
-async function countPackages(moduleDir: string): Promise<number> {
-  const { stdout } = await runGo(moduleDir, ['list', '-deps', ...PACKAGES]);
+async function countPackages(spec: GoToolsSpec): Promise<number> {
+  const { stdout } = await runGo(spec.moduleDir, ['list', ...tagsFlag(spec), '-deps', ...spec.packages]);
   return stdout.split('\n').filter(Boolean).length;
 }
+
+const tagsFlag = (spec: GoToolsSpec) => (spec.tags?.length ? [`-tags=${spec.tags.join(',')}`] : []);
 
 const goEnv = () => ({ ...process.env, GOWORK: 'off' });
 
@@ -158,8 +272,8 @@ function runGo(cwd: string, args: string[]): Promise<{ stdout: string }> {
 }
 
 function runGoBuild(
-  paths: ControlPlanePaths,
-  ldflags: string,
+  spec: GoToolsSpec,
+  ldflags: string | undefined,
   total: number | undefined,
   log: (line: string) => void,
 ): Promise<void> {
@@ -167,14 +281,15 @@ function runGoBuild(
     'build',
     '-v',
     '-buildvcs=false',
-    `-ldflags=${ldflags}`,
+    ...tagsFlag(spec),
+    ...(ldflags ? [`-ldflags=${ldflags}`] : []),
     '-o',
-    `${paths.binDir}/`,
-    ...PACKAGES,
+    `${spec.binDir}/`,
+    ...spec.packages,
   ];
   return new Promise((resolve, reject) => {
     const child = spawn('go', args, {
-      cwd: paths.moduleDir,
+      cwd: spec.moduleDir,
       env: goEnv(),
       stdio: ['ignore', 'inherit', 'pipe'],
     });
@@ -203,14 +318,15 @@ function runGoBuild(
     child.on('close', (code) => {
       clearInterval(progress);
       if (code === 0) resolve();
-      else
-        reject(new Error(`go build of the control plane failed (exit ${code}):\n${diagnostics.join('\n')}`));
+      else reject(new Error(`go build of ${spec.name} failed (exit ${code}):\n${diagnostics.join('\n')}`));
     });
   });
 }
 
 function goError(error: NodeJS.ErrnoException): Error {
   return error.code === 'ENOENT'
-    ? new Error('the Go toolchain (go >= 1.26) must be on PATH to build the test control plane')
+    ? new Error(
+        'the Go toolchain (go >= 1.26) must be on PATH to build the test tools (control plane, helm, promtool)',
+      )
     : error;
 }

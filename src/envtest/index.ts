@@ -5,6 +5,9 @@ export {
   type BuiltControlPlane,
   type ControlPlaneVersions,
   ensureControlPlaneBinaries,
+  ensureGoTools,
+  ensurePromtool,
+  type GoToolsSpec,
   readVersions,
 } from './build.js';
 export { type ControlPlane, type ControlPlaneOptions, startControlPlane } from './controlplane.js';
@@ -16,4 +19,10 @@ export {
   writeKubeconfig,
 } from './kubeconfig.js';
 export { KubectlError, type KubectlOptions, type KubectlResult, runKubectl } from './kubectl.js';
-export { type ControlPlanePaths, controlPlanePaths, findRepoRoot } from './paths.js';
+export {
+  type ControlPlanePaths,
+  controlPlanePaths,
+  findRepoRoot,
+  type PromtoolPaths,
+  promtoolPaths,
+} from './paths.js';

@@ -29,6 +29,8 @@ export interface ControlPlanePaths {
   kubeApiServer: string;
   kubectl: string;
   etcd: string;
+  /** helm, built in the same module (see build.ts). */
+  helm: string;
   /** Records what the binaries in binDir were built from; see build.ts. */
   stampFile: string;
 }
@@ -41,6 +43,27 @@ export function controlPlanePaths(repoRoot: string = findRepoRoot()): ControlPla
     kubeApiServer: join(binDir, 'kube-apiserver'),
     kubectl: join(binDir, 'kubectl'),
     etcd: join(binDir, 'etcd'),
+    helm: join(binDir, 'helm'),
+    stampFile: join(binDir, 'build-stamp.json'),
+  };
+}
+
+/** Where the Go module that builds promtool lives, relative to the repository root. */
+export const PROMTOOL_MODULE = join('test', 'promtool');
+
+export interface PromtoolPaths {
+  moduleDir: string;
+  binDir: string;
+  promtool: string;
+  stampFile: string;
+}
+
+export function promtoolPaths(repoRoot: string = findRepoRoot()): PromtoolPaths {
+  const binDir = join(repoRoot, '.cache', 'promtool', 'bin');
+  return {
+    moduleDir: join(repoRoot, PROMTOOL_MODULE),
+    binDir,
+    promtool: join(binDir, 'promtool'),
     stampFile: join(binDir, 'build-stamp.json'),
   };
 }

@@ -6,6 +6,7 @@ import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { runKubectl, type ServiceAccountKubeconfig } from '../../../src/envtest/index.js';
 import { kubectl, newNamespace, serviceAccountKubeconfig } from '../../support/cluster.js';
 import { operatorRbacObjects, operatorServiceAccountKubeconfig } from '../../support/operator-rbac.js';
+import { all, canI, forbiddenAccess, neededAccess } from '../../support/rbac-checks.js';
 
 const CRD_FILE = new URL(
   '../../../crds/emrserverless.operator.dev_emrserverlessapplications.yaml',
@@ -17,20 +18,6 @@ const LEASE = 'emr-serverless-operator';
 let sa: ServiceAccountKubeconfig;
 let operatorNs: string;
 let otherNs: string;
-
-/** `kubectl auth can-i`, as the operator's service account itself. */
-async function can(args: string[]): Promise<boolean> {
-  const result = await runKubectl(inject('kubectl'), sa.kubeconfig, ['auth', 'can-i', ...args], {
-    check: false,
-  });
-  if (result.exitCode > 1) throw new Error(`kubectl auth can-i ${args.join(' ')}: ${result.stderr}`);
-  return result.stdout.trim() === 'yes';
-}
-
-async function checkAll(cases: string[][]): Promise<Record<string, boolean>> {
-  const answers = await Promise.all(cases.map((c) => can(c)));
-  return Object.fromEntries(cases.map((c, i) => [c.join(' '), answers[i]!]));
-}
 
 beforeAll(async () => {
   await kubectl(['apply', '--server-side', '-f', CRD_FILE]);
@@ -130,69 +117,16 @@ describe('the RBAC of manifests/ against the source', () => {
 });
 
 describe("the operator's service account", () => {
+  const scope = () => ({ operatorNs, watchedNs: otherNs, lease: LEASE });
+
   it('may do everything the operator calls', async () => {
-    const needed = [
-      // informer.ts: list + watch, cluster-wide and per namespace (--namespace)
-      ['list', apps, '--all-namespaces'],
-      ['watch', apps, '--all-namespaces'],
-      ['list', apps, '-n', otherNs],
-      ['watch', apps, '-n', otherNs],
-      ['get', apps, '-n', otherNs],
-      // resource-writer.ts: the finalizer (JSON patch) and status (server-side apply = patch)
-      ['patch', apps, '-n', otherNs],
-      ['patch', apps, '--subresource=status', '-n', otherNs],
-      ['update', apps, '--subresource=finalizers', '-n', otherNs],
-      // events.ts: events.k8s.io/v1, next to the resource
-      ['create', 'events.events.k8s.io', '-n', otherNs],
-      ['patch', 'events.events.k8s.io', '-n', otherNs],
-      // leader.ts: its Lease, in its own namespace
-      ['create', 'leases.coordination.k8s.io', '-n', operatorNs],
-      ['get', `leases.coordination.k8s.io/${LEASE}`, '-n', operatorNs],
-      ['update', `leases.coordination.k8s.io/${LEASE}`, '-n', operatorNs],
-      // cluster-identity.ts: the kube-system namespace, whose uid names the cluster
-      ['get', 'namespaces/kube-system'],
-    ];
-    const answers = await checkAll(needed);
-    expect(answers).toEqual(Object.fromEntries(needed.map((c) => [c.join(' '), true])));
+    const needed = neededAccess(scope());
+    expect(await canI(sa.kubeconfig, needed)).toEqual(all(needed, true));
   });
 
   it('may do nothing else', async () => {
-    const forbidden = [
-      ['get', 'secrets', '-n', operatorNs],
-      ['list', 'secrets', '--all-namespaces'],
-      ['get', 'configmaps', '-n', otherNs],
-      ['create', 'pods', '-n', operatorNs],
-      ['create', 'pods', '-n', otherNs],
-      ['delete', 'namespaces', otherNs],
-      ['get', `namespaces/${otherNs}`],
-      ['list', 'namespaces'],
-      ['update', 'namespaces/kube-system'],
-      ['create', 'serviceaccounts/token', '-n', operatorNs],
-      ['impersonate', 'serviceaccounts', '-n', operatorNs],
-      ['create', 'clusterrolebindings'],
-      ['update', 'customresourcedefinitions'],
-      // its own resources: never created, replaced or deleted (spec is the user's)
-      ['create', apps, '-n', otherNs],
-      ['update', apps, '-n', otherNs],
-      ['delete', apps, '-n', otherNs],
-      ['deletecollection', apps, '-n', otherNs],
-      ['update', apps, '--subresource=status', '-n', otherNs],
-      ['get', apps, '--subresource=finalizers', '-n', otherNs],
-      // events: no reading, deleting, or core/v1 events
-      ['list', 'events.events.k8s.io', '-n', otherNs],
-      ['delete', 'events.events.k8s.io', '-n', otherNs],
-      ['create', 'events', '-n', otherNs],
-      // leases: only its own, only in its namespace
-      ['get', 'leases.coordination.k8s.io/kube-controller-manager', '-n', operatorNs],
-      ['update', 'leases.coordination.k8s.io/other', '-n', operatorNs],
-      ['delete', `leases.coordination.k8s.io/${LEASE}`, '-n', operatorNs],
-      ['list', 'leases.coordination.k8s.io', '-n', operatorNs],
-      ['create', 'leases.coordination.k8s.io', '-n', otherNs],
-      ['get', `leases.coordination.k8s.io/${LEASE}`, '-n', otherNs],
-      ['update', `leases.coordination.k8s.io/${LEASE}`, '-n', 'kube-system'],
-    ];
-    const answers = await checkAll(forbidden);
-    expect(answers).toEqual(Object.fromEntries(forbidden.map((c) => [c.join(' '), false])));
+    const forbidden = forbiddenAccess(scope());
+    expect(await canI(sa.kubeconfig, forbidden)).toEqual(all(forbidden, false));
   });
 
   it('sees exactly the ClusterRole rules in a namespace it does not own (auth can-i --list)', async () => {
