@@ -1,11 +1,22 @@
 // Vitest global setup for the `cluster` project: one real etcd + kube-apiserver per test run,
 // shared by every test file (each file isolates itself in its own namespace, see test/support/cluster.ts).
-// Builds the binaries first if needed (minutes on a cold Go cache, with progress on stderr).
+// Builds the binaries first if needed (minutes on a cold Go cache, with progress on stderr): the
+// control plane and helm, then promtool.
 import type { TestProject } from 'vitest/node';
-import { startControlPlane } from '../../src/envtest/index.js';
+import { controlPlanePaths, ensurePromtool, startControlPlane } from '../../src/envtest/index.js';
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const controlPlane = await startControlPlane();
+  let promtool: string;
+  try {
+    ({ promtool } = await ensurePromtool());
+  } catch (error) {
+    await controlPlane.stop();
+    throw error;
+  }
+  project.provide('helm', controlPlanePaths().helm);
+  project.provide('helmVersion', controlPlane.versions.helm);
+  project.provide('promtool', promtool);
   project.provide('kubeconfig', controlPlane.kubeconfig);
   project.provide('server', controlPlane.server);
   project.provide('kubectl', controlPlane.kubectl);

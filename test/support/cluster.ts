@@ -28,6 +28,12 @@ declare module 'vitest' {
     kubernetesVersion: string;
     /** e.g. v3.7.0 */
     etcdVersion: string;
+    /** Path of the helm binary, built with the control plane's k8s.io modules. */
+    helm: string;
+    /** e.g. v3.21.4 */
+    helmVersion: string;
+    /** Path of the promtool binary. */
+    promtool: string;
   }
 }
 

@@ -1,0 +1,234 @@
+// The Helm chart with the real helm: `helm lint` and `helm template` with each values file of
+// charts/emr-serverless-operator/ci/, the values schema refusing bad values, and what it renders
+// compared with `kubectl kustomize manifests/` (the two must not drift).
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { buildCrd } from '../../../src/api/crd.js';
+import { findRepoRoot } from '../../../src/envtest/index.js';
+import { kubectl } from '../../support/cluster.js';
+import {
+  CHART,
+  helm,
+  helmTemplate,
+  objectNames,
+  parseObjects,
+  type RenderedObject,
+} from '../../support/helm.js';
+
+const root = findRepoRoot();
+const RELEASE = 'emr-serverless-operator';
+const NS = 'emr-serverless-operator';
+
+// biome-ignore lint/suspicious/noExplicitAny: rendered YAML, read loosely by the assertions
+type Loose = RenderedObject & Record<string, any>;
+
+const find = (objects: RenderedObject[], kind: string, name?: string) => {
+  const found = objects.find((o) => o.kind === kind && (name === undefined || o.metadata.name === name));
+  if (!found) throw new Error(`no ${kind} ${name ?? ''} among ${objectNames(objects).join(', ')}`);
+  return found as Loose;
+};
+
+describe('helm lint and helm template', () => {
+  it.each(['default-values.yaml', 'shard-values.yaml', 'full-values.yaml'])(
+    'lints cleanly (--strict) with ci/%s',
+    async (file) => {
+      const { stdout } = await helm(['lint', '--strict', CHART, '-f', join(CHART, 'ci', file)]);
+      expect(stdout).toMatch(/1 chart\(s\) linted, 0 chart\(s\) failed/);
+    },
+  );
+
+  it('renders the documented objects for each values file', async () => {
+    expect(objectNames(await helmTemplate(RELEASE, NS, ['default-values.yaml']))).toEqual([
+      'ClusterRole/emr-serverless-operator',
+      'ClusterRoleBinding/emr-serverless-operator',
+      'CustomResourceDefinition/emrserverlessapplications.emrserverless.operator.dev',
+      'Deployment/emr-serverless-operator/emr-serverless-operator',
+      'PodDisruptionBudget/emr-serverless-operator/emr-serverless-operator',
+      'Role/emr-serverless-operator/emr-serverless-operator-leader-election',
+      'RoleBinding/emr-serverless-operator/emr-serverless-operator-leader-election',
+      'Service/emr-serverless-operator/emr-serverless-operator-metrics',
+      'ServiceAccount/emr-serverless-operator/emr-serverless-operator',
+    ]);
+    expect(objectNames(await helmTemplate('shard-a', 'ops', ['shard-values.yaml']))).toEqual([
+      'ClusterRole/shard-a-emr-serverless-operator',
+      'Deployment/ops/shard-a-emr-serverless-operator',
+      'PodDisruptionBudget/ops/shard-a-emr-serverless-operator',
+      'Role/ops/shard-a-emr-serverless-operator-leader-election',
+      'RoleBinding/ops/shard-a-emr-serverless-operator-leader-election',
+      'RoleBinding/team-a/shard-a-emr-serverless-operator',
+      'RoleBinding/team-b/shard-a-emr-serverless-operator',
+      'Service/ops/shard-a-emr-serverless-operator-metrics',
+      'ServiceAccount/ops/shard-a-emr-serverless-operator',
+    ]);
+    expect(objectNames(await helmTemplate(RELEASE, NS, ['full-values.yaml']))).toEqual([
+      'ClusterRole/emr-serverless-operator',
+      'ClusterRoleBinding/emr-serverless-operator',
+      'ConfigMap/emr-serverless-operator/emr-serverless-operator-dashboard',
+      'CustomResourceDefinition/emrserverlessapplications.emrserverless.operator.dev',
+      'Deployment/emr-serverless-operator/emr-serverless-operator',
+      'PodDisruptionBudget/emr-serverless-operator/emr-serverless-operator',
+      'PrometheusRule/emr-serverless-operator/emr-serverless-operator',
+      'Role/emr-serverless-operator/emr-serverless-operator-leader-election',
+      'RoleBinding/emr-serverless-operator/emr-serverless-operator-leader-election',
+      'Service/emr-serverless-operator/emr-serverless-operator-metrics',
+      'ServiceAccount/emr-serverless-operator/emr-serverless-operator',
+      'ServiceMonitor/emr-serverless-operator/emr-serverless-operator',
+    ]);
+  });
+
+  it('turns the values into run flags, the image, IRSA and the shard Lease', async () => {
+    const shard = await helmTemplate('shard-a', 'ops', ['shard-values.yaml']);
+    const shardArgs = find(shard, 'Deployment').spec.template.spec.containers[0].args;
+    expect(shardArgs).toEqual(
+      expect.arrayContaining([
+        '--region=eu-west-1',
+        '--namespace=team-a,team-b',
+        '--watch-label-selector=emrserverless.operator.dev/shard=a',
+        '--leader-elect=true',
+        '--leader-election-id=emr-serverless-operator-shard-a',
+      ]),
+    );
+    const leaseRule = find(shard, 'Role').rules.find((r: { resourceNames?: string[] }) => r.resourceNames);
+    expect(leaseRule.resourceNames).toEqual(['emr-serverless-operator-shard-a']);
+    for (const binding of shard.filter((o) => o.kind === 'RoleBinding' && o.metadata.namespace !== 'ops')) {
+      expect((binding as Loose).roleRef).toEqual({
+        apiGroup: 'rbac.authorization.k8s.io',
+        kind: 'ClusterRole',
+        name: 'shard-a-emr-serverless-operator',
+      });
+    }
+
+    const full = await helmTemplate(RELEASE, NS, ['full-values.yaml']);
+    const container = find(full, 'Deployment').spec.template.spec.containers[0];
+    expect(container.image).toBe(
+      'registry.example.com/platform/emr-serverless-operator@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef',
+    );
+    expect(container.args).toEqual([
+      '--region=us-east-1',
+      '--aws-endpoint=https://emr-serverless.us-east-1.amazonaws.com',
+      '--resync-period=5m',
+      '--concurrency=8',
+      '--aws-rps=12.5',
+      '--verify-keys=false',
+      '--key-cache-ttl=1m',
+      '--leader-elect=true',
+      '--leader-election-id=emr-serverless-operator',
+      '--metrics-addr=:8080',
+      '--health-addr=:8081',
+      '--log-level=debug',
+    ]);
+    expect(container.env).toEqual([
+      { name: 'NODE_OPTIONS', value: '--max-old-space-size=576' },
+      { name: 'AWS_STS_REGIONAL_ENDPOINTS', value: 'regional' },
+    ]);
+    expect(find(full, 'ServiceAccount').metadata.annotations).toEqual({
+      'eks.amazonaws.com/role-arn': 'arn:aws:iam::111122223333:role/emr-serverless-operator',
+    });
+    const pod = find(full, 'Deployment').spec.template.spec;
+    expect(pod.nodeSelector).toEqual({ 'kubernetes.io/os': 'linux' });
+    expect(pod.tolerations).toHaveLength(1);
+    expect(pod.priorityClassName).toBe('system-cluster-critical');
+
+    // The PrometheusRule is the rule file promtool tests, for this release's metrics Service.
+    const rules = parse(readFileSync(join(CHART, 'files', 'prometheus-rules.yaml'), 'utf8'));
+    const rendered = find(await helmTemplate('blue', 'ops', ['full-values.yaml']), 'PrometheusRule').spec;
+    expect(rendered).toEqual(
+      JSON.parse(
+        JSON.stringify(rules).replaceAll(
+          'job=\\"emr-serverless-operator-metrics\\"',
+          'job=\\"blue-emr-serverless-operator-metrics\\"',
+        ),
+      ),
+    );
+    expect(JSON.stringify(rendered)).not.toContain('job=\\"emr-serverless-operator-metrics\\"');
+    const dashboard = find(full, 'ConfigMap').data['emr-serverless-operator.json'];
+    expect(JSON.parse(dashboard)).toEqual(
+      JSON.parse(readFileSync(join(CHART, 'files', 'grafana-dashboard.json'), 'utf8')),
+    );
+  });
+
+  it.each([
+    [['--set', 'aws.region='], /aws\.region is required/],
+    [['--set', 'aws.region=Europe'], /\/aws\/region.*does not match pattern/],
+    [['--set', 'operator.concurrency=0'], /\/operator\/concurrency.*minimum/],
+    [['--set', 'operator.resyncPeriod=ten minutes'], /\/operator\/resyncPeriod/],
+    [['--set', 'operator.logLevel=loud'], /\/operator\/logLevel/],
+    [['--set', 'image.digest=latest'], /\/image\/digest/],
+    [['--set', 'operator.watchNamespaces[0]=Team_A'], /\/operator\/watchNamespaces\/0/],
+    [['--set', 'aws.roleArn=my-role'], /\/aws\/roleArn/],
+    [['--set', 'replicas=3'], /additional properties 'replicas' not allowed/],
+  ])('refuses %j at install time', async (args, message) => {
+    const result = await helm(['template', RELEASE, CHART, '--set', 'aws.region=eu-west-1', ...args], {
+      check: false,
+    });
+    expect(result.exitCode).not.toBe(0);
+    expect(result.stderr).toMatch(message);
+  });
+});
+
+describe('the chart and manifests/ do not drift', () => {
+  let chart: RenderedObject[];
+  let kustomize: RenderedObject[];
+
+  beforeAll(async () => {
+    chart = await helmTemplate(RELEASE, NS, ['default-values.yaml']);
+    kustomize = parseObjects((await kubectl(['kustomize', join(root, 'manifests')])).stdout);
+  });
+
+  it('installs the same generated CRD', () => {
+    const { labels: _l, annotations, ...metadata } = find(chart, 'CustomResourceDefinition').metadata;
+    expect({ ...find(chart, 'CustomResourceDefinition'), metadata }).toEqual(buildCrd());
+    expect(annotations).toEqual({ 'helm.sh/resource-policy': 'keep' });
+  });
+
+  it('grants the same rights', () => {
+    for (const kind of ['ClusterRole', 'Role']) {
+      expect(find(chart, kind).rules, kind).toEqual(find(kustomize, kind).rules);
+    }
+    expect(find(chart, 'ClusterRoleBinding').subjects).toEqual(
+      find(kustomize, 'ClusterRoleBinding').subjects,
+    );
+    expect(find(chart, 'RoleBinding').subjects).toEqual(find(kustomize, 'RoleBinding').subjects);
+  });
+
+  it('runs the same pod, flags aside', () => {
+    const pod = (objects: RenderedObject[]) => {
+      const deployment = find(objects, 'Deployment');
+      const {
+        containers,
+        affinity: _a,
+        topologySpreadConstraints: _t,
+        ...spec
+      } = deployment.spec.template.spec;
+      const { args: _args, env: _env, image: _image, ...container } = containers[0];
+      return { strategy: deployment.spec.strategy, replicas: deployment.spec.replicas, spec, container };
+    };
+    expect(pod(chart)).toEqual(pod(kustomize));
+    const env = (objects: RenderedObject[]) =>
+      find(objects, 'Deployment').spec.template.spec.containers[0].env.find(
+        (e: { name: string }) => e.name === 'NODE_OPTIONS',
+      );
+    expect(env(chart)).toEqual(env(kustomize));
+  });
+
+  it('passes the same flags, the region given as a flag rather than AWS_REGION', () => {
+    const args = (objects: RenderedObject[]) =>
+      find(objects, 'Deployment').spec.template.spec.containers[0].args as string[];
+    // manifests/ writes `--leader-elect` and leaves the rest at their defaults; the chart spells
+    // every admin flag out.
+    const spelled = new Set(args(chart).map((a) => a.split('=')[0]));
+    for (const flag of args(kustomize)) expect(spelled, flag).toContain(flag.split('=')[0]);
+    expect(args(chart)).toEqual(
+      expect.arrayContaining(['--metrics-addr=:8080', '--health-addr=:8081', '--log-level=info']),
+    );
+  });
+
+  it('exposes the same metrics Service and PodDisruptionBudget', () => {
+    expect(find(chart, 'Service').spec.ports).toEqual(find(kustomize, 'Service').spec.ports);
+    expect(find(chart, 'PodDisruptionBudget').spec.minAvailable).toBe(
+      find(kustomize, 'PodDisruptionBudget').spec.minAvailable,
+    );
+  });
+});
