@@ -29,6 +29,7 @@ export function helm(args: string[], options: { check?: boolean } = {}): Promise
       {
         env: {
           PATH: process.env.PATH,
+          HOME: home,
           KUBECONFIG: inject('kubeconfig'),
           HELM_CONFIG_HOME: join(home, 'config'),
           HELM_CACHE_HOME: join(home, 'cache'),
