@@ -1,18 +1,42 @@
 // Two shards: two operators, each with its own --watch-label-selector and Lease, split the
 // resources between them. Each reconciles only its own; relabelling a resource hands it over:
-// the new shard takes it up without writing to AWS again, the old one lets it go.
+// the new shard takes it up without writing to AWS again, the old one lets it go. Shard B also
+// watches a second namespace (--namespace given twice); a third namespace is nobody's.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { baseSpec, E2e, manifest, RESYNC_MS, reportFailures, sleep } from '../support/e2e.js';
+import { runKubectl } from '../../src/envtest/index.js';
+import { newNamespace } from '../support/cluster.js';
+import {
+  baseSpec,
+  E2e,
+  manifest,
+  RESYNC_MS,
+  type Resource,
+  reportFailures,
+  sleep,
+  waitFor,
+} from '../support/e2e.js';
 
 const SHARD_LABEL = 'emrserverless.operator.dev/shard';
 let e2e: E2e;
+let second: string;
+let unwatched: string;
+
+/** kubectl as the admin in another namespace than the E2e's own. */
+const kubectlIn = (namespace: string, args: string[], input?: string) =>
+  runKubectl(e2e.cluster.kubectlPath, e2e.cluster.kubeconfig, ['-n', namespace, ...args], {
+    ...(input !== undefined && { input }),
+  });
 
 beforeAll(async () => {
   e2e = await E2e.start('e2e-shards', {
     operator: false,
     operatorArgs: ['--leader-elect', '--log-level=debug'],
   });
+  [second, unwatched] = await Promise.all([
+    newNamespace('e2e-shards-second'),
+    newNamespace('e2e-shards-none'),
+  ]);
   // Each shard's Lease, granted as the chart grants it (a Role per release).
   await e2e.apply(
     [
@@ -58,15 +82,24 @@ describe('two shards split by label', () => {
     const b = await e2e.startOperator([
       '--leader-election-id=shard-b',
       `--watch-label-selector=${SHARD_LABEL}!=a`,
+      `--namespace=${second}`,
     ]);
     await Promise.all([a.waitForLog('acquired leader lease'), b.waitForLog('acquired leader lease')]);
 
     await e2e.apply(manifest('alpha', baseSpec('alpha'), { labels: { [SHARD_LABEL]: 'a' } }));
     await e2e.apply(manifest('beta', baseSpec('beta')));
+    await kubectlIn(second, ['apply', '-f', '-'], manifest('gamma', baseSpec('gamma')));
+    await kubectlIn(unwatched, ['apply', '-f', '-'], manifest('delta', baseSpec('delta')));
     const [alpha, beta] = await Promise.all([
       e2e.waitForReady('alpha', 'True', 'Reconciled'),
       e2e.waitForReady('beta', 'True', 'Reconciled'),
     ]);
+    const gammaIn = async () =>
+      JSON.parse((await kubectlIn(second, ['get', 'emrsa', 'gamma', '-o', 'json'])).stdout) as Resource;
+    await waitFor('gamma, in the second namespace, Ready', async () => {
+      const gamma = await gammaIn();
+      return gamma.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') && gamma;
+    });
     await sleep(RESYNC_MS * 1.5); // a resync on both shards
 
     const reconciledBy = (op: typeof a, name: string, after = 0) =>
@@ -75,10 +108,19 @@ describe('two shards split by label', () => {
     expect(reconciledBy(a, 'beta')).toBe(0);
     expect(reconciledBy(b, 'beta')).toBeGreaterThan(0);
     expect(reconciledBy(b, 'alpha')).toBe(0);
+    expect(b.since(0, 'reconciled').some((l) => l.resource === `${second}/gamma`)).toBe(true);
+    // Nobody watches the third namespace: delta has no status and no application.
+    const delta = JSON.parse(
+      (await kubectlIn(unwatched, ['get', 'emrsa', 'delta', '-o', 'json'])).stdout,
+    ) as Resource;
+    expect(delta.status).toBeUndefined();
+    expect([...a.lines, ...b.lines].some((l) => String(l.resource ?? '').startsWith(`${unwatched}/`))).toBe(
+      false,
+    );
     const creates = (await e2e.calls()).filter(
       (c) => c.operation === 'CreateApplication' && c.status === 200,
     );
-    expect(creates).toHaveLength(2);
+    expect(creates).toHaveLength(3);
 
     // Hand beta over to shard A.
     const mark = await e2e.mark();

@@ -31,6 +31,12 @@ const find = (objects: RenderedObject[], kind: string, name?: string) => {
 };
 
 describe('helm lint and helm template', () => {
+  it("has the operator's version", () => {
+    const chart = parse(readFileSync(join(CHART, 'Chart.yaml'), 'utf8'));
+    const { version } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+    expect([chart.version, chart.appVersion]).toEqual([version, version]);
+  });
+
   it.each(['default-values.yaml', 'shard-values.yaml', 'full-values.yaml'])(
     'lints cleanly (--strict) with ci/%s',
     async (file) => {
