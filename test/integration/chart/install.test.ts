@@ -3,10 +3,11 @@
 // Standard, and `kubectl auth can-i` as the chart's own service account for every verb the
 // operator needs and a list of forbidden ones. The shared API server already has the CRD (other
 // tests install it from crds/), so the release leaves it out; its CRD object is dry-run instead.
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { runKubectl, type ServiceAccountKubeconfig } from '../../../src/envtest/index.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ServiceAccountKubeconfig } from '../../../src/envtest/index.js';
 import { kubectl, newNamespace, serviceAccountKubeconfig } from '../../support/cluster.js';
 import { CHART, helm, parseObjects } from '../../support/helm.js';
+import { dryRunPod } from '../../support/pod-security.js';
 import { all, canI, forbiddenAccess, neededAccess } from '../../support/rbac-checks.js';
 
 let ns: string;
@@ -76,37 +77,10 @@ describe('helm install, upgrade, uninstall', () => {
   });
 
   it("the Deployment's pods pass the restricted Pod Security Standard of the release namespace", async () => {
-    const d = await deployment();
-    const pod = {
-      apiVersion: 'v1',
-      kind: 'Pod',
-      metadata: { name: 'operator-pod', namespace: ns, labels: d.spec.template.metadata.labels },
-      spec: d.spec.template.spec,
-    };
-    const create = (body: object) =>
-      runKubectl(
-        inject('kubectl'),
-        inject('kubeconfig'),
-        ['create', '--dry-run=server', '-o', 'name', '-f', '-'],
-        {
-          input: JSON.stringify(body),
-          check: false,
-        },
-      );
-    const ok = await create(pod);
-    expect(ok.stderr).toBe('');
-    expect(ok.exitCode).toBe(0);
-    const { securityContext: _p, ...loose } = pod.spec;
-    const refused = await create({
-      ...pod,
-      spec: {
-        ...loose,
-        containers: loose.containers.map(
-          ({ securityContext: _c, ...c }: object & { securityContext?: unknown }) => c,
-        ),
-      },
-    });
-    expect(refused.stderr).toMatch(/violates PodSecurity "restricted/);
+    const { asWritten, withoutSecurityContext } = await dryRunPod(ns, (await deployment()).spec.template);
+    expect(asWritten.stderr).toBe('');
+    expect(asWritten.exitCode).toBe(0);
+    expect(withoutSecurityContext.stderr).toMatch(/violates PodSecurity "restricted/);
   });
 
   it('its service account may do what the operator calls, and nothing else', async () => {

@@ -4,12 +4,13 @@
 // Security Standard (there is no scheduler or kubelet here, so they are checked by dry run).
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, inject, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
 import { buildCrd } from '../../../src/api/crd.js';
-import { findRepoRoot, runKubectl } from '../../../src/envtest/index.js';
+import { findRepoRoot } from '../../../src/envtest/index.js';
 import { kubectl, newNamespace } from '../../support/cluster.js';
 import { OPERATOR_NAMESPACE, OPERATOR_SERVICE_ACCOUNT } from '../../support/operator-rbac.js';
+import { dryRunPod } from '../../support/pod-security.js';
 
 const root = findRepoRoot();
 const MANIFESTS = join(root, 'manifests');
@@ -228,38 +229,12 @@ describe('kubectl apply -k manifests/ against the API server', () => {
     await kubectl(['label', 'namespace', ns, 'pod-security.kubernetes.io/enforce=restricted']);
     await kubectl(['create', 'serviceaccount', OPERATOR_SERVICE_ACCOUNT, '-n', ns]);
     const deployment = find('Deployment') as Deployment;
-    const pod = {
-      apiVersion: 'v1',
-      kind: 'Pod',
-      metadata: { name: 'operator-pod', namespace: ns, labels: deployment.spec.template.metadata.labels },
-      spec: deployment.spec.template.spec,
-    };
-    const create = (body: object) =>
-      runKubectl(
-        inject('kubectl'),
-        inject('kubeconfig'),
-        ['create', '--dry-run=server', '-o', 'name', '-f', '-'],
-        {
-          input: JSON.stringify(body),
-          check: false,
-        },
-      );
-    const ok = await create(pod);
-    expect(ok.stderr).toBe('');
-    expect(ok.exitCode).toBe(0);
-
+    const { asWritten, withoutSecurityContext } = await dryRunPod(ns, deployment.spec.template);
+    expect(asWritten.stderr).toBe('');
+    expect(asWritten.exitCode).toBe(0);
     // The same pod without its security context is refused: the check above is not vacuous.
-    const { securityContext: _pod, ...loosePodSpec } = pod.spec;
-    const loose = {
-      ...pod,
-      spec: {
-        ...loosePodSpec,
-        containers: pod.spec.containers.map(({ securityContext: _c, ...c }) => c),
-      },
-    };
-    const refused = await create(loose);
-    expect(refused.exitCode).not.toBe(0);
-    expect(refused.stderr).toMatch(/violates PodSecurity "restricted/);
+    expect(withoutSecurityContext.exitCode).not.toBe(0);
+    expect(withoutSecurityContext.stderr).toMatch(/violates PodSecurity "restricted/);
   });
 });
 
