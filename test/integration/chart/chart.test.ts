@@ -59,6 +59,8 @@ describe('helm lint and helm template', () => {
     ]);
     expect(objectNames(await helmTemplate('shard-a', 'ops', ['shard-values.yaml']))).toEqual([
       'ClusterRole/shard-a-emr-serverless-operator',
+      'ClusterRole/shard-a-emr-serverless-operator-cluster-identity',
+      'ClusterRoleBinding/shard-a-emr-serverless-operator-cluster-identity',
       'Deployment/ops/shard-a-emr-serverless-operator',
       'PodDisruptionBudget/ops/shard-a-emr-serverless-operator',
       'Role/ops/shard-a-emr-serverless-operator-leader-election',
@@ -96,6 +98,11 @@ describe('helm lint and helm template', () => {
         '--leader-election-id=emr-serverless-operator-shard-a',
       ]),
     );
+    // Bound in the watched namespaces only, but the cluster identity (a cluster-scoped get) needs
+    // a ClusterRoleBinding of its own: exactly the namespaces rule of manifests/rbac.yaml.
+    expect(find(shard, 'ClusterRole', 'shard-a-emr-serverless-operator-cluster-identity').rules).toEqual([
+      { apiGroups: [''], resources: ['namespaces'], resourceNames: ['kube-system'], verbs: ['get'] },
+    ]);
     const leaseRule = find(shard, 'Role').rules.find((r: { resourceNames?: string[] }) => r.resourceNames);
     expect(leaseRule.resourceNames).toEqual(['emr-serverless-operator-shard-a']);
     for (const binding of shard.filter((o) => o.kind === 'RoleBinding' && o.metadata.namespace !== 'ops')) {
@@ -114,6 +121,8 @@ describe('helm lint and helm template', () => {
     expect(container.args).toEqual([
       '--region=us-east-1',
       '--aws-endpoint=https://emr-serverless.us-east-1.amazonaws.com',
+      '--adopt-namespaces=data,platform',
+      '--cluster-id=prod-eu',
       '--resync-period=5m',
       '--concurrency=8',
       '--aws-rps=12.5',
@@ -165,6 +174,8 @@ describe('helm lint and helm template', () => {
     [['--set', 'operator.watchNamespaces[0]=Team_A'], /\/operator\/watchNamespaces\/0/],
     [['--set', 'aws.roleArn=my-role'], /\/aws\/roleArn/],
     [['--set', 'replicas=3'], /additional properties 'replicas' not allowed/],
+    [['--set', 'operator.clusterId=a|b'], /\/operator\/clusterId/],
+    [['--set', 'operator.adoptNamespaces[0]=Data'], /\/operator\/adoptNamespaces\/0/],
   ])('refuses %j at install time', async (args, message) => {
     const result = await helm(['template', RELEASE, CHART, '--set', 'aws.region=eu-west-1', ...args], {
       check: false,
