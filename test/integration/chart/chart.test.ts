@@ -56,6 +56,8 @@ describe('helm lint and helm template', () => {
       'RoleBinding/emr-serverless-operator/emr-serverless-operator-leader-election',
       'Service/emr-serverless-operator/emr-serverless-operator-metrics',
       'ServiceAccount/emr-serverless-operator/emr-serverless-operator',
+      'ValidatingAdmissionPolicy/emrserverlessapplications.emrserverless.operator.dev-refuse-nulls',
+      'ValidatingAdmissionPolicyBinding/emrserverlessapplications.emrserverless.operator.dev-refuse-nulls',
     ]);
     expect(objectNames(await helmTemplate('shard-a', 'ops', ['shard-values.yaml']))).toEqual([
       'ClusterRole/shard-a-emr-serverless-operator',
@@ -83,6 +85,8 @@ describe('helm lint and helm template', () => {
       'Service/emr-serverless-operator/emr-serverless-operator-metrics',
       'ServiceAccount/emr-serverless-operator/emr-serverless-operator',
       'ServiceMonitor/emr-serverless-operator/emr-serverless-operator',
+      'ValidatingAdmissionPolicy/emrserverlessapplications.emrserverless.operator.dev-refuse-nulls',
+      'ValidatingAdmissionPolicyBinding/emrserverlessapplications.emrserverless.operator.dev-refuse-nulls',
     ]);
   });
 
@@ -194,10 +198,23 @@ describe('the chart and manifests/ do not drift', () => {
     kustomize = parseObjects((await kubectl(['kustomize', join(root, 'manifests')])).stdout);
   });
 
-  it('installs the same generated CRD', () => {
+  it('installs the same generated CRD and admission policy', () => {
     const { labels: _l, annotations, ...metadata } = find(chart, 'CustomResourceDefinition').metadata;
     expect({ ...find(chart, 'CustomResourceDefinition'), metadata }).toEqual(buildCrd());
     expect(annotations).toEqual({ 'helm.sh/resource-policy': 'keep' });
+    // Labels and annotations differ by design; kustomize also puts its namespace on the
+    // (cluster-scoped) policy objects, which the API server ignores.
+    const bare = (o: RenderedObject) => {
+      const { labels: _labels, annotations: _annotations, namespace: _namespace, ...rest } = o.metadata;
+      return { ...o, metadata: rest };
+    };
+    for (const kind of [
+      'CustomResourceDefinition',
+      'ValidatingAdmissionPolicy',
+      'ValidatingAdmissionPolicyBinding',
+    ]) {
+      expect(bare(find(chart, kind)), kind).toEqual(bare(find(kustomize, kind)));
+    }
   });
 
   it('grants the same rights', () => {

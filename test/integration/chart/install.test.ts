@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ServiceAccountKubeconfig } from '../../../src/envtest/index.js';
 import { kubectl, newNamespace, serviceAccountKubeconfig } from '../../support/cluster.js';
+import { ensureCrd, sharedCluster } from '../../support/e2e.js';
 import { CHART, helm, parseObjects } from '../../support/helm.js';
 import { dryRunPod } from '../../support/pod-security.js';
 import { all, canI, forbiddenAccess, neededAccess } from '../../support/rbac-checks.js';
@@ -25,6 +26,7 @@ async function deployment() {
 }
 
 beforeAll(async () => {
+  await ensureCrd(sharedCluster());
   ns = await newNamespace('helm-install');
   watched = await newNamespace('helm-watched');
   await kubectl(['label', 'namespace', ns, 'pod-security.kubernetes.io/enforce=restricted']);
