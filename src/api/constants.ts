@@ -31,3 +31,9 @@ export const OWNER_CLUSTER_TAG = `${GROUP}/cluster`;
 export const CONDITION_READY = 'Ready';
 export const CONDITION_RECONCILING = 'Reconciling';
 export const CONDITION_STALLED = 'Stalled';
+
+/** The job run kind: one StartJobRun, followed to its end. */
+export const JOB_RUN_KIND = 'EmrServerlessJobRun';
+export const JOB_RUN_PLURAL = 'emrserverlessjobruns';
+export const JOB_RUN_SINGULAR = 'emrserverlessjobrun';
+export const JOB_RUN_SHORT_NAMES = ['emrjob', 'emrjr'];

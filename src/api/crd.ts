@@ -1,9 +1,23 @@
-// Builds the CustomResourceDefinition from the zod schema, and with it the admission policy that
-// refuses nulls (admission.ts). crds/ holds their YAML; a test keeps the two equal.
+// Builds the CustomResourceDefinitions from the zod schemas, and with each the admission policy
+// that refuses nulls (admission.ts). crds/ holds their YAML, one file per kind; a test keeps them
+// equal.
 import { stringify } from 'yaml';
 import { z } from 'zod';
 import { admissionPolicy } from './admission.js';
-import { CATEGORIES, GROUP, KIND, PLURAL, SHORT_NAMES, SINGULAR, VERSION } from './constants.js';
+import {
+  CATEGORIES,
+  GROUP,
+  JOB_RUN_KIND,
+  JOB_RUN_PLURAL,
+  JOB_RUN_SHORT_NAMES,
+  JOB_RUN_SINGULAR,
+  KIND,
+  PLURAL,
+  SHORT_NAMES,
+  SINGULAR,
+  VERSION,
+} from './constants.js';
+import { JobRunSpec, JobRunStatus } from './jobrun-schema.js';
 import { BINDING_RULES, Spec, Status } from './schema.js';
 
 type JsonSchema = { [key: string]: unknown };
@@ -62,22 +76,84 @@ function keepingNulls(schema: JsonSchema): JsonSchema {
 }
 
 /** spec's schema as the CRD declares it. */
-const specSchema = () => keepingNulls(openApiSchema(Spec));
+const specSchema = (d: KindDefinition) => keepingNulls(openApiSchema(d.spec));
 
-export function buildCrd(): Record<string, unknown> {
+interface KindDefinition {
+  /** The schema's source file, named in the generated YAML's header. */
+  source: string;
+  kind: string;
+  plural: string;
+  singular: string;
+  shortNames: string[];
+  description: string;
+  printerColumns: Array<{ name: string; type: string; jsonPath: string }>;
+  spec: z.ZodType;
+  status: z.ZodType;
+  /** Rules over the whole object (old and new), where spec alone cannot say them. */
+  rootRules?: unknown[];
+}
+
+const READY_COLUMN = {
+  name: 'Ready',
+  type: 'string',
+  jsonPath: '.status.conditions[?(@.type=="Ready")].status',
+};
+const AGE_COLUMN = { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' };
+
+const APPLICATION: KindDefinition = {
+  source: 'src/api/schema.ts',
+  kind: KIND,
+  plural: PLURAL,
+  singular: SINGULAR,
+  shortNames: SHORT_NAMES,
+  description: 'An AWS EMR Serverless application, kept equal to this declaration.',
+  printerColumns: [
+    { name: 'Application ID', type: 'string', jsonPath: '.status.applicationId' },
+    { name: 'State', type: 'string', jsonPath: '.status.state' },
+    { name: 'Encryption', type: 'string', jsonPath: '.status.encryption' },
+    READY_COLUMN,
+    AGE_COLUMN,
+  ],
+  spec: Spec,
+  status: Status,
+  rootRules: BINDING_RULES,
+};
+
+const JOB_RUN: KindDefinition = {
+  source: 'src/api/jobrun-schema.ts',
+  kind: JOB_RUN_KIND,
+  plural: JOB_RUN_PLURAL,
+  singular: JOB_RUN_SINGULAR,
+  shortNames: JOB_RUN_SHORT_NAMES,
+  description:
+    'One EMR Serverless job run on an EmrServerlessApplication of the same namespace, submitted once.',
+  printerColumns: [
+    { name: 'Application', type: 'string', jsonPath: '.spec.applicationRef.name' },
+    { name: 'Job Run ID', type: 'string', jsonPath: '.status.jobRunId' },
+    { name: 'State', type: 'string', jsonPath: '.status.state' },
+    { name: 'Encryption', type: 'string', jsonPath: '.status.diskEncryption.mode' },
+    { name: 'Key Source', type: 'string', jsonPath: '.status.diskEncryption.source' },
+    READY_COLUMN,
+    AGE_COLUMN,
+  ],
+  spec: JobRunSpec,
+  status: JobRunStatus,
+};
+
+function customResourceDefinition(d: KindDefinition): Record<string, unknown> {
   return {
     apiVersion: 'apiextensions.k8s.io/v1',
     kind: 'CustomResourceDefinition',
-    metadata: { name: `${PLURAL}.${GROUP}` },
+    metadata: { name: `${d.plural}.${GROUP}` },
     spec: {
       group: GROUP,
       scope: 'Namespaced',
       names: {
-        kind: KIND,
-        listKind: `${KIND}List`,
-        plural: PLURAL,
-        singular: SINGULAR,
-        shortNames: SHORT_NAMES,
+        kind: d.kind,
+        listKind: `${d.kind}List`,
+        plural: d.plural,
+        singular: d.singular,
+        shortNames: d.shortNames,
         categories: CATEGORIES,
       },
       versions: [
@@ -86,25 +162,19 @@ export function buildCrd(): Record<string, unknown> {
           served: true,
           storage: true,
           subresources: { status: {} },
-          additionalPrinterColumns: [
-            { name: 'Application ID', type: 'string', jsonPath: '.status.applicationId' },
-            { name: 'State', type: 'string', jsonPath: '.status.state' },
-            { name: 'Encryption', type: 'string', jsonPath: '.status.encryption' },
-            { name: 'Ready', type: 'string', jsonPath: '.status.conditions[?(@.type=="Ready")].status' },
-            { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
-          ],
+          additionalPrinterColumns: d.printerColumns,
           schema: {
             openAPIV3Schema: {
               type: 'object',
-              description: 'An AWS EMR Serverless application, kept equal to this declaration.',
+              description: d.description,
               required: ['spec'],
-              'x-kubernetes-validations': BINDING_RULES,
+              ...(d.rootRules && { 'x-kubernetes-validations': d.rootRules }),
               properties: {
                 apiVersion: { type: 'string' },
                 kind: { type: 'string' },
                 metadata: { type: 'object' },
-                spec: specSchema(),
-                status: openApiSchema(Status),
+                spec: specSchema(d),
+                status: openApiSchema(d.status),
               },
             },
           },
@@ -114,10 +184,31 @@ export function buildCrd(): Record<string, unknown> {
   };
 }
 
-/** The CRD and the admission policy that goes with it, as one YAML stream. */
+/** The EmrServerlessApplication CRD. */
+export function buildCrd(): Record<string, unknown> {
+  return customResourceDefinition(APPLICATION);
+}
+
+/** The EmrServerlessJobRun CRD. */
+export function buildJobRunCrd(): Record<string, unknown> {
+  return customResourceDefinition(JOB_RUN);
+}
+
+/** Each kind's file in crds/: its CRD and the admission policy that goes with it. */
+export function crdFiles(): Array<{ file: string; crd: Record<string, unknown>; yaml: string }> {
+  return [APPLICATION, JOB_RUN].map((d) => {
+    const crd = customResourceDefinition(d);
+    const documents = [crd, ...admissionPolicy(d.plural, specSchema(d))].map((doc) =>
+      stringify(doc, { lineWidth: 0 }),
+    );
+    const yaml = `# Generated from ${d.source} and src/api/admission.ts by \`emr-serverless-operator crd\`. Do not edit.\n${documents.join('---\n')}`;
+    return { file: `${GROUP}_${d.plural}.yaml`, crd, yaml };
+  });
+}
+
+/** Every CRD and admission policy, as one YAML stream (what `crd` prints). */
 export function crdYaml(): string {
-  const documents = [buildCrd(), ...admissionPolicy(PLURAL, specSchema())].map((d) =>
-    stringify(d, { lineWidth: 0 }),
-  );
-  return `# Generated from src/api/schema.ts and src/api/admission.ts by \`emr-serverless-operator crd\`. Do not edit.\n${documents.join('---\n')}`;
+  return crdFiles()
+    .map((f) => f.yaml)
+    .join('---\n');
 }

@@ -8,7 +8,7 @@
 import { z } from 'zod';
 import { OPERATOR_TAG_PREFIX } from './constants.js';
 
-interface CelRule {
+export interface CelRule {
   rule: string;
   message: string;
 }
@@ -17,7 +17,7 @@ interface CelRule {
 const celRegex = (re: RegExp) => `'${re.source.replaceAll('\\/', '/').replaceAll('\\', '\\\\')}'`;
 
 /** A string checked by a regular expression, with one message for admission and runtime. */
-function matching(re: RegExp, message: string, length: { min: number; max: number }) {
+export function matching(re: RegExp, message: string, length: { min: number; max: number }) {
   return z
     .string()
     .min(length.min, { message })
@@ -27,7 +27,7 @@ function matching(re: RegExp, message: string, length: { min: number; max: numbe
 }
 
 /** A rule on every key of a map, written once for zod and CEL. */
-interface KeyRule {
+export interface KeyRule {
   test: (key: string) => boolean;
   /** CEL over one key `k`. */
   cel: string;
@@ -35,7 +35,7 @@ interface KeyRule {
 }
 
 /** A string-to-string map with bounded size, key length and value length, and optional key rules. */
-function stringMap(
+export function stringMap(
   what: string,
   limits: { maxEntries: number; key: [number, number]; value: [number, number] },
   keyRules: KeyRule[] = [],
@@ -129,13 +129,13 @@ const ImageConfigurationInput = z.object({
 
 // `configurations` nests without a fixed depth; the CRD keeps its inner levels as they are
 // (a structural schema cannot recurse) and AWS validates them.
-const Configuration = z.object({
+export const Configuration = z.object({
   classification: z.string().min(1).max(1024),
   properties: z.record(z.string().min(1).max(1024), z.string().max(1024 * 1024)).optional(),
   configurations: z.array(z.record(z.string(), z.unknown())).max(100).optional(),
 });
 
-const MonitoringConfiguration = z.object({
+export const MonitoringConfiguration = z.object({
   s3MonitoringConfiguration: z
     .object({
       logUri: z.string().min(1).max(10280).optional(),
@@ -248,7 +248,8 @@ export const BINDING_RULES = BINDING_FIELDS.map((field) => ({
 const TAG_KEY_PATTERN = /^[A-Za-z0-9 /_.:=+@-]+$/;
 /** Tags the operator puts on every application it binds (see ownership.ts). */
 export const OPERATOR_TAG_COUNT = 4;
-const TAG_KEY_RULES: KeyRule[] = [
+/** The rules of tag keys: AWS's pattern, and the operator's and AWS's reserved prefixes. */
+export const TAG_KEY_RULES: KeyRule[] = [
   {
     test: (k) => TAG_KEY_PATTERN.test(k),
     cel: `k.matches(${celRegex(TAG_KEY_PATTERN)})`,

@@ -1,6 +1,7 @@
 // The small port through which the operator talks to AWS. SDK types stop at its
 // implementation (sdk-port.ts); the planner and executor see only these shapes.
-import type { ApplicationFields } from '../api/schema.js';
+import type { JobConfigurationOverrides, JobDriver } from '../api/jobrun-schema.js';
+import type { ApplicationFields, DiskEncryptionConfiguration } from '../api/schema.js';
 
 export const APPLICATION_STATES = [
   'CREATING',
@@ -33,6 +34,67 @@ export interface CreateApplicationInput extends ApplicationFields {
   clientToken: string;
 }
 
+export const JOB_RUN_STATES = [
+  'SUBMITTED',
+  'PENDING',
+  'SCHEDULED',
+  'RUNNING',
+  'SUCCESS',
+  'FAILED',
+  'CANCELLING',
+  'CANCELLED',
+  'QUEUED',
+] as const;
+export type JobRunState = (typeof JOB_RUN_STATES)[number];
+export const FINAL_JOB_RUN_STATES: readonly JobRunState[] = ['SUCCESS', 'FAILED', 'CANCELLED'];
+
+export interface StartJobRunInput {
+  applicationId: string;
+  clientToken: string;
+  name: string;
+  executionRoleArn: string;
+  jobDriver: JobDriver;
+  configurationOverrides?: JobConfigurationOverrides;
+  tags: Record<string, string>;
+  executionTimeoutMinutes?: number;
+  mode?: 'BATCH' | 'STREAMING';
+  retryPolicy?: { maxAttempts?: number; maxFailedAttemptsPerHour?: number };
+}
+
+export interface ResourceUtilization {
+  vCPUHour?: number;
+  memoryGBHour?: number;
+  storageGBHour?: number;
+}
+
+/** A job run as GetJobRun answers it: the parts the operator shows or acts on. */
+export interface AwsJobRun {
+  applicationId: string;
+  jobRunId: string;
+  arn: string;
+  name?: string;
+  state: JobRunState;
+  stateDetails?: string;
+  createdAt?: Date;
+  startedAt?: Date;
+  endedAt?: Date;
+  attempt?: number;
+  totalExecutionDurationSeconds?: number;
+  totalResourceUtilization?: ResourceUtilization;
+  billedResourceUtilization?: ResourceUtilization;
+  /** The disk encryption the run was started with, as the service resolved it. */
+  diskEncryptionConfiguration?: DiskEncryptionConfiguration;
+  tags: Record<string, string>;
+}
+
+export interface OwnedJobRunQuery {
+  name: string;
+  ownerUid: string;
+  createdAfter: Date;
+  /** Listed by mode explicitly: whether ListJobRuns without one includes STREAMING runs is unknown. */
+  mode: 'BATCH' | 'STREAMING';
+}
+
 /** What DescribeKey said about a key. */
 export type KeyFacts =
   | { kind: 'found'; arn: string; keyState: string; keySpec: string; keyUsage: string }
@@ -56,6 +118,16 @@ export interface AwsPort {
   untagApplication(arn: string, tagKeys: string[]): Promise<void>;
   /** Job runs in a non-final state (they block StopApplication). */
   countActiveJobRuns(applicationId: string): Promise<number>;
+  /** Answers the run StartJobRun made (the same one again for a clientToken already used). */
+  startJobRun(input: StartJobRunInput): Promise<{ jobRunId: string; arn: string }>;
+  /** undefined when the service answers ResourceNotFound. */
+  getJobRun(applicationId: string, jobRunId: string): Promise<AwsJobRun | undefined>;
+  cancelJobRun(applicationId: string, jobRunId: string): Promise<void>;
+  /**
+   * The run of this application with this name and mode, created at or after `createdAfter`,
+   * tagged with this owner uid, if any: how a run whose StartJobRun answer was lost is found again.
+   */
+  findOwnedJobRun(applicationId: string, query: OwnedJobRunQuery): Promise<AwsJobRun | undefined>;
   /** Must be called on the port of the key's own region. */
   describeKey(keyArn: string): Promise<KeyFacts>;
 }

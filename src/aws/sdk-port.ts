@@ -5,15 +5,19 @@
 // (clients.ts), so they also cover every page of a paginated listing and every SDK retry.
 import {
   type Application,
+  CancelJobRunCommand,
   CreateApplicationCommand,
   type CreateApplicationRequest,
   DeleteApplicationCommand,
   type EMRServerlessClient,
   GetApplicationCommand,
+  GetJobRunCommand,
+  type JobRun,
   type JobRunState,
   ListApplicationsCommand,
   ListJobRunsCommand,
   StartApplicationCommand,
+  StartJobRunCommand,
   StopApplicationCommand,
   TagResourceCommand,
   UntagResourceCommand,
@@ -28,9 +32,13 @@ import {
   APPLICATION_STATES,
   type ApplicationState,
   type AwsApplication,
+  type AwsJobRun,
   type AwsPort,
   type CreateApplicationInput,
   type KeyFacts,
+  type OwnedJobRunQuery,
+  type JobRunState as RunState,
+  type StartJobRunInput,
 } from './port.js';
 
 /** Every state but TERMINATED: the apps findOwnedApplication may adopt. */
@@ -118,6 +126,30 @@ export function toAwsApplication(app: Application): AwsApplication {
     const { identityCenterApplicationArn: _madeByService, ...declarable } = app.identityCenterConfiguration;
     out.identityCenterConfiguration = declarable;
   }
+  return out;
+}
+
+/** GetJobRun's answer, reduced to what the operator shows or acts on. */
+export function toAwsJobRun(run: JobRun): AwsJobRun {
+  const out: AwsJobRun = {
+    applicationId: run.applicationId ?? '',
+    jobRunId: run.jobRunId ?? '',
+    arn: run.arn ?? '',
+    state: (run.state ?? 'SUBMITTED') as RunState,
+    tags: { ...(run.tags ?? {}) },
+  };
+  if (run.name !== undefined) out.name = run.name;
+  if (run.stateDetails) out.stateDetails = run.stateDetails;
+  if (run.createdAt) out.createdAt = run.createdAt;
+  if (run.startedAt) out.startedAt = run.startedAt;
+  if (run.endedAt) out.endedAt = run.endedAt;
+  if (run.attempt !== undefined) out.attempt = run.attempt;
+  if (run.totalExecutionDurationSeconds !== undefined)
+    out.totalExecutionDurationSeconds = run.totalExecutionDurationSeconds;
+  if (run.totalResourceUtilization) out.totalResourceUtilization = { ...run.totalResourceUtilization };
+  if (run.billedResourceUtilization) out.billedResourceUtilization = { ...run.billedResourceUtilization };
+  const disk = run.configurationOverrides?.diskEncryptionConfiguration;
+  if (disk !== undefined) out.diskEncryptionConfiguration = { ...disk };
   return out;
 }
 
@@ -290,6 +322,72 @@ export class SdkAwsPort implements AwsPort {
     } catch (err) {
       throw toAwsError(err, 'ListJobRuns');
     }
+  }
+
+  async startJobRun(input: StartJobRunInput): Promise<{ jobRunId: string; arn: string }> {
+    try {
+      const answer = await this.emr.send(
+        // The schema's shapes are the SDK's (configurations nest as plain objects).
+        new StartJobRunCommand(input as ConstructorParameters<typeof StartJobRunCommand>[0]),
+      );
+      return { jobRunId: answer.jobRunId ?? '', arn: answer.arn ?? '' };
+    } catch (err) {
+      throw toAwsError(err, 'StartJobRun');
+    }
+  }
+
+  async getJobRun(applicationId: string, jobRunId: string): Promise<AwsJobRun | undefined> {
+    try {
+      const { jobRun } = await this.emr.send(new GetJobRunCommand({ applicationId, jobRunId }));
+      return jobRun ? toAwsJobRun(jobRun) : undefined;
+    } catch (err) {
+      const error = toAwsError(err, 'GetJobRun');
+      if (error.kind === 'notFound') return undefined;
+      throw error;
+    }
+  }
+
+  async cancelJobRun(applicationId: string, jobRunId: string): Promise<void> {
+    try {
+      await this.emr.send(new CancelJobRunCommand({ applicationId, jobRunId }));
+    } catch (err) {
+      throw toAwsError(err, 'CancelJobRun');
+    }
+  }
+
+  /**
+   * Lists the application's runs created since `createdAfter` (all pages), keeps those with this
+   * name, and reads their tags with GetJobRun (ListJobRuns has none), newest first.
+   */
+  async findOwnedJobRun(applicationId: string, query: OwnedJobRunQuery): Promise<AwsJobRun | undefined> {
+    const { name, ownerUid, createdAfter, mode } = query;
+    const ids: string[] = [];
+    let nextToken: string | undefined;
+    try {
+      for (let page = 0; page < MAX_LIST_PAGES; page++) {
+        const answer = await this.emr.send(
+          new ListJobRunsCommand({
+            applicationId,
+            createdAtAfter: createdAfter,
+            mode,
+            maxResults: LIST_PAGE_SIZE,
+            nextToken,
+          }),
+        );
+        for (const summary of answer.jobRuns ?? []) {
+          if (summary.name === name && summary.id) ids.push(summary.id);
+        }
+        nextToken = answer.nextToken;
+        if (!nextToken) break;
+      }
+    } catch (err) {
+      throw toAwsError(err, 'ListJobRuns');
+    }
+    for (const jobRunId of ids) {
+      const run = await this.getJobRun(applicationId, jobRunId);
+      if (run && run.tags[OWNER_UID_TAG] === ownerUid) return run;
+    }
+    return undefined;
   }
 
   /**

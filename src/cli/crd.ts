@@ -1,20 +1,32 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { crdYaml } from '../api/crd.js';
+import { crdFiles, crdYaml } from '../api/crd.js';
 
-const usage = `Usage: emr-serverless-operator crd
+const usage = `Usage: emr-serverless-operator crd [--output-dir DIR]
 
-Prints the EmrServerlessApplication CustomResourceDefinition and its admission policy (the same as crds/).`;
+Prints the CustomResourceDefinitions (EmrServerlessApplication, EmrServerlessJobRun) and their
+admission policies as one YAML stream, the same as crds/. With --output-dir, writes one file per
+kind into DIR instead (how crds/ is generated).`;
 
 export async function crdCommand(args: string[]): Promise<number> {
-  let help: boolean | undefined;
+  let values: { help?: boolean; 'output-dir'?: string };
   try {
-    ({ help } = parseArgs({ args, options: { help: { type: 'boolean', short: 'h' } } }).values);
+    ({ values } = parseArgs({
+      args,
+      options: { help: { type: 'boolean', short: 'h' }, 'output-dir': { type: 'string' } },
+    }));
   } catch (error) {
     console.error(`error: ${(error as Error).message}\n\n${usage}`);
     return 2;
   }
-  if (help) {
+  if (values.help) {
     console.log(usage);
+    return 0;
+  }
+  const dir = values['output-dir'];
+  if (dir !== undefined) {
+    for (const f of crdFiles()) writeFileSync(join(dir, f.file), f.yaml);
     return 0;
   }
   process.stdout.write(crdYaml());

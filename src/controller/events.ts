@@ -1,4 +1,4 @@
-// Kubernetes Events (events.k8s.io/v1) for EmrServerlessApplication resources, without storms.
+// Kubernetes Events (events.k8s.io/v1) for the operator's resources, without storms.
 //
 // Identical events (same object, type, reason and message) seen again within the window (10 min
 // after the last one) form a series: the first occurrence creates an Event, repeats only update
@@ -18,8 +18,7 @@ import {
 } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { GROUP } from '../api/constants.js';
-import type { EmrServerlessApplication } from '../api/schema.js';
-import type { EventRecorder, RecordedEvent } from '../reconcile/ports.js';
+import type { EventRecorder, KubeResource, RecordedEvent } from '../reconcile/ports.js';
 import { describeError, httpStatusOf } from './kube-errors.js';
 
 export const REPORTING_CONTROLLER = `${GROUP}/emr-serverless-operator`;
@@ -107,7 +106,7 @@ export class EventCorrelator<P> {
 }
 
 /** Identity of an event for aggregation. */
-export function correlationKey(obj: EmrServerlessApplication, event: RecordedEvent): string {
+export function correlationKey(obj: KubeResource, event: RecordedEvent): string {
   return [obj.metadata.uid, event.type, event.reason, event.message].join('\u0000');
 }
 
@@ -172,7 +171,7 @@ export class KubeEventRecorder implements EventRecorder {
     ).slice(0, 128);
   }
 
-  record(obj: EmrServerlessApplication, event: RecordedEvent): void {
+  record(obj: KubeResource, event: RecordedEvent): void {
     try {
       const now = this.now();
       const decision = this.correlator.observe(correlationKey(obj, event), now, () =>
@@ -207,7 +206,7 @@ export class KubeEventRecorder implements EventRecorder {
     await Promise.allSettled([...this.pending]);
   }
 
-  private newPayload(obj: EmrServerlessApplication, event: RecordedEvent, now: number): Payload {
+  private newPayload(obj: KubeResource, event: RecordedEvent, now: number): Payload {
     const { name, namespace, uid, resourceVersion } = obj.metadata;
     return {
       name: eventName(name, now),

@@ -1,42 +1,49 @@
-// The controller manager: informer -> work queue -> workers -> reconciler, as controller-runtime
-// wires them.
+// The controller manager, as controller-runtime's: it runs one controller per kind
+// (controller.ts: informer, work queue, workers, reconciler, `controller="..."` metrics label)
+// and owns what they share: one lease, one health endpoint, one metrics endpoint, the caches
+// each reconciler may read, and the lifecycle.
 //
-// - Watch events are filtered like GenerationChangedPredicate (see predicates.ts): status-only
-//   updates, the operator's own status writes among them, never enqueue.
-// - Workers (`concurrency`, default 4) reconcile a deep copy of the cached object. A result with
-//   `requeueAfterMs` resets the key's backoff and requeues it after min(requeueAfterMs, resync);
-//   no result requeues it after the resync period; a thrown error requeues it with backoff.
-//   Resync delays carry ±10 % jitter per key, so thousands of keys do not come due together.
-//   A key whose object is gone from the cache is dropped (the finalizer keeps the object around
-//   until the reconciler has cleaned up, so that only happens after it did).
-// - With leader election on, the informer runs from the start (a standby has a warm cache) but
+// - With leader election on, the informers run from the start (a standby has warm caches) but
 //   workers start only once the lease is held. Losing the lease stops everything at once and
 //   `done` resolves with a non-zero code.
-// - stop(): take no more work, wait for in-flight reconciles (bounded), stop the informer,
+// - stop(): take no more work, wait for in-flight reconciles (bounded), stop the informers,
 //   release the lease, close the HTTP servers.
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { GROUP, KIND, PLURAL, VERSION } from '../api/constants.js';
 import type { EmrServerlessApplication } from '../api/schema.js';
-import type { ReconcileResult } from '../reconcile/ports.js';
+import {
+  type CacheReader,
+  Controller,
+  type ControllerDefinition,
+  type ReconcilerFactory,
+  type ReconcilerLike,
+} from './controller.js';
 import { type RunningServer, startHealthServer, startMetricsServer } from './health.js';
-import { objectKey } from './informer.js';
-import { describeError } from './kube-errors.js';
+import type { KubeObject } from './informer.js';
 import { LeaderElector } from './leader.js';
-import type { OperatorMetrics, ReconcileOutcome } from './metrics.js';
-import { informerFor, type ObjectCache } from './multi-namespace-informer.js';
-import { updateNeedsReconcile } from './predicates.js';
-import { WorkQueue } from './queue.js';
+import type { OperatorMetrics } from './metrics.js';
 
+export type {
+  ControllerDefinition,
+  ReconcilerDeps,
+  ReconcilerFactory,
+  ReconcilerLike,
+} from './controller.js';
+
+/** The application controller's name (its `controller` metrics label). */
 export const CONTROLLER_NAME = 'emrserverlessapplication';
 
-/** What the manager calls; the lead's Reconciler satisfies it. Throws to ask for a retry with backoff. */
-export interface ReconcilerLike {
-  reconcile(obj: EmrServerlessApplication): Promise<ReconcileResult>;
+/** The application kind's controller, built on `reconciler`. */
+export function applicationController(
+  reconciler: ReconcilerFactory<EmrServerlessApplication>,
+): ControllerDefinition<EmrServerlessApplication> {
+  return {
+    name: CONTROLLER_NAME,
+    resource: { group: GROUP, version: VERSION, plural: PLURAL, kind: KIND },
+    reconciler,
+  };
 }
-
-/** Builds the reconciler once, with the manager's logger (it adds `resource` per reconcile). */
-export type ReconcilerFactory = (deps: { logger: Logger }) => ReconcilerLike;
 
 export interface LeaderElectionSettings {
   namespace: string;
@@ -51,12 +58,13 @@ export interface ManagerOptions {
   kubeConfig: KubeConfig;
   logger: Logger;
   metrics: OperatorMetrics;
-  reconciler: ReconcilerFactory;
+  /** One controller per kind; each gets its own informer, queue and workers. */
+  controllers: ControllerDefinition<KubeObject>[];
   /** Watch these namespaces; all when absent or empty. */
   namespaces?: readonly string[];
   /** Reconcile only resources whose labels match (a shard of them); all when absent. */
   labelSelector?: string;
-  /** Parallel reconciles (default 4). */
+  /** Parallel reconciles per controller (default 4). */
   concurrency?: number;
   /** Every object is reconciled at least this often (default 10 min, ±10 % jitter). */
   resyncPeriodMs?: number;
@@ -79,60 +87,41 @@ export interface ManagerExit {
 }
 
 export class Manager {
-  readonly informer: ObjectCache<EmrServerlessApplication>;
-  readonly queue: WorkQueue<string>;
+  readonly controllers: readonly Controller[];
   readonly elector: LeaderElector | undefined;
   /** Resolves once the manager has stopped, with the exit code the process should use. */
   readonly done: Promise<ManagerExit>;
 
   private readonly log: Logger;
-  private readonly reconciler: ReconcilerLike;
-  private readonly concurrency: number;
-  private readonly resyncPeriodMs: number;
-  private workers: Promise<void>[] = [];
   private servers: RunningServer[] = [];
   private metricsServer: RunningServer | undefined;
   private healthServer: RunningServer | undefined;
   private started = false;
   private stopping: Promise<void> | undefined;
   private finish!: (exit: ManagerExit) => void;
-  private inFlight = 0;
 
   constructor(private readonly options: ManagerOptions) {
-    this.log = options.logger.child({ controller: CONTROLLER_NAME });
-    this.concurrency = Math.max(1, options.concurrency ?? 4);
-    this.resyncPeriodMs = options.resyncPeriodMs ?? 10 * 60_000;
+    this.log = options.logger.child({ component: 'manager' });
     this.done = new Promise((resolve) => {
       this.finish = resolve;
     });
-    options.metrics.registerController(CONTROLLER_NAME);
-    this.queue = new WorkQueue<string>({
-      name: CONTROLLER_NAME,
-      metrics: options.metrics.queueHooks(CONTROLLER_NAME),
-    });
-    this.informer = informerFor<EmrServerlessApplication>(
-      {
-        kubeConfig: options.kubeConfig,
-        resource: { group: GROUP, version: VERSION, plural: PLURAL, kind: KIND },
-        logger: options.logger,
-        ...(options.labelSelector && { labelSelector: options.labelSelector }),
-        ...(options.informerBackoff && { backoff: options.informerBackoff }),
-      },
-      options.namespaces ?? [],
-    );
-    this.informer.addEventHandler({
-      onAdd: (obj) => this.queue.add(objectKey(obj)),
-      onUpdate: (oldObj, newObj) => {
-        if (updateNeedsReconcile(oldObj, newObj)) this.queue.add(objectKey(newObj));
-      },
-      onDelete: (obj) => {
-        const key = objectKey(obj);
-        options.metrics.setKeyHealth(key, undefined);
-        options.metrics.setResourceStatus(key, undefined);
-        this.queue.add(key);
-      },
-    });
-    this.reconciler = options.reconciler({ logger: options.logger });
+    const settings = {
+      kubeConfig: options.kubeConfig,
+      logger: options.logger,
+      metrics: options.metrics,
+      concurrency: Math.max(1, options.concurrency ?? 4),
+      resyncPeriodMs: options.resyncPeriodMs ?? 10 * 60_000,
+      namespaces: options.namespaces ?? [],
+      ...(options.labelSelector && { labelSelector: options.labelSelector }),
+      ...(options.informerBackoff && { informerBackoff: options.informerBackoff }),
+    };
+    this.controllers = options.controllers.map((d) => new Controller(d, settings));
+    const cache = this.cacheReader();
+    for (const c of this.controllers) {
+      c.wire({ logger: options.logger, cache }, (plural) =>
+        this.controllers.find((x) => x.plural === plural),
+      );
+    }
     if (options.leaderElection) {
       const le = options.leaderElection;
       this.elector = new LeaderElector({
@@ -152,6 +141,18 @@ export class Manager {
     }
   }
 
+  /** The controller of this name. */
+  controller(name: string): Controller {
+    const c = this.controllers.find((x) => x.name === name);
+    if (!c) throw new Error(`no controller named ${name}`);
+    return c;
+  }
+
+  /** Resolves once every controller's cache holds every object. */
+  async waitForSync(): Promise<void> {
+    await Promise.all(this.controllers.map((c) => c.informer.waitForSync()));
+  }
+
   /** Bound addresses of the HTTP servers (undefined when disabled). */
   get addresses(): { metrics?: string; health?: string } {
     return {
@@ -164,12 +165,12 @@ export class Manager {
     return this.elector ? this.elector.isLeader() : this.started;
   }
 
-  /** Number of reconciles running now. */
+  /** Number of reconciles running now, over every controller. */
   get activeReconciles(): number {
-    return this.inFlight;
+    return this.controllers.reduce((n, c) => n + c.activeReconciles, 0);
   }
 
-  /** Starts the servers, the informer and (after winning the lease, if elected) the workers. */
+  /** Starts the servers, the informers and (after winning the lease, if elected) the workers. */
   async start(): Promise<void> {
     if (this.started) return;
     this.started = true;
@@ -182,7 +183,11 @@ export class Manager {
       if (this.metricsServer) this.servers.push(this.metricsServer);
       this.healthServer = await startHealthServer(
         this.options.healthAddr ?? '0',
-        [{ name: 'informer', check: () => this.informerProblem() }],
+        // The application controller's check keeps its historical name.
+        this.controllers.map((c) => ({
+          name: c.name === CONTROLLER_NAME ? 'informer' : `informer-${c.name}`,
+          check: () => c.cacheProblem(),
+        })),
         this.log,
       );
       if (this.healthServer) this.servers.push(this.healthServer);
@@ -191,17 +196,9 @@ export class Manager {
       this.servers = [];
       throw error;
     }
-    this.informer.start();
+    for (const c of this.controllers) c.informer.start();
     if (this.elector) this.elector.start();
     else this.startWorkers();
-  }
-
-  /** Why /readyz fails, or undefined when ready. */
-  informerProblem(): string | undefined {
-    const h = this.informer.health();
-    if (!h.synced) return `cache not synced yet${h.lastError ? ` (last error: ${h.lastError})` : ''}`;
-    if (!h.healthy) return `list/watch failing: ${h.lastError ?? 'unknown error'}`;
-    return undefined;
   }
 
   /** Graceful stop: no new work, in-flight reconciles finish (bounded), lease released. */
@@ -219,10 +216,10 @@ export class Manager {
 
   private async shutdown(reason: string, code: number, graceful: boolean): Promise<void> {
     this.log.info({ reason }, 'stopping');
-    const drained = this.queue.shutDownWithDrain();
-    if (graceful && this.inFlight > 0) {
+    const drained = Promise.all(this.controllers.map((c) => c.drain()));
+    if (graceful && this.activeReconciles > 0) {
       const timeoutMs = this.options.shutdownTimeoutMs ?? 30_000;
-      this.log.info({ inFlight: this.inFlight, timeoutMs }, 'waiting for in-flight reconciles');
+      this.log.info({ inFlight: this.activeReconciles, timeoutMs }, 'waiting for in-flight reconciles');
       let timer: NodeJS.Timeout | undefined;
       const timedOut = await Promise.race([
         drained.then(() => false),
@@ -231,9 +228,11 @@ export class Manager {
         }),
       ]);
       clearTimeout(timer);
-      if (timedOut) this.log.warn({ inFlight: this.inFlight }, 'in-flight reconciles did not finish in time');
+      if (timedOut) {
+        this.log.warn({ inFlight: this.activeReconciles }, 'in-flight reconciles did not finish in time');
+      }
     }
-    await this.informer.stop();
+    await Promise.all(this.controllers.map((c) => c.informer.stop()));
     if (this.elector) await this.elector.release();
     await Promise.all(this.servers.map((s) => s.close()));
     this.servers = [];
@@ -242,69 +241,26 @@ export class Manager {
   }
 
   private startWorkers(): void {
-    if (this.workers.length > 0 || this.stopping) return;
-    this.log.info({ workers: this.concurrency }, 'starting workers');
-    for (let i = 0; i < this.concurrency; i++) this.workers.push(this.worker());
+    if (this.stopping) return;
+    for (const c of this.controllers) c.startWorkers();
   }
 
-  private async worker(): Promise<void> {
-    for (;;) {
-      const key = await this.queue.get();
-      if (key === undefined) return;
-      if (this.stopping) {
-        // Shutting down: queued keys are handed out until the queue is empty; drop them.
-        this.queue.done(key);
-        continue;
-      }
-      this.inFlight++;
-      try {
-        await this.process(key);
-      } finally {
-        this.inFlight--;
-        this.queue.done(key);
-      }
-    }
-  }
-
-  private async process(key: string): Promise<void> {
-    const cached = this.informer.get(key);
-    if (!cached) {
-      // Deleted (and finalized): nothing to do.
-      this.queue.forget(key);
-      return;
-    }
-    const obj = structuredClone(cached);
-    const started = performance.now();
-    let outcome: ReconcileOutcome;
-    try {
-      const result = await this.reconciler.reconcile(obj);
-      const resync = this.jitteredResync();
-      if (result.requeueAfterMs === 0) {
-        outcome = 'requeue';
-        this.queue.addRateLimited(key);
-      } else if (result.requeueAfterMs !== undefined && result.requeueAfterMs > 0) {
-        outcome = 'requeue_after';
-        this.queue.forget(key);
-        this.queue.addAfter(key, Math.min(result.requeueAfterMs, resync));
-      } else {
-        outcome = 'success';
-        this.queue.forget(key);
-        this.queue.addAfter(key, resync);
-      }
-    } catch (error) {
-      outcome = 'error';
-      this.log.error(
-        { resource: key, err: describeError(error), retries: this.queue.numRequeues(key) },
-        'reconcile failed; retrying with backoff',
-      );
-      this.queue.addRateLimited(key);
-    }
-    const seconds = (performance.now() - started) / 1000;
-    this.options.metrics.reconciled(CONTROLLER_NAME, outcome, seconds);
-    this.log.debug({ resource: key, outcome, seconds }, 'reconciled');
-  }
-
-  private jitteredResync(): number {
-    return this.resyncPeriodMs * (0.9 + Math.random() * 0.2);
+  private cacheReader(): CacheReader {
+    const of = (plural: string) => {
+      const c = this.controllers.find((x) => x.plural === plural);
+      if (!c) throw new Error(`no controller caches ${plural}`);
+      return c.informer;
+    };
+    return {
+      get: <T>(plural: string, key: string) => of(plural).get(key) as T | undefined,
+      list: <T>(plural: string, namespace: string) => {
+        const informer = of(plural);
+        const prefix = `${namespace}/`;
+        return [...informer.keys()]
+          .filter((k) => k.startsWith(prefix))
+          .map((k) => informer.get(k) as T)
+          .filter((o) => o !== undefined);
+      },
+    };
   }
 }

@@ -7,7 +7,7 @@ import { type AwsClients, KeyVerifier } from '../aws/index.js';
 import { ClaimLocks, NO_ADOPTION, type OwnershipOptions } from '../reconcile/ownership.js';
 import { Reconciler } from '../reconcile/reconciler.js';
 import { KubeEventRecorder } from './events.js';
-import { type LeaderElectionSettings, Manager } from './manager.js';
+import { applicationController, type LeaderElectionSettings, Manager } from './manager.js';
 import type { OperatorMetrics } from './metrics.js';
 import { KubeResourceWriter } from './resource-writer.js';
 
@@ -65,23 +65,27 @@ export function createOperator(o: OperatorOptions): Operator {
     ...(o.metricsAddr && { metricsAddr: o.metricsAddr }),
     ...(o.healthAddr && { healthAddr: o.healthAddr }),
     ...(o.leaderElection && { leaderElection: o.leaderElection }),
-    reconciler: ({ logger }) =>
-      new Reconciler({
-        aws: o.aws,
-        keys,
-        writer,
-        events,
-        logger,
-        options: {
-          defaultRegion: o.region,
-          verifyKeys: o.verifyKeys,
-          resyncPeriodMs: o.resyncPeriodMs,
-          ownership: o.ownership ?? NO_ADOPTION,
-        },
-        claims: new ClaimLocks(),
-        onKeyHealth: (resourceKey, health) => o.metrics.setKeyHealth(resourceKey, health),
-        onStatus: (resourceKey, status) => o.metrics.setResourceStatus(resourceKey, status),
-      }),
+    controllers: [
+      applicationController(
+        ({ logger }) =>
+          new Reconciler({
+            aws: o.aws,
+            keys,
+            writer,
+            events,
+            logger,
+            options: {
+              defaultRegion: o.region,
+              verifyKeys: o.verifyKeys,
+              resyncPeriodMs: o.resyncPeriodMs,
+              ownership: o.ownership ?? NO_ADOPTION,
+            },
+            claims: new ClaimLocks(),
+            onKeyHealth: (resourceKey, health) => o.metrics.setKeyHealth(resourceKey, health),
+            onStatus: (resourceKey, status) => o.metrics.setResourceStatus(resourceKey, status),
+          }),
+      ),
+    ],
   });
   return { manager, events };
 }

@@ -10,7 +10,7 @@
 import { CustomObjectsApi, type KubeConfig, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { FIELD_MANAGER, FINALIZER, GROUP, PLURAL, VERSION } from '../api/constants.js';
 import type { EmrServerlessApplication, Status } from '../api/schema.js';
-import type { ResourceWriter } from '../reconcile/ports.js';
+import type { KubeResource, ResourceWriter } from '../reconcile/ports.js';
 import { httpStatusOf } from './kube-errors.js';
 
 /** Thrown when the object changed since it was read; the caller retries with a fresh copy. */
@@ -28,7 +28,7 @@ export interface JsonPatchOp {
 }
 
 /** The JSON patch that sets the finalizer list from `current` to `next`, guarded by resourceVersion. */
-export function finalizerPatch(obj: EmrServerlessApplication, next: string[]): JsonPatchOp[] {
+export function finalizerPatch(obj: KubeResource, next: string[]): JsonPatchOp[] {
   const ops: JsonPatchOp[] = [];
   if (obj.metadata.resourceVersion) {
     ops.push({ op: 'test', path: '/metadata/resourceVersion', value: obj.metadata.resourceVersion });
@@ -43,20 +43,26 @@ export function finalizerPatch(obj: EmrServerlessApplication, next: string[]): J
   return ops;
 }
 
-export class KubeResourceWriter implements ResourceWriter {
+/** The writer of one kind, named by its plural (default: the application kind). */
+export class KubeResourceWriter<T extends KubeResource = EmrServerlessApplication, S = Status>
+  implements ResourceWriter<T, S>
+{
   private readonly api: CustomObjectsApi;
 
-  constructor(kubeConfig: KubeConfig) {
+  constructor(
+    kubeConfig: KubeConfig,
+    private readonly plural: string = PLURAL,
+  ) {
     this.api = kubeConfig.makeApiClient(CustomObjectsApi);
   }
 
-  async addFinalizer(obj: EmrServerlessApplication): Promise<EmrServerlessApplication> {
+  async addFinalizer(obj: T): Promise<T> {
     const current = obj.metadata.finalizers ?? [];
     if (current.includes(FINALIZER)) return obj;
     return this.patchFinalizers(obj, [...current, FINALIZER]);
   }
 
-  async removeFinalizer(obj: EmrServerlessApplication): Promise<void> {
+  async removeFinalizer(obj: T): Promise<void> {
     const current = obj.metadata.finalizers ?? [];
     if (!current.includes(FINALIZER)) return;
     try {
@@ -71,7 +77,7 @@ export class KubeResourceWriter implements ResourceWriter {
     }
   }
 
-  async applyStatus(obj: EmrServerlessApplication, status: Status): Promise<void> {
+  async applyStatus(obj: T, status: S): Promise<void> {
     const { name, namespace } = obj.metadata;
     const body = { apiVersion: obj.apiVersion, kind: obj.kind, metadata: { name, namespace }, status };
     await this.api.patchNamespacedCustomObjectStatus(
@@ -79,7 +85,7 @@ export class KubeResourceWriter implements ResourceWriter {
         group: GROUP,
         version: VERSION,
         namespace,
-        plural: PLURAL,
+        plural: this.plural,
         name,
         body,
         fieldManager: FIELD_MANAGER,
@@ -89,10 +95,25 @@ export class KubeResourceWriter implements ResourceWriter {
     );
   }
 
-  private async patchFinalizers(
-    obj: EmrServerlessApplication,
-    next: string[],
-  ): Promise<EmrServerlessApplication> {
+  async delete(obj: T): Promise<void> {
+    const { name, namespace, uid } = obj.metadata;
+    try {
+      await this.api.deleteNamespacedCustomObject({
+        group: GROUP,
+        version: VERSION,
+        namespace,
+        plural: this.plural,
+        name,
+        propagationPolicy: 'Background',
+        body: { preconditions: { uid } },
+      });
+    } catch (error) {
+      if (httpStatusOf(error) === 404) return;
+      throw error;
+    }
+  }
+
+  private async patchFinalizers(obj: T, next: string[]): Promise<T> {
     const { name, namespace } = obj.metadata;
     try {
       return (await this.api.patchNamespacedCustomObject(
@@ -100,13 +121,13 @@ export class KubeResourceWriter implements ResourceWriter {
           group: GROUP,
           version: VERSION,
           namespace,
-          plural: PLURAL,
+          plural: this.plural,
           name,
           body: finalizerPatch(obj, next),
           fieldManager: FIELD_MANAGER,
         },
         setHeaderOptions('Content-Type', PatchStrategy.JsonPatch),
-      )) as EmrServerlessApplication;
+      )) as T;
     } catch (error) {
       const status = httpStatusOf(error);
       // 409: resourceVersion moved on; 422: a `test` op failed (the API server reports that as invalid).

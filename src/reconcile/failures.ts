@@ -1,10 +1,9 @@
 // The failure table: how a failed AWS call shows in status, and whether it is retried with backoff.
-import type { Status } from '../api/schema.js';
+import type { Condition } from '../api/schema.js';
 import type { AwsErrorKind } from '../aws/port.js';
 import { conditionsFor, findCondition, type Verdict } from './conditions.js';
 import { withoutUndefined } from './outcome.js';
 import type { RecordedEvent } from './ports.js';
-import type { PlanInput } from './types.js';
 
 export interface Failure {
   kind: AwsErrorKind;
@@ -12,22 +11,34 @@ export interface Failure {
   message: string;
 }
 
-export interface FailurePlan {
-  status: Status;
+/** The status members the failure table sets; every kind's status has them. */
+interface ConditionedStatus {
+  observedGeneration?: number;
+  conditions?: Condition[];
+}
+
+export interface FailureInput<S extends ConditionedStatus> {
+  resource: { metadata: { generation: number }; status?: S };
+  options: { resyncPeriodMs: number };
+  now: Date;
+}
+
+export interface FailurePlan<S extends ConditionedStatus> {
+  status: S;
   events: RecordedEvent[];
   /** Retry with the queue's per-key exponential backoff (the error is rethrown). */
   backoff: boolean;
   requeueAfterMs: number;
 }
 
-/** The status for an AWS call that failed, on top of the last status planned before it. */
-export function planFailure(
-  input: Omit<PlanInput, 'observed'>,
-  planned: Status | undefined,
+/** The status for an AWS call that failed, on top of the last status planned before it (any kind). */
+export function planFailure<S extends ConditionedStatus>(
+  input: FailureInput<S>,
+  planned: S | undefined,
   failure: Failure,
-): FailurePlan {
+): FailurePlan<S> {
   const { resource, now, options } = input;
-  const base = planned ?? resource.status ?? {};
+  const base = planned ?? resource.status ?? ({} as S);
   const said = `${failure.operation} failed: ${failure.message}`;
   const verdicts: Record<AwsErrorKind, Verdict & { backoff: boolean; requeueAfterMs?: number }> = {
     throttled: {

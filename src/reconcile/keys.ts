@@ -13,17 +13,20 @@ export interface KeyCheck {
   warning?: Omit<RecordedEvent, 'type'>;
 }
 
-/** Whether the declared key may be sent: Enabled, SYMMETRIC_DEFAULT, ENCRYPT_DECRYPT. */
+/**
+ * Whether the declared key may be sent: Enabled, SYMMETRIC_DEFAULT, ENCRYPT_DECRYPT. `field` is
+ * where the key is declared, for the message saying what to fix.
+ */
 export function keyCheck(
   arn: string | undefined,
   facts: KeyFacts | undefined,
   verifyKeys: boolean,
+  field = 'spec.diskEncryptionConfiguration.encryptionKeyArn',
 ): KeyCheck {
   if (!arn) return {};
   if (!verifyKeys) return { health: { verified: false, reason: 'VerificationDisabled' } };
   if (!facts) return { health: { verified: false, reason: 'NotChecked' } };
-  const fix =
-    'Fix the key or point spec.diskEncryptionConfiguration.encryptionKeyArn at another key; nothing is sent to AWS until then.';
+  const fix = `Fix the key or point ${field} at another key; nothing is sent to AWS until then.`;
   const blocked = (reason: KeyBlockingReason, message: string, state?: string): KeyCheck => ({
     health: { verified: false, reason, ...(state ? { state } : {}) },
     blocking: { reason, message: `${message} ${fix}` },

@@ -1,6 +1,6 @@
 // The status builder: collects a plan's actions and events, then derives status, conditions
 // and the requeue delay from one verdict.
-import type { DiskEncryptionStatus, KeyHealth, Spec, Status } from '../api/schema.js';
+import type { Condition, DiskEncryptionStatus, KeyHealth, Spec, Status } from '../api/schema.js';
 import type { AwsApplication } from '../aws/port.js';
 import { encryptionIntent } from './compare.js';
 import { conditionsFor, findCondition, type Verdict } from './conditions.js';
@@ -72,9 +72,7 @@ export class Outcome {
   }
 
   stalled(reason: ReasonOf<'Stalled'>, message: string): Plan {
-    if (findCondition(this.input.resource.status?.conditions, 'Stalled')?.reason !== reason) {
-      this.events.push({ type: 'Warning', reason, action: 'None', message });
-    }
+    this.events.push(...stalledEvents(this.input.resource.status?.conditions, reason, message));
     return this.finish({ phase: 'Stalled', reason, message }, this.input.options.resyncPeriodMs);
   }
 
@@ -92,13 +90,9 @@ export class Outcome {
     };
   }
 
-  /** Poll faster at first, then back off: a quarter of the time spent waiting so far. */
   private pollDelay(reason: ReasonOf<'Progressing'>, maxMs: number): number {
-    if (maxMs === 0) return 0;
-    const since = findCondition(this.input.resource.status?.conditions, 'Reconciling');
-    const waited =
-      since?.reason === reason ? this.input.now.getTime() - Date.parse(since.lastTransitionTime) : 0;
-    return Math.min(Math.max(waited / 4, POLL_MIN_MS), maxMs, this.input.options.resyncPeriodMs);
+    const { resource, now, options } = this.input;
+    return pollDelay(resource.status?.conditions, reason, now, Math.min(maxMs, options.resyncPeriodMs));
   }
 
   private finish(verdict: Verdict, requeueAfterMs: number): Plan {
@@ -140,6 +134,33 @@ export class Outcome {
     };
     return { encryption: managed ? diskEncryption.mode : 'Unmanaged', diskEncryption };
   }
+}
+
+/** The Warning said when a resource enters a Stalled reason; nothing while it stays in it. */
+export function stalledEvents(
+  previous: Condition[] | undefined,
+  reason: string,
+  message: string,
+): RecordedEvent[] {
+  return findCondition(previous, 'Stalled')?.reason === reason
+    ? []
+    : [{ type: 'Warning', reason, action: 'None', message }];
+}
+
+/**
+ * Poll faster at first, then back off: a quarter of the time spent in `reason` (the Reconciling
+ * condition's) so far, at least POLL_MIN_MS, at most `maxMs` (0: at once).
+ */
+export function pollDelay(
+  previous: Condition[] | undefined,
+  reason: string,
+  now: Date,
+  maxMs: number,
+): number {
+  if (maxMs === 0) return 0;
+  const since = findCondition(previous, 'Reconciling');
+  const waited = since?.reason === reason ? now.getTime() - Date.parse(since.lastTransitionTime) : 0;
+  return Math.min(Math.max(waited / 4, POLL_MIN_MS), maxMs);
 }
 
 export function normal(reason: string, action: string, message: string): RecordedEvent {

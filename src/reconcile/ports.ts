@@ -1,14 +1,21 @@
 // What the reconciler needs from Kubernetes. The controller implements these; the reconciler
 // never talks to the API server itself.
-import type { EmrServerlessApplication, Status } from '../api/schema.js';
+import type { EmrServerlessApplication, ObjectMeta, Status } from '../api/schema.js';
 
-export interface ResourceWriter {
+/** What every kind of the operator has: enough to write to it and about it. */
+export interface KubeResource {
+  apiVersion: string;
+  kind: string;
+  metadata: ObjectMeta;
+}
+
+export interface ResourceWriter<T extends KubeResource = EmrServerlessApplication, S = Status> {
   /** Adds the finalizer (optimistic concurrency on resourceVersion); answers the updated object. */
-  addFinalizer(obj: EmrServerlessApplication): Promise<EmrServerlessApplication>;
+  addFinalizer(obj: T): Promise<T>;
   /** Removes the finalizer; the object may disappear right after. */
-  removeFinalizer(obj: EmrServerlessApplication): Promise<void>;
+  removeFinalizer(obj: T): Promise<void>;
   /** Server-side apply of the whole status (field manager emr-serverless-operator). */
-  applyStatus(obj: EmrServerlessApplication, status: Status): Promise<void>;
+  applyStatus(obj: T, status: S): Promise<void>;
 }
 
 export interface RecordedEvent {
@@ -22,7 +29,7 @@ export interface RecordedEvent {
 
 export interface EventRecorder {
   /** Fire and forget; identical events are aggregated by the recorder. */
-  record(obj: EmrServerlessApplication, event: RecordedEvent): void;
+  record(obj: KubeResource, event: RecordedEvent): void;
 }
 
 export interface ReconcileResult {

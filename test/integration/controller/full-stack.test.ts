@@ -47,7 +47,7 @@ beforeAll(async () => {
     reportingInstance: 'test',
   }));
   await manager.start();
-  await manager.informer.waitForSync();
+  await manager.waitForSync();
 });
 
 afterAll(async () => {

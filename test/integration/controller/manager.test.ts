@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FINALIZER } from '../../../src/api/constants.js';
 import type { EmrServerlessApplication, Status } from '../../../src/api/schema.js';
-import { Manager } from '../../../src/controller/manager.js';
+import { applicationController, CONTROLLER_NAME, Manager } from '../../../src/controller/manager.js';
 import { OperatorMetrics } from '../../../src/controller/metrics.js';
 import { KubeResourceWriter } from '../../../src/controller/resource-writer.js';
 import type { ReconcileResult } from '../../../src/reconcile/ports.js';
@@ -76,13 +76,15 @@ beforeAll(async () => {
     resyncPeriodMs: 2_000,
     metricsAddr: '127.0.0.1:0',
     healthAddr: '127.0.0.1:0',
-    reconciler: ({ logger }) => {
-      reconciler = new TestReconciler(logger);
-      return reconciler;
-    },
+    controllers: [
+      applicationController(({ logger }) => {
+        reconciler = new TestReconciler(logger);
+        return reconciler;
+      }),
+    ],
   });
   await manager.start();
-  await manager.informer.waitForSync();
+  await manager.waitForSync();
 });
 
 afterAll(async () => {
@@ -184,6 +186,9 @@ describe('Manager', () => {
     await apps.delete(ns, 'd');
     await waitFor('d deleted', async () => !(await apps.exists(ns, 'd')), 10_000);
     expect(reconciler.seen.some((s) => s.key === key && s.deleting)).toBe(true);
-    await waitFor('d gone from the cache', () => manager.informer.get(key) === undefined);
+    await waitFor(
+      'd gone from the cache',
+      () => manager.controller(CONTROLLER_NAME).informer.get(key) === undefined,
+    );
   });
 });

@@ -1,0 +1,196 @@
+// The EmrServerlessJobRun API: one StartJobRun, declared like everything else. The same source
+// of truth as schema.ts (types, runtime validation, the CRD through crd.ts), reusing its
+// disk encryption configuration and helpers so both kinds refuse a key with the same words.
+import { z } from 'zod';
+import {
+  Condition,
+  Configuration,
+  DiskEncryptionConfiguration,
+  KeyHealth,
+  MonitoringConfiguration,
+  matching,
+  type ObjectMeta,
+  stringMap,
+} from './schema.js';
+
+const NON_BLANK = /\S/;
+const nonBlank = (what: string, max: number) =>
+  z
+    .string()
+    .min(1, { message: `${what} must be 1 to ${max} characters` })
+    .max(max, { message: `${what} must be 1 to ${max} characters` })
+    .refine((s) => NON_BLANK.test(s), { message: `${what} must not be blank` });
+
+export const JobDriver = z
+  .object({
+    sparkSubmit: z
+      .object({
+        entryPoint: nonBlank('entryPoint', 256),
+        entryPointArguments: z.array(nonBlank('entryPointArguments items', 10280)).optional(),
+        sparkSubmitParameters: nonBlank('sparkSubmitParameters', 102400).optional(),
+      })
+      .optional(),
+    hive: z
+      .object({
+        query: nonBlank('query', 10280),
+        initQueryFile: nonBlank('initQueryFile', 256).optional(),
+        parameters: nonBlank('parameters', 102400).optional(),
+      })
+      .optional(),
+  })
+  .refine((d) => (d.sparkSubmit === undefined) !== (d.hive === undefined), {
+    message: 'jobDriver must hold exactly one of sparkSubmit or hive',
+  })
+  .meta({
+    description: 'What the job runs: exactly one of sparkSubmit or hive.',
+    'x-kubernetes-validations': [
+      {
+        rule: 'has(self.sparkSubmit) != has(self.hive)',
+        message: 'jobDriver must hold exactly one of sparkSubmit or hive',
+      },
+    ],
+  });
+export type JobDriver = z.infer<typeof JobDriver>;
+
+export const JobConfigurationOverrides = z.object({
+  applicationConfiguration: z.array(Configuration).max(100).optional(),
+  monitoringConfiguration: MonitoringConfiguration.optional(),
+  diskEncryptionConfiguration: DiskEncryptionConfiguration.optional().meta({
+    description:
+      'Absent: the job uses its application’s key (nothing is sent). {encryptionKeyArn, encryptionContext?}: this job’s workers use exactly this key. {}: sent as is; see docs/reference.md for what the operator assumes it means.',
+  }),
+});
+export type JobConfigurationOverrides = z.infer<typeof JobConfigurationOverrides>;
+
+/** Tag prefixes the operator and AWS reserve: a tenant may not set them (ownership lookups use them). */
+const RESERVED_TAG_PREFIXES = ['emrserverless.operator.dev/', 'aws:'];
+const reservedTagMessage = 'tags may not use the reserved prefixes emrserverless.operator.dev/ or aws:';
+
+const tagMap = stringMap('tag', { maxEntries: 200, key: [1, 128], value: [0, 256] });
+const jobRunTags = tagMap
+  .refine((t) => Object.keys(t).every((k) => !RESERVED_TAG_PREFIXES.some((p) => k.startsWith(p))), {
+    message: reservedTagMessage,
+  })
+  .meta({
+    description: 'Tags of the job run. The operator adds its own under emrserverless.operator.dev/.',
+    'x-kubernetes-validations': [
+      ...((tagMap.meta()?.['x-kubernetes-validations'] as unknown[]) ?? []),
+      {
+        rule: `self.all(k, ${RESERVED_TAG_PREFIXES.map((p) => `!k.startsWith('${p}')`).join(' && ')})`,
+        message: reservedTagMessage,
+      },
+    ],
+  });
+
+export const JOB_RUN_DELETION_POLICIES = ['Cancel', 'Orphan'] as const;
+export type JobRunDeletionPolicy = (typeof JOB_RUN_DELETION_POLICIES)[number];
+
+const IAM_ROLE_ARN = /^arn:aws[a-zA-Z0-9-]*:iam::[0-9]{12}:role\/[A-Za-z0-9+=,.@_/-]+$/;
+
+const immutableSpecMessage =
+  'spec is immutable once the job run is created: a job run is submitted once; create a new resource for another run';
+
+export const JobRunSpec = z
+  .object({
+    applicationRef: z
+      .object({
+        name: z
+          .string()
+          .min(1, { message: 'applicationRef.name must be 1 to 253 characters' })
+          .max(253, { message: 'applicationRef.name must be 1 to 253 characters' }),
+      })
+      .meta({ description: 'The EmrServerlessApplication, in this namespace, the job runs on.' }),
+    name: nonBlank('name', 256)
+      .optional()
+      .meta({ description: 'The job run’s name in AWS; defaults to the resource’s name.' }),
+    executionRoleArn: matching(
+      IAM_ROLE_ARN,
+      'executionRoleArn must be an IAM role ARN such as arn:aws:iam::111122223333:role/emr-job, 20 to 2048 characters',
+      { min: 20, max: 2048 },
+    ).meta({ description: 'The IAM role the job runs as.' }),
+    jobDriver: JobDriver,
+    configurationOverrides: JobConfigurationOverrides.optional(),
+    tags: jobRunTags.optional(),
+    executionTimeoutMinutes: z
+      .number()
+      .int()
+      .min(0)
+      .max(1_000_000)
+      .optional()
+      .meta({ description: 'AWS cancels the run after this many minutes (AWS default 720; 0: no limit).' }),
+    mode: z.enum(['BATCH', 'STREAMING'], { error: 'mode must be BATCH or STREAMING' }).optional(),
+    retryPolicy: z
+      .object({
+        maxAttempts: z.number().int().min(1).max(10).optional(),
+        maxFailedAttemptsPerHour: z.number().int().min(1).max(1000).optional(),
+      })
+      .optional(),
+    deletionPolicy: z
+      .enum(JOB_RUN_DELETION_POLICIES, { error: 'deletionPolicy must be Cancel or Orphan' })
+      .optional()
+      .meta({
+        description:
+          'What deleting the resource does to a run that has not finished: Cancel (default) cancels it, Orphan leaves it running.',
+      }),
+    ttlSecondsAfterFinished: z.number().int().min(0).max(31_536_000).optional().meta({
+      description:
+        'Delete the resource this many seconds after the run finished (as Kubernetes Jobs do). Absent: kept.',
+    }),
+  })
+  .meta({ 'x-kubernetes-validations': [{ rule: 'self == oldSelf', message: immutableSpecMessage }] });
+export type JobRunSpec = z.infer<typeof JobRunSpec>;
+
+// --- status -------------------------------------------------------------------------------
+
+export const JOB_RUN_KEY_SOURCES = ['Job', 'Application'] as const;
+export type JobRunKeySource = (typeof JOB_RUN_KEY_SOURCES)[number];
+
+export const JobRunDiskEncryptionStatus = z.object({
+  mode: z.enum(['CustomerManaged', 'AwsOwned']).meta({ description: 'The key the run’s workers use.' }),
+  source: z
+    .enum(JOB_RUN_KEY_SOURCES)
+    .meta({ description: 'Job: the job’s own override. Application: the application’s key.' }),
+  encryptionKeyArn: z.string().optional(),
+  encryptionContext: z.record(z.string(), z.string()).optional(),
+  key: KeyHealth.optional().meta({ description: 'Health of the effective key, when it is a customer key.' }),
+});
+export type JobRunDiskEncryptionStatus = z.infer<typeof JobRunDiskEncryptionStatus>;
+
+const ResourceUtilization = z.object({
+  vCPUHour: z.number().optional(),
+  memoryGBHour: z.number().optional(),
+  storageGBHour: z.number().optional(),
+});
+
+export const JobRunStatus = z.object({
+  observedGeneration: z.number().int().optional(),
+  /** The application the run was submitted to, and where. */
+  applicationId: z.string().optional(),
+  region: z.string().optional(),
+  jobRunId: z.string().optional(),
+  arn: z.string().optional(),
+  state: z.string().optional(),
+  stateDetails: z.string().optional(),
+  submittedAt: z.string().optional(),
+  startedAt: z.string().optional(),
+  endedAt: z.string().optional(),
+  attempt: z.number().int().optional(),
+  totalExecutionDurationSeconds: z.number().int().optional(),
+  totalResourceUtilization: ResourceUtilization.optional(),
+  billedResourceUtilization: ResourceUtilization.optional(),
+  diskEncryption: JobRunDiskEncryptionStatus.optional(),
+  conditions: z
+    .array(Condition)
+    .optional()
+    .meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['type'] }),
+});
+export type JobRunStatus = z.infer<typeof JobRunStatus>;
+
+/** The resource as read from the API server: spec is unchecked until parsed with `JobRunSpec`. */
+export interface EmrServerlessJobRun {
+  apiVersion: string;
+  kind: string;
+  metadata: ObjectMeta & { creationTimestamp?: string };
+  spec: unknown;
+  status?: JobRunStatus;
+}
