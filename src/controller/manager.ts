@@ -17,7 +17,6 @@ import {
   Controller,
   type ControllerDefinition,
   type ReconcilerFactory,
-  type ReconcilerLike,
 } from './controller.js';
 import { type RunningServer, startHealthServer, startMetricsServer } from './health.js';
 import type { KubeObject } from './informer.js';
