@@ -12,6 +12,8 @@ Flags:
   --host HOST          address to listen on (default 127.0.0.1)
   --transition-ms N    how long CREATING/STARTING/STOPPING/CANCELLING last (default 50)
   --idle-minute-ms N   how many ms one minute of autoStop idle timeout lasts (default 60000)
+  --job-run-step-ms N  job runs move SUBMITTED -> ... -> SUCCESS by themselves, one state
+                       per N ms (default 0: they move only through the control API)
   --account ID         the 12-digit account of the caller (default 123456789012)
   --region REGION      region of unsigned requests (default us-east-1; signed requests
                        use the region of their credential scope)
@@ -35,6 +37,7 @@ export async function emulatorCommand(args: string[]): Promise<number> {
         host: { type: 'string' },
         'transition-ms': { type: 'string' },
         'idle-minute-ms': { type: 'string' },
+        'job-run-step-ms': { type: 'string' },
         account: { type: 'string' },
         region: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
@@ -64,6 +67,9 @@ export async function emulatorCommand(args: string[]): Promise<number> {
         : {}),
       ...(values['idle-minute-ms'] !== undefined
         ? { idleMinuteMs: nonNegativeInt('idle-minute-ms', values['idle-minute-ms'] as string) }
+        : {}),
+      ...(values['job-run-step-ms'] !== undefined
+        ? { jobRunStepMs: nonNegativeInt('job-run-step-ms', values['job-run-step-ms'] as string) }
         : {}),
       ...(account ? { accountId: account } : {}),
       ...(values.region ? { defaultRegion: values.region as string } : {}),

@@ -124,9 +124,11 @@ export class EmulatorControl {
     return this.request('POST', `/jobruns/${encodeURIComponent(appId)}`, { state });
   }
 
-  async setJobRunState(appId: string, jobRunId: string, state: string): Promise<void> {
+  /** Moves a job run to `state` at once; `stateDetails` is what GetJobRun then says about it. */
+  async setJobRunState(appId: string, jobRunId: string, state: string, stateDetails?: string): Promise<void> {
     await this.request('PATCH', `/jobruns/${encodeURIComponent(appId)}/${encodeURIComponent(jobRunId)}`, {
       state,
+      ...(stateDetails !== undefined && { stateDetails }),
     });
   }
 }

@@ -7,8 +7,14 @@
 //   DeleteApplication (CREATED/STOPPED)   -> TERMINATED at once
 //   StartJobRun on CREATED/STOPPED with autoStart -> STARTING -> STARTED
 //   STARTED, autoStop on, no job run in a non-final state for idleTimeoutMinutes -> STOPPING -> STOPPED
-// Job runs stay in their state until the control API moves them, except CancelJobRun:
-// CANCELLING -> CANCELLED after `transitionMs`.
+// Job runs stay in their state until the control API moves them, except CancelJobRun
+// (CANCELLING -> CANCELLED after `transitionMs`) and, when `jobRunStepMs` > 0 (the demo), the
+// happy path SUBMITTED -> PENDING -> SCHEDULED -> RUNNING -> SUCCESS, one step per jobRunStepMs
+// (a run waits in SCHEDULED until its application is STARTED).
+//
+// A job run keeps the configuration it was submitted with: its configurationOverrides are
+// resolved at StartJobRun (the application's disk encryption filled in when the job sends none)
+// and GetJobRun answers them, so changing the application's key later does not touch it.
 import { createHash, randomBytes } from 'node:crypto';
 import { notFoundError, validationError } from './errors.js';
 import type { Timers } from './timers.js';
@@ -45,6 +51,8 @@ export interface EmrOptions {
   accountId: string;
   transitionMs: number;
   idleMinuteMs: number;
+  /** > 0: job runs move on by themselves, one state per this many ms, to SUCCESS. */
+  jobRunStepMs?: number;
 }
 
 type Json = Record<string, unknown>;
@@ -82,9 +90,24 @@ interface JobRecord {
   releaseLabel: string;
   type: string;
   fields: Json;
+  /** configurationOverrides as resolved at submission (what GetJobRun answers). */
+  resolvedOverrides: Json | undefined;
   tags: Record<string, string>;
   transition?: NodeJS.Timeout | undefined;
 }
+
+/** The happy path a run follows on the jobRunStepMs timer. */
+const NEXT_JOB_STATE: Partial<Record<JobRunState, JobRunState>> = {
+  SUBMITTED: 'PENDING',
+  PENDING: 'SCHEDULED',
+  SCHEDULED: 'RUNNING',
+  RUNNING: 'SUCCESS',
+};
+
+/** Resources one second of a run uses (the utilisation figures GetJobRun reports). */
+const RUN_VCPU = 4;
+const RUN_MEMORY_GB = 16;
+const RUN_STORAGE_GB = 20;
 
 export const NON_FINAL_JOB_STATES: ReadonlySet<JobRunState> = new Set<JobRunState>([
   'SUBMITTED',
@@ -158,6 +181,16 @@ function page<T extends { seq: number; state: string }>(
   return sorted.length > max && last
     ? { items: chunk.map((s) => s.it), nextToken: encodeToken(last.key) }
     : { items: chunk.map((s) => s.it) };
+}
+
+/**
+ * The overrides a run starts with: as sent, and the application's disk encryption when the
+ * job sends none (a job-level `{}` stays `{}`: the AWS-owned key for that job).
+ */
+function resolveOverrides(sent: Json | undefined, app: AppRecord): Json | undefined {
+  const appDisk = app.fields.diskEncryptionConfiguration as Json | undefined;
+  if (sent?.diskEncryptionConfiguration !== undefined || !appDisk || isEmpty(appDisk)) return sent;
+  return { ...sent, diskEncryptionConfiguration: structuredClone(appDisk) };
 }
 
 function imageOut(input: unknown): Json | undefined {
@@ -374,6 +407,7 @@ export class EmrService {
     const { clientToken: _token, tags, ...fields } = input;
     const job = this.newJob(app, 'SUBMITTED', fields as Json, tags ?? {});
     if (tokenKey) this.jobTokens.set(tokenKey, job.id);
+    this.armJobStep(job);
     return { applicationId: appId, jobRunId: job.id, arn: job.arn };
   }
 
@@ -395,7 +429,7 @@ export class EmrService {
         state: job.state,
         stateDetails: job.stateDetails,
         releaseLabel: job.releaseLabel,
-        configurationOverrides: f.configurationOverrides,
+        configurationOverrides: job.resolvedOverrides,
         jobDriver: f.jobDriver,
         tags: { ...job.tags },
         networkConfiguration: this.apps.get(job.appId)?.fields.networkConfiguration,
@@ -407,10 +441,7 @@ export class EmrService {
         attemptUpdatedAt: seconds(job.updatedAt),
         startedAt: job.startedAt === undefined ? undefined : seconds(job.startedAt),
         endedAt: job.endedAt === undefined ? undefined : seconds(job.endedAt),
-        totalExecutionDurationSeconds:
-          job.endedAt !== undefined && job.startedAt !== undefined
-            ? Math.round((job.endedAt - job.startedAt) / 1000)
-            : undefined,
+        ...this.utilization(job),
       },
     };
   }
@@ -470,6 +501,7 @@ export class EmrService {
     if (!NON_FINAL_JOB_STATES.has(job.state)) {
       throw validationError(`Job run ${jobRunId} is already in a final state: ${job.state}`);
     }
+    this.timers.cancel(job.transition);
     this.setJobState(job, 'CANCELLING');
     job.transition = this.timers.after(this.opts.transitionMs, () => {
       job.transition = undefined;
@@ -530,12 +562,14 @@ export class EmrService {
     return { applicationId: appId, jobRunId: job.id, arn: job.arn, state: job.state };
   }
 
-  setJobRunState(appId: string, jobRunId: string, state: unknown): Json {
+  /** Moves a job run to `state` at once (its timer, if any, stops), with AWS-style `stateDetails`. */
+  setJobRunState(appId: string, jobRunId: string, state: unknown, stateDetails?: unknown): Json {
     const job = this.jobs.get(jobRunId);
     if (!job || job.appId !== appId) throw notFoundError(`Job run ${jobRunId} does not exist`);
     this.timers.cancel(job.transition);
     job.transition = undefined;
     this.setJobState(job, this.jobState(state));
+    if (stateDetails !== undefined) job.stateDetails = stateDetails === null ? '' : String(stateDetails);
     return { applicationId: appId, jobRunId, state: job.state };
   }
 
@@ -653,11 +687,49 @@ export class EmrService {
       releaseLabel: String(app.fields.releaseLabel),
       type: String(app.fields.type),
       fields,
+      resolvedOverrides: resolveOverrides(fields.configurationOverrides as Json | undefined, app),
       tags: { ...tags },
     };
     this.jobs.set(id, job);
     this.armIdle(app);
     return job;
+  }
+
+  /** On the jobRunStepMs timer, moves the run one step along the happy path. */
+  private armJobStep(job: JobRecord): void {
+    const step = this.opts.jobRunStepMs ?? 0;
+    const next = NEXT_JOB_STATE[job.state];
+    if (step <= 0 || !next) return;
+    job.transition = this.timers.after(step, () => {
+      job.transition = undefined;
+      const app = this.apps.get(job.appId);
+      // Workers only run on a STARTED application: a scheduled run waits for it.
+      if (next !== 'RUNNING' || app?.state === 'STARTED') this.setJobState(job, next);
+      this.armJobStep(job);
+    });
+  }
+
+  /** Duration and utilisation, once a run has started (figures grow with its run time). */
+  private utilization(job: JobRecord): Json {
+    if (job.startedAt === undefined) return {};
+    const seconds = Math.max(1, Math.round(((job.endedAt ?? Date.now()) - job.startedAt) / 1000));
+    const hours = seconds / 3600;
+    const round = (n: number) => Math.round(n * 1000) / 1000;
+    const used = {
+      vCPUHour: round(RUN_VCPU * hours),
+      memoryGBHour: round(RUN_MEMORY_GB * hours),
+      storageGBHour: round(RUN_STORAGE_GB * hours),
+    };
+    return {
+      ...(job.endedAt !== undefined ? { totalExecutionDurationSeconds: seconds } : {}),
+      totalResourceUtilization: used,
+      // Billed with a one-minute minimum, as EMR Serverless bills workers.
+      billedResourceUtilization: {
+        vCPUHour: round(RUN_VCPU * Math.max(hours, 1 / 60)),
+        memoryGBHour: round(RUN_MEMORY_GB * Math.max(hours, 1 / 60)),
+        storageGBHour: round(RUN_STORAGE_GB * Math.max(hours, 1 / 60)),
+      },
+    };
   }
 
   private setJobState(job: JobRecord, state: JobRunState): void {

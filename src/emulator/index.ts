@@ -20,6 +20,8 @@ export interface EmulatorOptions {
   transitionMs?: number;
   /** How many ms one minute of autoStop idle timeout lasts. Default 60000; tests use e.g. 10. */
   idleMinuteMs?: number;
+  /** > 0: job runs go SUBMITTED -> ... -> SUCCESS by themselves, one state per this many ms. Default 0 (moved through the control API). */
+  jobRunStepMs?: number;
   /** Default 123456789012. */
   accountId?: string;
   /** Region of requests without a SigV4 credential scope. Default us-east-1. */
@@ -40,6 +42,7 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
     defaultRegion: opts.defaultRegion ?? 'us-east-1',
     transitionMs: opts.transitionMs ?? 50,
     idleMinuteMs: opts.idleMinuteMs ?? 60_000,
+    ...(opts.jobRunStepMs !== undefined && { jobRunStepMs: opts.jobRunStepMs }),
   });
   const port = await server.listen(opts.port ?? 0, host);
   const shown = host.includes(':') ? `[${host}]` : host;

@@ -22,6 +22,7 @@ export interface ServerOptions {
   defaultRegion: string;
   transitionMs: number;
   idleMinuteMs: number;
+  jobRunStepMs?: number;
 }
 
 /** One AWS API call, as the control API's calls log shows it. */
@@ -186,7 +187,12 @@ export class EmulatorServer {
 
   constructor(private readonly opts: ServerOptions) {
     this.emr = new EmrService(
-      { accountId: opts.accountId, transitionMs: opts.transitionMs, idleMinuteMs: opts.idleMinuteMs },
+      {
+        accountId: opts.accountId,
+        transitionMs: opts.transitionMs,
+        idleMinuteMs: opts.idleMinuteMs,
+        ...(opts.jobRunStepMs !== undefined && { jobRunStepMs: opts.jobRunStepMs }),
+      },
       this.timers,
     );
     this.kms = new KmsService({ accountId: opts.accountId, defaultRegion: opts.defaultRegion });
@@ -603,7 +609,7 @@ export class EmulatorServer {
         return this.emr.createJobRun(b!, state, extra);
       }
       case 'PATCH jobruns/:id/:id':
-        return this.emr.setJobRunState(b!, c!, body.state);
+        return this.emr.setJobRunState(b!, c!, body.state, body.stateDetails);
       default:
         throw new HttpProblem(404, 'NotFound', `control API: no route for ${method} ${rawPath}`);
     }

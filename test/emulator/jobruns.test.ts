@@ -1,0 +1,142 @@
+// Job runs as the operator relies on them: the configuration a run starts with is resolved and
+// kept (the application's key when the job sends none, unchanged when the application's key
+// changes later), the demo's timer moves runs to SUCCESS, and the control API sets AWS's reason.
+import {
+  CancelJobRunCommand,
+  CreateApplicationCommand,
+  GetJobRunCommand,
+  type JobRun,
+  StartJobRunCommand,
+  UpdateApplicationCommand,
+} from '@aws-sdk/client-emr-serverless';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Harness, harness, KEY_ARN, OTHER_KEY_ARN, ROLE_ARN, waitFor, waitForState } from './helpers.js';
+
+let manual: Harness;
+let timed: Harness;
+beforeAll(async () => {
+  manual = await harness();
+  timed = await harness({ jobRunStepMs: 40 });
+});
+afterAll(async () => {
+  await manual.close();
+  await timed.close();
+});
+
+async function app(h: Harness, keyArn?: string): Promise<string> {
+  const out = await h.emr.send(
+    new CreateApplicationCommand({
+      name: 'jobs',
+      releaseLabel: 'emr-7.5.0',
+      type: 'SPARK',
+      ...(keyArn && {
+        diskEncryptionConfiguration: { encryptionKeyArn: keyArn, encryptionContext: { a: '1' } },
+      }),
+    }),
+  );
+  await waitForState(h.emr, out.applicationId!, 'CREATED');
+  return out.applicationId!;
+}
+
+const driver = { sparkSubmit: { entryPoint: 's3://bucket/job.py' } };
+
+async function run(h: Harness, applicationId: string, extra: Record<string, unknown> = {}): Promise<string> {
+  const out = await h.emr.send(
+    new StartJobRunCommand({ applicationId, executionRoleArn: ROLE_ARN, jobDriver: driver, ...extra }),
+  );
+  return out.jobRunId!;
+}
+
+const get = async (h: Harness, applicationId: string, jobRunId: string): Promise<JobRun> =>
+  (await h.emr.send(new GetJobRunCommand({ applicationId, jobRunId }))).jobRun!;
+
+describe('the configuration a job run starts with', () => {
+  it('is the application’s key when the job sends none, and stays so when the application’s key changes', async () => {
+    const id = await app(manual, KEY_ARN);
+    const inherited = await run(manual, id);
+    const own = await run(manual, id, {
+      configurationOverrides: { diskEncryptionConfiguration: { encryptionKeyArn: OTHER_KEY_ARN } },
+    });
+    const awsOwned = await run(manual, id, { configurationOverrides: { diskEncryptionConfiguration: {} } });
+    expect((await get(manual, id, inherited)).configurationOverrides).toEqual({
+      diskEncryptionConfiguration: { encryptionKeyArn: KEY_ARN, encryptionContext: { a: '1' } },
+    });
+    expect((await get(manual, id, own)).configurationOverrides?.diskEncryptionConfiguration).toEqual({
+      encryptionKeyArn: OTHER_KEY_ARN,
+    });
+    expect((await get(manual, id, awsOwned)).configurationOverrides?.diskEncryptionConfiguration).toEqual({});
+
+    // The application moves to another key (stopped first, as the service requires).
+    for (const j of [inherited, own, awsOwned]) await manual.control.setJobRunState(id, j, 'SUCCESS');
+    await manual.control.patchApplication(id, { state: 'STOPPED' });
+    await manual.emr.send(
+      new UpdateApplicationCommand({
+        applicationId: id,
+        diskEncryptionConfiguration: { encryptionKeyArn: OTHER_KEY_ARN },
+      }),
+    );
+    expect((await get(manual, id, inherited)).configurationOverrides?.diskEncryptionConfiguration).toEqual({
+      encryptionKeyArn: KEY_ARN,
+      encryptionContext: { a: '1' },
+    });
+    const later = await run(manual, id);
+    expect((await get(manual, id, later)).configurationOverrides?.diskEncryptionConfiguration).toEqual({
+      encryptionKeyArn: OTHER_KEY_ARN,
+    });
+  });
+
+  it('has no configurationOverrides when neither the job nor the application sets any', async () => {
+    const id = await app(manual);
+    const j = await run(manual, id);
+    expect((await get(manual, id, j)).configurationOverrides).toBeUndefined();
+  });
+});
+
+describe('job run states', () => {
+  it('on the timer: SUBMITTED to SUCCESS, through RUNNING once autoStart has started the application', async () => {
+    const id = await app(timed);
+    const j = await run(timed, id);
+    const seen = new Set<string>();
+    const done = await waitFor(
+      async () => {
+        const r = await get(timed, id, j);
+        seen.add(r.state!);
+        return r;
+      },
+      (r) => r.state === 'SUCCESS',
+      'the run to succeed',
+    );
+    expect([...seen]).toEqual(expect.arrayContaining(['SUBMITTED', 'RUNNING', 'SUCCESS']));
+    expect(done.startedAt).toBeInstanceOf(Date);
+    expect(done.endedAt).toBeInstanceOf(Date);
+    expect(done.totalExecutionDurationSeconds).toBeGreaterThanOrEqual(1);
+    expect(done.totalResourceUtilization?.vCPUHour).toBeGreaterThan(0);
+    expect(done.billedResourceUtilization?.vCPUHour).toBeGreaterThanOrEqual(
+      done.totalResourceUtilization!.vCPUHour!,
+    );
+  });
+
+  it('on the timer: CancelJobRun wins over the next step', async () => {
+    const id = await app(timed);
+    const j = await run(timed, id);
+    await timed.emr.send(new CancelJobRunCommand({ applicationId: id, jobRunId: j }));
+    await waitFor(
+      () => get(timed, id, j),
+      (r) => r.state === 'CANCELLED',
+      'the run to be cancelled',
+    );
+    await new Promise((r) => setTimeout(r, 200));
+    expect((await get(timed, id, j)).state).toBe('CANCELLED');
+  });
+
+  it('through the control API, with AWS’s reason in stateDetails', async () => {
+    const id = await app(manual);
+    const j = await run(manual, id);
+    expect((await get(manual, id, j)).state).toBe('SUBMITTED');
+    await manual.control.setJobRunState(id, j, 'FAILED', 'Job failed, ExitCode: 1. Out of memory.');
+    expect(await get(manual, id, j)).toMatchObject({
+      state: 'FAILED',
+      stateDetails: 'Job failed, ExitCode: 1. Out of memory.',
+    });
+  });
+});
