@@ -10,16 +10,10 @@
 //   release the lease, close the HTTP servers.
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { GROUP, KIND, PLURAL, VERSION } from '../api/constants.js';
-import type { EmrServerlessApplication } from '../api/schema.js';
-import {
-  type CacheReader,
-  Controller,
-  type ControllerDefinition,
-  type ReconcilerFactory,
-} from './controller.js';
+import { type CacheReader, Controller, type ControllerDefinition } from './controller.js';
 import { type RunningServer, startHealthServer, startMetricsServer } from './health.js';
 import type { KubeObject } from './informer.js';
+import { APPLICATION_CONTROLLER } from './kinds.js';
 import { LeaderElector } from './leader.js';
 import type { OperatorMetrics } from './metrics.js';
 
@@ -29,20 +23,6 @@ export type {
   ReconcilerFactory,
   ReconcilerLike,
 } from './controller.js';
-
-/** The application controller's name (its `controller` metrics label). */
-export const CONTROLLER_NAME = 'emrserverlessapplication';
-
-/** The application kind's controller, built on `reconciler`. */
-export function applicationController(
-  reconciler: ReconcilerFactory<EmrServerlessApplication>,
-): ControllerDefinition<EmrServerlessApplication> {
-  return {
-    name: CONTROLLER_NAME,
-    resource: { group: GROUP, version: VERSION, plural: PLURAL, kind: KIND },
-    reconciler,
-  };
-}
 
 export interface LeaderElectionSettings {
   namespace: string;
@@ -184,7 +164,7 @@ export class Manager {
         this.options.healthAddr ?? '0',
         // The application controller's check keeps its historical name.
         this.controllers.map((c) => ({
-          name: c.name === CONTROLLER_NAME ? 'informer' : `informer-${c.name}`,
+          name: c.name === APPLICATION_CONTROLLER ? 'informer' : `informer-${c.name}`,
           check: () => c.cacheProblem(),
         })),
         this.log,

@@ -1,13 +1,16 @@
-// The operator assembled: the manager running the reconciler over the AWS port, with key
-// verification, status writes and events. `run` and the in-process integration tests build it
-// here, so what is tested is what runs.
+// The operator assembled: the manager running one controller per kind (applications, job runs)
+// over the AWS port, with key verification, status writes and events. `run` and the in-process
+// integration tests build it here, so what is tested is what runs.
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { type AwsClients, KeyVerifier } from '../aws/index.js';
+import { JobRunReconciler } from '../reconcile/jobrun/reconciler.js';
 import { ClaimLocks, NO_ADOPTION, type OwnershipOptions } from '../reconcile/ownership.js';
 import { Reconciler } from '../reconcile/reconciler.js';
 import { KubeEventRecorder } from './events.js';
-import { applicationController, type LeaderElectionSettings, Manager } from './manager.js';
+import { KubeJobRunWriter } from './jobrun-writer.js';
+import { applicationController, jobRunController } from './kinds.js';
+import { type LeaderElectionSettings, Manager } from './manager.js';
 import type { OperatorMetrics } from './metrics.js';
 import { KubeResourceWriter } from './resource-writer.js';
 
@@ -49,6 +52,13 @@ export function createOperator(o: OperatorOptions): Operator {
     negativeTtlMs: Math.min(keyCacheTtlMs, 30_000),
   });
   const writer = new KubeResourceWriter(o.kubeConfig);
+  const jobRunWriter = new KubeJobRunWriter(o.kubeConfig);
+  const planOptions = {
+    defaultRegion: o.region,
+    verifyKeys: o.verifyKeys,
+    resyncPeriodMs: o.resyncPeriodMs,
+    ownership: o.ownership ?? NO_ADOPTION,
+  };
   const events = new KubeEventRecorder({
     kubeConfig: o.kubeConfig,
     logger: o.logger,
@@ -74,15 +84,22 @@ export function createOperator(o: OperatorOptions): Operator {
             writer,
             events,
             logger,
-            options: {
-              defaultRegion: o.region,
-              verifyKeys: o.verifyKeys,
-              resyncPeriodMs: o.resyncPeriodMs,
-              ownership: o.ownership ?? NO_ADOPTION,
-            },
+            options: planOptions,
             claims: new ClaimLocks(),
             onKeyHealth: (resourceKey, health) => o.metrics.setKeyHealth(resourceKey, health),
             onStatus: (resourceKey, status) => o.metrics.setResourceStatus(resourceKey, status),
+          }),
+      ),
+      jobRunController(
+        ({ logger, cache }) =>
+          new JobRunReconciler({
+            aws: o.aws,
+            keys,
+            writer: jobRunWriter,
+            events,
+            cache,
+            logger,
+            options: planOptions,
           }),
       ),
     ],

@@ -47,11 +47,11 @@ export function finalizerPatch(obj: KubeResource, next: string[]): JsonPatchOp[]
 export class KubeResourceWriter<T extends KubeResource = EmrServerlessApplication, S = Status>
   implements ResourceWriter<T, S>
 {
-  private readonly api: CustomObjectsApi;
+  protected readonly api: CustomObjectsApi;
 
   constructor(
     kubeConfig: KubeConfig,
-    private readonly plural: string = PLURAL,
+    protected readonly plural: string = PLURAL,
   ) {
     this.api = kubeConfig.makeApiClient(CustomObjectsApi);
   }
@@ -93,24 +93,6 @@ export class KubeResourceWriter<T extends KubeResource = EmrServerlessApplicatio
       },
       setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply),
     );
-  }
-
-  async delete(obj: T): Promise<void> {
-    const { name, namespace, uid } = obj.metadata;
-    try {
-      await this.api.deleteNamespacedCustomObject({
-        group: GROUP,
-        version: VERSION,
-        namespace,
-        plural: this.plural,
-        name,
-        propagationPolicy: 'Background',
-        body: { preconditions: { uid } },
-      });
-    } catch (error) {
-      if (httpStatusOf(error) === 404) return;
-      throw error;
-    }
   }
 
   private async patchFinalizers(obj: T, next: string[]): Promise<T> {

@@ -124,6 +124,14 @@ export class EmulatorControl {
     return this.request('POST', `/jobruns/${encodeURIComponent(appId)}`, { state });
   }
 
+  /** GetJobRun's answer (`jobRun`) and the StartJobRun request as sent (`submitted`). */
+  async jobRun(
+    appId: string,
+    jobRunId: string,
+  ): Promise<{ jobRun: Record<string, unknown>; submitted: Record<string, unknown> }> {
+    return this.request('GET', `/jobruns/${encodeURIComponent(appId)}/${encodeURIComponent(jobRunId)}`);
+  }
+
   /** Moves a job run to `state` at once; `stateDetails` is what GetJobRun then says about it. */
   async setJobRunState(appId: string, jobRunId: string, state: string, stateDetails?: string): Promise<void> {
     await this.request('PATCH', `/jobruns/${encodeURIComponent(appId)}/${encodeURIComponent(jobRunId)}`, {

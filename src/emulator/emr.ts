@@ -573,6 +573,17 @@ export class EmrService {
     return { applicationId: appId, jobRunId, state: job.state };
   }
 
+  /**
+   * A job run as GetJobRun answers it, plus `submitted`: the StartJobRun request as it was sent
+   * (without clientToken), to tell what the caller sent from what the service resolved.
+   */
+  describeJobRunForControl(appId: string, jobRunId: string): Json {
+    const job = this.jobs.get(jobRunId);
+    if (!job || job.appId !== appId) throw notFoundError(`Job run ${jobRunId} does not exist`);
+    const answer = this.getJobRun({ account: this.opts.accountId, region: job.region }, appId, jobRunId);
+    return { ...answer, submitted: { ...structuredClone(job.fields), tags: { ...job.tags } } };
+  }
+
   /** The application as GetApplication answers it, looked up in any region (control API). */
   describeForControl(id: string): Json | undefined {
     const app = this.apps.get(id);

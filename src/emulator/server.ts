@@ -610,6 +610,8 @@ export class EmulatorServer {
       }
       case 'PATCH jobruns/:id/:id':
         return this.emr.setJobRunState(b!, c!, body.state, body.stateDetails);
+      case 'GET jobruns/:id/:id':
+        return this.emr.describeJobRunForControl(b!, c!);
       default:
         throw new HttpProblem(404, 'NotFound', `control API: no route for ${method} ${rawPath}`);
     }

@@ -16,7 +16,10 @@ import { withoutOperatorTags } from './ownership.js';
 import type { RecordedEvent } from './ports.js';
 import type { Action } from './types.js';
 
-export function ensureFinalizer(resource: EmrServerlessApplication): Action[] {
+/** Adds the operator's finalizer first when the resource (of any kind) lacks it. */
+export function ensureFinalizer(resource: {
+  metadata: { finalizers?: string[] };
+}): { kind: 'AddFinalizer' }[] {
   return (resource.metadata.finalizers ?? []).includes(FINALIZER) ? [] : [{ kind: 'AddFinalizer' }];
 }
 

@@ -16,8 +16,9 @@ import { createInterface } from 'node:readline';
 import { CreateApplicationCommand, EMRServerlessClient } from '@aws-sdk/client-emr-serverless';
 import { afterEach, inject } from 'vitest';
 import { parseAllDocuments, stringify } from 'yaml';
-import { PLURAL } from '../../src/api/constants.js';
-import type { EmrServerlessApplication } from '../../src/api/schema.js';
+import { JOB_RUN_PLURAL, PLURAL } from '../../src/api/constants.js';
+import type { EmrServerlessJobRun } from '../../src/api/jobrun-schema.js';
+import type { Condition, EmrServerlessApplication } from '../../src/api/schema.js';
 import {
   AWS_WRITE_OPERATIONS,
   type Call,
@@ -39,6 +40,7 @@ export const ROOT = findRepoRoot();
 export const CLI = join(ROOT, 'dist', 'cli', 'main.js');
 export const CRD_DIR = join(ROOT, 'crds');
 export const CRD_NAME = `${PLURAL}.emrserverless.operator.dev`;
+export const JOB_RUN_CRD_NAME = `${JOB_RUN_PLURAL}.emrserverless.operator.dev`;
 export const REGION = 'eu-west-1';
 export const ACCOUNT = '123456789012';
 /** What `--resync-period` the suite's operators run with, in ms. */
@@ -49,6 +51,7 @@ export const RESYNC_MS = 2_000;
 export type Resource = EmrServerlessApplication & {
   status?: EmrServerlessApplication['status'] & Record<string, unknown>;
 };
+export type JobRunResource = EmrServerlessJobRun & { metadata: { finalizers?: string[] } };
 
 // ------------------------------------------------------------------------------------------ waits
 
@@ -290,7 +293,13 @@ export function ensureCrd(cluster: ClusterAccess): Promise<void> {
     done = (async () => {
       const run = (args: string[]) => runKubectl(cluster.kubectlPath, cluster.kubeconfig, args);
       await run(['apply', '--server-side', '--force-conflicts', '-f', CRD_DIR]);
-      await run(['wait', '--for=condition=Established', '--timeout=60s', `crd/${CRD_NAME}`]);
+      await run([
+        'wait',
+        '--for=condition=Established',
+        '--timeout=60s',
+        `crd/${CRD_NAME}`,
+        `crd/${JOB_RUN_CRD_NAME}`,
+      ]);
     })();
     crdInstalled.set(cluster.kubeconfig, done);
   }
@@ -523,6 +532,53 @@ export class E2e {
     );
   }
 
+  // ------------------------------------------------------------------------------ job runs
+
+  async getJob(name: string): Promise<JobRunResource> {
+    return JSON.parse((await this.kubectl(['get', 'emrjob', name, '-o', 'json'])).stdout) as JobRunResource;
+  }
+
+  async jobExists(name: string): Promise<boolean> {
+    const r = await this.kubectl(['get', 'emrjob', name, '--ignore-not-found', '-o', 'name'], {
+      check: false,
+    });
+    if (r.exitCode !== 0) throw new Error(r.stderr);
+    return r.stdout.trim() !== '';
+  }
+
+  /** Polls `kubectl get emrjob -o json` until `probe` answers something. */
+  waitForJob<T>(
+    name: string,
+    what: string,
+    probe: (r: JobRunResource) => T | undefined | false,
+    timeoutMs = 30_000,
+  ): Promise<T> {
+    return waitFor(`job run ${name}: ${what}`, async () => probe(await this.getJob(name)), {
+      timeoutMs,
+      diagnostics: () => this.diagnostics(),
+    });
+  }
+
+  /** The job run with this condition True (Ready, Reconciling or Stalled) and reason. */
+  waitForJobCondition(name: string, type: string, reason: string, timeoutMs = 30_000) {
+    return this.waitForJob(
+      name,
+      `${type} ${reason}`,
+      (r) => {
+        const c = condition(r, type);
+        return c?.status === 'True' && c.reason === reason && r;
+      },
+      timeoutMs,
+    );
+  }
+
+  async waitJobGone(name: string, timeoutMs = 30_000): Promise<void> {
+    await waitFor(`job run ${name} to be deleted`, async () => !(await this.jobExists(name)), {
+      timeoutMs,
+      diagnostics: () => this.diagnostics(),
+    });
+  }
+
   // ------------------------------------------------------------------------------ AWS side
 
   calls(): Promise<Call[]> {
@@ -587,6 +643,8 @@ export class E2e {
     const parts: string[] = [];
     const table = await this.kubectl(['get', 'emrsa', '-o', 'wide'], { check: false });
     parts.push(`--- kubectl get emrsa -o wide ---\n${table.stdout || table.stderr}`);
+    const jobs = await this.kubectl(['get', 'emrjob', '-o', 'yaml'], { check: false });
+    if (jobs.stdout.includes('name:')) parts.push(`--- kubectl get emrjob -o yaml ---\n${jobs.stdout}`);
     if (name) {
       const r = await this.get(name).catch((e: Error) => e.message);
       parts.push(
@@ -632,7 +690,7 @@ export function reportFailures(get: () => E2e | undefined, ...names: string[]): 
 
 // ------------------------------------------------------------------------------------ manifests
 
-export function condition(r: Resource, type: string) {
+export function condition(r: { status?: { conditions?: Condition[] } }, type: string) {
   return r.status?.conditions?.find((c) => c.type === type);
 }
 
@@ -653,6 +711,33 @@ export function manifest(
 /** A minimal creatable spec: `name`, SPARK, emr-7.5.0, plus `extra`. */
 export function baseSpec(name: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
   return { name, type: 'SPARK', releaseLabel: 'emr-7.5.0', ...extra };
+}
+
+export const JOB_ROLE_ARN = `arn:aws:iam::${ACCOUNT}:role/emr-job`;
+
+/** An EmrServerlessJobRun manifest: a Spark job on `application`, with `extra` spec fields. */
+export function jobRunManifest(
+  name: string,
+  application: string,
+  extra: Record<string, unknown> = {},
+  metadata: Record<string, unknown> = {},
+): string {
+  return stringify({
+    apiVersion: 'emrserverless.operator.dev/v1alpha1',
+    kind: 'EmrServerlessJobRun',
+    metadata: { name, ...metadata },
+    spec: {
+      applicationRef: { name: application },
+      executionRoleArn: JOB_ROLE_ARN,
+      jobDriver: {
+        sparkSubmit: {
+          entryPoint: 's3://bucket/jobs/etl.py',
+          sparkSubmitParameters: '--conf spark.executor.cores=2',
+        },
+      },
+      ...extra,
+    },
+  });
 }
 
 /** The documents of a YAML file, parsed. */

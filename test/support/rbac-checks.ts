@@ -4,6 +4,7 @@ import { inject } from 'vitest';
 import { runKubectl } from '../../src/envtest/index.js';
 
 export const APPS = 'emrserverlessapplications.emrserverless.operator.dev';
+export const JOBS = 'emrserverlessjobruns.emrserverless.operator.dev';
 
 export interface RbacScope {
   /** Where the operator runs (its Lease lives there). */
@@ -33,6 +34,20 @@ export function neededAccess({ operatorNs, watchedNs, lease, clusterWide = true 
     ['patch', APPS, '-n', watchedNs],
     ['patch', APPS, '--subresource=status', '-n', watchedNs],
     ['update', APPS, '--subresource=finalizers', '-n', watchedNs],
+    // the same for job runs, and delete (jobrun-writer.ts: ttlSecondsAfterFinished)
+    ...(clusterWide
+      ? [
+          ['list', JOBS, '--all-namespaces'],
+          ['watch', JOBS, '--all-namespaces'],
+        ]
+      : []),
+    ['list', JOBS, '-n', watchedNs],
+    ['watch', JOBS, '-n', watchedNs],
+    ['get', JOBS, '-n', watchedNs],
+    ['patch', JOBS, '-n', watchedNs],
+    ['patch', JOBS, '--subresource=status', '-n', watchedNs],
+    ['update', JOBS, '--subresource=finalizers', '-n', watchedNs],
+    ['delete', JOBS, '-n', watchedNs],
     // events.ts: events.k8s.io/v1, next to the resource
     ['create', 'events.events.k8s.io', '-n', watchedNs],
     ['patch', 'events.events.k8s.io', '-n', watchedNs],
@@ -68,6 +83,11 @@ export function forbiddenAccess({ operatorNs, watchedNs, lease }: RbacScope): st
     ['deletecollection', APPS, '-n', watchedNs],
     ['update', APPS, '--subresource=status', '-n', watchedNs],
     ['get', APPS, '--subresource=finalizers', '-n', watchedNs],
+    // job runs: deleted one by one only (ttlSecondsAfterFinished), never created or replaced
+    ['create', JOBS, '-n', watchedNs],
+    ['update', JOBS, '-n', watchedNs],
+    ['deletecollection', JOBS, '-n', watchedNs],
+    ['update', JOBS, '--subresource=status', '-n', watchedNs],
     // events: no reading, deleting, or core/v1 events
     ['list', 'events.events.k8s.io', '-n', watchedNs],
     ['delete', 'events.events.k8s.io', '-n', watchedNs],

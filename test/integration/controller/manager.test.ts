@@ -4,7 +4,8 @@ import type { Logger } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FINALIZER } from '../../../src/api/constants.js';
 import type { EmrServerlessApplication, Status } from '../../../src/api/schema.js';
-import { applicationController, CONTROLLER_NAME, Manager } from '../../../src/controller/manager.js';
+import { APPLICATION_CONTROLLER, applicationController } from '../../../src/controller/kinds.js';
+import { Manager } from '../../../src/controller/manager.js';
 import { OperatorMetrics } from '../../../src/controller/metrics.js';
 import { KubeResourceWriter } from '../../../src/controller/resource-writer.js';
 import type { ReconcileResult } from '../../../src/reconcile/ports.js';
@@ -188,7 +189,7 @@ describe('Manager', () => {
     expect(reconciler.seen.some((s) => s.key === key && s.deleting)).toBe(true);
     await waitFor(
       'd gone from the cache',
-      () => manager.controller(CONTROLLER_NAME).informer.get(key) === undefined,
+      () => manager.controller(APPLICATION_CONTROLLER).informer.get(key) === undefined,
     );
   });
 });

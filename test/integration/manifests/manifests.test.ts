@@ -6,8 +6,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
-import { buildCrd } from '../../../src/api/crd.js';
-import { findRepoRoot } from '../../../src/envtest/index.js';
+import { buildCrd, crdFiles } from '../../../src/api/crd.js';
+import { findRepoRoot, runKubectl } from '../../../src/envtest/index.js';
 import { kubectl, newNamespace } from '../../support/cluster.js';
 import { OPERATOR_NAMESPACE, OPERATOR_SERVICE_ACCOUNT } from '../../support/operator-rbac.js';
 import { dryRunPod } from '../../support/pod-security.js';
@@ -71,6 +71,7 @@ describe('kubectl kustomize manifests/', () => {
         'ClusterRole/emr-serverless-operator',
         'ClusterRoleBinding/emr-serverless-operator',
         'CustomResourceDefinition/emrserverlessapplications.emrserverless.operator.dev',
+        'CustomResourceDefinition/emrserverlessjobruns.emrserverless.operator.dev',
         'Deployment/emr-serverless-operator',
         'Namespace/emr-serverless-operator',
         'PodDisruptionBudget/emr-serverless-operator',
@@ -82,11 +83,15 @@ describe('kubectl kustomize manifests/', () => {
         'ValidatingAdmissionPolicyBinding/emrserverlessapplications.emrserverless.operator.dev-refuse-nulls',
       ].sort(),
     );
-    const crd = find('CustomResourceDefinition');
+    const crds = rendered.filter((o) => o.kind === 'CustomResourceDefinition');
     // kustomize adds only the common labels.
-    const { labels, ...metadata } = crd.metadata;
-    expect({ ...crd, metadata }).toEqual(buildCrd());
-    expect(labels).toEqual({ 'app.kubernetes.io/part-of': 'emr-serverless-operator' });
+    expect(
+      crds.map((crd) => {
+        const { labels, ...metadata } = crd.metadata;
+        expect(labels).toEqual({ 'app.kubernetes.io/part-of': 'emr-serverless-operator' });
+        return { ...crd, metadata };
+      }),
+    ).toEqual(crdFiles().map((f) => f.crd));
   });
 
   it('puts every namespaced object in the operator namespace', () => {

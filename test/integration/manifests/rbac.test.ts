@@ -3,16 +3,15 @@
 // namespace for its resources and in its own namespace for the leader Lease; nothing else is.
 import { readdirSync, readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
+import { crdFiles } from '../../../src/api/crd.js';
 import { runKubectl, type ServiceAccountKubeconfig } from '../../../src/envtest/index.js';
 import { kubectl, newNamespace, serviceAccountKubeconfig } from '../../support/cluster.js';
 import { operatorRbacObjects, operatorServiceAccountKubeconfig } from '../../support/operator-rbac.js';
 import { all, canI, forbiddenAccess, neededAccess } from '../../support/rbac-checks.js';
 
-const CRD_FILE = new URL(
-  '../../../crds/emrserverless.operator.dev_emrserverlessapplications.yaml',
-  import.meta.url,
-).pathname;
+const CRD_DIR = new URL('../../../crds/', import.meta.url).pathname;
 const apps = 'emrserverlessapplications.emrserverless.operator.dev';
+const jobs = 'emrserverlessjobruns.emrserverless.operator.dev';
 const LEASE = 'emr-serverless-operator';
 
 let sa: ServiceAccountKubeconfig;
@@ -20,8 +19,8 @@ let operatorNs: string;
 let otherNs: string;
 
 beforeAll(async () => {
-  await kubectl(['apply', '--server-side', '-f', CRD_FILE]);
-  await kubectl(['wait', '--for=condition=Established', '--timeout=60s', `crd/${apps}`]);
+  await kubectl(['apply', '--server-side', '-f', CRD_DIR]);
+  await kubectl(['wait', '--for=condition=Established', '--timeout=60s', `crd/${apps}`, `crd/${jobs}`]);
   operatorNs = await newNamespace('operator-rbac');
   otherNs = await newNamespace('team-data');
   sa = await operatorServiceAccountKubeconfig(operatorNs);
@@ -48,17 +47,29 @@ describe('the RBAC objects of manifests/', () => {
   });
 });
 
+/** The kinds the operator serves; the informer and resource-writer.ts serve each of them. */
+const KINDS = crdFiles().map(
+  (f) => `emrserverless.operator.dev/${(f.crd.spec as { names: { plural: string } }).names.plural}`,
+);
+/** Files whose custom-object calls are about one kind only. */
+const ONE_KIND: Record<string, string> = {
+  'jobrun-writer.ts': 'emrserverless.operator.dev/emrserverlessjobruns',
+};
+
 /**
  * The Kubernetes calls in src/controller, as "apiGroup/resource verb", read from the source: each
  * `this.api.<method>(` of a client-node API class, and `new Watch(` (the informer's watch).
+ * Custom-object calls count for every kind served, unless the file serves one kind (ONE_KIND).
  */
 function callsInSource(): Set<string> {
   const dir = new URL('../../../src/controller/', import.meta.url);
   const calls = new Set<string>();
   for (const file of readdirSync(dir).filter((f) => f.endsWith('.ts'))) {
     const source = readFileSync(new URL(file, dir), 'utf8');
-    const apiClass = /makeApiClient\((\w+)\)/.exec(source)?.[1];
-    if (/new Watch\(/.test(source)) calls.add(`emrserverless.operator.dev/emrserverlessapplications watch`);
+    const apiClass =
+      /makeApiClient\((\w+)\)/.exec(source)?.[1] ?? (file in ONE_KIND ? 'CustomObjectsApi' : undefined);
+    const kinds = ONE_KIND[file] ? [ONE_KIND[file]] : KINDS;
+    if (/new Watch\(/.test(source)) for (const kind of kinds) calls.add(`${kind} watch`);
     for (const [, method] of source.matchAll(/this\.api\.(\w+)\(/g)) {
       const match = /^(list|read|get|create|replace|patch|delete)(Namespaced|Cluster)?(\w+)$/.exec(method!);
       if (!match) throw new Error(`${file}: teach this test what ${method} needs`);
@@ -71,17 +82,17 @@ function callsInSource(): Set<string> {
         patch: 'patch',
         delete: 'delete',
       }[match[1] as 'list'];
-      const resources: Record<string, string> = {
-        'CustomObjectsApi:CustomObject': 'emrserverless.operator.dev/emrserverlessapplications',
-        'CustomObjectsApi:CustomObjectStatus': 'emrserverless.operator.dev/emrserverlessapplications/status',
-        'EventsV1Api:Event': 'events.k8s.io/events',
-        'CoreV1Api:Event': '/events',
-        'CoordinationV1Api:Lease': 'coordination.k8s.io/leases',
-        'CoreV1Api:Namespace': '/namespaces',
+      const resources: Record<string, string[]> = {
+        'CustomObjectsApi:CustomObject': kinds,
+        'CustomObjectsApi:CustomObjectStatus': kinds.map((k) => `${k}/status`),
+        'EventsV1Api:Event': ['events.k8s.io/events'],
+        'CoreV1Api:Event': ['/events'],
+        'CoordinationV1Api:Lease': ['coordination.k8s.io/leases'],
+        'CoreV1Api:Namespace': ['/namespaces'],
       };
       const resource = resources[`${apiClass}:${match[3]}`];
       if (!resource) throw new Error(`${file}: teach this test what ${apiClass}.${method} needs`);
-      calls.add(`${resource} ${verb}`);
+      for (const r of resource) calls.add(`${r} ${verb}`);
     }
   }
   return calls;
@@ -109,6 +120,11 @@ describe('the RBAC of manifests/ against the source', () => {
       'emrserverless.operator.dev/emrserverlessapplications patch',
       'emrserverless.operator.dev/emrserverlessapplications watch',
       'emrserverless.operator.dev/emrserverlessapplications/status patch',
+      'emrserverless.operator.dev/emrserverlessjobruns delete',
+      'emrserverless.operator.dev/emrserverlessjobruns list',
+      'emrserverless.operator.dev/emrserverlessjobruns patch',
+      'emrserverless.operator.dev/emrserverlessjobruns watch',
+      'emrserverless.operator.dev/emrserverlessjobruns/status patch',
       'events.k8s.io/events create',
       'events.k8s.io/events patch',
     ]);
@@ -154,6 +170,9 @@ describe("the operator's service account", () => {
         `${apps} [] [] [get list watch patch]`,
         `${apps}/status [] [] [get patch]`,
         `${apps}/finalizers [] [] [update]`,
+        `${jobs} [] [] [get list watch patch delete]`,
+        `${jobs}/status [] [] [get patch]`,
+        `${jobs}/finalizers [] [] [update]`,
         'events.events.k8s.io [] [] [create patch]',
         'namespaces [] [kube-system] [get]',
       ].sort(),

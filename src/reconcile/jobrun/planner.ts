@@ -1,0 +1,292 @@
+// The job run planner: (resource, its application, the run as AWS has it, key facts, now) ->
+// the actions to take, the status to write and when to look again. No I/O; see
+// jobrun-planner.test.ts.
+//
+// A job run is submitted once: StartJobRun's clientToken is the resource's uid and the run is
+// tagged with it, so a run whose answer was lost (a crash between StartJobRun and the status
+// write) is found again (`lookups` says when to look) instead of being submitted twice.
+import { FINALIZER, OWNER_UID_TAG } from '../../api/constants.js';
+import { type EmrServerlessJobRun, JobRunSpec } from '../../api/jobrun-schema.js';
+import { type EmrServerlessApplication, KMS_KEY_ARN_PATTERN } from '../../api/schema.js';
+import { FINAL_JOB_RUN_STATES, type JobRunState } from '../../aws/port.js';
+import { ensureFinalizer } from '../changes.js';
+import { findCondition } from '../conditions.js';
+import { keyCheck } from '../keys.js';
+import { normal } from '../outcome.js';
+import type { PlanOptions } from '../types.js';
+import { JobRunOutcome } from './outcome.js';
+import type { JobRunPlan, JobRunPlanInput, JobRunTarget } from './types.js';
+
+export type { JobRunAction, JobRunObserved, JobRunPlan, JobRunPlanInput, JobRunTarget } from './types.js';
+
+const JOB_KEY_FIELD = 'spec.configurationOverrides.diskEncryptionConfiguration.encryptionKeyArn';
+
+/** How far before the resource's creation a run it submitted may carry as createdAt (clock skew). */
+export const CREATED_AT_SLACK_MS = 10 * 60_000;
+
+export const isFinal = (state: string | undefined): boolean =>
+  state !== undefined && (FINAL_JOB_RUN_STATES as readonly string[]).includes(state);
+
+const specOf = (resource: EmrServerlessJobRun) => (resource.spec ?? {}) as Partial<JobRunSpec>;
+const hasFinalizer = (resource: EmrServerlessJobRun) =>
+  (resource.metadata.finalizers ?? []).includes(FINALIZER);
+
+/** The name the run carries in AWS. */
+export const runName = (resource: EmrServerlessJobRun): string =>
+  specOf(resource).name ?? resource.metadata.name;
+
+/** The application a bound EmrServerlessApplication stands for, and its region. */
+export function boundTarget(app: EmrServerlessApplication | undefined): JobRunTarget | undefined {
+  const id = app?.status?.applicationId;
+  const region = app?.status?.region;
+  return id && region ? { applicationId: id, region } : undefined;
+}
+
+/** Where the run is (or goes): as recorded in status, else the referenced application's binding. */
+export function targetOf(
+  resource: EmrServerlessJobRun,
+  application: EmrServerlessApplication | undefined,
+): JobRunTarget | undefined {
+  const { applicationId, region } = resource.status ?? {};
+  return applicationId && region ? { applicationId, region } : boundTarget(application);
+}
+
+/**
+ * What to ask AWS about the run. `none` for a run already final (zero AWS calls on resync) or not
+ * submitted yet; `get` for a recorded run; `find` when an earlier reconcile may have submitted it
+ * without recording it (the finalizer is added before StartJobRun).
+ */
+export function runLookup(
+  resource: EmrServerlessJobRun,
+  application: EmrServerlessApplication | undefined,
+):
+  | { kind: 'none' }
+  | { kind: 'get'; target: JobRunTarget; jobRunId: string }
+  | { kind: 'find'; target: JobRunTarget } {
+  if (!hasFinalizer(resource)) return { kind: 'none' };
+  const status = resource.status ?? {};
+  const target = targetOf(resource, application);
+  if (!target) return { kind: 'none' };
+  if (status.jobRunId)
+    return isFinal(status.state) ? { kind: 'none' } : { kind: 'get', target, jobRunId: status.jobRunId };
+  return { kind: 'find', target };
+}
+
+/** The job-level key to describe: only before submission, when one is declared and checks are on. */
+export function keyToVerify(
+  resource: EmrServerlessJobRun,
+  options: PlanOptions,
+  runFound: boolean,
+): string | undefined {
+  if (!options.verifyKeys || runFound || resource.metadata.deletionTimestamp || resource.status?.jobRunId)
+    return undefined;
+  const arn = specOf(resource).configurationOverrides?.diskEncryptionConfiguration?.encryptionKeyArn;
+  return typeof arn === 'string' && KMS_KEY_ARN_PATTERN.test(arn) ? arn : undefined;
+}
+
+export function planJobRun(input: JobRunPlanInput): JobRunPlan {
+  if (input.resource.metadata.deletionTimestamp) return planJobRunDeletion(input);
+  const parsed = JobRunSpec.safeParse(input.resource.spec);
+  if (!parsed.success) {
+    const message = parsed.error.issues.map((i) => `spec.${i.path.join('.')}: ${i.message}`).join('; ');
+    return new JobRunOutcome(input, undefined).stalled(
+      'InvalidSpec',
+      `${message}. Fix the spec; nothing was sent to AWS.`,
+    );
+  }
+  const spec = parsed.data;
+  const { resource, observed } = input;
+  const out = new JobRunOutcome(input, spec);
+  const run = observed.run;
+
+  if (resource.status?.jobRunId) {
+    if (run === null) {
+      return out.stalled(
+        'JobRunNotFound',
+        `Job run ${resource.status.jobRunId} no longer exists in application ${resource.status.applicationId}. It is not submitted again: delete this resource and apply it again for a new run.`,
+      );
+    }
+    if (run) out.observe(run);
+    return follow(input, out);
+  }
+  if (run) {
+    out.observe(run);
+    out.events.push(
+      normal(
+        'Found',
+        'ListJobRuns',
+        `Found job run ${run.jobRunId}, submitted earlier for this resource (tag ${OWNER_UID_TAG}); it is not submitted again.`,
+      ),
+    );
+    return follow(input, out);
+  }
+  return planSubmission(input, spec, out);
+}
+
+/** Not submitted yet: check the application and the key, then StartJobRun. */
+function planSubmission(input: JobRunPlanInput, spec: JobRunSpec, out: JobRunOutcome): JobRunPlan {
+  const { resource, observed } = input;
+  const app = observed.application;
+  const ref = spec.applicationRef.name;
+  const namespace = resource.metadata.namespace;
+  if (!app) {
+    return out.waiting(
+      'WaitingForApplication',
+      `EmrServerlessApplication ${ref} does not exist in namespace ${namespace}: the job run is submitted once it exists and is bound to an AWS application.`,
+    );
+  }
+  if (app.metadata.deletionTimestamp) {
+    return out.stalled(
+      'ApplicationDeleting',
+      `EmrServerlessApplication ${ref} is being deleted: nothing is submitted. Point spec.applicationRef at another application (recreate this resource).`,
+    );
+  }
+  const appStalled = findCondition(app.status?.conditions, 'Stalled');
+  if (appStalled?.status === 'True') {
+    return out.stalled(
+      'ApplicationStalled',
+      `EmrServerlessApplication ${ref} is Stalled (${appStalled.reason}): ${appStalled.message} The job run is submitted once it recovers; nothing was sent to AWS.`,
+    );
+  }
+  const target = boundTarget(app);
+  if (!target) {
+    return out.waiting(
+      'WaitingForApplication',
+      `EmrServerlessApplication ${ref} is not bound to an AWS application yet: the job run is submitted once it is.`,
+    );
+  }
+  const declared = spec.configurationOverrides?.diskEncryptionConfiguration;
+  out.submitTo(target, declared === undefined ? app.status?.diskEncryption : undefined);
+  const key = keyCheck(declared?.encryptionKeyArn, observed.key, input.options.verifyKeys, JOB_KEY_FIELD);
+  out.keyHealth = key.health;
+  out.warnOnce(key.warning, (prev) => prev.diskEncryption?.key?.reason !== key.health?.reason);
+  if (key.blocking) return out.stalled(key.blocking.reason, key.blocking.message);
+
+  const name = runName(resource);
+  return out
+    .act(...ensureFinalizer(resource), {
+      kind: 'StartJobRun',
+      region: target.region,
+      input: {
+        applicationId: target.applicationId,
+        clientToken: resource.metadata.uid,
+        name,
+        executionRoleArn: spec.executionRoleArn,
+        jobDriver: spec.jobDriver,
+        ...(spec.configurationOverrides && { configurationOverrides: spec.configurationOverrides }),
+        tags: { ...spec.tags, [OWNER_UID_TAG]: resource.metadata.uid },
+        ...(spec.executionTimeoutMinutes !== undefined && {
+          executionTimeoutMinutes: spec.executionTimeoutMinutes,
+        }),
+        ...(spec.mode && { mode: spec.mode }),
+        ...(spec.retryPolicy && { retryPolicy: spec.retryPolicy }),
+      },
+      events: [
+        normal(
+          'Submitted',
+          'StartJobRun',
+          `Submitted job run ${name} to application ${target.applicationId} (${declared === undefined ? "the application's key" : 'its own key'}).`,
+        ),
+      ],
+    })
+    .progressing('Submitting', `Submitting job run ${name} to application ${target.applicationId}.`);
+}
+
+/** A submitted run: its state as the run (or, once final, status) says. */
+function follow(input: JobRunPlanInput, out: JobRunOutcome): JobRunPlan {
+  const { resource, observed, now, options } = input;
+  const status = resource.status ?? {};
+  const run = observed.run ?? undefined;
+  const id = run?.jobRunId ?? status.jobRunId;
+  const appId = run?.applicationId ?? status.applicationId;
+  const state = (run?.state ?? status.state) as JobRunState | undefined;
+  const details = (run ? run.stateDetails : status.stateDetails)?.trim();
+  const why = details ? `: ${details}` : '';
+
+  if (isFinal(state)) {
+    const ttl = specOf(resource).ttlSecondsAfterFinished;
+    const endedAt = run?.endedAt?.getTime() ?? (status.endedAt ? Date.parse(status.endedAt) : undefined);
+    let requeue = options.resyncPeriodMs;
+    if (ttl !== undefined && endedAt !== undefined) {
+      const left = endedAt + ttl * 1000 - now.getTime();
+      if (left <= 0) {
+        out.act({
+          kind: 'DeleteResource',
+          events: [
+            normal(
+              'Expired',
+              'Delete',
+              `Deleting this resource: job run ${id} finished ${ttl} s ago (ttlSecondsAfterFinished).`,
+            ),
+          ],
+        });
+      } else requeue = Math.min(requeue, left);
+    }
+    if (state === 'SUCCESS') {
+      const message = `Job run ${id} on application ${appId} succeeded.`;
+      out.announce(normal('Succeeded', 'GetJobRun', message), 'Ready');
+      return out.ready('Succeeded', message, requeue);
+    }
+    if (state === 'FAILED') {
+      return out.stalled(
+        'JobRunFailed',
+        `Job run ${id} on application ${appId} failed${why}. A job run is submitted once: fix the job and create a new resource.`,
+        requeue,
+      );
+    }
+    return out.stalled(
+      'JobRunCancelled',
+      `Job run ${id} on application ${appId} was cancelled${why}. A job run is submitted once: create a new resource to run it again.`,
+      requeue,
+    );
+  }
+  if (state === 'CANCELLING') {
+    return out.progressing('Cancelling', `Job run ${id} on application ${appId} is CANCELLING${why}.`);
+  }
+  return out.progressing(
+    'InProgress',
+    `Job run ${id} on application ${appId} is ${state ?? 'SUBMITTED'}${why}.`,
+  );
+}
+
+function planJobRunDeletion(input: JobRunPlanInput): JobRunPlan {
+  const { resource, observed } = input;
+  const out = new JobRunOutcome(input, undefined);
+  if (!hasFinalizer(resource)) return out.untouched();
+  const status = resource.status ?? {};
+  const run = observed.run;
+  if (run) out.observe(run);
+  const id = run?.jobRunId ?? status.jobRunId;
+  const target = targetOf(resource, observed.application);
+  const state = run?.state ?? status.state;
+  const policy = specOf(resource).deletionPolicy ?? 'Cancel';
+  const release = (reason: string, message: string) =>
+    out
+      .act({ kind: 'RemoveFinalizer', events: [normal(reason, 'RemoveFinalizer', message)] })
+      .progressing('Deleting', message);
+
+  if (!id || !target) return release('Deleted', 'No job run was submitted for this resource.');
+  if (run === null) return release('Deleted', `Job run ${id} no longer exists in AWS.`);
+  if (isFinal(state)) return release('Deleted', `Job run ${id} is ${state}.`);
+  if (policy === 'Orphan') {
+    return release(
+      'Orphaned',
+      `Job run ${id} is left ${state ?? 'running'} in AWS (deletionPolicy: Orphan).`,
+    );
+  }
+  if (state === 'CANCELLING') {
+    return out.progressing(
+      'Deleting',
+      `Job run ${id} is CANCELLING; the resource goes once it is CANCELLED.`,
+    );
+  }
+  return out
+    .act({
+      kind: 'CancelJobRun',
+      region: target.region,
+      applicationId: run?.applicationId ?? target.applicationId,
+      jobRunId: id,
+      events: [normal('Cancelling', 'CancelJobRun', `Cancelling job run ${id} (deletionPolicy: Cancel).`)],
+    })
+    .progressing('Deleting', `Cancelling job run ${id} before the resource goes.`);
+}

@@ -1,0 +1,216 @@
+// One reconcile of one job run: observe (the referenced application from the cache, the run
+// from AWS only when it may have changed, the job-level key only before submission), plan,
+// execute, and write the status once, only when it differs from what the API server holds.
+import type { Logger } from 'pino';
+import { JOB_RUN_PLURAL, PLURAL } from '../../api/constants.js';
+import type { EmrServerlessJobRun, JobRunStatus } from '../../api/jobrun-schema.js';
+import type { EmrServerlessApplication } from '../../api/schema.js';
+import { AwsError, type AwsJobRun, type AwsPort, type KeyFacts } from '../../aws/port.js';
+import { jsonEqual } from '../compare.js';
+import { planFailure } from '../failures.js';
+import type { EventRecorder, ReconcileResult, RecordedEvent, ResourceWriter } from '../ports.js';
+import type { PlanOptions } from '../types.js';
+import {
+  CREATED_AT_SLACK_MS,
+  type JobRunObserved,
+  type JobRunPlan,
+  keyToVerify,
+  planJobRun,
+  runLookup,
+  runName,
+} from './planner.js';
+import type { JobRunAction } from './types.js';
+
+/** The job run's writes to itself: finalizer, status, and deletion (ttlSecondsAfterFinished). */
+export interface JobRunWriter extends ResourceWriter<EmrServerlessJobRun, JobRunStatus> {
+  delete(obj: EmrServerlessJobRun): Promise<void>;
+}
+
+export interface JobRunReconcilerDeps {
+  aws: { forRegion(region: string): AwsPort };
+  keys: { describe(keyArn: string): Promise<KeyFacts> };
+  writer: JobRunWriter;
+  events: EventRecorder;
+  /** The manager's caches: the referenced application is read from there, not from the API server. */
+  cache: { get<T>(plural: string, key: string): T | undefined };
+  logger: Logger;
+  options: PlanOptions;
+  now?: () => Date;
+}
+
+/** Enough for add-finalizer+StartJobRun, then one look at the run it started. */
+const MAX_STEPS = 2;
+
+export class JobRunReconciler {
+  private readonly now: () => Date;
+
+  constructor(private readonly deps: JobRunReconcilerDeps) {
+    this.now = deps.now ?? (() => new Date());
+  }
+
+  async reconcile(original: EmrServerlessJobRun): Promise<ReconcileResult> {
+    const { namespace, name } = original.metadata;
+    const log = this.deps.logger.child({ resource: `${namespace}/${name}`, kind: original.kind });
+    const pending: RecordedEvent[] = [];
+    let resource = original;
+    let planned: JobRunPlan | undefined;
+    try {
+      for (let step = 0; step < MAX_STEPS; step++) {
+        planned = planJobRun({
+          resource,
+          observed: await this.observe(resource),
+          options: this.deps.options,
+          now: this.now(),
+        });
+        pending.push(...planned.events);
+        if (planned.actions.length === 0 || step === MAX_STEPS - 1) break;
+        log.info({ actions: planned.actions.map((a) => a.kind) }, 'acting');
+        const done = await this.execute(planned.actions, resource, pending);
+        if (done.released) {
+          this.flush(pending, done.resource);
+          log.info('finalizer removed');
+          return {};
+        }
+        if (!done.started) break;
+        // Record where the run went, with which key, and what StartJobRun answered, then look at
+        // the run once; the persisted conditions stay the base for transition times.
+        const { applicationId, region, diskEncryption } = planned.status;
+        resource = {
+          ...done.resource,
+          status: { ...resource.status, applicationId, region, diskEncryption, ...done.started },
+        };
+      }
+    } catch (err) {
+      if (!(err instanceof AwsError)) throw err;
+      const failure = planFailure(
+        { resource, options: this.deps.options, now: this.now() },
+        planned?.status,
+        {
+          kind: err.kind,
+          operation: err.operation,
+          message: err.message,
+        },
+      );
+      log.warn(
+        { err: { code: err.code, kind: err.kind, operation: err.operation, message: err.message } },
+        'AWS call failed',
+      );
+      pending.push(...failure.events);
+      this.flush(pending, resource);
+      await this.writeStatus(original, failure.status, log);
+      if (failure.backoff) throw err;
+      return { requeueAfterMs: failure.requeueAfterMs };
+    }
+    const final = planned!;
+    this.flush(pending, resource);
+    await this.writeStatus(original, final.status, log);
+    return { requeueAfterMs: final.requeueAfterMs };
+  }
+
+  private async observe(resource: EmrServerlessJobRun): Promise<JobRunObserved> {
+    const ref = (resource.spec as { applicationRef?: { name?: unknown } } | undefined)?.applicationRef?.name;
+    const application =
+      typeof ref === 'string'
+        ? this.deps.cache.get<EmrServerlessApplication>(PLURAL, `${resource.metadata.namespace}/${ref}`)
+        : undefined;
+    const lookup = runLookup(resource, application);
+    let run: AwsJobRun | null | undefined;
+    if (lookup.kind === 'get') {
+      run =
+        (await this.port(lookup.target.region).getJobRun(lookup.target.applicationId, lookup.jobRunId)) ??
+        null;
+    } else if (lookup.kind === 'find') {
+      const created = Date.parse(resource.metadata.creationTimestamp ?? '') || this.now().getTime();
+      const spec = resource.spec as { mode?: 'BATCH' | 'STREAMING' } | undefined;
+      // Not found here is not "gone": it was never submitted, so `undefined`, not null.
+      run = await this.port(lookup.target.region).findOwnedJobRun(lookup.target.applicationId, {
+        name: runName(resource),
+        ownerUid: resource.metadata.uid,
+        createdAfter: new Date(created - CREATED_AT_SLACK_MS),
+        mode: spec?.mode ?? 'BATCH',
+      });
+    }
+    const keyArn = keyToVerify(resource, this.deps.options, !!run);
+    const key = keyArn ? await this.deps.keys.describe(keyArn) : undefined;
+    return { ...(application && { application }), ...(run !== undefined && { run }), ...(key && { key }) };
+  }
+
+  private port(region: string): AwsPort {
+    return this.deps.aws.forRegion(region);
+  }
+
+  /** Carries out the actions in order; a failure stops the sequence and is thrown. */
+  private async execute(
+    actions: readonly JobRunAction[],
+    resource: EmrServerlessJobRun,
+    pending: RecordedEvent[],
+  ): Promise<{
+    resource: EmrServerlessJobRun;
+    released: boolean;
+    started?: { jobRunId: string; arn: string };
+  }> {
+    const { writer } = this.deps;
+    let current = resource;
+    let started: { jobRunId: string; arn: string } | undefined;
+    let released = false;
+    for (const action of actions) {
+      switch (action.kind) {
+        case 'AddFinalizer':
+          current = await writer.addFinalizer(current);
+          break;
+        case 'RemoveFinalizer':
+          await writer.removeFinalizer(current);
+          released = true;
+          break;
+        case 'StartJobRun':
+          started = await this.port(action.region).startJobRun(action.input);
+          break;
+        case 'CancelJobRun':
+          await this.port(action.region).cancelJobRun(action.applicationId, action.jobRunId);
+          break;
+        case 'DeleteResource':
+          await writer.delete(current);
+          break;
+      }
+      pending.push(...(action.events ?? []));
+    }
+    return { resource: current, released, ...(started && { started }) };
+  }
+
+  /** Each event once per reconcile, even when two steps plan it. */
+  private flush(pending: RecordedEvent[], resource: EmrServerlessJobRun): void {
+    const seen = new Set<string>();
+    for (const e of pending.splice(0)) {
+      const id = `${e.type}/${e.reason}/${e.message}`;
+      if (seen.has(id)) continue;
+      seen.add(id);
+      this.deps.events.record(resource, e);
+    }
+  }
+
+  private async writeStatus(resource: EmrServerlessJobRun, status: JobRunStatus, log: Logger): Promise<void> {
+    if (jsonEqual(status, resource.status ?? {})) return;
+    await this.deps.writer.applyStatus(resource, status);
+    const ready = status.conditions?.find((c) => c.type === 'Ready');
+    log.info(
+      { state: status.state, jobRunId: status.jobRunId, ready: ready?.status, reason: ready?.reason },
+      'status written',
+    );
+  }
+}
+
+/** Job runs of `namespace` that reference the application `name` and are not submitted yet. */
+export function unsubmittedJobRunsOf(
+  cache: { list<T>(plural: string, namespace: string): T[] },
+  namespace: string,
+  name: string,
+): string[] {
+  return cache
+    .list<EmrServerlessJobRun>(JOB_RUN_PLURAL, namespace)
+    .filter(
+      (r) =>
+        (r.spec as { applicationRef?: { name?: unknown } } | undefined)?.applicationRef?.name === name &&
+        !r.status?.jobRunId,
+    )
+    .map((r) => `${namespace}/${r.metadata.name}`);
+}

@@ -1,0 +1,413 @@
+// The job run planner, table-driven: what it does for each combination of the resource, its
+// application, the run as AWS has it and the key. No I/O.
+import { describe, expect, it } from 'vitest';
+import { FINALIZER, OWNER_UID_TAG } from '../../src/api/constants.js';
+import type { EmrServerlessJobRun, JobRunStatus } from '../../src/api/jobrun-schema.js';
+import type { EmrServerlessApplication } from '../../src/api/schema.js';
+import type { AwsJobRun, KeyFacts } from '../../src/aws/port.js';
+import {
+  type JobRunObserved,
+  keyToVerify,
+  planJobRun,
+  runLookup,
+} from '../../src/reconcile/jobrun/planner.js';
+
+const NOW = new Date('2026-01-01T12:00:00Z');
+const OPTIONS = { defaultRegion: 'eu-west-1', verifyKeys: true, resyncPeriodMs: 600_000 };
+const APP_KEY = 'arn:aws:kms:eu-west-1:111122223333:key/aaaa-app';
+const JOB_KEY = 'arn:aws:kms:eu-west-1:111122223333:key/bbbb-job';
+const ROLE = 'arn:aws:iam::111122223333:role/emr-job';
+const ENABLED: KeyFacts = {
+  kind: 'found',
+  arn: JOB_KEY,
+  keyState: 'Enabled',
+  keySpec: 'SYMMETRIC_DEFAULT',
+  keyUsage: 'ENCRYPT_DECRYPT',
+};
+
+function jobRun(
+  spec: Record<string, unknown> = {},
+  extra: Partial<EmrServerlessJobRun> = {},
+): EmrServerlessJobRun {
+  return {
+    apiVersion: 'emrserverless.operator.dev/v1alpha1',
+    kind: 'EmrServerlessJobRun',
+    metadata: {
+      name: 'nightly',
+      namespace: 'team',
+      uid: 'uid-1',
+      generation: 1,
+      finalizers: [FINALIZER],
+      ...extra.metadata,
+    },
+    spec: {
+      applicationRef: { name: 'analytics' },
+      executionRoleArn: ROLE,
+      jobDriver: { sparkSubmit: { entryPoint: 's3://b/job.py' } },
+      ...spec,
+    },
+    ...(extra.status && { status: extra.status }),
+  };
+}
+
+function application(
+  status: EmrServerlessApplication['status'] = {},
+  deleting = false,
+): EmrServerlessApplication {
+  return {
+    apiVersion: 'emrserverless.operator.dev/v1alpha1',
+    kind: 'EmrServerlessApplication',
+    metadata: {
+      name: 'analytics',
+      namespace: 'team',
+      uid: 'app-uid',
+      generation: 1,
+      ...(deleting && { deletionTimestamp: NOW.toISOString() }),
+    },
+    spec: {},
+    status: {
+      applicationId: '00fapp',
+      region: 'eu-west-1',
+      diskEncryption: {
+        mode: 'CustomerManaged',
+        encryptionKeyArn: APP_KEY,
+        managed: true,
+        key: { verified: true, state: 'Enabled' },
+      },
+      conditions: [
+        {
+          type: 'Ready',
+          status: 'True',
+          reason: 'Reconciled',
+          message: 'ok',
+          lastTransitionTime: '2026-01-01T00:00:00Z',
+        },
+      ],
+      ...status,
+    },
+  };
+}
+
+function run(extra: Partial<AwsJobRun> = {}): AwsJobRun {
+  return {
+    applicationId: '00fapp',
+    jobRunId: '00frun',
+    arn: 'arn:run',
+    state: 'RUNNING',
+    tags: { [OWNER_UID_TAG]: 'uid-1' },
+    ...extra,
+  };
+}
+
+const SUBMITTED = {
+  applicationId: '00fapp',
+  region: 'eu-west-1',
+  jobRunId: '00frun',
+  arn: 'arn:run',
+  state: 'RUNNING',
+};
+
+const plan = (resource: EmrServerlessJobRun, observed: JobRunObserved) =>
+  planJobRun({ resource, observed, options: OPTIONS, now: NOW });
+const reasonOf = (p: ReturnType<typeof plan>, type = 'Ready') =>
+  p.status.conditions?.find((c) => c.type === type)?.reason;
+
+describe('submission', () => {
+  it('submits once the application is bound: finalizer, then StartJobRun with the uid as token and owner tag', () => {
+    const p = plan(jobRun({ tags: { team: 'data' } }, { metadata: { finalizers: [] } as never }), {
+      application: application(),
+    });
+    expect(p.actions.map((a) => a.kind)).toEqual(['AddFinalizer', 'StartJobRun']);
+    const start = p.actions[1] as Extract<(typeof p.actions)[number], { kind: 'StartJobRun' }>;
+    expect(start.region).toBe('eu-west-1');
+    expect(start.input).toEqual({
+      applicationId: '00fapp',
+      clientToken: 'uid-1',
+      name: 'nightly',
+      executionRoleArn: ROLE,
+      jobDriver: { sparkSubmit: { entryPoint: 's3://b/job.py' } },
+      tags: { team: 'data', [OWNER_UID_TAG]: 'uid-1' },
+    });
+    expect(p.status).toMatchObject({
+      applicationId: '00fapp',
+      region: 'eu-west-1',
+      diskEncryption: {
+        mode: 'CustomerManaged',
+        source: 'Application',
+        encryptionKeyArn: APP_KEY,
+        key: { verified: true },
+      },
+    });
+    expect(reasonOf(p)).toBe('Submitting');
+    expect(p.requeueAfterMs).toBe(0);
+  });
+
+  it('sends the job-level key as declared and shows it as the job’s, verified', () => {
+    const disk = { encryptionKeyArn: JOB_KEY, encryptionContext: { job: 'n' } };
+    const p = plan(jobRun({ configurationOverrides: { diskEncryptionConfiguration: disk } }), {
+      application: application(),
+      key: ENABLED,
+    });
+    const start = p.actions.find((a) => a.kind === 'StartJobRun') as Extract<
+      (typeof p.actions)[number],
+      { kind: 'StartJobRun' }
+    >;
+    expect(start.input.configurationOverrides).toEqual({ diskEncryptionConfiguration: disk });
+    expect(p.status.diskEncryption).toEqual({
+      mode: 'CustomerManaged',
+      source: 'Job',
+      ...disk,
+      key: { verified: true, state: 'Enabled' },
+    });
+  });
+
+  it('a job-level {} is sent as is and shown as the AWS-owned key, from the job', () => {
+    const p = plan(jobRun({ configurationOverrides: { diskEncryptionConfiguration: {} } }), {
+      application: application(),
+    });
+    const start = p.actions.find((a) => a.kind === 'StartJobRun') as Extract<
+      (typeof p.actions)[number],
+      { kind: 'StartJobRun' }
+    >;
+    expect(start.input.configurationOverrides).toEqual({ diskEncryptionConfiguration: {} });
+    expect(p.status.diskEncryption).toEqual({ mode: 'AwsOwned', source: 'Job' });
+  });
+
+  it.each([
+    ['KeyDisabled', { ...ENABLED, keyState: 'Disabled' }],
+    ['KeyPendingDeletion', { ...ENABLED, keyState: 'PendingDeletion' }],
+    ['KeyNotSymmetric', { ...ENABLED, keySpec: 'RSA_2048' }],
+    ['KeyUsageInvalid', { ...ENABLED, keyUsage: 'SIGN_VERIFY' }],
+    ['KeyNotFound', { kind: 'notFound', message: 'no' }],
+  ] as [string, KeyFacts][])('a job-level key refused with %s: nothing submitted', (reason, key) => {
+    const p = plan(
+      jobRun({ configurationOverrides: { diskEncryptionConfiguration: { encryptionKeyArn: JOB_KEY } } }),
+      {
+        application: application(),
+        key,
+      },
+    );
+    expect(p.actions).toEqual([]);
+    expect(reasonOf(p, 'Stalled')).toBe(reason);
+    expect(p.status.conditions?.find((c) => c.type === 'Stalled')?.message).toContain(
+      'spec.configurationOverrides.diskEncryptionConfiguration.encryptionKeyArn',
+    );
+    expect(p.events.map((e) => `${e.type}/${e.reason}`)).toEqual([`Warning/${reason}`]);
+  });
+
+  it('AccessDenied on DescribeKey: submitted unverified, with a Warning', () => {
+    const p = plan(
+      jobRun({ configurationOverrides: { diskEncryptionConfiguration: { encryptionKeyArn: JOB_KEY } } }),
+      {
+        application: application(),
+        key: { kind: 'accessDenied', message: 'denied' },
+      },
+    );
+    expect(p.actions.map((a) => a.kind)).toEqual(['StartJobRun']);
+    expect(p.status.diskEncryption?.key).toEqual({ verified: false, reason: 'AccessDenied' });
+    expect(p.events.map((e) => `${e.type}/${e.reason}`)).toEqual(['Warning/KeyUnverified']);
+    expect(p.actions[0]?.events?.map((e) => e.reason)).toEqual(['Submitted']);
+  });
+
+  it.each([
+    ['no such application', undefined, 'Reconciling', 'WaitingForApplication'],
+    [
+      'an application not bound yet',
+      application({ applicationId: undefined, region: undefined }),
+      'Reconciling',
+      'WaitingForApplication',
+    ],
+    [
+      'a Stalled application',
+      application({
+        conditions: [
+          {
+            type: 'Stalled',
+            status: 'True',
+            reason: 'KeyDisabled',
+            message: 'key off',
+            lastTransitionTime: 'x',
+          },
+        ],
+      }),
+      'Stalled',
+      'ApplicationStalled',
+    ],
+    ['an application being deleted', application({}, true), 'Stalled', 'ApplicationDeleting'],
+  ] as const)('%s: nothing submitted', (_what, app, type, reason) => {
+    const p = plan(jobRun(), app ? { application: app } : {});
+    expect(p.actions).toEqual([]);
+    expect(reasonOf(p, type)).toBe(reason);
+  });
+
+  it('an invalid spec (a CRD without the rules): Stalled InvalidSpec, nothing submitted', () => {
+    const p = plan(jobRun({ jobDriver: {} }), { application: application() });
+    expect(p.actions).toEqual([]);
+    expect(reasonOf(p, 'Stalled')).toBe('InvalidSpec');
+  });
+});
+
+describe('exactly once', () => {
+  it('with the finalizer and no recorded run, the run is looked for before anything is submitted', () => {
+    expect(runLookup(jobRun(), application())).toEqual({
+      kind: 'find',
+      target: { applicationId: '00fapp', region: 'eu-west-1' },
+    });
+    expect(runLookup(jobRun({}, { metadata: { finalizers: [] } as never }), application())).toEqual({
+      kind: 'none',
+    });
+  });
+
+  it('a run found by its owner tag is taken over, not submitted again', () => {
+    const p = plan(jobRun(), { application: application(), run: run({ state: 'SUBMITTED' }) });
+    expect(p.actions).toEqual([]);
+    expect(p.status).toMatchObject({ jobRunId: '00frun', state: 'SUBMITTED', applicationId: '00fapp' });
+    expect(p.events.map((e) => e.reason)).toEqual(['Found']);
+  });
+
+  it('the key is described only before submission', () => {
+    const spec = { configurationOverrides: { diskEncryptionConfiguration: { encryptionKeyArn: JOB_KEY } } };
+    expect(keyToVerify(jobRun(spec), OPTIONS, false)).toBe(JOB_KEY);
+    expect(keyToVerify(jobRun(spec), OPTIONS, true)).toBeUndefined();
+    expect(keyToVerify(jobRun(spec, { status: SUBMITTED }), OPTIONS, false)).toBeUndefined();
+    expect(keyToVerify(jobRun(spec), { ...OPTIONS, verifyKeys: false }, false)).toBeUndefined();
+  });
+});
+
+describe('following the run', () => {
+  it.each([
+    ['SUBMITTED', 'Reconciling', 'InProgress'],
+    ['PENDING', 'Reconciling', 'InProgress'],
+    ['SCHEDULED', 'Reconciling', 'InProgress'],
+    ['RUNNING', 'Reconciling', 'InProgress'],
+    ['QUEUED', 'Reconciling', 'InProgress'],
+    ['CANCELLING', 'Reconciling', 'Cancelling'],
+    ['SUCCESS', 'Ready', 'Succeeded'],
+    ['FAILED', 'Stalled', 'JobRunFailed'],
+    ['CANCELLED', 'Stalled', 'JobRunCancelled'],
+  ] as const)('%s: %s %s', (state, type, reason) => {
+    const p = plan(jobRun({}, { status: SUBMITTED }), {
+      run: run({ state, stateDetails: 'details from AWS' }),
+    });
+    expect(p.actions).toEqual([]);
+    expect(p.status.conditions?.find((c) => c.type === type)).toMatchObject({ status: 'True', reason });
+    expect(p.status.state).toBe(state);
+    if (type === 'Stalled')
+      expect(p.status.conditions?.find((c) => c.type === 'Stalled')?.message).toContain('details from AWS');
+  });
+
+  it('polls a long run less and less often, at most every 5 minutes', () => {
+    const since = (ms: number): JobRunStatus => ({
+      ...SUBMITTED,
+      conditions: [
+        {
+          type: 'Ready',
+          status: 'False',
+          reason: 'InProgress',
+          message: 'm',
+          lastTransitionTime: new Date(NOW.getTime() - ms).toISOString(),
+        },
+        {
+          type: 'Reconciling',
+          status: 'True',
+          reason: 'InProgress',
+          message: 'm',
+          lastTransitionTime: new Date(NOW.getTime() - ms).toISOString(),
+        },
+      ],
+    });
+    const delay = (ms: number) => plan(jobRun({}, { status: since(ms) }), { run: run() }).requeueAfterMs;
+    expect(delay(0)).toBe(250);
+    expect(delay(60_000)).toBe(15_000);
+    expect(delay(3_600_000)).toBe(300_000);
+  });
+
+  it('a final run is not looked up again, and its status stays as it is', () => {
+    const done = { ...SUBMITTED, state: 'SUCCESS' };
+    expect(runLookup(jobRun({}, { status: done }), application())).toEqual({ kind: 'none' });
+    const p = plan(jobRun({}, { status: done }), {});
+    expect(p.actions).toEqual([]);
+    expect(reasonOf(p)).toBe('Succeeded');
+    expect(p.requeueAfterMs).toBe(OPTIONS.resyncPeriodMs);
+  });
+
+  it('keeps the job-level key’s health and the resolved key once submitted', () => {
+    const status = {
+      ...SUBMITTED,
+      diskEncryption: {
+        mode: 'CustomerManaged' as const,
+        source: 'Job' as const,
+        encryptionKeyArn: JOB_KEY,
+        key: { verified: true, state: 'Enabled' },
+      },
+    };
+    const p = plan(
+      jobRun(
+        { configurationOverrides: { diskEncryptionConfiguration: { encryptionKeyArn: JOB_KEY } } },
+        { status },
+      ),
+      {
+        run: run({ diskEncryptionConfiguration: { encryptionKeyArn: JOB_KEY } }),
+      },
+    );
+    expect(p.status.diskEncryption).toEqual(status.diskEncryption);
+  });
+
+  it('an inherited key: what the run started with, from the application', () => {
+    const status = {
+      ...SUBMITTED,
+      diskEncryption: {
+        mode: 'CustomerManaged' as const,
+        source: 'Application' as const,
+        encryptionKeyArn: APP_KEY,
+        key: { verified: true },
+      },
+    };
+    const p = plan(jobRun({}, { status }), {
+      run: run({ diskEncryptionConfiguration: { encryptionKeyArn: APP_KEY } }),
+    });
+    expect(p.status.diskEncryption).toEqual(status.diskEncryption);
+    // GetJobRun without the inherited key (not documented either way): what was recorded stays.
+    expect(plan(jobRun({}, { status }), { run: run() }).status.diskEncryption).toEqual(status.diskEncryption);
+  });
+
+  it('a recorded run gone from AWS: Stalled JobRunNotFound, not submitted again', () => {
+    const p = plan(jobRun({}, { status: SUBMITTED }), { run: null });
+    expect(p.actions).toEqual([]);
+    expect(reasonOf(p, 'Stalled')).toBe('JobRunNotFound');
+  });
+
+  it('ttlSecondsAfterFinished: requeued for the rest, then the resource is deleted', () => {
+    const ended = { ...SUBMITTED, state: 'SUCCESS', endedAt: new Date(NOW.getTime() - 30_000).toISOString() };
+    const early = plan(jobRun({ ttlSecondsAfterFinished: 60 }, { status: ended }), {});
+    expect(early.actions).toEqual([]);
+    expect(early.requeueAfterMs).toBe(30_000);
+    const late = plan(jobRun({ ttlSecondsAfterFinished: 10 }, { status: ended }), {});
+    expect(late.actions.map((a) => a.kind)).toEqual(['DeleteResource']);
+  });
+});
+
+describe('deletion', () => {
+  const deleting = (spec: Record<string, unknown>, status: Record<string, unknown> | undefined) =>
+    jobRun(spec, { metadata: { deletionTimestamp: NOW.toISOString() } as never, ...(status && { status }) });
+
+  it.each([
+    ['a running run, Cancel (default)', {}, SUBMITTED, run(), ['CancelJobRun']],
+    ['a CANCELLING run', {}, SUBMITTED, run({ state: 'CANCELLING' }), []],
+    ['a CANCELLED run', {}, SUBMITTED, run({ state: 'CANCELLED' }), ['RemoveFinalizer']],
+    ['a running run, Orphan', { deletionPolicy: 'Orphan' }, SUBMITTED, run(), ['RemoveFinalizer']],
+    ['a finished run (not looked up)', {}, { ...SUBMITTED, state: 'FAILED' }, undefined, ['RemoveFinalizer']],
+    ['nothing submitted', {}, undefined, undefined, ['RemoveFinalizer']],
+    ['a run gone from AWS', {}, SUBMITTED, null, ['RemoveFinalizer']],
+  ] as const)('%s', (_what, spec, status, observedRun, kinds) => {
+    const p = plan(deleting(spec, status), observedRun === undefined ? {} : { run: observedRun });
+    expect(p.actions.map((a) => a.kind)).toEqual(kinds);
+  });
+
+  it('cancels a run found after a lost StartJobRun answer', () => {
+    const p = plan(deleting({}, undefined), { application: application(), run: run() });
+    expect(p.actions).toMatchObject([
+      { kind: 'CancelJobRun', region: 'eu-west-1', applicationId: '00fapp', jobRunId: '00frun' },
+    ]);
+  });
+});
