@@ -13,11 +13,24 @@ export const OPERATOR_ACTIONS = {
     'emr-serverless:StartApplication',
     'emr-serverless:StopApplication',
     'emr-serverless:ListJobRuns',
+    'emr-serverless:StartJobRun',
+    'emr-serverless:GetJobRun',
+    'emr-serverless:CancelJobRun',
     'emr-serverless:TagResource',
     'emr-serverless:UntagResource',
     'emr-serverless:ListTagsForResource',
   ],
   kms: ['kms:DescribeKey'],
+} as const;
+
+/**
+ * What submitting a job run needs besides the calls the operator makes: passing the job's
+ * execution role to EMR Serverless, and (for a job-level key) using the key, which the service
+ * checks on the submitter's behalf.
+ */
+export const JOB_SUBMISSION_ACTIONS = {
+  passRole: 'iam:PassRole',
+  jobLevelKey: ['kms:GenerateDataKey', 'kms:Decrypt'],
 } as const;
 
 type Statement = Record<string, unknown>;
@@ -98,10 +111,34 @@ export function operatorIamPolicy(options: OperatorIamPolicyOptions = {}): {
         },
       },
       {
+        // EmrServerlessJobRun: submit (tagged with the uid at creation, which CreateOwnedApplications'
+        // TagResource covers), follow, and cancel on deletion.
+        Sid: 'SubmitAndFollowJobRuns',
+        Effect: 'Allow',
+        Action: emr('StartJobRun', 'GetJobRun', 'CancelJobRun'),
+        Resource: '*',
+      },
+      {
         Sid: 'VerifyDiskEncryptionKeys',
         Effect: 'Allow',
         Action: [...OPERATOR_ACTIONS.kms],
         Resource: 'arn:aws:kms:*:*:key/*',
+      },
+      {
+        // Narrow Resource to your job execution roles.
+        Sid: 'PassJobExecutionRoles',
+        Effect: 'Allow',
+        Action: [JOB_SUBMISSION_ACTIONS.passRole],
+        Resource: 'arn:aws:iam::*:role/*',
+        Condition: { StringEquals: { 'iam:PassedToService': 'emr-serverless.amazonaws.com' } },
+      },
+      {
+        // Only through EMR Serverless (a job run's own key); narrow Resource to those keys.
+        Sid: 'UseJobLevelDiskEncryptionKeys',
+        Effect: 'Allow',
+        Action: [...JOB_SUBMISSION_ACTIONS.jobLevelKey],
+        Resource: 'arn:aws:kms:*:*:key/*',
+        Condition: { StringLike: { 'kms:ViaService': 'emr-serverless.*.amazonaws.com' } },
       },
     ],
   };

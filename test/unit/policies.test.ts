@@ -1,7 +1,12 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it, vi } from 'vitest';
-import { keyPolicyStatements, OPERATOR_ACTIONS, operatorIamPolicy } from '../../src/aws/policies.js';
+import {
+  JOB_SUBMISSION_ACTIONS,
+  keyPolicyStatements,
+  OPERATOR_ACTIONS,
+  operatorIamPolicy,
+} from '../../src/aws/policies.js';
 import { keyPolicyCommand } from '../../src/cli/key-policy.js';
 import { AWS_WRITE_OPERATIONS } from '../../src/emulator/control-client.js';
 
@@ -13,10 +18,38 @@ describe('the operator IAM policy', () => {
     const needed = [...called].map((op) => (kmsOps.has(op!) ? `kms:${op}` : `emr-serverless:${op}`));
     const allowed = operatorIamPolicy().Statement.flatMap((s) => s.Action as string[]);
     for (const action of needed) expect(allowed).toContain(action);
-    // ListTagsForResource is allowed for troubleshooting with the same role; all others are called.
+    // ListTagsForResource is allowed for troubleshooting with the same role; the job submission
+    // actions are used by the service on the submitter's behalf; all others are called.
     const unused = allowed.filter((a) => !needed.includes(a));
-    expect(unused).toEqual(['emr-serverless:ListTagsForResource']);
+    expect(unused).toEqual([
+      'emr-serverless:ListTagsForResource',
+      'iam:PassRole',
+      'kms:GenerateDataKey',
+      'kms:Decrypt',
+    ]);
     expect(OPERATOR_ACTIONS.kms).toEqual(['kms:DescribeKey']);
+    expect(needed).toEqual(
+      expect.arrayContaining([
+        'emr-serverless:StartJobRun',
+        'emr-serverless:GetJobRun',
+        'emr-serverless:CancelJobRun',
+      ]),
+    );
+  });
+
+  it('passes execution roles only to EMR Serverless, and uses job-level keys only through it', () => {
+    const byId = Object.fromEntries(operatorIamPolicy().Statement.map((s) => [s.Sid, s]));
+    expect(byId.PassJobExecutionRoles).toEqual({
+      Sid: 'PassJobExecutionRoles',
+      Effect: 'Allow',
+      Action: ['iam:PassRole'],
+      Resource: 'arn:aws:iam::*:role/*',
+      Condition: { StringEquals: { 'iam:PassedToService': 'emr-serverless.amazonaws.com' } },
+    });
+    expect(byId.UseJobLevelDiskEncryptionKeys).toMatchObject({
+      Action: [...JOB_SUBMISSION_ACTIONS.jobLevelKey],
+      Condition: { StringLike: { 'kms:ViaService': 'emr-serverless.*.amazonaws.com' } },
+    });
   });
 });
 
