@@ -1,12 +1,15 @@
--- Argo CD health check for emrserverless.operator.dev/EmrServerlessApplication.
+-- Argo CD health check for emrserverless.operator.dev/EmrServerlessApplication and
+-- emrserverless.operator.dev/EmrServerlessJobRun (the same script under both keys).
 --
 -- Reads the kstatus conditions the operator writes (Ready, Reconciling, Stalled; each with
 -- observedGeneration, reason and message):
 --   Progressing  no status yet, a generation the operator has not reconciled yet, Reconciling=True,
 --                or Ready=False with a reason that means "waiting" (WaitingForStop, Creating, ...)
+--   Suspended    Reconciling=True, held until something else exists: a job run whose
+--                EmrServerlessApplication is missing or not bound yet (WaitingForApplication)
 --   Degraded     Stalled=True (the message says what to fix: a bad key, a null in spec (NullValue),
---                ...), or Ready=False for any other reason
---   Healthy      Ready=True, reconciled for the current generation
+--                a job run that FAILED or was CANCELLED, ...), or Ready=False for any other reason
+--   Healthy      Ready=True, reconciled for the current generation (a job run: SUCCESS)
 --
 -- Argo CD runs custom health checks without the Lua string, math and os libraries, in gopher-lua
 -- (Lua 5.1): this script uses plain comparisons and concatenation only.
@@ -24,9 +27,17 @@ local WAITING = {
   WaitingForJobRuns = true,
   WaitingForState = true,
   ApplicationStateChanged = true,
+  Submitting = true,
+  InProgress = true,
+  Cancelling = true,
   AwsThrottled = true,
   AwsUnavailable = true,
   AwsConflict = true,
+}
+
+-- Reconciling reasons that wait for another resource rather than make progress.
+local SUSPENDED = {
+  WaitingForApplication = true,
 }
 
 local function condition(conditions, conditionType)
@@ -98,7 +109,11 @@ if stalled ~= nil and stalled.status == "True" and current(stalled, status, gene
 end
 
 if reconciling ~= nil and reconciling.status == "True" then
-  hs.status = "Progressing"
+  if reconciling.reason ~= nil and SUSPENDED[reconciling.reason] then
+    hs.status = "Suspended"
+  else
+    hs.status = "Progressing"
+  end
   hs.message = messageOf(reconciling, "Reconciling.")
   return hs
 end

@@ -200,7 +200,8 @@ function follow(input: JobRunPlanInput, out: JobRunOutcome): JobRunPlan {
   const id = run?.jobRunId ?? status.jobRunId;
   const appId = run?.applicationId ?? status.applicationId;
   const state = (run?.state ?? status.state) as JobRunState | undefined;
-  const details = (run ? run.stateDetails : status.stateDetails)?.trim();
+  // AWS's reason, without its final full stop (the message goes on after it).
+  const details = (run ? run.stateDetails : status.stateDetails)?.trim().replace(/\.+$/, '');
   const why = details ? `: ${details}` : '';
 
   if (isFinal(state)) {

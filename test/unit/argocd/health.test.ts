@@ -10,17 +10,20 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
-import { API_VERSION, GROUP, KIND } from '../../../src/api/constants.js';
+import { API_VERSION, FINALIZER, GROUP, JOB_RUN_KIND, KIND } from '../../../src/api/constants.js';
+import type { EmrServerlessJobRun } from '../../../src/api/jobrun-schema.js';
 import { nullValueMessage } from '../../../src/api/nulls.js';
 import type { Condition } from '../../../src/api/schema.js';
+import type { AwsJobRun } from '../../../src/aws/port.js';
 import { conditionsFor, type Verdict } from '../../../src/reconcile/conditions.js';
+import { type JobRunObserved, planJobRun } from '../../../src/reconcile/jobrun/planner.js';
 import { CONDITION_REASONS, type ConditionReason, type Phase } from '../../../src/reconcile/reasons.js';
 
 const run = promisify(execFile);
 const repo = fileURLToPath(new URL('../../../', import.meta.url));
 const healthLua = join(repo, 'argocd', 'health.lua');
 const cmPatch = join(repo, 'argocd', 'argocd-cm-patch.yaml');
-const CM_KEY = `resource.customizations.health.${GROUP}_${KIND}`;
+const CM_KEYS = [KIND, JOB_RUN_KIND].map((kind) => `resource.customizations.health.${GROUP}_${kind}`);
 
 interface Health {
   status?: string;
@@ -452,6 +455,74 @@ describe('argocd/health.lua in gopher-lua (as Argo CD runs it)', () => {
   });
 });
 
+/** An EmrServerlessJobRun with the status the job run planner writes for `observed`. */
+function jobRunWith(observed: JobRunObserved, submitted = true): EmrServerlessJobRun {
+  const resource: EmrServerlessJobRun = {
+    apiVersion: API_VERSION,
+    kind: JOB_RUN_KIND,
+    metadata: { name: 'nightly', namespace: 'data', uid: 'u-1', generation: 1, finalizers: [FINALIZER] },
+    spec: {
+      applicationRef: { name: 'analytics' },
+      executionRoleArn: 'arn:aws:iam::111122223333:role/emr-job',
+      jobDriver: { sparkSubmit: { entryPoint: 's3://b/job.py' } },
+    },
+    ...(submitted && {
+      status: { applicationId: '00fabc123', region: 'eu-west-1', jobRunId: '00frun', state: 'SUBMITTED' },
+    }),
+  };
+  const { status } = planJobRun({
+    resource,
+    observed,
+    options: { defaultRegion: 'eu-west-1', verifyKeys: true, resyncPeriodMs: 600_000 },
+    now: NOW,
+  });
+  return { ...resource, status };
+}
+
+const runIn = (state: AwsJobRun['state'], stateDetails?: string): JobRunObserved => ({
+  run: {
+    applicationId: '00fabc123',
+    jobRunId: '00frun',
+    arn: 'arn',
+    state,
+    tags: {},
+    ...(stateDetails && { stateDetails }),
+  },
+});
+
+describe('argocd/health.lua for EmrServerlessJobRun', () => {
+  it('follows the run: Progressing while it runs, Healthy on SUCCESS, Degraded on FAILED or CANCELLED, Suspended without its application', async () => {
+    const results = await healthOf([
+      jobRunWith(runIn('RUNNING')),
+      jobRunWith(runIn('CANCELLING')),
+      jobRunWith(runIn('SUCCESS')),
+      jobRunWith(runIn('FAILED', 'Job failed, ExitCode: 1.')),
+      jobRunWith(runIn('CANCELLED', 'Cancelled by user.')),
+      jobRunWith({}, false),
+    ]);
+    expect(results).toEqual([
+      { status: 'Progressing', message: 'Job run 00frun on application 00fabc123 is RUNNING.' },
+      { status: 'Progressing', message: 'Job run 00frun on application 00fabc123 is CANCELLING.' },
+      { status: 'Healthy', message: 'Job run 00frun on application 00fabc123 succeeded.' },
+      {
+        status: 'Degraded',
+        message:
+          'Job run 00frun on application 00fabc123 failed: Job failed, ExitCode: 1. A job run is submitted once: fix the job and create a new resource.',
+      },
+      {
+        status: 'Degraded',
+        message:
+          'Job run 00frun on application 00fabc123 was cancelled: Cancelled by user. A job run is submitted once: create a new resource to run it again.',
+      },
+      {
+        status: 'Suspended',
+        message:
+          'EmrServerlessApplication analytics does not exist in namespace data: the job run is submitted once it exists and is bound to an AWS application.',
+      },
+    ]);
+  });
+});
+
 describe('argocd/application.yaml', () => {
   it('syncs with server-side apply and no ignoreDifferences (the operator never writes spec)', () => {
     const apps = parseAllDocuments(readFileSync(join(repo, 'argocd', 'application.yaml'), 'utf8')).map(
@@ -478,8 +549,8 @@ describe('argocd/argocd-cm-patch.yaml', () => {
     };
     expect(patch.kind).toBe('ConfigMap');
     expect(patch.metadata).toMatchObject({ name: 'argocd-cm', namespace: 'argocd' });
-    expect(Object.keys(patch.data)).toEqual([CM_KEY]);
+    expect(Object.keys(patch.data)).toEqual(CM_KEYS);
     // On failure, regenerate the patch with the command in its header comment.
-    expect(patch.data[CM_KEY]).toBe(readFileSync(healthLua, 'utf8'));
+    for (const key of CM_KEYS) expect(patch.data[key]).toBe(readFileSync(healthLua, 'utf8'));
   });
 });
