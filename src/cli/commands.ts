@@ -15,12 +15,16 @@ export const commands: Record<string, Command> = {
     run: async (args) => (await import('./emulator.js')).emulatorCommand(args),
   },
   crd: {
-    summary: 'print the CustomResourceDefinition YAML',
+    summary: 'print the CustomResourceDefinitions YAML',
     run: async (args) => (await import('./crd.js')).crdCommand(args),
   },
   'key-policy': {
     summary: 'print the KMS key policy statements an application needs',
     run: async (args) => (await import('./key-policy.js')).keyPolicyCommand(args),
+  },
+  'livy-conf': {
+    summary: "print the Livy session conf for an application's customer-managed key",
+    run: async (args) => (await import('./livy-conf.js')).livyConfCommand(args),
   },
   demo: {
     summary: 'show the operator at work on this machine',

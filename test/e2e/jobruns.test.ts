@@ -2,11 +2,14 @@
 // kubectl, the local AWS service. Every run is submitted exactly once (counted in the service's
 // calls log), its key is verified before anything is sent, its state is followed until final
 // and then never asked about again, and deletion cancels it or leaves it as the policy says.
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OWNER_UID_TAG } from '../../src/api/constants.js';
 import type { Call } from '../../src/emulator/index.js';
 import {
   baseSpec,
+  CLI,
   condition,
   E2e,
   JOB_ROLE_ARN,
@@ -347,6 +350,38 @@ describe('the application it references', () => {
     const r = await e2e.waitForJobCondition('on-stalled', 'Stalled', 'ApplicationStalled');
     expect(condition(r, 'Stalled')?.message).toContain('KeyDisabled');
     expect(await submissions(mark)).toEqual([]);
+  });
+});
+
+describe('livy-conf', () => {
+  const livyConf = (name: string) =>
+    promisify(execFile)(process.execPath, [
+      CLI,
+      'livy-conf',
+      name,
+      '-n',
+      e2e.namespace,
+      '--kubeconfig',
+      e2e.cluster.kubeconfig,
+    ]);
+
+  it('prints the session conf for the application’s key, as JSON', async () => {
+    const { stdout } = await livyConf(APP);
+    expect(JSON.parse(stdout)).toEqual({
+      'spark.emr-serverless.disk.encryptionKeyArn': appKey,
+      'spark.emr-serverless.disk.encryptionContext': 'team:data',
+    });
+  });
+
+  it('refuses an application without a customer key, and one that does not exist', async () => {
+    await expect(livyConf('later-app')).rejects.toMatchObject({
+      code: 1,
+      stderr: expect.stringContaining('AWS-owned key'),
+    });
+    await expect(livyConf('no-such-app')).rejects.toMatchObject({
+      code: 1,
+      stderr: expect.stringContaining('not found in namespace'),
+    });
   });
 });
 
