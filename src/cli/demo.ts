@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { parse } from 'yaml';
+import type { EmrServerlessApplication } from '../api/schema.js';
 import { AWS_WRITE_OPERATIONS } from '../emulator/control-client.js';
 import type { Call, Emulator, EmulatorControl } from '../emulator/index.js';
 import type { ControlPlane } from '../envtest/index.js';
@@ -31,13 +32,18 @@ const OPERATOR_NAMESPACE = 'emr-serverless-operator';
 /** The placeholder key ARNs in examples/, replaced by keys created in the local service. */
 const SYMMETRIC_PLACEHOLDER = 'arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab';
 const ASYMMETRIC_PLACEHOLDER = 'arn:aws:kms:eu-west-1:111122223333:key/0987dcba-09fe-87dc-65ba-ab0987654321';
+const JOB_KEY_PLACEHOLDER = 'arn:aws:kms:eu-west-1:111122223333:key/5678abcd-56ab-78cd-90ef-5678901234ab';
+/** How long each job run state lasts in the demo's local service (SUBMITTED ... SUCCESS). */
+const JOB_RUN_STEP_MS = 500;
 
 interface Resource {
   metadata: { name: string; generation?: number };
   status?: {
     applicationId?: string;
+    jobRunId?: string;
     state?: string;
     encryption?: string;
+    diskEncryption?: { mode?: string; source?: string; encryptionKeyArn?: string };
     observedGeneration?: number;
     conditions?: Array<{ type: string; status: string; reason?: string; message?: string }>;
   };
@@ -88,10 +94,15 @@ class Demo {
     this.controlPlane = await startControlPlane({ log: (line) => out(`   [controlplane] ${line}`) });
     const cp = this.controlPlane;
     await cp.installCrds([join(this.root, 'crds')]);
-    out('   CRD emrserverlessapplications.emrserverless.operator.dev installed');
+    out('   CRDs emrserverlessapplications and emrserverlessjobruns (emrserverless.operator.dev) installed');
 
     out('== Starting the local AWS service (EMR Serverless + KMS) ==');
-    this.emulator = await startEmulator({ transitionMs: 300, defaultRegion: REGION });
+    // Job runs move on by themselves (SUBMITTED -> ... -> SUCCESS), as they would in AWS.
+    this.emulator = await startEmulator({
+      transitionMs: 300,
+      defaultRegion: REGION,
+      jobRunStepMs: JOB_RUN_STEP_MS,
+    });
     this.aws = new EmulatorControl(this.emulator.endpoint);
     out(`   endpoint ${this.emulator.endpoint}`);
     const symmetric = await this.aws.createKey({ region: REGION, description: 'demo: analytics disks' });
@@ -101,9 +112,15 @@ class Demo {
       keyUsage: 'SIGN_VERIFY',
       description: 'demo: a signing key',
     });
-    this.keys = { [SYMMETRIC_PLACEHOLDER]: symmetric.Arn, [ASYMMETRIC_PLACEHOLDER]: asymmetric.Arn };
+    const jobKey = await this.aws.createKey({ region: REGION, description: 'demo: one job run’s disks' });
+    this.keys = {
+      [SYMMETRIC_PLACEHOLDER]: symmetric.Arn,
+      [ASYMMETRIC_PLACEHOLDER]: asymmetric.Arn,
+      [JOB_KEY_PLACEHOLDER]: jobKey.Arn,
+    };
     out(`   KMS key (symmetric, ENCRYPT_DECRYPT): ${symmetric.Arn}`);
     out(`   KMS key (RSA_2048, SIGN_VERIFY):      ${asymmetric.Arn}`);
+    out(`   KMS key (symmetric, for one job run): ${jobKey.Arn}`);
 
     out('== Starting the operator (emr-serverless-operator run) under its own service account ==');
     const sa = await cp.createServiceAccountKubeconfig({
@@ -173,15 +190,21 @@ class Demo {
     out(indent(stdout, '  '));
   }
 
-  private async get(name: string): Promise<Resource> {
-    return JSON.parse((await this.kubectl(['get', 'emrsa', name, '-o', 'json'])).stdout) as Resource;
+  private async get(name: string, kind = 'emrsa'): Promise<Resource> {
+    return JSON.parse((await this.kubectl(['get', kind, name, '-o', 'json'])).stdout) as Resource;
   }
 
   /** Polls the resource until `done` says so; throws with the operator's log path after `timeoutMs`. */
-  private async waitFor(name: string, what: string, done: (r: Resource) => boolean, timeoutMs = 60_000) {
+  private async waitFor(
+    name: string,
+    what: string,
+    done: (r: Resource) => boolean,
+    timeoutMs = 60_000,
+    kind = 'emrsa',
+  ) {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const r = await this.get(name).catch(() => undefined);
+      const r = await this.get(name, kind).catch(() => undefined);
       if (r && done(r)) return r;
       if (Date.now() > deadline) {
         throw new Error(
@@ -315,6 +338,56 @@ class Demo {
     );
   }
 
+  /** Step 6: job runs on analytics, one inheriting its key, one with its own, one refused. */
+  async jobRunSteps(): Promise<void> {
+    const aws = this.aws!;
+    out();
+    out('== Step 6: job runs, each submitted once, with the application’s key or their own ==');
+    out('$ kubectl apply -f examples/07-job-runs.yaml');
+    out(indent((await this.kubectl(['apply', '-f', '-'], this.example('07-job-runs.yaml'))).stdout, '  '));
+    const appId = (await this.get('analytics')).status!.applicationId!;
+    const finished = (x: Resource) => x.status?.state === 'SUCCESS' && this.ready(x)?.status === 'True';
+    const etl = await this.waitFor('nightly-etl', 'SUCCESS', finished, 60_000, 'emrjob');
+    const pii = await this.waitFor('pii-export', 'SUCCESS', finished, 60_000, 'emrjob');
+    const refused = await this.waitFor(
+      'signing-key-report',
+      'Stalled',
+      (x) => this.ready(x)?.reason === 'KeyNotSymmetric',
+      60_000,
+      'emrjob',
+    );
+    out('$ kubectl get emrjob');
+    out(indent((await this.kubectl(['get', 'emrjob'])).stdout, '  '));
+    out('AWS (the local service): what each StartJobRun sent, and the key the run started with');
+    for (const r of [etl, pii]) {
+      const { jobRun, submitted } = await aws.jobRun(appId, r.status!.jobRunId!);
+      const sent = (submitted.configurationOverrides as { diskEncryptionConfiguration?: unknown } | undefined)
+        ?.diskEncryptionConfiguration;
+      const resolved = (
+        jobRun.configurationOverrides as { diskEncryptionConfiguration?: unknown } | undefined
+      )?.diskEncryptionConfiguration;
+      out(
+        `  ${r.metadata.name}: job run ${r.status!.jobRunId} ${jobRun.state}; sent diskEncryptionConfiguration ${sent === undefined ? 'none' : JSON.stringify(sent)}; runs with ${describeDisk(resolved)}`,
+      );
+    }
+    out(`  signing-key-report: ${this.ready(refused)?.message}`);
+    const calls = (await aws.calls()).slice(this.mark);
+    this.mark += calls.length;
+    const starts = calls.filter((c) => c.operation === 'StartJobRun' && c.status === 200).length;
+    out(`  AWS calls in this step: ${summarise(calls)}`);
+    const source = (r: Resource) =>
+      `${r.status?.diskEncryption?.mode} from the ${r.status?.diskEncryption?.source}`;
+    this.outcome(
+      `step 6: nightly-etl SUCCESS (${source(etl)}), pii-export SUCCESS (${source(pii)}), signing-key-report Stalled ${this.ready(refused)?.reason}; StartJobRun calls: ${starts}`,
+    );
+    out('$ emr-serverless-operator livy-conf analytics   # the same key for interactive Livy sessions');
+    const { livySessionConf } = await import('./livy-conf.js');
+    const app = JSON.parse(
+      (await this.kubectl(['get', 'emrsa', 'analytics', '-o', 'json'])).stdout,
+    ) as EmrServerlessApplication;
+    out(indent(JSON.stringify(livySessionConf('analytics', app.status?.diskEncryption), null, 2), '  '));
+  }
+
   printHowToContinue(): void {
     const cp = this.controlPlane!;
     out();
@@ -328,6 +401,7 @@ class Demo {
     out(`  KMS keys:     ${Object.values(this.keys).join('\n                ')}`);
     out();
     out(`  KUBECONFIG=${cp.kubeconfig} ${cp.kubectl} get emrsa`);
+    out(`  KUBECONFIG=${cp.kubeconfig} ${cp.kubectl} get emrjob`);
     out(`  KUBECONFIG=${cp.kubeconfig} ${cp.kubectl} describe emrsa reports`);
     out(
       `  KUBECONFIG=${cp.kubeconfig} ${cp.kubectl} get events --field-selector involvedObject.kind=EmrServerlessApplication`,
@@ -417,6 +491,7 @@ export async function demoCommand(args: string[]): Promise<number> {
   try {
     await demo.start();
     await demo.steps();
+    await demo.jobRunSteps();
   } catch (error) {
     console.error(`demo failed: ${(error as Error).message}`);
     await demo.stop();

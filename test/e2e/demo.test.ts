@@ -50,6 +50,16 @@ describe('emr-serverless-operator demo', () => {
     expect(text).toMatch(
       /=> step 5: once STOPPED the change landed: Encryption=CustomerManaged, Ready=True; AWS writes: UpdateApplication\n/,
     );
+    expect(text).toMatch(
+      /=> step 6: nightly-etl SUCCESS \(CustomerManaged from the Application\), pii-export SUCCESS \(CustomerManaged from the Job\), signing-key-report Stalled KeyNotSymmetric; StartJobRun calls: 2\n/,
+    );
+    expect(text).toMatch(
+      /nightly-etl: job run \S+ SUCCESS; sent diskEncryptionConfiguration none; runs with \{"encryptionKeyArn"/,
+    );
+    expect(text).toMatch(
+      /pii-export: job run \S+ SUCCESS; sent diskEncryptionConfiguration \{"encryptionKeyArn"/,
+    );
+    expect(text).toContain('"spark.emr-serverless.disk.encryptionKeyArn": "arn:aws:kms:eu-west-1:');
     // The AWS side is shown after each step.
     expect(text).toMatch(
       /analytics: application [0-9a-z]+ CREATED, diskEncryptionConfiguration \{"encryptionKeyArn":"arn:aws:kms:eu-west-1:/,

@@ -24,13 +24,18 @@ describe('examples/', () => {
       '04-asymmetric-key.yaml',
       '05-change-while-running.yaml',
       '06-adopt-existing.yaml',
+      '07-job-runs.yaml',
     ]);
   });
 
   it.each(files)('%s passes admission as written', async (file) => {
     const { stdout } = await kubectl(['apply', '--dry-run=server', '-n', ns, '-f', join(dir, file)]);
-    expect(stdout).toMatch(
-      /emrserverlessapplication\.emrserverless\.operator\.dev\/\S+ (created|configured) \(server dry run\)/,
-    );
+    const lines = stdout.trim().split('\n');
+    expect(lines.length).toBeGreaterThan(0);
+    for (const line of lines) {
+      expect(line).toMatch(
+        /emrserverless(application|jobrun)\.emrserverless\.operator\.dev\/\S+ (created|configured) \(server dry run\)/,
+      );
+    }
   });
 });
