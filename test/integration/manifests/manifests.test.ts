@@ -144,7 +144,7 @@ describe('kubectl kustomize manifests/', () => {
 });
 
 describe('kubectl apply -k manifests/ against the API server', () => {
-  it('`kubectl apply -f crds/` still applies just the CRD and its admission policy (crds/Kustomization is not a .yaml file)', async () => {
+  it('`kubectl apply -f crds/` still applies just the CRDs and their admission policies (crds/Kustomization is not a .yaml file)', async () => {
     const { stdout } = await kubectl([
       'apply',
       '--server-side',
@@ -158,6 +158,9 @@ describe('kubectl apply -k manifests/ against the API server', () => {
       'customresourcedefinition.apiextensions.k8s.io/emrserverlessapplications.emrserverless.operator.dev',
       'validatingadmissionpolicy.admissionregistration.k8s.io/emrserverlessapplications.emrserverless.operator.dev-refuse-nulls',
       'validatingadmissionpolicybinding.admissionregistration.k8s.io/emrserverlessapplications.emrserverless.operator.dev-refuse-nulls',
+      'customresourcedefinition.apiextensions.k8s.io/emrserverlessjobruns.emrserverless.operator.dev',
+      'validatingadmissionpolicy.admissionregistration.k8s.io/emrserverlessjobruns.emrserverless.operator.dev-refuse-nulls',
+      'validatingadmissionpolicybinding.admissionregistration.k8s.io/emrserverlessjobruns.emrserverless.operator.dev-refuse-nulls',
     ]);
   });
 
@@ -270,12 +273,11 @@ describe('argocd/argocd-cm-patch.yaml', () => {
       join(root, 'argocd', 'argocd-cm-patch.yaml'),
     ]);
     const cm = JSON.parse((await kubectl(['get', 'configmap', 'argocd-cm', '-n', ns, '-o', 'json'])).stdout);
+    const health = readFileSync(join(root, 'argocd', 'health.lua'), 'utf8');
     expect(cm.data).toEqual({
       url: 'https://argocd.example.com',
-      'resource.customizations.health.emrserverless.operator.dev_EmrServerlessApplication': readFileSync(
-        join(root, 'argocd', 'health.lua'),
-        'utf8',
-      ),
+      'resource.customizations.health.emrserverless.operator.dev_EmrServerlessApplication': health,
+      'resource.customizations.health.emrserverless.operator.dev_EmrServerlessJobRun': health,
     });
     expect(parse(readFileSync(join(root, 'argocd', 'argocd-cm-patch.yaml'), 'utf8')).metadata.namespace).toBe(
       'argocd',

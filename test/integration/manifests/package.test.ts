@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { crdFiles } from '../../../src/api/crd.js';
 import { operatorIamPolicy } from '../../../src/aws/policies.js';
 import { type Emulator, startEmulator } from '../../../src/emulator/index.js';
 import { findRepoRoot } from '../../../src/envtest/index.js';
@@ -17,7 +18,7 @@ import { operatorServiceAccountKubeconfig } from '../../support/operator-rbac.js
 
 const run = promisify(execFile);
 const root = findRepoRoot();
-const CRD_FILE = join(root, 'crds', 'emrserverless.operator.dev_emrserverlessapplications.yaml');
+const CRD_DIR = join(root, 'crds');
 
 let work: string;
 let packedFiles: string[];
@@ -117,7 +118,11 @@ describe('the npm package', () => {
 
   it('`crd` prints what crds/ holds, and `key-policy --operator-iam-policy` the documented policy', async () => {
     const crd = await run(bin, ['crd']);
-    expect(crd.stdout).toBe(readFileSync(CRD_FILE, 'utf8'));
+    expect(crd.stdout).toBe(
+      crdFiles()
+        .map((f) => readFileSync(join(CRD_DIR, f.file), 'utf8'))
+        .join('---\n'),
+    );
     const policy = await run(bin, ['key-policy', '--operator-iam-policy']);
     expect(JSON.parse(policy.stdout)).toEqual(operatorIamPolicy());
   });
@@ -133,12 +138,13 @@ describe('the controller from the production install', () => {
   });
 
   it('starts under the manifests RBAC, reconciles an application, and exits 0 on SIGTERM', async () => {
-    await kubectl(['apply', '--server-side', '-f', CRD_FILE]);
+    await kubectl(['apply', '--server-side', '-f', CRD_DIR]);
     await kubectl([
       'wait',
       '--for=condition=Established',
       '--timeout=60s',
       'crd/emrserverlessapplications.emrserverless.operator.dev',
+      'crd/emrserverlessjobruns.emrserverless.operator.dev',
     ]);
     const operatorNs = await newNamespace('package-operator');
     const appNs = await newNamespace('package-apps');
