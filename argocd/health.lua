@@ -134,6 +134,12 @@ if ready.status == "True" then
   return hs
 end
 
+if ready.status == "False" and ready.reason ~= nil and SUSPENDED[ready.reason] then
+  hs.status = "Suspended"
+  hs.message = messageOf(ready, "Waiting.")
+  return hs
+end
+
 if ready.status == "False" and ready.reason ~= nil and WAITING[ready.reason] then
   hs.status = "Progressing"
   hs.message = messageOf(ready, "Waiting.")

@@ -7,6 +7,8 @@ export type Phase = 'Ready' | 'Progressing' | 'Stalled';
 
 export const CONDITION_REASONS = {
   Reconciled: 'Ready',
+  /** Job runs: the run succeeded. */
+  Succeeded: 'Ready',
 
   Creating: 'Progressing',
   Updating: 'Progressing',
@@ -22,6 +24,11 @@ export const CONDITION_REASONS = {
   AwsUnavailable: 'Progressing',
   AwsConflict: 'Progressing',
   ApplicationStateChanged: 'Progressing',
+  // Job runs.
+  Submitting: 'Progressing',
+  InProgress: 'Progressing',
+  Cancelling: 'Progressing',
+  WaitingForApplication: 'Progressing',
 
   InvalidSpec: 'Stalled',
   NullValue: 'Stalled',
@@ -38,6 +45,12 @@ export const CONDITION_REASONS = {
   AwsRejected: 'Stalled',
   AccessDenied: 'Stalled',
   QuotaExceeded: 'Stalled',
+  // Job runs.
+  JobRunFailed: 'Stalled',
+  JobRunCancelled: 'Stalled',
+  JobRunNotFound: 'Stalled',
+  ApplicationStalled: 'Stalled',
+  ApplicationDeleting: 'Stalled',
 } as const satisfies Record<string, Phase>;
 
 export type ConditionReason = keyof typeof CONDITION_REASONS;
@@ -46,6 +59,14 @@ export type ConditionReason = keyof typeof CONDITION_REASONS;
 export type ReasonOf<P extends Phase> = {
   [R in ConditionReason]: (typeof CONDITION_REASONS)[R] extends P ? R : never;
 }[ConditionReason];
+
+/**
+ * Progressing reasons that wait for another resource rather than make progress (a job run whose
+ * application is missing or not bound): Argo CD shows them as Suspended.
+ */
+export const SUSPENDED_REASONS = [
+  'WaitingForApplication',
+] as const satisfies readonly ReasonOf<'Progressing'>[];
 
 /** The Stalled reasons a key check can give; each is also `status.diskEncryption.key.reason`. */
 export const KEY_BLOCKING_REASONS = [

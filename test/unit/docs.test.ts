@@ -13,6 +13,7 @@ import {
   KEY_BLOCKING_REASONS,
   KEY_UNVERIFIED_REASONS,
   type Phase,
+  SUSPENDED_REASONS,
 } from '../../src/reconcile/reasons.js';
 import { runCommand } from '../support/cli.js';
 import {
@@ -114,9 +115,11 @@ const codeReasons = Object.keys(CONDITION_REASONS) as ConditionReason[];
 describe('condition reasons', () => {
   it('docs/reference.md lists every reason the code can write, with its phase, and no other', () => {
     const documented: Record<string, Phase> = {};
-    for (const [ready, condition, reasons] of tableRows(
-      section(read('docs/reference.md'), 'Conditions and reasons'),
-    )) {
+    const reference = read('docs/reference.md');
+    for (const [ready, condition, reasons] of [
+      ...tableRows(section(reference, 'Conditions and reasons')),
+      ...tableRows(section(reference, 'Job run conditions and reasons')),
+    ]) {
       const phase: Phase = ready === 'True' ? 'Ready' : condition === 'Stalled' ? 'Stalled' : 'Progressing';
       for (const reason of reasonsIn(reasons!)) documented[reason] = phase;
     }
@@ -128,7 +131,10 @@ describe('condition reasons', () => {
     for (const [health, , reasons] of tableRows(section(read('docs/argocd.md'), 'What the health means'))) {
       for (const reason of reasonsIn(reasons!)) documented[reason] = health!;
     }
-    const expected = Object.fromEntries(codeReasons.map((r) => [r, HEALTH[CONDITION_REASONS[r]]]));
+    const suspended: readonly string[] = SUSPENDED_REASONS;
+    const expected = Object.fromEntries(
+      codeReasons.map((r) => [r, suspended.includes(r) ? 'Suspended' : HEALTH[CONDITION_REASONS[r]]]),
+    );
     expect(documented).toEqual(expected);
   });
 

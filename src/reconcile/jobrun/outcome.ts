@@ -8,6 +8,7 @@ import { encryptionIntent } from '../compare.js';
 import { conditionsFor, findCondition, type Verdict } from '../conditions.js';
 import { normal, pollDelay, stalledEvents, withoutUndefined } from '../outcome.js';
 import type { RecordedEvent } from '../ports.js';
+import type { ReasonOf } from '../reasons.js';
 import type { JobRunAction, JobRunPlan, JobRunPlanInput, JobRunTarget } from './types.js';
 
 /** Slowest poll while a run is not final (also bounded by the resync period). */
@@ -58,11 +59,15 @@ export class JobRunOutcome {
     if (before?.status !== 'True' || before.reason !== event.reason) this.events.push(event);
   }
 
-  ready(reason: string, message: string, requeueAfterMs = this.input.options.resyncPeriodMs): JobRunPlan {
+  ready(
+    reason: ReasonOf<'Ready'>,
+    message: string,
+    requeueAfterMs = this.input.options.resyncPeriodMs,
+  ): JobRunPlan {
     return this.finish({ phase: 'Ready', reason, message }, requeueAfterMs);
   }
 
-  progressing(reason: string, message: string, pollMaxMs = RUN_POLL_MAX_MS): JobRunPlan {
+  progressing(reason: ReasonOf<'Progressing'>, message: string, pollMaxMs = RUN_POLL_MAX_MS): JobRunPlan {
     const { resource, now, options } = this.input;
     const delay = this.actions.length
       ? 0
@@ -71,12 +76,16 @@ export class JobRunOutcome {
   }
 
   /** Waiting on something outside the operator's hands: announced once, polled slowly. */
-  waiting(reason: string, message: string): JobRunPlan {
+  waiting(reason: ReasonOf<'Progressing'>, message: string): JobRunPlan {
     this.announce(normal(reason, 'Wait', message));
     return this.progressing(reason, message, WAIT_POLL_MAX_MS);
   }
 
-  stalled(reason: string, message: string, requeueAfterMs = this.input.options.resyncPeriodMs): JobRunPlan {
+  stalled(
+    reason: ReasonOf<'Stalled'>,
+    message: string,
+    requeueAfterMs = this.input.options.resyncPeriodMs,
+  ): JobRunPlan {
     this.events.push(...stalledEvents(this.input.resource.status?.conditions, reason, message));
     return this.finish({ phase: 'Stalled', reason, message }, requeueAfterMs);
   }

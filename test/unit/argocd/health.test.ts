@@ -17,7 +17,12 @@ import type { Condition } from '../../../src/api/schema.js';
 import type { AwsJobRun } from '../../../src/aws/port.js';
 import { conditionsFor, type Verdict } from '../../../src/reconcile/conditions.js';
 import { type JobRunObserved, planJobRun } from '../../../src/reconcile/jobrun/planner.js';
-import { CONDITION_REASONS, type ConditionReason, type Phase } from '../../../src/reconcile/reasons.js';
+import {
+  CONDITION_REASONS,
+  type ConditionReason,
+  type Phase,
+  SUSPENDED_REASONS,
+} from '../../../src/reconcile/reasons.js';
 
 const run = promisify(execFile);
 const repo = fileURLToPath(new URL('../../../', import.meta.url));
@@ -345,7 +350,11 @@ describe('argocd/health.lua in gopher-lua (as Argo CD runs it)', () => {
       { reason, readyOnly: true, ...results[2 * i + 1] },
     ]);
     const want = reasons.flatMap((reason) => {
-      const expected = { status: health[CONDITION_REASONS[reason]], message: `Because ${reason}.` };
+      const suspended = (SUSPENDED_REASONS as readonly string[]).includes(reason);
+      const expected = {
+        status: suspended ? 'Suspended' : health[CONDITION_REASONS[reason]],
+        message: `Because ${reason}.`,
+      };
       return [
         { reason, ...expected },
         { reason, readyOnly: true, ...expected },
