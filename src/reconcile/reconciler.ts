@@ -5,6 +5,7 @@ import type { EmrServerlessApplication, Spec, Status } from '../api/schema.js';
 import { KMS_KEY_ARN_PATTERN } from '../api/schema.js';
 import { type AwsApplication, AwsError, type AwsPort, type KeyFacts } from '../aws/port.js';
 import { jsonEqual } from './compare.js';
+import { EventBatch } from './event-batch.js';
 import { execute } from './executor.js';
 import { ClaimLocks } from './ownership.js';
 import {
@@ -17,7 +18,7 @@ import {
   planFailure,
   regionOf,
 } from './planner.js';
-import type { EventRecorder, ReconcileResult, RecordedEvent, ResourceWriter } from './ports.js';
+import type { EventRecorder, ReconcileResult, ResourceWriter } from './ports.js';
 
 export interface ReconcilerDeps {
   aws: { forRegion(region: string): AwsPort };
@@ -163,30 +164,6 @@ export class Reconciler {
     await this.deps.writer.applyStatus(resource, status);
     const ready = status.conditions?.find((c) => c.type === 'Ready');
     log.info({ state: status.state, ready: ready?.status, reason: ready?.reason }, 'status written');
-  }
-}
-
-/** Events of one reconcile, each said once even when several steps plan it. */
-class EventBatch {
-  private readonly seen = new Set<string>();
-  private readonly pending: RecordedEvent[] = [];
-
-  add(events: RecordedEvent[]): void {
-    for (const e of events) {
-      const id = `${e.type}/${e.reason}/${e.message}`;
-      if (this.seen.has(id)) continue;
-      this.seen.add(id);
-      this.pending.push(e);
-    }
-  }
-
-  /** Also usable as the executor's recorder: action events pass through the same filter. */
-  record(_resource: EmrServerlessApplication, event: RecordedEvent): void {
-    this.add([event]);
-  }
-
-  flush(recorder: EventRecorder, resource: EmrServerlessApplication): void {
-    for (const e of this.pending.splice(0)) recorder.record(resource, e);
   }
 }
 

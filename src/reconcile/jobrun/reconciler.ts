@@ -7,8 +7,9 @@ import type { EmrServerlessJobRun, JobRunStatus } from '../../api/jobrun-schema.
 import type { EmrServerlessApplication } from '../../api/schema.js';
 import { AwsError, type AwsJobRun, type AwsPort, type KeyFacts } from '../../aws/port.js';
 import { jsonEqual } from '../compare.js';
+import { EventBatch } from '../event-batch.js';
 import { planFailure } from '../failures.js';
-import type { EventRecorder, ReconcileResult, RecordedEvent, ResourceWriter } from '../ports.js';
+import type { EventRecorder, ReconcileResult, ResourceWriter } from '../ports.js';
 import type { PlanOptions } from '../types.js';
 import {
   CREATED_AT_SLACK_MS,
@@ -51,7 +52,7 @@ export class JobRunReconciler {
   async reconcile(original: EmrServerlessJobRun): Promise<ReconcileResult> {
     const { namespace, name } = original.metadata;
     const log = this.deps.logger.child({ resource: `${namespace}/${name}`, kind: original.kind });
-    const pending: RecordedEvent[] = [];
+    const events = new EventBatch();
     let resource = original;
     let planned: JobRunPlan | undefined;
     try {
@@ -62,12 +63,12 @@ export class JobRunReconciler {
           options: this.deps.options,
           now: this.now(),
         });
-        pending.push(...planned.events);
+        events.add(planned.events);
         if (planned.actions.length === 0 || step === MAX_STEPS - 1) break;
         log.info({ actions: planned.actions.map((a) => a.kind) }, 'acting');
-        const done = await this.execute(planned.actions, resource, pending);
+        const done = await this.execute(planned.actions, resource, events);
         if (done.released) {
-          this.flush(pending, done.resource);
+          events.flush(this.deps.events, done.resource);
           log.info('finalizer removed');
           return {};
         }
@@ -95,14 +96,14 @@ export class JobRunReconciler {
         { err: { code: err.code, kind: err.kind, operation: err.operation, message: err.message } },
         'AWS call failed',
       );
-      pending.push(...failure.events);
-      this.flush(pending, resource);
+      events.add(failure.events);
+      events.flush(this.deps.events, resource);
       await this.writeStatus(original, failure.status, log);
       if (failure.backoff) throw err;
       return { requeueAfterMs: failure.requeueAfterMs };
     }
     const final = planned!;
-    this.flush(pending, resource);
+    events.flush(this.deps.events, resource);
     await this.writeStatus(original, final.status, log);
     return { requeueAfterMs: final.requeueAfterMs };
   }
@@ -143,7 +144,7 @@ export class JobRunReconciler {
   private async execute(
     actions: readonly JobRunAction[],
     resource: EmrServerlessJobRun,
-    pending: RecordedEvent[],
+    events: EventBatch,
   ): Promise<{
     resource: EmrServerlessJobRun;
     released: boolean;
@@ -172,20 +173,9 @@ export class JobRunReconciler {
           await writer.delete(current);
           break;
       }
-      pending.push(...(action.events ?? []));
+      events.add(action.events ?? []);
     }
     return { resource: current, released, ...(started && { started }) };
-  }
-
-  /** Each event once per reconcile, even when two steps plan it. */
-  private flush(pending: RecordedEvent[], resource: EmrServerlessJobRun): void {
-    const seen = new Set<string>();
-    for (const e of pending.splice(0)) {
-      const id = `${e.type}/${e.reason}/${e.message}`;
-      if (seen.has(id)) continue;
-      seen.add(id);
-      this.deps.events.record(resource, e);
-    }
   }
 
   private async writeStatus(resource: EmrServerlessJobRun, status: JobRunStatus, log: Logger): Promise<void> {
