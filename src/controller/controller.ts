@@ -60,6 +60,8 @@ export interface ControllerDefinition<T extends KubeObject> {
   resource: ResourceType;
   reconciler: ReconcilerFactory<T>;
   watches?: Watch[];
+  /** Its reconciler reports key health and status per object (gauges), cleared on delete. */
+  reportsResourceMetrics?: boolean;
 }
 
 export interface ControllerSettings {
@@ -114,8 +116,10 @@ export class Controller<T extends KubeObject = KubeObject> {
       },
       onDelete: (obj) => {
         const key = objectKey(obj);
-        metrics.setKeyHealth(key, undefined);
-        metrics.setResourceStatus(key, undefined);
+        if (definition.reportsResourceMetrics) {
+          metrics.setKeyHealth(key, undefined);
+          metrics.setResourceStatus(key, undefined);
+        }
         this.queue.add(key);
       },
     });

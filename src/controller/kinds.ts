@@ -16,6 +16,7 @@ export function applicationController(
     name: APPLICATION_CONTROLLER,
     resource: { group: GROUP, version: VERSION, plural: PLURAL, kind: KIND },
     reconciler,
+    reportsResourceMetrics: true,
   };
 }
 
