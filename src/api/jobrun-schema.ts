@@ -11,6 +11,7 @@ import {
   matching,
   type ObjectMeta,
   stringMap,
+  TAG_KEY_RULES,
 } from './schema.js';
 
 const NON_BLANK = /\S/;
@@ -62,25 +63,15 @@ export const JobConfigurationOverrides = z.object({
 });
 export type JobConfigurationOverrides = z.infer<typeof JobConfigurationOverrides>;
 
-/** Tag prefixes the operator and AWS reserve: a tenant may not set them (ownership lookups use them). */
-const RESERVED_TAG_PREFIXES = ['emrserverless.operator.dev/', 'aws:'];
-const reservedTagMessage = 'tags may not use the reserved prefixes emrserverless.operator.dev/ or aws:';
-
-const tagMap = stringMap('tag', { maxEntries: 200, key: [1, 128], value: [0, 256] });
-const jobRunTags = tagMap
-  .refine((t) => Object.keys(t).every((k) => !RESERVED_TAG_PREFIXES.some((p) => k.startsWith(p))), {
-    message: reservedTagMessage,
-  })
-  .meta({
-    description: 'Tags of the job run. The operator adds its own under emrserverless.operator.dev/.',
-    'x-kubernetes-validations': [
-      ...((tagMap.meta()?.['x-kubernetes-validations'] as unknown[]) ?? []),
-      {
-        rule: `self.all(k, ${RESERVED_TAG_PREFIXES.map((p) => `!k.startsWith('${p}')`).join(' && ')})`,
-        message: reservedTagMessage,
-      },
-    ],
-  });
+/** The run's tags: the application's rules (AWS's key pattern, the reserved prefixes). */
+const jobRunTags = stringMap(
+  'tag',
+  { maxEntries: 200 - 1, key: [1, 128], value: [0, 256] },
+  TAG_KEY_RULES,
+).meta({
+  description:
+    'Tags of the job run. Keys under emrserverless.operator.dev/ and aws: are reserved (the operator tags the run with the resource uid).',
+});
 
 export const JOB_RUN_DELETION_POLICIES = ['Cancel', 'Orphan'] as const;
 export type JobRunDeletionPolicy = (typeof JOB_RUN_DELETION_POLICIES)[number];

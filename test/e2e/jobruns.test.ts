@@ -408,7 +408,7 @@ describe('admission', () => {
     ).toContain('encryptionContext requires encryptionKeyArn');
     expect(
       await e2e.applyRejected(jobRunManifest('bad-tag', APP, { tags: { [OWNER_UID_TAG]: 'someone-else' } })),
-    ).toContain('reserved prefixes');
+    ).toContain('tag keys may not start with emrserverless.operator.dev/');
     expect(
       await e2e.applyRejected(
         jobRunManifest('bad-role', APP, { executionRoleArn: 'arn:aws:iam::123456789012:user/bob' }),
