@@ -81,6 +81,8 @@ describe('kubectl kustomize manifests/', () => {
         'ServiceAccount/emr-serverless-operator',
         'ValidatingAdmissionPolicy/emrserverlessapplications.emrserverless.operator.dev-refuse-nulls',
         'ValidatingAdmissionPolicyBinding/emrserverlessapplications.emrserverless.operator.dev-refuse-nulls',
+        'ValidatingAdmissionPolicy/emrserverlessjobruns.emrserverless.operator.dev-refuse-nulls',
+        'ValidatingAdmissionPolicyBinding/emrserverlessjobruns.emrserverless.operator.dev-refuse-nulls',
       ].sort(),
     );
     const crds = rendered.filter((o) => o.kind === 'CustomResourceDefinition');
