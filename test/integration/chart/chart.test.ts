@@ -50,6 +50,7 @@ describe('helm lint and helm template', () => {
       'ClusterRole/emr-serverless-operator',
       'ClusterRoleBinding/emr-serverless-operator',
       'CustomResourceDefinition/emrserverlessapplications.emrserverless.operator.dev',
+      'CustomResourceDefinition/emrserverlessjobruns.emrserverless.operator.dev',
       'Deployment/emr-serverless-operator/emr-serverless-operator',
       'PodDisruptionBudget/emr-serverless-operator/emr-serverless-operator',
       'Role/emr-serverless-operator/emr-serverless-operator-leader-election',
@@ -57,7 +58,9 @@ describe('helm lint and helm template', () => {
       'Service/emr-serverless-operator/emr-serverless-operator-metrics',
       'ServiceAccount/emr-serverless-operator/emr-serverless-operator',
       'ValidatingAdmissionPolicy/emrserverlessapplications.emrserverless.operator.dev-refuse-nulls',
+      'ValidatingAdmissionPolicy/emrserverlessjobruns.emrserverless.operator.dev-refuse-nulls',
       'ValidatingAdmissionPolicyBinding/emrserverlessapplications.emrserverless.operator.dev-refuse-nulls',
+      'ValidatingAdmissionPolicyBinding/emrserverlessjobruns.emrserverless.operator.dev-refuse-nulls',
     ]);
     expect(objectNames(await helmTemplate('shard-a', 'ops', ['shard-values.yaml']))).toEqual([
       'ClusterRole/shard-a-emr-serverless-operator',
@@ -77,6 +80,7 @@ describe('helm lint and helm template', () => {
       'ClusterRoleBinding/emr-serverless-operator',
       'ConfigMap/emr-serverless-operator/emr-serverless-operator-dashboard',
       'CustomResourceDefinition/emrserverlessapplications.emrserverless.operator.dev',
+      'CustomResourceDefinition/emrserverlessjobruns.emrserverless.operator.dev',
       'Deployment/emr-serverless-operator/emr-serverless-operator',
       'PodDisruptionBudget/emr-serverless-operator/emr-serverless-operator',
       'PrometheusRule/emr-serverless-operator/emr-serverless-operator',
@@ -86,7 +90,9 @@ describe('helm lint and helm template', () => {
       'ServiceAccount/emr-serverless-operator/emr-serverless-operator',
       'ServiceMonitor/emr-serverless-operator/emr-serverless-operator',
       'ValidatingAdmissionPolicy/emrserverlessapplications.emrserverless.operator.dev-refuse-nulls',
+      'ValidatingAdmissionPolicy/emrserverlessjobruns.emrserverless.operator.dev-refuse-nulls',
       'ValidatingAdmissionPolicyBinding/emrserverlessapplications.emrserverless.operator.dev-refuse-nulls',
+      'ValidatingAdmissionPolicyBinding/emrserverlessjobruns.emrserverless.operator.dev-refuse-nulls',
     ]);
   });
 
