@@ -4,14 +4,18 @@
 // - Watch events are filtered like GenerationChangedPredicate (see predicates.ts): status-only
 //   updates, the operator's own status writes among them, never enqueue.
 // - Workers (`concurrency`, default 4) reconcile a deep copy of the cached object. A result with
-//   `requeueAfterMs` resets the key's backoff and requeues it after min(requeueAfterMs, resync);
-//   no result requeues it after the resync period; a thrown error requeues it with backoff.
+//   `requeueAfterMs` resets the key's backoff and requeues it after min(requeueAfterMs, resync)
+//   (0: at once); no result requeues it after the resync period; a thrown error requeues it
+//   with the key's exponential backoff (1 s doubling to 5 min). A spec change (new generation)
+//   resets the backoff.
 //   Resync delays carry ±10 % jitter per key, so thousands of keys do not come due together.
 //   A key whose object is gone from the cache is dropped (the finalizer keeps the object around
 //   until the reconciler has cleaned up, so that only happens after it did).
 // - With leader election on, the informer runs from the start (a standby has a warm cache) but
 //   workers start only once the lease is held. Losing the lease stops everything at once and
-//   `done` resolves with a non-zero code.
+//   `done` resolves with a non-zero code. Every reconciler gets a write guard (`mayWrite`) that
+//   says no as soon as the lease was last renewed longer than the renew deadline ago, so a
+//   reconcile in flight sends nothing more, even before the elector notices.
 // - stop(): take no more work, wait for in-flight reconciles (bounded), stop the informer,
 //   release the lease, close the HTTP servers.
 import type { KubeConfig } from '@kubernetes/client-node';
@@ -26,7 +30,7 @@ import { LeaderElector } from './leader.js';
 import type { OperatorMetrics, ReconcileOutcome } from './metrics.js';
 import { informerFor, type ObjectCache } from './multi-namespace-informer.js';
 import { updateNeedsReconcile } from './predicates.js';
-import { WorkQueue } from './queue.js';
+import { ExponentialBackoffRateLimiter, WorkQueue } from './queue.js';
 
 export const CONTROLLER_NAME = 'emrserverlessapplication';
 
@@ -35,8 +39,14 @@ export interface ReconcilerLike {
   reconcile(obj: EmrServerlessApplication): Promise<ReconcileResult>;
 }
 
-/** Builds the reconciler once, with the manager's logger (it adds `resource` per reconcile). */
-export type ReconcilerFactory = (deps: { logger: Logger }) => ReconcilerLike;
+/**
+ * Builds the reconciler once, with the manager's logger (it adds `resource` per reconcile) and
+ * the write guard every write must pass (false once this process may no longer write).
+ */
+export type ReconcilerFactory = (deps: { logger: Logger; mayWrite: () => boolean }) => ReconcilerLike;
+
+/** Per-key backoff after a failed reconcile: 1 s, doubling, at most 5 minutes. */
+export const FAILURE_BACKOFF = { baseMs: 1_000, maxMs: 5 * 60_000 };
 
 export interface LeaderElectionSettings {
   namespace: string;
@@ -70,6 +80,8 @@ export interface ManagerOptions {
   shutdownTimeoutMs?: number;
   /** Informer settings for tests (backoff). */
   informerBackoff?: { initialMs?: number; maxMs?: number };
+  /** Backoff after failed reconciles (default FAILURE_BACKOFF). */
+  failureBackoff?: { baseMs: number; maxMs: number };
 }
 
 export interface ManagerExit {
@@ -97,6 +109,7 @@ export class Manager {
   private stopping: Promise<void> | undefined;
   private finish!: (exit: ManagerExit) => void;
   private inFlight = 0;
+  private aborted = false;
 
   constructor(private readonly options: ManagerOptions) {
     this.log = options.logger.child({ controller: CONTROLLER_NAME });
@@ -106,9 +119,11 @@ export class Manager {
       this.finish = resolve;
     });
     options.metrics.registerController(CONTROLLER_NAME);
+    const backoff = options.failureBackoff ?? FAILURE_BACKOFF;
     this.queue = new WorkQueue<string>({
       name: CONTROLLER_NAME,
       metrics: options.metrics.queueHooks(CONTROLLER_NAME),
+      rateLimiter: new ExponentialBackoffRateLimiter<string>(backoff.baseMs, backoff.maxMs),
     });
     this.informer = informerFor<EmrServerlessApplication>(
       {
@@ -123,7 +138,11 @@ export class Manager {
     this.informer.addEventHandler({
       onAdd: (obj) => this.queue.add(objectKey(obj)),
       onUpdate: (oldObj, newObj) => {
-        if (updateNeedsReconcile(oldObj, newObj)) this.queue.add(objectKey(newObj));
+        if (!updateNeedsReconcile(oldObj, newObj)) return;
+        const key = objectKey(newObj);
+        // A new spec deserves a fresh start: the backoff earned by the old one is forgotten.
+        if (oldObj.metadata.generation !== newObj.metadata.generation) this.queue.forget(key);
+        this.queue.add(key);
       },
       onDelete: (obj) => {
         const key = objectKey(obj);
@@ -132,7 +151,7 @@ export class Manager {
         this.queue.add(key);
       },
     });
-    this.reconciler = options.reconciler({ logger: options.logger });
+    this.reconciler = options.reconciler({ logger: options.logger, mayWrite: () => this.mayWrite() });
     if (options.leaderElection) {
       const le = options.leaderElection;
       this.elector = new LeaderElector({
@@ -162,6 +181,12 @@ export class Manager {
 
   isLeader(): boolean {
     return this.elector ? this.elector.isLeader() : this.started;
+  }
+
+  /** Whether a write may start now: not stopping, and (when elected) the lease surely held. */
+  mayWrite(): boolean {
+    if (this.aborted) return false;
+    return this.elector ? this.elector.holdsLease() : true;
   }
 
   /** Number of reconciles running now. */
@@ -212,6 +237,7 @@ export class Manager {
 
   /** Immediate stop (lease lost): no waiting for in-flight reconciles, exit code 1. */
   private abort(reason: string): void {
+    this.aborted = true;
     if (this.stopping) return;
     this.log.error({ reason }, 'stopping at once');
     this.stopping = this.shutdown(reason, 1, false);
@@ -280,8 +306,10 @@ export class Manager {
       const result = await this.reconciler.reconcile(obj);
       const resync = this.jitteredResync();
       if (result.requeueAfterMs === 0) {
+        // Acted and looks again at once: a success, so the backoff starts over.
         outcome = 'requeue';
-        this.queue.addRateLimited(key);
+        this.queue.forget(key);
+        this.queue.add(key);
       } else if (result.requeueAfterMs !== undefined && result.requeueAfterMs > 0) {
         outcome = 'requeue_after';
         this.queue.forget(key);

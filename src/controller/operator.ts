@@ -65,7 +65,7 @@ export function createOperator(o: OperatorOptions): Operator {
     ...(o.metricsAddr && { metricsAddr: o.metricsAddr }),
     ...(o.healthAddr && { healthAddr: o.healthAddr }),
     ...(o.leaderElection && { leaderElection: o.leaderElection }),
-    reconciler: ({ logger }) =>
+    reconciler: ({ logger, mayWrite }) =>
       new Reconciler({
         aws: o.aws,
         keys,
@@ -81,6 +81,7 @@ export function createOperator(o: OperatorOptions): Operator {
         claims: new ClaimLocks(),
         onKeyHealth: (resourceKey, health) => o.metrics.setKeyHealth(resourceKey, health),
         onStatus: (resourceKey, status) => o.metrics.setResourceStatus(resourceKey, status),
+        mayWrite,
       }),
   });
   return { manager, events };

@@ -32,6 +32,8 @@ export interface Call {
   jobRunId?: string;
   keyId?: string;
   region: string;
+  /** The access key id that signed the call: tells callers (e.g. two operator replicas) apart. */
+  caller?: string;
   status: number;
   errorType?: string;
   at: string;
@@ -78,9 +80,14 @@ const ERROR_STATUS: Record<string, number> = {
 };
 
 const EMPTY_QUERY = new URLSearchParams();
-const CREDENTIAL_SCOPE = /Credential=[^/,\s]+\/\d{8}\/([^/,\s]+)\/([^/,\s]+)\/aws4_request/;
+const CREDENTIAL_SCOPE = /Credential=([^/,\s]+)\/\d{8}\/([^/,\s]+)\/([^/,\s]+)\/aws4_request/;
 
 type Json = Record<string, unknown>;
+
+function callerOf(req: IncomingMessage): string | undefined {
+  const auth = req.headers.authorization;
+  return typeof auth === 'string' ? CREDENTIAL_SCOPE.exec(auth)?.[1] : undefined;
+}
 
 interface Route {
   service: ServiceName;
@@ -272,13 +279,14 @@ export class EmulatorServer {
   private context(req: IncomingMessage): CallContext {
     const auth = req.headers.authorization;
     const m = typeof auth === 'string' ? CREDENTIAL_SCOPE.exec(auth) : null;
-    return { account: this.opts.accountId, region: m?.[1] ?? this.opts.defaultRegion };
+    return { account: this.opts.accountId, region: m?.[2] ?? this.opts.defaultRegion };
   }
 
   /** Runs one AWS operation: faults, the operation itself, the answer and the calls log. */
   private async aws(req: IncomingMessage, res: ServerResponse, route: Route): Promise<void> {
     const at = new Date().toISOString();
     const ctx = this.context(req);
+    const caller = callerOf(req);
     let status = 200;
     let errorType: string | undefined;
     let logged = false;
@@ -292,6 +300,7 @@ export class EmulatorServer {
         ...(route.jobRunId ? { jobRunId: route.jobRunId } : {}),
         ...(route.keyId ? { keyId: route.keyId } : {}),
         region: ctx.region,
+        ...(caller ? { caller } : {}),
         status,
         ...(errorType ? { errorType } : {}),
         at,

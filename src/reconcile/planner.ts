@@ -6,7 +6,7 @@
 // outcome.ts (the status builder), failures.ts (a failed call's status).
 import { FINALIZER, OWNER_UID_TAG } from '../api/constants.js';
 import { nullFields, nullValueMessage } from '../api/nulls.js';
-import { type ApplicationFieldName, Spec } from '../api/schema.js';
+import { type ApplicationFieldName, type ApplicationFields, Spec } from '../api/schema.js';
 import type { AwsApplication } from '../aws/port.js';
 import {
   acceptedWhileStarted,
@@ -20,6 +20,7 @@ import {
   updateAction,
 } from './changes.js';
 import { deletionScope, planOwnership } from './claims.js';
+import { convergenceGuard } from './convergence.js';
 import { applicationIdOf, bindingConflict, regionOf } from './identity.js';
 import { keyCheck } from './keys.js';
 import { normal, Outcome, TRANSITION_POLL_MAX_MS } from './outcome.js';
@@ -115,7 +116,12 @@ function planApplication(input: PlanInput, spec: Spec): Plan {
   out.act(...ensureFinalizer(resource), ...ownership, ...tagActions(spec, app));
   const changes = fieldChanges(spec, app);
   const changed = Object.keys(changes) as ApplicationFieldName[];
+  // AWS matches spec: no update is outstanding.
+  if (changed.length === 0) out.updateAttempts = undefined;
   const restartPending = resource.status?.restartAfterUpdate === true;
+  // The application is (being) started again: the restart intent has done its job.
+  if (restartPending && changed.length === 0 && (app.state === 'STARTING' || app.state === 'STARTED'))
+    out.restartAfterUpdate = false;
 
   switch (app.state) {
     case 'CREATING':
@@ -126,21 +132,20 @@ function planApplication(input: PlanInput, spec: Spec): Plan {
       );
     case 'STARTING':
     case 'STOPPING':
-      if (changed.length === 0 && !restartPending) return out.ready();
+      // Not Ready at a state about to change: looked at again within seconds until it settles.
       return out.progressing(
         'WaitingForState',
-        `Application ${app.applicationId} is ${app.state}; the operator waits for it to settle before it ${changed.length ? `updates ${list(changed)}` : 'starts it again'}.`,
+        `Application ${app.applicationId} is ${app.state}; the operator looks again once it settles${changed.length ? ` and then updates ${list(changed)}` : restartPending && app.state === 'STOPPING' ? ' and then starts it again' : ''}.`,
         TRANSITION_POLL_MAX_MS,
       );
     case 'CREATED':
     case 'STOPPED':
       if (changed.length > 0) {
-        return out
-          .act(updateAction(app, changes))
-          .progressing('Updating', `Updating ${list(changed)} of application ${app.applicationId}.`);
+        return guardedUpdate(input, out, app, changes, `application ${app.applicationId}`);
       }
       if (restartPending) {
-        out.restartAfterUpdate = false;
+        // The intent stays until the application is seen STARTING: a crash after this call
+        // (answered or not) still finds it and starts the application if needed.
         return out
           .act({
             kind: 'StartApplication',
@@ -157,12 +162,9 @@ function planApplication(input: PlanInput, spec: Spec): Plan {
       }
       return out.ready();
     case 'STARTED': {
-      if (restartPending && changed.length === 0) out.restartAfterUpdate = false;
       const now = changed.filter((f) => acceptedWhileStarted(f, spec, app));
       if (now.length > 0) {
-        return out
-          .act(updateAction(app, pick(changes, now)))
-          .progressing('Updating', `Updating ${list(now)} of running application ${app.applicationId}.`);
+        return guardedUpdate(input, out, app, pick(changes, now), `running application ${app.applicationId}`);
       }
       if (changed.length === 0) return out.ready();
       return planStop(input, spec, app, changed, out);
@@ -170,10 +172,29 @@ function planApplication(input: PlanInput, spec: Spec): Plan {
   }
 }
 
+/** UpdateApplication, unless the same update has been sent too often already (NotConverging). */
+function guardedUpdate(
+  input: PlanInput,
+  out: Outcome,
+  app: AwsApplication,
+  changes: ApplicationFields,
+  what: string,
+): Plan {
+  const verdict = convergenceGuard(input, app, changes);
+  if (!verdict.send) return out.stalled('NotConverging', verdict.message, verdict.retryInMs);
+  out.updateAttempts = verdict.attempts;
+  return out
+    .act(updateAction(app, changes))
+    .progressing('Updating', `Updating ${list(Object.keys(changes))} of ${what}.`);
+}
+
 /** A STARTED application with changes the service accepts only once it is stopped. */
 function planStop(input: PlanInput, spec: Spec, app: AwsApplication, changed: string[], out: Outcome): Plan {
   const what = list(changed);
   if ((spec.updateStrategy ?? 'WaitForStop') === 'WaitForStop') {
+    // A restart intent recorded under StopWhenIdle, before the application was stopped, is
+    // stale now: the operator no longer stops it.
+    out.restartAfterUpdate = false;
     const idle =
       app.autoStopConfiguration?.enabled === false
         ? undefined
@@ -195,15 +216,9 @@ function planStop(input: PlanInput, spec: Spec, app: AwsApplication, changed: st
       `The change to ${what} needs application ${app.applicationId} stopped; ${jobs} job run(s) are not finished. The operator stops it once none runs (job runs are never cancelled).`,
     );
   }
-  if (!input.resource.status?.restartAfterUpdate) {
-    // Record the intent to restart before stopping, so a crash in between still restarts it.
-    out.restartAfterUpdate = true;
-    return out.progressing(
-      'Stopping',
-      `Stopping application ${app.applicationId} to apply ${what}; it will be started again.`,
-      0,
-    );
-  }
+  // The intent to restart is written to status before StopApplication is sent (the reconciler
+  // writes intents ahead of the actions that need them), so a crash in between still restarts it.
+  out.restartAfterUpdate = true;
   return out
     .act({
       kind: 'StopApplication',

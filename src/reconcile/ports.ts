@@ -29,3 +29,19 @@ export interface ReconcileResult {
   /** Look again after this long even if nothing changes (polling AWS, drift resync). */
   requeueAfterMs?: number;
 }
+
+/** May this process write now? False once leadership is lost or cannot be confirmed. */
+export type WriteGuard = () => boolean;
+
+/** Thrown before a write when the write guard says no (the leader lease is gone). */
+export class WritesStoppedError extends Error {
+  constructor(what: string) {
+    super(`not sending ${what}: this process may no longer write (leader lease lost)`);
+    this.name = 'WritesStoppedError';
+  }
+}
+
+/** Throws unless the guard allows a write. */
+export function assertMayWrite(guard: WriteGuard | undefined, what: string): void {
+  if (guard && !guard()) throw new WritesStoppedError(what);
+}

@@ -38,6 +38,7 @@ export const CONDITION_REASONS = {
   AwsRejected: 'Stalled',
   AccessDenied: 'Stalled',
   QuotaExceeded: 'Stalled',
+  NotConverging: 'Stalled',
 } as const satisfies Record<string, Phase>;
 
 export type ConditionReason = keyof typeof CONDITION_REASONS;

@@ -64,7 +64,10 @@ class Store implements ResourceWriter {
   async applyStatus(_obj: EmrServerlessApplication, status: Status) {
     this.statusWrites++;
     this.obj = { ...this.obj, status };
+    await this.onStatus?.(status);
   }
+  /** Called after each status write (before the reconciler goes on). */
+  onStatus?: (status: Status) => Promise<void>;
 }
 
 describe('a scripted scenario through planner, executor and the real SDK', () => {
@@ -288,5 +291,78 @@ describe('a scripted scenario through planner, executor and the real SDK', () =>
     expect(await writesSince(mark)).toEqual(['StopApplication', 'UpdateApplication', 'StartApplication']);
     expect(store.obj.status?.restartAfterUpdate).toBeUndefined();
     expect((await aws.getApplication(id))?.diskEncryptionConfiguration?.encryptionKeyArn).toBeUndefined();
+  });
+
+  it('write-ahead: each intent is in status before the AWS call that needs it; a crash after StopApplication still restarts', async () => {
+    const [keyA, keyB] = await Promise.all([
+      control.createKey({ region: REGION }),
+      control.createKey({ region: REGION }),
+    ]);
+    const base = {
+      name: 'write-ahead',
+      type: 'SPARK' as const,
+      releaseLabel: 'emr-7.5.0',
+      updateStrategy: 'StopWhenIdle' as const,
+      tags: { team: 'a' },
+    };
+    const store = new Store({ ...base, diskEncryptionConfiguration: { encryptionKeyArn: keyA.Arn } });
+    await converge(store);
+    const id = store.obj.status!.applicationId!;
+    await clients.forRegion(REGION).startApplication(id);
+    await new Promise((r) => setTimeout(r, 60));
+    await converge(store);
+    expect(store.obj.status?.state).toBe('STARTED');
+
+    // Every status write, with the AWS writes made before it.
+    const journal: Array<{ status: Status; writesBefore: string[] }> = [];
+    const mark = (await control.calls()).length;
+    store.onStatus = async (status) => {
+      journal.push({ status, writesBefore: await writesSince(mark) });
+    };
+    // The repro: a tag, the key and the release label in one apply; the answer to
+    // StopApplication never comes (the process "dies" while waiting for it).
+    await control.fault({ operation: 'StopApplication', count: 1, holdAnswerMs: 60_000 });
+    store.setSpec({
+      ...base,
+      tags: { team: 'b' },
+      releaseLabel: 'emr-7.6.0',
+      diskEncryptionConfiguration: { encryptionKeyArn: keyB.Arn },
+    });
+    const dying = reconcilerFor(store).reconcile(store.obj);
+    dying.catch(() => {});
+    for (let i = 0; i < 100 && !(await writesSince(mark)).includes('StopApplication'); i++)
+      await new Promise((r) => setTimeout(r, 20));
+    expect(await writesSince(mark)).toEqual(['TagResource', 'StopApplication']);
+    const intent = journal.find((j) => j.status.restartAfterUpdate);
+    expect(intent?.writesBefore).toEqual([]);
+    expect(store.obj.status?.restartAfterUpdate).toBe(true);
+
+    // A new process carries on from status alone.
+    store.onStatus = async (status) => {
+      journal.push({ status, writesBefore: await writesSince(mark) });
+    };
+    journal.length = 0;
+    for (
+      let i = 0;
+      i < 20 && !(store.obj.status?.state === 'STARTED' && !store.obj.status.restartAfterUpdate);
+      i++
+    )
+      await converge(store);
+    expect(await writesSince(mark)).toEqual([
+      'TagResource',
+      'StopApplication',
+      'UpdateApplication',
+      'StartApplication',
+    ]);
+    // The update's record was written before UpdateApplication was sent.
+    const recorded = journal.find((j) => j.status.updateAttempts);
+    expect(recorded?.writesBefore).toEqual(['TagResource', 'StopApplication']);
+    expect(await clients.forRegion(REGION).getApplication(id)).toMatchObject({
+      state: 'STARTED',
+      releaseLabel: 'emr-7.6.0',
+      diskEncryptionConfiguration: { encryptionKeyArn: keyB.Arn },
+    });
+    expect(store.obj.status?.updateAttempts).toBeUndefined();
+    await control.clearFaults();
   });
 });
