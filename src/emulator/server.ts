@@ -45,6 +45,8 @@ export interface Fault {
   operation: string;
   /** Only this service (default: both). */
   service?: ServiceName;
+  /** Only calls on this application (default: any), so one test can refuse several apps differently. */
+  applicationId?: string;
   /** HTTP status of the error answer (default 500, or the usual status of `errorType`). */
   status?: number;
   /** Error class (default from the status: 429 ThrottlingException, 5xx InternalServerException...). */
@@ -352,6 +354,7 @@ export class EmulatorServer {
     for (const f of [...this.faults]) {
       if (f.operation !== '*' && f.operation !== route.operation) continue;
       if (f.service && f.service !== route.service) continue;
+      if (f.applicationId && f.applicationId !== route.applicationId) continue;
       latency = Math.max(latency, f.latencyMs ?? 0);
       holdAnswerMs = Math.max(holdAnswerMs, f.holdAnswerMs ?? 0);
       const hasError = f.status !== undefined || f.errorType !== undefined;
@@ -668,6 +671,7 @@ export class EmulatorServer {
     const active: ActiveFault = {
       operation: f.operation,
       ...(f.service ? { service: f.service } : {}),
+      ...(f.applicationId ? { applicationId: f.applicationId } : {}),
       ...(f.status !== undefined ? { status: f.status } : {}),
       ...(f.errorType ? { errorType: f.errorType } : {}),
       ...(f.message ? { message: f.message } : {}),
