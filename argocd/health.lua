@@ -5,7 +5,7 @@
 --   Progressing  no status yet, a generation the operator has not reconciled yet, Reconciling=True,
 --                or Ready=False with a reason that means "waiting" (WaitingForStop, Creating, ...)
 --   Degraded     Stalled=True (the message says what to fix: a bad key, a null in spec (NullValue),
---                ...), or Ready=False for any other reason
+--                an update AWS does not reflect (NotConverging), ...), or Ready=False for any other reason
 --   Healthy      Ready=True, reconciled for the current generation
 --
 -- Argo CD runs custom health checks without the Lua string, math and os libraries, in gopher-lua

@@ -88,6 +88,11 @@ export interface ManagerExit {
   /** 0 after stop(); 1 when the lease was lost or a component failed. */
   code: number;
   reason: string;
+  /**
+   * Exit the process now, without waiting for connections to close: the lease is lost and
+   * another replica may already be writing (controller-runtime exits at once too).
+   */
+  immediate: boolean;
 }
 
 export class Manager {
@@ -246,6 +251,16 @@ export class Manager {
   private async shutdown(reason: string, code: number, graceful: boolean): Promise<void> {
     this.log.info({ reason }, 'stopping');
     const drained = this.queue.shutDownWithDrain();
+    if (!graceful) {
+      // Lease lost: nothing to hand over (the lease is not ours to release) and no time to wait
+      // for an API server that may be unreachable. Stop watching and go.
+      void this.informer.stop(0);
+      await Promise.all(this.servers.map((s) => s.close()));
+      this.servers = [];
+      this.log.info({ reason, code }, 'stopped');
+      this.finish({ code, reason, immediate: true });
+      return;
+    }
     if (graceful && this.inFlight > 0) {
       const timeoutMs = this.options.shutdownTimeoutMs ?? 30_000;
       this.log.info({ inFlight: this.inFlight, timeoutMs }, 'waiting for in-flight reconciles');
@@ -264,7 +279,7 @@ export class Manager {
     await Promise.all(this.servers.map((s) => s.close()));
     this.servers = [];
     this.log.info({ reason, code }, 'stopped');
-    this.finish({ code, reason });
+    this.finish({ code, reason, immediate: false });
   }
 
   private startWorkers(): void {

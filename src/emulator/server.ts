@@ -79,6 +79,8 @@ const ERROR_STATUS: Record<string, number> = {
   ConflictException: 409,
   ServiceQuotaExceededException: 402,
   ResourceNotFoundException: 404,
+  ValidationException: 400,
+  AccessDeniedException: 403,
 };
 
 const EMPTY_QUERY = new URLSearchParams();

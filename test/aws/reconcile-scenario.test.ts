@@ -13,7 +13,7 @@ import {
   EmulatorControl,
   startEmulator,
 } from '../../src/emulator/index.js';
-import type { RecordedEvent, ResourceWriter } from '../../src/reconcile/ports.js';
+import { type RecordedEvent, type ResourceWriter, WritesStoppedError } from '../../src/reconcile/ports.js';
 import { Reconciler } from '../../src/reconcile/reconciler.js';
 
 const REGION = 'eu-west-1';
@@ -85,8 +85,9 @@ describe('a scripted scenario through planner, executor and the real SDK', () =>
     await emulator.close();
   });
 
-  function reconcilerFor(store: Store) {
+  function reconcilerFor(store: Store, mayWrite?: () => boolean) {
     return new Reconciler({
+      ...(mayWrite && { mayWrite }),
       aws: clients,
       keys: new KeyVerifier(clients, { ttlMs: 0, negativeTtlMs: 0 }),
       writer: store,
@@ -364,5 +365,22 @@ describe('a scripted scenario through planner, executor and the real SDK', () =>
     });
     expect(store.obj.status?.updateAttempts).toBeUndefined();
     await control.clearFaults();
+  });
+
+  it('the write guard: once it says no, the rest of the plan is not sent', async () => {
+    const store = new Store({ name: 'guarded', type: 'SPARK', releaseLabel: 'emr-7.5.0', tags: { a: '1' } });
+    await converge(store);
+    const id = store.obj.status!.applicationId!;
+    store.setSpec({ name: 'guarded', type: 'SPARK', releaseLabel: 'emr-7.6.0', tags: { a: '2' } });
+    const mark = (await control.calls()).length;
+    const writesBefore = store.statusWrites;
+    // The plan: write the update's intent ahead, TagResource, UpdateApplication. The lease
+    // lapses after the first two writes.
+    let allowed = 2;
+    const guard = () => allowed-- > 0;
+    await expect(reconcilerFor(store, guard).reconcile(store.obj)).rejects.toBeInstanceOf(WritesStoppedError);
+    expect(await writesSince(mark)).toEqual(['TagResource']);
+    expect(store.statusWrites).toBe(writesBefore + 1);
+    expect((await clients.forRegion(REGION).getApplication(id))?.releaseLabel).toBe('emr-7.5.0');
   });
 });
