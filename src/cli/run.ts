@@ -414,7 +414,7 @@ async function runController(
         'cannot read the kube-system namespace for the cluster identity: grant get on it, or pass --cluster-id',
       );
       aws.close();
-      return 1;
+      return { code: 1, immediate: false };
     }
     logger.info({ clusterId }, 'cluster identity: the uid of the kube-system namespace');
   }

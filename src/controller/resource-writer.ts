@@ -71,10 +71,10 @@ export class KubeResourceWriter implements ResourceWriter {
     }
   }
 
-  async applyStatus(obj: EmrServerlessApplication, status: Status): Promise<void> {
+  async applyStatus(obj: EmrServerlessApplication, status: Status): Promise<string | undefined> {
     const { name, namespace } = obj.metadata;
     const body = { apiVersion: obj.apiVersion, kind: obj.kind, metadata: { name, namespace }, status };
-    await this.api.patchNamespacedCustomObjectStatus(
+    const applied = (await this.api.patchNamespacedCustomObjectStatus(
       {
         group: GROUP,
         version: VERSION,
@@ -86,7 +86,8 @@ export class KubeResourceWriter implements ResourceWriter {
         force: true,
       },
       setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply),
-    );
+    )) as EmrServerlessApplication;
+    return applied.metadata?.resourceVersion;
   }
 
   private async patchFinalizers(

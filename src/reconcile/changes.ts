@@ -31,8 +31,6 @@ export function createAction(
     spec,
     APPLICATION_FIELD_NAMES.filter((f) => spec[f] !== undefined),
   );
-  if (spec.diskEncryptionConfiguration !== undefined)
-    fields.diskEncryptionConfiguration = wholeEncryptionConfig(spec.diskEncryptionConfiguration);
   const key = encryptionIntent(spec.diskEncryptionConfiguration).keyArn;
   const encryption =
     spec.diskEncryptionConfiguration === undefined

@@ -26,6 +26,11 @@ export async function execute(
     events: EventRecorder;
     claims: ClaimLocks;
     mayWrite?: WriteGuard | undefined;
+    /**
+     * Called before each AWS write: writes the plan's intents to status if they are not there
+     * yet (write-ahead.ts); answers the object's new resourceVersion when it wrote.
+     */
+    beforeAwsWrite?: (() => Promise<string | undefined>) | undefined;
   },
   appBefore: AwsApplication | undefined,
 ): Promise<Execution> {
@@ -35,6 +40,12 @@ export async function execute(
   for (const action of actions) {
     // Checked before each write: once the lease is lost, the rest of the plan is not sent.
     assertMayWrite(deps.mayWrite, action.kind);
+    if (action.kind !== 'AddFinalizer' && action.kind !== 'RemoveFinalizer') {
+      const resourceVersion = await deps.beforeAwsWrite?.();
+      if (resourceVersion) {
+        result.resource = { ...result.resource, metadata: { ...result.resource.metadata, resourceVersion } };
+      }
+    }
     switch (action.kind) {
       case 'AddFinalizer':
         result.resource = await writer.addFinalizer(result.resource);

@@ -6,7 +6,12 @@
 // outcome.ts (the status builder), failures.ts (a failed call's status).
 import { FINALIZER, OWNER_UID_TAG } from '../api/constants.js';
 import { nullFields, nullValueMessage } from '../api/nulls.js';
-import { type ApplicationFieldName, type ApplicationFields, Spec } from '../api/schema.js';
+import {
+  type ApplicationFieldName,
+  type ApplicationFields,
+  Spec,
+  type UpdateAttempts,
+} from '../api/schema.js';
 import type { AwsApplication } from '../aws/port.js';
 import {
   acceptedWhileStarted,
@@ -25,7 +30,7 @@ import { applicationIdOf, bindingConflict, regionOf } from './identity.js';
 import { keyCheck } from './keys.js';
 import { normal, Outcome, TRANSITION_POLL_MAX_MS } from './outcome.js';
 import { NO_ADOPTION, ownershipTags } from './ownership.js';
-import type { Plan, PlanInput } from './types.js';
+import type { Action, Plan, PlanInput } from './types.js';
 
 export { planFailure } from './failures.js';
 export { applicationIdOf, mayOwnUnrecordedApplication, regionOf } from './identity.js';
@@ -139,58 +144,78 @@ function planApplication(input: PlanInput, spec: Spec): Plan {
         TRANSITION_POLL_MAX_MS,
       );
     case 'CREATED':
-    case 'STOPPED':
+    case 'STOPPED': {
+      // The intent stays until the application is seen STARTING: a crash after this call
+      // (answered or not) still finds it and starts the application if needed.
+      const restart: Action = {
+        kind: 'StartApplication',
+        applicationId: app.applicationId,
+        events: [
+          normal(
+            'Restarted',
+            'StartApplication',
+            `Started application ${app.applicationId} again after the update.`,
+          ),
+        ],
+      };
       if (changed.length > 0) {
-        return guardedUpdate(input, out, app, changes, `application ${app.applicationId}`);
+        const verdict = convergenceGuard(input, app, changes);
+        // The update does not land: an application the operator stopped for it runs again.
+        if (!verdict.send) {
+          if (restartPending) out.act(restart);
+          return out.stalled('NotConverging', verdict.message, verdict.retryInMs);
+        }
+        return sendUpdate(out, app, changes, verdict.attempts, `application ${app.applicationId}`);
       }
       if (restartPending) {
-        // The intent stays until the application is seen STARTING: a crash after this call
-        // (answered or not) still finds it and starts the application if needed.
         return out
-          .act({
-            kind: 'StartApplication',
-            applicationId: app.applicationId,
-            events: [
-              normal(
-                'Restarted',
-                'StartApplication',
-                `Started application ${app.applicationId} again after the update.`,
-              ),
-            ],
-          })
+          .act(restart)
           .progressing('Restarting', `Starting application ${app.applicationId} again after the update.`);
       }
       return out.ready();
+    }
     case 'STARTED': {
       const now = changed.filter((f) => acceptedWhileStarted(f, spec, app));
       if (now.length > 0) {
-        return guardedUpdate(input, out, app, pick(changes, now), `running application ${app.applicationId}`);
+        const verdict = convergenceGuard(input, app, pick(changes, now));
+        if (!verdict.send) return out.stalled('NotConverging', verdict.message, verdict.retryInMs);
+        return sendUpdate(
+          out,
+          app,
+          pick(changes, now),
+          verdict.attempts,
+          `running application ${app.applicationId}`,
+        );
       }
       if (changed.length === 0) return out.ready();
-      return planStop(input, spec, app, changed, out);
+      return planStop(input, spec, app, changes, out);
     }
   }
 }
 
-/** UpdateApplication, unless the same update has been sent too often already (NotConverging). */
-function guardedUpdate(
-  input: PlanInput,
+/** UpdateApplication, recorded (written ahead) for the NotConverging guard. */
+function sendUpdate(
   out: Outcome,
   app: AwsApplication,
   changes: ApplicationFields,
+  attempts: UpdateAttempts,
   what: string,
 ): Plan {
-  const verdict = convergenceGuard(input, app, changes);
-  if (!verdict.send) return out.stalled('NotConverging', verdict.message, verdict.retryInMs);
-  out.updateAttempts = verdict.attempts;
+  out.updateAttempts = attempts;
   return out
     .act(updateAction(app, changes))
     .progressing('Updating', `Updating ${list(Object.keys(changes))} of ${what}.`);
 }
 
 /** A STARTED application with changes the service accepts only once it is stopped. */
-function planStop(input: PlanInput, spec: Spec, app: AwsApplication, changed: string[], out: Outcome): Plan {
-  const what = list(changed);
+function planStop(
+  input: PlanInput,
+  spec: Spec,
+  app: AwsApplication,
+  changes: ApplicationFields,
+  out: Outcome,
+): Plan {
+  const what = list(Object.keys(changes));
   if ((spec.updateStrategy ?? 'WaitForStop') === 'WaitForStop') {
     // A restart intent recorded under StopWhenIdle, before the application was stopped, is
     // stale now: the operator no longer stops it.
@@ -208,6 +233,9 @@ function planStop(input: PlanInput, spec: Spec, app: AwsApplication, changed: st
         'Set spec.updateStrategy: StopWhenIdle to let the operator stop it once no job runs.',
     );
   }
+  // Not stopped for an update already known not to land (until the guard allows another try).
+  const verdict = convergenceGuard(input, app, changes);
+  if (!verdict.send) return out.stalled('NotConverging', verdict.message, verdict.retryInMs);
   const jobs = input.observed.activeJobRuns;
   if (jobs === undefined) return out.need('activeJobRuns');
   if (jobs > 0) {

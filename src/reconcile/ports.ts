@@ -7,8 +7,11 @@ export interface ResourceWriter {
   addFinalizer(obj: EmrServerlessApplication): Promise<EmrServerlessApplication>;
   /** Removes the finalizer; the object may disappear right after. */
   removeFinalizer(obj: EmrServerlessApplication): Promise<void>;
-  /** Server-side apply of the whole status (field manager emr-serverless-operator). */
-  applyStatus(obj: EmrServerlessApplication, status: Status): Promise<void>;
+  /**
+   * Server-side apply of the whole status (field manager emr-serverless-operator); answers the
+   * object's new resourceVersion when known (later optimistic writes must use it).
+   */
+  applyStatus(obj: EmrServerlessApplication, status: Status): Promise<string | undefined>;
 }
 
 export interface RecordedEvent {

@@ -26,7 +26,7 @@ import {
   type ResourceWriter,
   type WriteGuard,
 } from './ports.js';
-import { type Intents, intentsDiffer, intentsOf, withIntents } from './write-ahead.js';
+import { type Intents, intentsAfterFailure, intentsDiffer, intentsOf, withIntents } from './write-ahead.js';
 
 export interface ReconcilerDeps {
   aws: { forRegion(region: string): AwsPort };
@@ -78,19 +78,24 @@ export class Reconciler {
         planned = once.plan;
         events.add(planned.events);
         if (planned.actions.length === 0 || step === MAX_STEPS - 1) break;
-        if (intentsDiffer(planned.status, persisted)) {
-          await this.writeStatus(original, planned.status, log, persisted);
-          persisted = planned.status;
-          log.info({ intents: intentsOf(planned.status) }, 'intents written ahead');
-        }
         log.info({ actions: planned.actions.map((a) => a.kind) }, 'acting');
         intentsBeforeStep = intentsOf(resource.status);
+        const toPersist = planned.status;
+        // Just before the step's first AWS write (after any finalizer patch, which an earlier
+        // status write would make stale): its intents go to the API server.
+        const beforeAwsWrite = async (): Promise<string | undefined> => {
+          if (!intentsDiffer(toPersist, persisted)) return undefined;
+          const resourceVersion = await this.writeStatus(resource, toPersist, log, persisted);
+          persisted = toPersist;
+          log.info({ intents: intentsOf(toPersist) }, 'intents written ahead');
+          return resourceVersion;
+        };
         // The application as this step saw it: actions that leave it valid (a finalizer, tags)
         // carry it to the next step, which then needs no second GetApplication.
         const done = await execute(
           planned.actions,
           resource,
-          { port, writer, events, claims: this.claims, mayWrite: this.deps.mayWrite },
+          { port, writer, events, claims: this.claims, mayWrite: this.deps.mayWrite, beforeAwsWrite },
           once.app,
         );
         intentsBeforeStep = undefined;
@@ -117,9 +122,10 @@ export class Reconciler {
       }
     } catch (err) {
       if (!(err instanceof AwsError)) throw err;
-      // A call answered with an error did not take effect: the failed step's intents go.
       const base =
-        planned && intentsBeforeStep ? withIntents(planned.status, intentsBeforeStep) : planned?.status;
+        planned && intentsBeforeStep
+          ? intentsAfterFailure(planned.status, intentsBeforeStep, err.kind !== 'transient')
+          : planned?.status;
       const failure = planFailure({ resource, options, now: this.now() }, base, {
         kind: err.kind,
         operation: err.operation,
@@ -190,12 +196,13 @@ export class Reconciler {
     status: Status,
     log: Logger,
     persisted: Status,
-  ): Promise<void> {
-    if (jsonEqual(status, persisted)) return;
+  ): Promise<string | undefined> {
+    if (jsonEqual(status, persisted)) return undefined;
     assertMayWrite(this.deps.mayWrite, 'a status update');
-    await this.deps.writer.applyStatus(resource, status);
+    const resourceVersion = await this.deps.writer.applyStatus(resource, status);
     const ready = status.conditions?.find((c) => c.type === 'Ready');
     log.info({ state: status.state, ready: ready?.status, reason: ready?.reason }, 'status written');
+    return resourceVersion || undefined;
   }
 }
 

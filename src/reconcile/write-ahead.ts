@@ -5,8 +5,10 @@
 // server before executing a step whose intents differ from the persisted ones, so a crash at
 // any point (before or after any AWS call, answered or not) finds them there.
 //
-// A step that fails with an answer from AWS did not take effect: its intents are withdrawn and
-// the status keeps the intents held before the step.
+// When a step fails, `updateAttempts` returns to its value before the step (it counts updates
+// AWS accepted, or whose answer a crash lost), and `restartAfterUpdate` is withdrawn only when
+// AWS refused the call outright: a 5xx or a lost connection may hide a stop that did happen,
+// and keeping the intent is always safe (an application still STARTED is simply stopped again).
 import type { Status } from '../api/schema.js';
 import { jsonEqual } from './compare.js';
 
@@ -24,6 +26,14 @@ export function intentsOf(status: Status | undefined): Intents {
 /** Whether `planned` carries intents that the persisted status does not hold yet. */
 export function intentsDiffer(planned: Status, persisted: Status | undefined): boolean {
   return !jsonEqual(intentsOf(planned), intentsOf(persisted));
+}
+
+/** The status to write after a failed step: see the header for what is withdrawn. */
+export function intentsAfterFailure(planned: Status, before: Intents, refusedOutright: boolean): Status {
+  return withIntents(planned, {
+    updateAttempts: before.updateAttempts,
+    restartAfterUpdate: refusedOutright ? before.restartAfterUpdate : planned.restartAfterUpdate,
+  });
 }
 
 /** `status` with its intents replaced by `intents` (absent ones removed). */

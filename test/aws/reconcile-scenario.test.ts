@@ -65,6 +65,7 @@ class Store implements ResourceWriter {
     this.statusWrites++;
     this.obj = { ...this.obj, status };
     await this.onStatus?.(status);
+    return undefined;
   }
   /** Called after each status write (before the reconciler goes on). */
   onStatus?: (status: Status) => Promise<void>;
@@ -220,7 +221,7 @@ describe('a scripted scenario through planner, executor and the real SDK', () =>
       ...store,
       addFinalizer: (o) => store.addFinalizer(o),
       removeFinalizer: async () => {},
-      applyStatus: async () => {},
+      applyStatus: async () => undefined,
     };
     const mark = (await control.calls()).length;
     await new Reconciler({

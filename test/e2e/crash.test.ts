@@ -44,6 +44,8 @@ type Window = 'before' | 'after';
 
 interface Scenario {
   name: string;
+  /** The end state, as the crash table shows it. */
+  declared: string;
   /** Brings resource `name` to where the scenario starts (Ready); answers its application's id. */
   setup(name: string): Promise<string | undefined>;
   /** What the user does: the apply or delete that makes the writes. */
@@ -92,6 +94,7 @@ async function startedReady(name: string, extra: Record<string, unknown> = {}): 
 const scenarios: Scenario[] = [
   {
     name: 'create with a key',
+    declared: 'Ready, key A, CREATED',
     setup: async () => undefined,
     change: async (name) => {
       await e2e.apply(withKey(name, keyA));
@@ -101,6 +104,7 @@ const scenarios: Scenario[] = [
   },
   {
     name: 'key change',
+    declared: 'Ready, key B',
     setup: (name) => createReady(name),
     change: async (name) => {
       await e2e.apply(withKey(name, keyB));
@@ -109,6 +113,7 @@ const scenarios: Scenario[] = [
   },
   {
     name: '{} (back to the AWS-owned key)',
+    declared: 'Ready, AWS-owned key',
     setup: (name) => createReady(name),
     change: async (name) => {
       await e2e.apply(withKey(name, {}));
@@ -118,6 +123,7 @@ const scenarios: Scenario[] = [
   {
     // The issue's repro: a tag, the key and the release label at once on a STARTED application.
     name: 'StopWhenIdle stop-update-start',
+    declared: 'Ready, key B, emr-7.6.0, tag b, STARTED again',
     setup: (name) => startedReady(name, { ...stopWhenIdle, tags: { team: 'a' } }),
     change: async (name) => {
       await e2e.apply(
@@ -129,10 +135,14 @@ const scenarios: Scenario[] = [
         name,
         'key B, STARTED again',
         (r) => r.status?.diskEncryption?.encryptionKeyArn === keyB && r.status?.state === 'STARTED',
-      ),
+      ).then(async (id) => {
+        expect(await e2e.application(id)).toMatchObject({ releaseLabel: 'emr-7.6.0', tags: { team: 'b' } });
+        return id;
+      }),
   },
   {
     name: 'deletion of a STARTED application',
+    declared: 'resource gone, application TERMINATED',
     setup: (name) => startedReady(name),
     change: async (name) => {
       await e2e.kubectl(['delete', 'emrsa', name, '--wait=false']);
@@ -237,9 +247,7 @@ describe('SIGKILL inside every AWS write of each scenario', () => {
           expect(apps, label).toHaveLength(1);
           expect(apps[0]!.id, label).toBe(id);
           expect(await writeCounts(mark, id), label).toEqual(expected);
-          table.push(
-            `${label} | one application, declared state, Ready, writes as clean: ${JSON.stringify(expected)}`,
-          );
+          table.push(`${label} | one application; ${scenario.declared}; writes as clean`);
         }
       }
     });

@@ -16,6 +16,7 @@ import {
   plan,
   planFailure,
 } from '../../src/reconcile/planner.js';
+import { intentsAfterFailure } from '../../src/reconcile/write-ahead.js';
 
 const KEY_A = 'arn:aws:kms:eu-west-1:111122223333:key/aaaaaaaa-1111-2222-3333-444444444444';
 const KEY_B = 'arn:aws:kms:eu-west-1:111122223333:key/bbbbbbbb-1111-2222-3333-444444444444';
@@ -1272,6 +1273,29 @@ describe('NotConverging', () => {
     expect(newSpec.status.updateAttempts?.count).toBe(1);
   });
 
+  it('an application the operator stopped for an update that does not land is started again, not stopped again', () => {
+    const stalled = rounds(4)[3]!;
+    const stopped = plan({
+      resource: resource(
+        { ...spec, updateStrategy: 'StopWhenIdle' },
+        { status: { ...stalled.status, restartAfterUpdate: true } },
+      ),
+      observed,
+      options,
+      now: at(5_000),
+    });
+    expect(kinds(stopped)).toEqual(['StartApplication']);
+    expect(cond(stopped, 'Stalled')?.reason).toBe('NotConverging');
+    const started = plan({
+      resource: resource({ ...spec, updateStrategy: 'StopWhenIdle' }, { status: stalled.status }),
+      observed: { ...observed, app: { ...stuck, state: 'STARTED' }, activeJobRuns: 0 },
+      options,
+      now: at(6_000),
+    });
+    expect(kinds(started)).toEqual([]);
+    expect(cond(started, 'Stalled')?.reason).toBe('NotConverging');
+  });
+
   it('a converged update clears the record', () => {
     const sent = rounds(1)[0]!;
     const done = run(resource(spec, { status: sent.status }), {
@@ -1281,5 +1305,34 @@ describe('NotConverging', () => {
     expect(kinds(done)).toEqual([]);
     expect(done.status.updateAttempts).toBeUndefined();
     expect(ready(done)?.status).toBe('True');
+  });
+});
+
+describe('intents after a failed step', () => {
+  const attempts = {
+    digest: 'd',
+    fields: ['releaseLabel'],
+    count: 2,
+    generation: 3,
+    lastAttemptTime: NOW.toISOString(),
+  };
+  const planned: Status = { ...known, restartAfterUpdate: true, updateAttempts: attempts };
+  it('a refused call withdraws both: it did not happen', () => {
+    const s = intentsAfterFailure(
+      planned,
+      { restartAfterUpdate: undefined, updateAttempts: undefined },
+      true,
+    );
+    expect(s.restartAfterUpdate).toBeUndefined();
+    expect(s.updateAttempts).toBeUndefined();
+  });
+  it('a 5xx or a lost connection keeps the restart intent (the stop may have happened), not the count', () => {
+    const s = intentsAfterFailure(
+      planned,
+      { restartAfterUpdate: undefined, updateAttempts: undefined },
+      false,
+    );
+    expect(s.restartAfterUpdate).toBe(true);
+    expect(s.updateAttempts).toBeUndefined();
   });
 });
