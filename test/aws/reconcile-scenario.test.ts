@@ -233,11 +233,6 @@ describe('a scripted scenario through planner, executor and the real SDK', () =>
       options: { defaultRegion: REGION, verifyKeys: true, resyncPeriodMs: 600_000 },
     }).reconcile(store.obj);
     expect(store.obj.status).toBeUndefined();
-    console.log(
-      'DBG',
-      JSON.stringify(store.obj.metadata),
-      await clients.forRegion(REGION).findOwnedApplication('crashy', store.obj.metadata.uid),
-    );
     await converge(store);
     expect(await writesSince(mark)).toEqual(['CreateApplication']);
     const listed = (await control.calls()).slice(mark).map((c) => c.operation);
