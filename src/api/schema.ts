@@ -372,6 +372,15 @@ export const DiskEncryptionStatus = z.object({
 });
 export type DiskEncryptionStatus = z.infer<typeof DiskEncryptionStatus>;
 
+export const UpdateAttempts = z.object({
+  digest: z.string().meta({ description: 'SHA-256 of the fields and values sent.' }),
+  fields: z.array(z.string()).meta({ description: 'The fields sent.' }),
+  count: z.number().int().meta({ description: 'How many times this same update was sent.' }),
+  generation: z.number().int().meta({ description: 'The spec generation the update was sent for.' }),
+  lastAttemptTime: z.string().meta({ description: 'When it was last sent.' }),
+});
+export type UpdateAttempts = z.infer<typeof UpdateAttempts>;
+
 export const Status = z.object({
   observedGeneration: z.number().int().optional(),
   applicationId: z.string().optional(),
@@ -389,7 +398,11 @@ export const Status = z.object({
   diskEncryption: DiskEncryptionStatus.optional(),
   restartAfterUpdate: z.boolean().optional().meta({
     description:
-      'Set before the operator stops a STARTED application to update it; it is started again afterwards.',
+      'Written before the operator stops a STARTED application to update it; it is started again afterwards.',
+  }),
+  updateAttempts: UpdateAttempts.optional().meta({
+    description:
+      'Written before each UpdateApplication; AWS still differing after the same update is sent repeatedly makes the resource Stalled NotConverging.',
   }),
   conditions: z
     .array(Condition)

@@ -340,18 +340,22 @@ export async function runCommand(args: string[], options: RunOptions = {}): Prom
   }
 
   const logger = pino({ level: config.logLevel, timestamp: pino.stdTimeFunctions.isoTime });
-  const code = await runController(config, logger, options.env ?? process.env);
-  const forceExitAfterMs = options.forceExitAfterMs ?? 10_000;
-  if (forceExitAfterMs > 0) {
+  const { code, immediate } = await runController(config, logger, options.env ?? process.env);
+  const forceExitAfterMs = immediate ? 0 : (options.forceExitAfterMs ?? 10_000);
+  if (immediate || forceExitAfterMs > 0) {
     setTimeout(() => {
-      logger.warn('exiting: something kept the process alive after shutdown');
+      if (!immediate) logger.warn('exiting: something kept the process alive after shutdown');
       process.exit(code);
     }, forceExitAfterMs).unref();
   }
   return code;
 }
 
-async function runController(config: RunConfig, logger: Logger, env: NodeJS.ProcessEnv): Promise<number> {
+async function runController(
+  config: RunConfig,
+  logger: Logger,
+  env: NodeJS.ProcessEnv,
+): Promise<{ code: number; immediate: boolean }> {
   let kc: KubeConfig;
   try {
     const loaded = loadKubeConfig(config.kubeconfig, env);
@@ -362,7 +366,7 @@ async function runController(config: RunConfig, logger: Logger, env: NodeJS.Proc
     );
   } catch (error) {
     logger.fatal({ err: (error as Error).message }, 'cannot load the Kubernetes configuration');
-    return 1;
+    return { code: 1, immediate: false };
   }
 
   const metrics = new OperatorMetrics();
@@ -410,7 +414,7 @@ async function runController(config: RunConfig, logger: Logger, env: NodeJS.Proc
         'cannot read the kube-system namespace for the cluster identity: grant get on it, or pass --cluster-id',
       );
       aws.close();
-      return 1;
+      return { code: 1, immediate: false };
     }
     logger.info({ clusterId }, 'cluster identity: the uid of the kube-system namespace');
   }
@@ -457,12 +461,14 @@ async function runController(config: RunConfig, logger: Logger, env: NodeJS.Proc
     } catch (error) {
       logger.fatal({ err: (error as Error).message }, 'startup failed');
       await manager.stop('startup failed');
-      return 1;
+      return { code: 1, immediate: false };
     }
     const exit = await manager.done;
-    await Promise.race([events.flush(), new Promise((resolve) => setTimeout(resolve, 5_000).unref())]);
+    // Events are best effort: a lost lease leaves them little time (the API server may be gone).
+    const flushMs = exit.immediate ? 1_000 : 5_000;
+    await Promise.race([events.flush(), new Promise((resolve) => setTimeout(resolve, flushMs).unref())]);
     logger.info({ code: exit.code, reason: exit.reason }, 'exiting');
-    return exit.code;
+    return { code: exit.code, immediate: exit.immediate };
   } finally {
     process.off('SIGTERM', onSignal);
     process.off('SIGINT', onSignal);

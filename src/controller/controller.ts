@@ -5,8 +5,10 @@
 // - Watch events are filtered like GenerationChangedPredicate (see predicates.ts): status-only
 //   updates, the operator's own status writes among them, never enqueue.
 // - Workers (`concurrency`, default 4) reconcile a deep copy of the cached object. A result with
-//   `requeueAfterMs` resets the key's backoff and requeues it after min(requeueAfterMs, resync);
-//   no result requeues it after the resync period; a thrown error requeues it with backoff.
+//   `requeueAfterMs` resets the key's backoff and requeues it after min(requeueAfterMs, resync)
+//   (0: at once); no result requeues it after the resync period; a thrown error requeues it
+//   with the key's exponential backoff (1 s doubling to 5 min). A spec change (new generation)
+//   resets the backoff.
 //   Resync delays carry ±10 % jitter per key, so thousands of keys do not come due together.
 //   A key whose object is gone from the cache is dropped (the finalizer keeps the object around
 //   until the reconciler has cleaned up, so that only happens after it did).
@@ -18,7 +20,7 @@ import { describeError } from './kube-errors.js';
 import type { OperatorMetrics, ReconcileOutcome } from './metrics.js';
 import { informerFor, type ObjectCache } from './multi-namespace-informer.js';
 import { updateNeedsReconcile } from './predicates.js';
-import { WorkQueue } from './queue.js';
+import { ExponentialBackoffRateLimiter, WorkQueue } from './queue.js';
 
 /** What a controller calls. Throws to ask for a retry with backoff. */
 export interface ReconcilerLike<T> {
@@ -38,7 +40,12 @@ export interface ReconcilerDeps {
   logger: Logger;
   /** The manager's shared caches (another kind's objects, without an API call). */
   cache: CacheReader;
+  /** The write guard every write must pass (false once this process may no longer write). */
+  mayWrite: () => boolean;
 }
+
+/** Per-key backoff after a failed reconcile: 1 s, doubling, at most 5 minutes. */
+export const FAILURE_BACKOFF = { baseMs: 1_000, maxMs: 5 * 60_000 };
 
 /** Builds a reconciler once, with what the manager hands every reconciler. */
 export type ReconcilerFactory<T> = (deps: ReconcilerDeps) => ReconcilerLike<T>;
@@ -75,6 +82,7 @@ export interface ControllerSettings {
   concurrency: number;
   resyncPeriodMs: number;
   informerBackoff?: { initialMs?: number; maxMs?: number };
+  failureBackoff: { baseMs: number; maxMs: number };
 }
 
 export class Controller<T extends KubeObject = KubeObject> {
@@ -98,7 +106,12 @@ export class Controller<T extends KubeObject = KubeObject> {
     this.plural = definition.resource.plural;
     this.log = settings.logger.child({ controller: this.name });
     metrics.registerController(this.name);
-    this.queue = new WorkQueue<string>({ name: this.name, metrics: metrics.queueHooks(this.name) });
+    const backoff = settings.failureBackoff;
+    this.queue = new WorkQueue<string>({
+      name: this.name,
+      metrics: metrics.queueHooks(this.name),
+      rateLimiter: new ExponentialBackoffRateLimiter<string>(backoff.baseMs, backoff.maxMs),
+    });
     this.informer = informerFor<T>(
       {
         kubeConfig: settings.kubeConfig,
@@ -112,7 +125,11 @@ export class Controller<T extends KubeObject = KubeObject> {
     this.informer.addEventHandler({
       onAdd: (obj) => this.queue.add(objectKey(obj)),
       onUpdate: (oldObj, newObj) => {
-        if (updateNeedsReconcile(oldObj, newObj)) this.queue.add(objectKey(newObj));
+        if (!updateNeedsReconcile(oldObj, newObj)) return;
+        const key = objectKey(newObj);
+        // A new spec deserves a fresh start: the backoff earned by the old one is forgotten.
+        if (oldObj.metadata.generation !== newObj.metadata.generation) this.queue.forget(key);
+        this.queue.add(key);
       },
       onDelete: (obj) => {
         const key = objectKey(obj);
@@ -200,8 +217,10 @@ export class Controller<T extends KubeObject = KubeObject> {
       const result = await this.reconciler!.reconcile(obj);
       const resync = this.jitteredResync();
       if (result.requeueAfterMs === 0) {
+        // Acted and looks again at once: a success, so the backoff starts over.
         outcome = 'requeue';
-        this.queue.addRateLimited(key);
+        this.queue.forget(key);
+        this.queue.add(key);
       } else if (result.requeueAfterMs !== undefined && result.requeueAfterMs > 0) {
         outcome = 'requeue_after';
         this.queue.forget(key);

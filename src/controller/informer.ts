@@ -23,6 +23,7 @@ export interface KubeObject {
     name: string;
     namespace?: string;
     resourceVersion?: string;
+    generation?: number;
   };
 }
 

@@ -63,6 +63,8 @@ export class LeaderElector {
   private observedRecord = '';
   private observedAt = 0;
   private lastKnownHolder: string | undefined;
+  /** When (our clock) the lease was last acquired or renewed. */
+  private lastRenewAt = 0;
 
   constructor(private readonly options: LeaderElectorOptions) {
     this.name = options.name ?? DEFAULT_LEASE_NAME;
@@ -83,6 +85,15 @@ export class LeaderElector {
 
   isLeader(): boolean {
     return this.leading;
+  }
+
+  /**
+   * Leading, and the lease renewed within the renew deadline: the time until which no peer can
+   * have taken it over. Stricter than isLeader(), which turns false only when a renew attempt
+   * gives up; writes check this one.
+   */
+  holdsLease(): boolean {
+    return this.leading && this.now() - this.lastRenewAt < this.renewDeadlineMs;
   }
 
   /** Starts campaigning in the background. */
@@ -145,10 +156,11 @@ export class LeaderElector {
     }
     if (this.stopped) return;
     this.log.info({ identity: this.identity }, 'acquired leader lease');
+    this.lastRenewAt = this.now();
     this.setLeading(true);
     this.options.onStartedLeading();
 
-    let lastRenew = this.now();
+    let lastRenew = this.lastRenewAt;
     while (!this.stopped) {
       await this.sleep(this.retryPeriodMs);
       if (this.stopped) return;
@@ -163,6 +175,7 @@ export class LeaderElector {
       if (this.stopped) return;
       if (attempt === 'held') {
         lastRenew = this.now();
+        this.lastRenewAt = lastRenew;
         continue;
       }
       if (attempt === 'heldByOther') {

@@ -5,12 +5,14 @@
 //
 // - With leader election on, the informers run from the start (a standby has warm caches) but
 //   workers start only once the lease is held. Losing the lease stops everything at once and
-//   `done` resolves with a non-zero code.
+//   `done` resolves with a non-zero code. Every reconciler gets a write guard (`mayWrite`) that
+//   says no as soon as the lease was last renewed longer than the renew deadline ago, so a
+//   reconcile in flight sends nothing more, even before the elector notices.
 // - stop(): take no more work, wait for in-flight reconciles (bounded), stop the informers,
 //   release the lease, close the HTTP servers.
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { type CacheReader, Controller, type ControllerDefinition } from './controller.js';
+import { type CacheReader, Controller, type ControllerDefinition, FAILURE_BACKOFF } from './controller.js';
 import { type RunningServer, startHealthServer, startMetricsServer } from './health.js';
 import type { KubeObject } from './informer.js';
 import { APPLICATION_CONTROLLER } from './kinds.js';
@@ -23,6 +25,7 @@ export type {
   ReconcilerFactory,
   ReconcilerLike,
 } from './controller.js';
+export { FAILURE_BACKOFF } from './controller.js';
 
 export interface LeaderElectionSettings {
   namespace: string;
@@ -57,12 +60,19 @@ export interface ManagerOptions {
   shutdownTimeoutMs?: number;
   /** Informer settings for tests (backoff). */
   informerBackoff?: { initialMs?: number; maxMs?: number };
+  /** Backoff after failed reconciles (default FAILURE_BACKOFF). */
+  failureBackoff?: { baseMs: number; maxMs: number };
 }
 
 export interface ManagerExit {
   /** 0 after stop(); 1 when the lease was lost or a component failed. */
   code: number;
   reason: string;
+  /**
+   * Exit the process now, without waiting for connections to close: the lease is lost and
+   * another replica may already be writing (controller-runtime exits at once too).
+   */
+  immediate: boolean;
 }
 
 export class Manager {
@@ -78,6 +88,7 @@ export class Manager {
   private started = false;
   private stopping: Promise<void> | undefined;
   private finish!: (exit: ManagerExit) => void;
+  private aborted = false;
 
   constructor(private readonly options: ManagerOptions) {
     this.log = options.logger.child({ component: 'manager' });
@@ -93,11 +104,12 @@ export class Manager {
       namespaces: options.namespaces ?? [],
       ...(options.labelSelector && { labelSelector: options.labelSelector }),
       ...(options.informerBackoff && { informerBackoff: options.informerBackoff }),
+      failureBackoff: options.failureBackoff ?? FAILURE_BACKOFF,
     };
     this.controllers = options.controllers.map((d) => new Controller(d, settings));
     const cache = this.cacheReader();
     for (const c of this.controllers) {
-      c.wire({ logger: options.logger, cache }, (plural) =>
+      c.wire({ logger: options.logger, cache, mayWrite: () => this.mayWrite() }, (plural) =>
         this.controllers.find((x) => x.plural === plural),
       );
     }
@@ -144,6 +156,12 @@ export class Manager {
     return this.elector ? this.elector.isLeader() : this.started;
   }
 
+  /** Whether a write may start now: not stopping, and (when elected) the lease surely held. */
+  mayWrite(): boolean {
+    if (this.aborted) return false;
+    return this.elector ? this.elector.holdsLease() : true;
+  }
+
   /** Number of reconciles running now, over every controller. */
   get activeReconciles(): number {
     return this.controllers.reduce((n, c) => n + c.activeReconciles, 0);
@@ -188,6 +206,7 @@ export class Manager {
 
   /** Immediate stop (lease lost): no waiting for in-flight reconciles, exit code 1. */
   private abort(reason: string): void {
+    this.aborted = true;
     if (this.stopping) return;
     this.log.error({ reason }, 'stopping at once');
     this.stopping = this.shutdown(reason, 1, false);
@@ -196,7 +215,17 @@ export class Manager {
   private async shutdown(reason: string, code: number, graceful: boolean): Promise<void> {
     this.log.info({ reason }, 'stopping');
     const drained = Promise.all(this.controllers.map((c) => c.drain()));
-    if (graceful && this.activeReconciles > 0) {
+    if (!graceful) {
+      // Lease lost: nothing to hand over (the lease is not ours to release) and no time to wait
+      // for an API server that may be unreachable. Stop watching and go.
+      for (const c of this.controllers) void c.informer.stop(0);
+      await Promise.all(this.servers.map((s) => s.close()));
+      this.servers = [];
+      this.log.info({ reason, code }, 'stopped');
+      this.finish({ code, reason, immediate: true });
+      return;
+    }
+    if (this.activeReconciles > 0) {
       const timeoutMs = this.options.shutdownTimeoutMs ?? 30_000;
       this.log.info({ inFlight: this.activeReconciles, timeoutMs }, 'waiting for in-flight reconciles');
       let timer: NodeJS.Timeout | undefined;
@@ -216,7 +245,7 @@ export class Manager {
     await Promise.all(this.servers.map((s) => s.close()));
     this.servers = [];
     this.log.info({ reason, code }, 'stopped');
-    this.finish({ code, reason });
+    this.finish({ code, reason, immediate: false });
   }
 
   private startWorkers(): void {

@@ -77,7 +77,7 @@ export function createOperator(o: OperatorOptions): Operator {
     ...(o.leaderElection && { leaderElection: o.leaderElection }),
     controllers: [
       applicationController(
-        ({ logger }) =>
+        ({ logger, mayWrite }) =>
           new Reconciler({
             aws: o.aws,
             keys,
@@ -88,10 +88,11 @@ export function createOperator(o: OperatorOptions): Operator {
             claims: new ClaimLocks(),
             onKeyHealth: (resourceKey, health) => o.metrics.setKeyHealth(resourceKey, health),
             onStatus: (resourceKey, status) => o.metrics.setResourceStatus(resourceKey, status),
+            mayWrite,
           }),
       ),
       jobRunController(
-        ({ logger, cache }) =>
+        ({ logger, cache, mayWrite }) =>
           new JobRunReconciler({
             aws: o.aws,
             keys,
@@ -100,6 +101,7 @@ export function createOperator(o: OperatorOptions): Operator {
             cache,
             logger,
             options: planOptions,
+            mayWrite,
           }),
       ),
     ],

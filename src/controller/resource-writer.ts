@@ -77,10 +77,10 @@ export class KubeResourceWriter<T extends KubeResource = EmrServerlessApplicatio
     }
   }
 
-  async applyStatus(obj: T, status: S): Promise<void> {
+  async applyStatus(obj: T, status: S): Promise<string | undefined> {
     const { name, namespace } = obj.metadata;
     const body = { apiVersion: obj.apiVersion, kind: obj.kind, metadata: { name, namespace }, status };
-    await this.api.patchNamespacedCustomObjectStatus(
+    const applied = (await this.api.patchNamespacedCustomObjectStatus(
       {
         group: GROUP,
         version: VERSION,
@@ -92,7 +92,8 @@ export class KubeResourceWriter<T extends KubeResource = EmrServerlessApplicatio
         force: true,
       },
       setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply),
-    );
+    )) as EmrServerlessApplication;
+    return applied.metadata?.resourceVersion;
   }
 
   private async patchFinalizers(obj: T, next: string[]): Promise<T> {

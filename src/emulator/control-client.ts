@@ -87,6 +87,11 @@ export class EmulatorControl {
     await this.request('POST', '/faults', f);
   }
 
+  /** The faults still active (a `count` fault goes once its calls have matched it). */
+  faults(): Promise<Array<Fault & { remaining: number }>> {
+    return this.request('GET', '/faults');
+  }
+
   async clearFaults(): Promise<void> {
     await this.request('DELETE', '/faults');
   }

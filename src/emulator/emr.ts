@@ -71,6 +71,8 @@ interface AppRecord {
   tags: Record<string, string>;
   /** The app has reached STARTED at least once (image digests are resolved then). */
   everStarted: boolean;
+  /** Control API: UpdateApplication is accepted (validated, answered) but changes nothing. */
+  ignoreUpdates?: boolean;
   transition?: NodeJS.Timeout | undefined;
   idle?: NodeJS.Timeout | undefined;
 }
@@ -267,6 +269,7 @@ export class EmrService {
         `Application ${id} must be in one of the statuses to be updated: [STOPPED, CREATED]. Current status: ${app.state}`,
       );
     }
+    if (app.ignoreUpdates) return { application: this.applicationOut(app) };
     for (const k of present) {
       const v = input[k];
       if (k === 'diskEncryptionConfiguration' && isEmpty(v)) {
@@ -521,6 +524,8 @@ export class EmrService {
         if (!APPLICATION_STATES.includes(v as ApplicationState)) {
           throw validationError(`state must be one of ${APPLICATION_STATES.join(', ')}`);
         }
+      } else if (k === 'ignoreUpdates') {
+        app.ignoreUpdates = v === true;
       } else if (k === 'stateDetails') {
         app.stateDetails = v === null ? undefined : String(v);
       } else if (k === 'tags') {

@@ -33,6 +33,8 @@ export interface Call {
   jobRunId?: string;
   keyId?: string;
   region: string;
+  /** The access key id that signed the call: tells callers (e.g. two operator replicas) apart. */
+  caller?: string;
   status: number;
   errorType?: string;
   at: string;
@@ -44,6 +46,8 @@ export interface Fault {
   operation: string;
   /** Only this service (default: both). */
   service?: ServiceName;
+  /** Only calls on this application (default: any), so one test can refuse several apps differently. */
+  applicationId?: string;
   /** HTTP status of the error answer (default 500, or the usual status of `errorType`). */
   status?: number;
   /** Error class (default from the status: 429 ThrottlingException, 5xx InternalServerException...). */
@@ -76,12 +80,19 @@ const ERROR_STATUS: Record<string, number> = {
   ConflictException: 409,
   ServiceQuotaExceededException: 402,
   ResourceNotFoundException: 404,
+  ValidationException: 400,
+  AccessDeniedException: 403,
 };
 
 const EMPTY_QUERY = new URLSearchParams();
-const CREDENTIAL_SCOPE = /Credential=[^/,\s]+\/\d{8}\/([^/,\s]+)\/([^/,\s]+)\/aws4_request/;
+const CREDENTIAL_SCOPE = /Credential=([^/,\s]+)\/\d{8}\/([^/,\s]+)\/([^/,\s]+)\/aws4_request/;
 
 type Json = Record<string, unknown>;
+
+function callerOf(req: IncomingMessage): string | undefined {
+  const auth = req.headers.authorization;
+  return typeof auth === 'string' ? CREDENTIAL_SCOPE.exec(auth)?.[1] : undefined;
+}
 
 interface Route {
   service: ServiceName;
@@ -278,13 +289,14 @@ export class EmulatorServer {
   private context(req: IncomingMessage): CallContext {
     const auth = req.headers.authorization;
     const m = typeof auth === 'string' ? CREDENTIAL_SCOPE.exec(auth) : null;
-    return { account: this.opts.accountId, region: m?.[1] ?? this.opts.defaultRegion };
+    return { account: this.opts.accountId, region: m?.[2] ?? this.opts.defaultRegion };
   }
 
   /** Runs one AWS operation: faults, the operation itself, the answer and the calls log. */
   private async aws(req: IncomingMessage, res: ServerResponse, route: Route): Promise<void> {
     const at = new Date().toISOString();
     const ctx = this.context(req);
+    const caller = callerOf(req);
     let status = 200;
     let errorType: string | undefined;
     let logged = false;
@@ -298,6 +310,7 @@ export class EmulatorServer {
         ...(route.jobRunId ? { jobRunId: route.jobRunId } : {}),
         ...(route.keyId ? { keyId: route.keyId } : {}),
         region: ctx.region,
+        ...(caller ? { caller } : {}),
         status,
         ...(errorType ? { errorType } : {}),
         at,
@@ -349,6 +362,7 @@ export class EmulatorServer {
     for (const f of [...this.faults]) {
       if (f.operation !== '*' && f.operation !== route.operation) continue;
       if (f.service && f.service !== route.service) continue;
+      if (f.applicationId && f.applicationId !== route.applicationId) continue;
       latency = Math.max(latency, f.latencyMs ?? 0);
       holdAnswerMs = Math.max(holdAnswerMs, f.holdAnswerMs ?? 0);
       const hasError = f.status !== undefined || f.errorType !== undefined;
@@ -667,6 +681,7 @@ export class EmulatorServer {
     const active: ActiveFault = {
       operation: f.operation,
       ...(f.service ? { service: f.service } : {}),
+      ...(f.applicationId ? { applicationId: f.applicationId } : {}),
       ...(f.status !== undefined ? { status: f.status } : {}),
       ...(f.errorType ? { errorType: f.errorType } : {}),
       ...(f.message ? { message: f.message } : {}),

@@ -5,6 +5,7 @@ import {
   APPLICATION_FIELD_NAMES,
   type ApplicationFieldName,
   type ApplicationFields,
+  type DiskEncryptionConfiguration,
   type EmrServerlessApplication,
   type Spec,
   STARTED_UPDATABLE_FIELDS,
@@ -70,9 +71,25 @@ export function fieldChanges(spec: Spec, app: AwsApplication): ApplicationFields
             encryptionIntent(app.diskEncryptionConfiguration),
           )
         : covers(desired, app[field], field);
-    if (!same) changes[field] = desired;
+    if (!same)
+      changes[field] =
+        field === 'diskEncryptionConfiguration'
+          ? wholeEncryptionConfig(spec.diskEncryptionConfiguration)
+          : desired;
   }
   return changes as ApplicationFields;
+}
+
+/**
+ * The desired encryption config in full: the key with its context (an explicit empty context when
+ * spec has none), or `{}` for the AWS-owned key. So the outcome never depends on how AWS merges a
+ * partial config with the one it holds.
+ */
+export function wholeEncryptionConfig(
+  config: DiskEncryptionConfiguration | undefined,
+): DiskEncryptionConfiguration {
+  const intent = encryptionIntent(config);
+  return intent.keyArn ? { encryptionKeyArn: intent.keyArn, encryptionContext: intent.context } : {};
 }
 
 export function acceptedWhileStarted(field: ApplicationFieldName, spec: Spec, app: AwsApplication): boolean {

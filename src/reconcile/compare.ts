@@ -35,9 +35,18 @@ export function sameStringMap(a: Record<string, string>, b: Record<string, strin
  */
 const MAP_FIELDS = new Set(['initialCapacity', 'workerTypeSpecifications', 'properties', 'logTypes']);
 
+/** Lists AWS treats as sets: order and repeats carry no meaning. */
+const SET_FIELDS = new Set(['subnetIds', 'securityGroupIds']);
+
 /** True when `actual` already holds everything `desired` declares. */
 export function covers(desired: unknown, actual: unknown, field = ''): boolean {
   if (desired === undefined) return true;
+  if (Array.isArray(desired) && SET_FIELDS.has(field)) {
+    if (!Array.isArray(actual)) return false;
+    const want = new Set(desired.map((v) => JSON.stringify(v)));
+    const have = new Set(actual.map((v) => JSON.stringify(v)));
+    return want.size === have.size && [...want].every((v) => have.has(v));
+  }
   if (Array.isArray(desired)) {
     return (
       Array.isArray(actual) &&

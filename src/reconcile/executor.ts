@@ -4,7 +4,7 @@ import type { EmrServerlessApplication } from '../api/schema.js';
 import type { AwsApplication, AwsPort } from '../aws/port.js';
 import { type ClaimLocks, claimApplication } from './ownership.js';
 import type { Action } from './planner.js';
-import type { EventRecorder, ResourceWriter } from './ports.js';
+import { assertMayWrite, type EventRecorder, type ResourceWriter, type WriteGuard } from './ports.js';
 
 export interface Execution {
   /** The resource after Kubernetes writes (a new resourceVersion after a finalizer is added). */
@@ -20,13 +20,32 @@ export interface Execution {
 export async function execute(
   actions: readonly Action[],
   resource: EmrServerlessApplication,
-  deps: { port: AwsPort; writer: ResourceWriter; events: EventRecorder; claims: ClaimLocks },
+  deps: {
+    port: AwsPort;
+    writer: ResourceWriter;
+    events: EventRecorder;
+    claims: ClaimLocks;
+    mayWrite?: WriteGuard | undefined;
+    /**
+     * Called before each AWS write: writes the plan's intents to status if they are not there
+     * yet (write-ahead.ts); answers the object's new resourceVersion when it wrote.
+     */
+    beforeAwsWrite?: (() => Promise<string | undefined>) | undefined;
+  },
   appBefore: AwsApplication | undefined,
 ): Promise<Execution> {
   const { port, writer, events, claims } = deps;
   const result: Execution = { resource, released: false };
   let app = appBefore;
   for (const action of actions) {
+    // Checked before each write: once the lease is lost, the rest of the plan is not sent.
+    assertMayWrite(deps.mayWrite, action.kind);
+    if (action.kind !== 'AddFinalizer' && action.kind !== 'RemoveFinalizer') {
+      const resourceVersion = await deps.beforeAwsWrite?.();
+      if (resourceVersion) {
+        result.resource = { ...result.resource, metadata: { ...result.resource.metadata, resourceVersion } };
+      }
+    }
     switch (action.kind) {
       case 'AddFinalizer':
         result.resource = await writer.addFinalizer(result.resource);

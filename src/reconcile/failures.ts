@@ -65,13 +65,13 @@ export function planFailure<S extends ConditionedStatus>(
       message: `${said}. Looking again.`,
       backoff: true,
     },
-    // The application changed state between the read and the write (autoStart, autoStop).
+    // The application changed state between the read and the write (autoStart, autoStop), or
+    // the service keeps refusing for its state: looked at again with backoff like any failure.
     stateRace: {
       phase: 'Progressing',
       reason: 'ApplicationStateChanged',
-      message: `${said}. The application changed state; looking again.`,
-      backoff: false,
-      requeueAfterMs: 1_000,
+      message: `${said}. The application changed state; looking again with backoff.`,
+      backoff: true,
     },
     invalid: {
       phase: 'Stalled',

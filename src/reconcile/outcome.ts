@@ -1,6 +1,13 @@
 // The status builder: collects a plan's actions and events, then derives status, conditions
 // and the requeue delay from one verdict.
-import type { Condition, DiskEncryptionStatus, KeyHealth, Spec, Status } from '../api/schema.js';
+import type {
+  Condition,
+  DiskEncryptionStatus,
+  KeyHealth,
+  Spec,
+  Status,
+  UpdateAttempts,
+} from '../api/schema.js';
 import type { AwsApplication } from '../aws/port.js';
 import { encryptionIntent } from './compare.js';
 import { conditionsFor, findCondition, type Verdict } from './conditions.js';
@@ -20,13 +27,16 @@ export class Outcome {
   readonly events: RecordedEvent[] = [];
   private app?: AwsApplication;
   keyHealth?: KeyHealth;
+  // Intents (see write-ahead.ts): carried over from status unless the plan changes them.
   restartAfterUpdate: boolean | undefined;
+  updateAttempts: UpdateAttempts | undefined;
 
   constructor(
     private readonly input: PlanInput,
     private readonly spec: Spec | undefined,
   ) {
     this.restartAfterUpdate = input.resource.status?.restartAfterUpdate;
+    this.updateAttempts = input.resource.status?.updateAttempts;
   }
 
   observe(app: AwsApplication): this {
@@ -71,9 +81,13 @@ export class Outcome {
     return this.progressing(reason, message, WAIT_POLL_MAX_MS);
   }
 
-  stalled(reason: ReasonOf<'Stalled'>, message: string): Plan {
+  /** Stuck until the spec changes; looked at again after `retryInMs` (default: the resync period). */
+  stalled(reason: ReasonOf<'Stalled'>, message: string, retryInMs = this.input.options.resyncPeriodMs): Plan {
     this.events.push(...stalledEvents(this.input.resource.status?.conditions, reason, message));
-    return this.finish({ phase: 'Stalled', reason, message }, this.input.options.resyncPeriodMs);
+    return this.finish(
+      { phase: 'Stalled', reason, message },
+      Math.max(POLL_MIN_MS, Math.min(retryInMs, this.input.options.resyncPeriodMs)),
+    );
   }
 
   need(what: 'activeJobRuns'): Plan {
@@ -110,6 +124,7 @@ export class Outcome {
       stateDetails: app ? app.stateDetails : previous.stateDetails,
       ...this.encryptionStatus(previous),
       restartAfterUpdate: this.restartAfterUpdate || undefined,
+      updateAttempts: this.updateAttempts,
       conditions: conditionsFor(verdict, resource.metadata.generation, previous.conditions, now),
     };
     return { actions: this.actions, events: this.events, status: withoutUndefined(status), requeueAfterMs };

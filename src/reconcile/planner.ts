@@ -6,7 +6,12 @@
 // outcome.ts (the status builder), failures.ts (a failed call's status).
 import { FINALIZER, OWNER_UID_TAG } from '../api/constants.js';
 import { nullFields, nullValueMessage } from '../api/nulls.js';
-import { type ApplicationFieldName, Spec } from '../api/schema.js';
+import {
+  type ApplicationFieldName,
+  type ApplicationFields,
+  Spec,
+  type UpdateAttempts,
+} from '../api/schema.js';
 import type { AwsApplication } from '../aws/port.js';
 import {
   acceptedWhileStarted,
@@ -20,11 +25,12 @@ import {
   updateAction,
 } from './changes.js';
 import { deletionScope, planOwnership } from './claims.js';
+import { convergenceGuard } from './convergence.js';
 import { applicationIdOf, bindingConflict, regionOf } from './identity.js';
 import { keyCheck } from './keys.js';
 import { normal, Outcome, TRANSITION_POLL_MAX_MS } from './outcome.js';
 import { NO_ADOPTION, ownershipTags } from './ownership.js';
-import type { Plan, PlanInput } from './types.js';
+import type { Action, Plan, PlanInput } from './types.js';
 
 export { planFailure } from './failures.js';
 export { applicationIdOf, mayOwnUnrecordedApplication, regionOf } from './identity.js';
@@ -115,7 +121,12 @@ function planApplication(input: PlanInput, spec: Spec): Plan {
   out.act(...ensureFinalizer(resource), ...ownership, ...tagActions(spec, app));
   const changes = fieldChanges(spec, app);
   const changed = Object.keys(changes) as ApplicationFieldName[];
+  // AWS matches spec: no update is outstanding.
+  if (changed.length === 0) out.updateAttempts = undefined;
   const restartPending = resource.status?.restartAfterUpdate === true;
+  // The application is (being) started again: the restart intent has done its job.
+  if (restartPending && changed.length === 0 && (app.state === 'STARTING' || app.state === 'STARTED'))
+    out.restartAfterUpdate = false;
 
   switch (app.state) {
     case 'CREATING':
@@ -126,54 +137,89 @@ function planApplication(input: PlanInput, spec: Spec): Plan {
       );
     case 'STARTING':
     case 'STOPPING':
-      if (changed.length === 0 && !restartPending) return out.ready();
+      // Not Ready at a state about to change: looked at again within seconds until it settles.
       return out.progressing(
         'WaitingForState',
-        `Application ${app.applicationId} is ${app.state}; the operator waits for it to settle before it ${changed.length ? `updates ${list(changed)}` : 'starts it again'}.`,
+        `Application ${app.applicationId} is ${app.state}; the operator looks again once it settles${changed.length ? ` and then updates ${list(changed)}` : restartPending && app.state === 'STOPPING' ? ' and then starts it again' : ''}.`,
         TRANSITION_POLL_MAX_MS,
       );
     case 'CREATED':
-    case 'STOPPED':
+    case 'STOPPED': {
+      // The intent stays until the application is seen STARTING: a crash after this call
+      // (answered or not) still finds it and starts the application if needed.
+      const restart: Action = {
+        kind: 'StartApplication',
+        applicationId: app.applicationId,
+        events: [
+          normal(
+            'Restarted',
+            'StartApplication',
+            `Started application ${app.applicationId} again after the update.`,
+          ),
+        ],
+      };
       if (changed.length > 0) {
-        return out
-          .act(updateAction(app, changes))
-          .progressing('Updating', `Updating ${list(changed)} of application ${app.applicationId}.`);
+        const verdict = convergenceGuard(input, app, changes);
+        // The update does not land: an application the operator stopped for it runs again.
+        if (!verdict.send) {
+          if (restartPending) out.act(restart);
+          return out.stalled('NotConverging', verdict.message, verdict.retryInMs);
+        }
+        return sendUpdate(out, app, changes, verdict.attempts, `application ${app.applicationId}`);
       }
       if (restartPending) {
-        out.restartAfterUpdate = false;
         return out
-          .act({
-            kind: 'StartApplication',
-            applicationId: app.applicationId,
-            events: [
-              normal(
-                'Restarted',
-                'StartApplication',
-                `Started application ${app.applicationId} again after the update.`,
-              ),
-            ],
-          })
+          .act(restart)
           .progressing('Restarting', `Starting application ${app.applicationId} again after the update.`);
       }
       return out.ready();
+    }
     case 'STARTED': {
-      if (restartPending && changed.length === 0) out.restartAfterUpdate = false;
       const now = changed.filter((f) => acceptedWhileStarted(f, spec, app));
       if (now.length > 0) {
-        return out
-          .act(updateAction(app, pick(changes, now)))
-          .progressing('Updating', `Updating ${list(now)} of running application ${app.applicationId}.`);
+        const verdict = convergenceGuard(input, app, pick(changes, now));
+        if (!verdict.send) return out.stalled('NotConverging', verdict.message, verdict.retryInMs);
+        return sendUpdate(
+          out,
+          app,
+          pick(changes, now),
+          verdict.attempts,
+          `running application ${app.applicationId}`,
+        );
       }
       if (changed.length === 0) return out.ready();
-      return planStop(input, spec, app, changed, out);
+      return planStop(input, spec, app, changes, out);
     }
   }
 }
 
+/** UpdateApplication, recorded (written ahead) for the NotConverging guard. */
+function sendUpdate(
+  out: Outcome,
+  app: AwsApplication,
+  changes: ApplicationFields,
+  attempts: UpdateAttempts,
+  what: string,
+): Plan {
+  out.updateAttempts = attempts;
+  return out
+    .act(updateAction(app, changes))
+    .progressing('Updating', `Updating ${list(Object.keys(changes))} of ${what}.`);
+}
+
 /** A STARTED application with changes the service accepts only once it is stopped. */
-function planStop(input: PlanInput, spec: Spec, app: AwsApplication, changed: string[], out: Outcome): Plan {
-  const what = list(changed);
+function planStop(
+  input: PlanInput,
+  spec: Spec,
+  app: AwsApplication,
+  changes: ApplicationFields,
+  out: Outcome,
+): Plan {
+  const what = list(Object.keys(changes));
   if ((spec.updateStrategy ?? 'WaitForStop') === 'WaitForStop') {
+    // A restart intent recorded under StopWhenIdle, before the application was stopped, is
+    // stale now: the operator no longer stops it.
+    out.restartAfterUpdate = false;
     const idle =
       app.autoStopConfiguration?.enabled === false
         ? undefined
@@ -187,6 +233,9 @@ function planStop(input: PlanInput, spec: Spec, app: AwsApplication, changed: st
         'Set spec.updateStrategy: StopWhenIdle to let the operator stop it once no job runs.',
     );
   }
+  // Not stopped for an update already known not to land (until the guard allows another try).
+  const verdict = convergenceGuard(input, app, changes);
+  if (!verdict.send) return out.stalled('NotConverging', verdict.message, verdict.retryInMs);
   const jobs = input.observed.activeJobRuns;
   if (jobs === undefined) return out.need('activeJobRuns');
   if (jobs > 0) {
@@ -195,15 +244,9 @@ function planStop(input: PlanInput, spec: Spec, app: AwsApplication, changed: st
       `The change to ${what} needs application ${app.applicationId} stopped; ${jobs} job run(s) are not finished. The operator stops it once none runs (job runs are never cancelled).`,
     );
   }
-  if (!input.resource.status?.restartAfterUpdate) {
-    // Record the intent to restart before stopping, so a crash in between still restarts it.
-    out.restartAfterUpdate = true;
-    return out.progressing(
-      'Stopping',
-      `Stopping application ${app.applicationId} to apply ${what}; it will be started again.`,
-      0,
-    );
-  }
+  // The intent to restart is written to status before StopApplication is sent (the reconciler
+  // writes intents ahead of the actions that need them), so a crash in between still restarts it.
+  out.restartAfterUpdate = true;
   return out
     .act({
       kind: 'StopApplication',

@@ -14,8 +14,11 @@ export interface ResourceWriter<T extends KubeResource = EmrServerlessApplicatio
   addFinalizer(obj: T): Promise<T>;
   /** Removes the finalizer; the object may disappear right after. */
   removeFinalizer(obj: T): Promise<void>;
-  /** Server-side apply of the whole status (field manager emr-serverless-operator). */
-  applyStatus(obj: T, status: S): Promise<void>;
+  /**
+   * Server-side apply of the whole status (field manager emr-serverless-operator); answers the
+   * object's new resourceVersion when known (later optimistic writes must use it).
+   */
+  applyStatus(obj: T, status: S): Promise<string | undefined>;
 }
 
 export interface RecordedEvent {
@@ -35,4 +38,20 @@ export interface EventRecorder {
 export interface ReconcileResult {
   /** Look again after this long even if nothing changes (polling AWS, drift resync). */
   requeueAfterMs?: number;
+}
+
+/** May this process write now? False once leadership is lost or cannot be confirmed. */
+export type WriteGuard = () => boolean;
+
+/** Thrown before a write when the write guard says no (the leader lease is gone). */
+export class WritesStoppedError extends Error {
+  constructor(what: string) {
+    super(`not sending ${what}: this process may no longer write (leader lease lost)`);
+    this.name = 'WritesStoppedError';
+  }
+}
+
+/** Throws unless the guard allows a write. */
+export function assertMayWrite(guard: WriteGuard | undefined, what: string): void {
+  if (guard && !guard()) throw new WritesStoppedError(what);
 }

@@ -45,6 +45,7 @@ export const CONDITION_REASONS = {
   AwsRejected: 'Stalled',
   AccessDenied: 'Stalled',
   QuotaExceeded: 'Stalled',
+  NotConverging: 'Stalled',
   // Job runs.
   JobRunFailed: 'Stalled',
   JobRunCancelled: 'Stalled',

@@ -1,5 +1,6 @@
 // One reconcile of one resource: observe, plan, execute, repeat while the plan acts, then write
-// the status once, and only when it differs from what the API server holds.
+// the status, only when it differs from what the API server holds. Intents a step depends on are
+// written before the step (write-ahead.ts); no write starts once the write guard says no.
 import type { Logger } from 'pino';
 import type { EmrServerlessApplication, Spec, Status } from '../api/schema.js';
 import { KMS_KEY_ARN_PATTERN } from '../api/schema.js';
@@ -18,7 +19,14 @@ import {
   planFailure,
   regionOf,
 } from './planner.js';
-import type { EventRecorder, ReconcileResult, ResourceWriter } from './ports.js';
+import {
+  assertMayWrite,
+  type EventRecorder,
+  type ReconcileResult,
+  type ResourceWriter,
+  type WriteGuard,
+} from './ports.js';
+import { type Intents, intentsAfterFailure, intentsDiffer, intentsOf, withIntents } from './write-ahead.js';
 
 export interface ReconcilerDeps {
   aws: { forRegion(region: string): AwsPort };
@@ -34,6 +42,8 @@ export interface ReconcilerDeps {
   onKeyHealth?: (resourceKey: string, health: string | undefined) => void;
   /** Told the status each reconcile leaves (metrics: resources by Ready reason, Stalled). */
   onStatus?: (resourceKey: string, status: Status) => void;
+  /** Checked before every write (AWS or Kubernetes); false once the leader lease is lost. */
+  mayWrite?: WriteGuard;
 }
 
 /** Enough steps for add-finalizer+create, then an update that a read showed, then a restart. */
@@ -58,6 +68,10 @@ export class Reconciler {
     let resource = original;
     let carried: AwsApplication | undefined;
     let planned: Plan | undefined;
+    // What the API server holds, as far as this reconcile knows.
+    let persisted = original.status ?? {};
+    // Set while a step executes: the intents held before it, restored if it fails.
+    let intentsBeforeStep: Intents | undefined;
     try {
       for (let step = 0; step < MAX_STEPS; step++) {
         const once = await this.planOnce(resource, port, carried);
@@ -65,36 +79,54 @@ export class Reconciler {
         events.add(planned.events);
         if (planned.actions.length === 0 || step === MAX_STEPS - 1) break;
         log.info({ actions: planned.actions.map((a) => a.kind) }, 'acting');
+        intentsBeforeStep = intentsOf(resource.status);
+        const toPersist = planned.status;
+        // Just before the step's first AWS write (after any finalizer patch, which an earlier
+        // status write would make stale): its intents go to the API server.
+        const beforeAwsWrite = async (): Promise<string | undefined> => {
+          if (!intentsDiffer(toPersist, persisted)) return undefined;
+          const resourceVersion = await this.writeStatus(resource, toPersist, log, persisted);
+          persisted = toPersist;
+          log.info({ intents: intentsOf(toPersist) }, 'intents written ahead');
+          return resourceVersion;
+        };
         // The application as this step saw it: actions that leave it valid (a finalizer, tags)
         // carry it to the next step, which then needs no second GetApplication.
         const done = await execute(
           planned.actions,
           resource,
-          { port, writer, events, claims: this.claims },
+          { port, writer, events, claims: this.claims, mayWrite: this.deps.mayWrite, beforeAwsWrite },
           once.app,
         );
+        intentsBeforeStep = undefined;
         if (done.released) {
           events.flush(this.deps.events, done.resource);
           log.info('finalizer removed');
           return {};
         }
         carried = done.app;
-        // The next step sees what this one learned; the persisted conditions stay the base
-        // for transition times.
+        // The next step sees what this one learned and the intents it planned; the persisted
+        // conditions stay the base for transition times.
         resource = {
           ...done.resource,
-          status: {
-            ...resource.status,
-            applicationId: done.created?.applicationId ?? planned.status.applicationId,
-            arn: done.created?.arn ?? planned.status.arn,
-            restartAfterUpdate: planned.status.restartAfterUpdate,
-            origin: planned.status.origin,
-          },
+          status: withIntents(
+            {
+              ...persisted,
+              applicationId: done.created?.applicationId ?? planned.status.applicationId,
+              arn: done.created?.arn ?? planned.status.arn,
+              origin: planned.status.origin,
+            },
+            intentsOf(planned.status),
+          ),
         };
       }
     } catch (err) {
       if (!(err instanceof AwsError)) throw err;
-      const failure = planFailure({ resource, options, now: this.now() }, planned?.status, {
+      const base =
+        planned && intentsBeforeStep
+          ? intentsAfterFailure(planned.status, intentsBeforeStep, err.kind !== 'transient')
+          : planned?.status;
+      const failure = planFailure({ resource, options, now: this.now() }, base, {
         kind: err.kind,
         operation: err.operation,
         message: err.message,
@@ -105,7 +137,7 @@ export class Reconciler {
       );
       events.add(failure.events);
       events.flush(this.deps.events, resource);
-      await this.writeStatus(original, failure.status, log);
+      await this.writeStatus(original, failure.status, log, persisted);
       this.deps.onStatus?.(resourceKey, failure.status);
       if (failure.backoff) throw err;
       return { requeueAfterMs: failure.requeueAfterMs };
@@ -113,7 +145,7 @@ export class Reconciler {
 
     const final = planned!;
     events.flush(this.deps.events, resource);
-    await this.writeStatus(original, final.status, log);
+    await this.writeStatus(original, final.status, log, persisted);
     this.deps.onKeyHealth?.(resourceKey, keyHealthLabel(final.status));
     this.deps.onStatus?.(resourceKey, final.status);
     return { requeueAfterMs: final.requeueAfterMs };
@@ -159,11 +191,18 @@ export class Reconciler {
     return { app, key };
   }
 
-  private async writeStatus(resource: EmrServerlessApplication, status: Status, log: Logger): Promise<void> {
-    if (jsonEqual(status, resource.status ?? {})) return;
-    await this.deps.writer.applyStatus(resource, status);
+  private async writeStatus(
+    resource: EmrServerlessApplication,
+    status: Status,
+    log: Logger,
+    persisted: Status,
+  ): Promise<string | undefined> {
+    if (jsonEqual(status, persisted)) return undefined;
+    assertMayWrite(this.deps.mayWrite, 'a status update');
+    const resourceVersion = await this.deps.writer.applyStatus(resource, status);
     const ready = status.conditions?.find((c) => c.type === 'Ready');
     log.info({ state: status.state, ready: ready?.status, reason: ready?.reason }, 'status written');
+    return resourceVersion || undefined;
   }
 }
 

@@ -13,7 +13,7 @@ import {
   EmulatorControl,
   startEmulator,
 } from '../../src/emulator/index.js';
-import type { RecordedEvent, ResourceWriter } from '../../src/reconcile/ports.js';
+import { type RecordedEvent, type ResourceWriter, WritesStoppedError } from '../../src/reconcile/ports.js';
 import { Reconciler } from '../../src/reconcile/reconciler.js';
 
 const REGION = 'eu-west-1';
@@ -64,7 +64,11 @@ class Store implements ResourceWriter {
   async applyStatus(_obj: EmrServerlessApplication, status: Status) {
     this.statusWrites++;
     this.obj = { ...this.obj, status };
+    await this.onStatus?.(status);
+    return undefined;
   }
+  /** Called after each status write (before the reconciler goes on). */
+  onStatus?: (status: Status) => Promise<void>;
 }
 
 describe('a scripted scenario through planner, executor and the real SDK', () => {
@@ -82,8 +86,9 @@ describe('a scripted scenario through planner, executor and the real SDK', () =>
     await emulator.close();
   });
 
-  function reconcilerFor(store: Store) {
+  function reconcilerFor(store: Store, mayWrite?: () => boolean) {
     return new Reconciler({
+      ...(mayWrite && { mayWrite }),
       aws: clients,
       keys: new KeyVerifier(clients, { ttlMs: 0, negativeTtlMs: 0 }),
       writer: store,
@@ -216,7 +221,7 @@ describe('a scripted scenario through planner, executor and the real SDK', () =>
       ...store,
       addFinalizer: (o) => store.addFinalizer(o),
       removeFinalizer: async () => {},
-      applyStatus: async () => {},
+      applyStatus: async () => undefined,
     };
     const mark = (await control.calls()).length;
     await new Reconciler({
@@ -228,11 +233,6 @@ describe('a scripted scenario through planner, executor and the real SDK', () =>
       options: { defaultRegion: REGION, verifyKeys: true, resyncPeriodMs: 600_000 },
     }).reconcile(store.obj);
     expect(store.obj.status).toBeUndefined();
-    console.log(
-      'DBG',
-      JSON.stringify(store.obj.metadata),
-      await clients.forRegion(REGION).findOwnedApplication('crashy', store.obj.metadata.uid),
-    );
     await converge(store);
     expect(await writesSince(mark)).toEqual(['CreateApplication']);
     const listed = (await control.calls()).slice(mark).map((c) => c.operation);
@@ -288,5 +288,95 @@ describe('a scripted scenario through planner, executor and the real SDK', () =>
     expect(await writesSince(mark)).toEqual(['StopApplication', 'UpdateApplication', 'StartApplication']);
     expect(store.obj.status?.restartAfterUpdate).toBeUndefined();
     expect((await aws.getApplication(id))?.diskEncryptionConfiguration?.encryptionKeyArn).toBeUndefined();
+  });
+
+  it('write-ahead: each intent is in status before the AWS call that needs it; a crash after StopApplication still restarts', async () => {
+    const [keyA, keyB] = await Promise.all([
+      control.createKey({ region: REGION }),
+      control.createKey({ region: REGION }),
+    ]);
+    const base = {
+      name: 'write-ahead',
+      type: 'SPARK' as const,
+      releaseLabel: 'emr-7.5.0',
+      updateStrategy: 'StopWhenIdle' as const,
+      tags: { team: 'a' },
+    };
+    const store = new Store({ ...base, diskEncryptionConfiguration: { encryptionKeyArn: keyA.Arn } });
+    await converge(store);
+    const id = store.obj.status!.applicationId!;
+    await clients.forRegion(REGION).startApplication(id);
+    await new Promise((r) => setTimeout(r, 60));
+    await converge(store);
+    expect(store.obj.status?.state).toBe('STARTED');
+
+    // Every status write, with the AWS writes made before it.
+    const journal: Array<{ status: Status; writesBefore: string[] }> = [];
+    const mark = (await control.calls()).length;
+    store.onStatus = async (status) => {
+      journal.push({ status, writesBefore: await writesSince(mark) });
+    };
+    // The repro: a tag, the key and the release label in one apply; the answer to
+    // StopApplication never comes (the process "dies" while waiting for it).
+    await control.fault({ operation: 'StopApplication', count: 1, holdAnswerMs: 60_000 });
+    store.setSpec({
+      ...base,
+      tags: { team: 'b' },
+      releaseLabel: 'emr-7.6.0',
+      diskEncryptionConfiguration: { encryptionKeyArn: keyB.Arn },
+    });
+    const dying = reconcilerFor(store).reconcile(store.obj);
+    dying.catch(() => {});
+    for (let i = 0; i < 100 && !(await writesSince(mark)).includes('StopApplication'); i++)
+      await new Promise((r) => setTimeout(r, 20));
+    expect(await writesSince(mark)).toEqual(['TagResource', 'StopApplication']);
+    const intent = journal.find((j) => j.status.restartAfterUpdate);
+    expect(intent?.writesBefore).toEqual([]);
+    expect(store.obj.status?.restartAfterUpdate).toBe(true);
+
+    // A new process carries on from status alone.
+    store.onStatus = async (status) => {
+      journal.push({ status, writesBefore: await writesSince(mark) });
+    };
+    journal.length = 0;
+    for (
+      let i = 0;
+      i < 20 && !(store.obj.status?.state === 'STARTED' && !store.obj.status.restartAfterUpdate);
+      i++
+    )
+      await converge(store);
+    expect(await writesSince(mark)).toEqual([
+      'TagResource',
+      'StopApplication',
+      'UpdateApplication',
+      'StartApplication',
+    ]);
+    // The update's record was written before UpdateApplication was sent.
+    const recorded = journal.find((j) => j.status.updateAttempts);
+    expect(recorded?.writesBefore).toEqual(['TagResource', 'StopApplication']);
+    expect(await clients.forRegion(REGION).getApplication(id)).toMatchObject({
+      state: 'STARTED',
+      releaseLabel: 'emr-7.6.0',
+      diskEncryptionConfiguration: { encryptionKeyArn: keyB.Arn },
+    });
+    expect(store.obj.status?.updateAttempts).toBeUndefined();
+    await control.clearFaults();
+  });
+
+  it('the write guard: once it says no, the rest of the plan is not sent', async () => {
+    const store = new Store({ name: 'guarded', type: 'SPARK', releaseLabel: 'emr-7.5.0', tags: { a: '1' } });
+    await converge(store);
+    const id = store.obj.status!.applicationId!;
+    store.setSpec({ name: 'guarded', type: 'SPARK', releaseLabel: 'emr-7.6.0', tags: { a: '2' } });
+    const mark = (await control.calls()).length;
+    const writesBefore = store.statusWrites;
+    // The plan: write the update's intent ahead, TagResource, UpdateApplication. The lease
+    // lapses after the first two writes.
+    let allowed = 2;
+    const guard = () => allowed-- > 0;
+    await expect(reconcilerFor(store, guard).reconcile(store.obj)).rejects.toBeInstanceOf(WritesStoppedError);
+    expect(await writesSince(mark)).toEqual(['TagResource']);
+    expect(store.statusWrites).toBe(writesBefore + 1);
+    expect((await clients.forRegion(REGION).getApplication(id))?.releaseLabel).toBe('emr-7.5.0');
   });
 });

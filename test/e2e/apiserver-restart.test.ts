@@ -55,7 +55,10 @@ describe('kube-apiserver restart', () => {
     );
     expect(r.status?.applicationId).toBe(id);
     expect(await e2e.writesSince(mark)).toEqual(['UpdateApplication']);
-    expect((await e2e.application(id)).diskEncryptionConfiguration).toEqual({ encryptionKeyArn: keyB });
+    expect((await e2e.application(id)).diskEncryptionConfiguration).toEqual({
+      encryptionKeyArn: keyB,
+      encryptionContext: {},
+    });
     expect(e2e.operator.running).toBe(true);
   });
 });

@@ -1,13 +1,32 @@
-// The operator killed (SIGKILL) at the worst moments: during CreateApplication (no duplicate
-// application afterwards), and between StopApplication and StartApplication under StopWhenIdle
-// (the application is started again once the operator is back).
+// The crash table: the operator killed (SIGKILL) inside both windows of every AWS write of each
+// scenario, then started again.
+//
+// The writes are not listed here: each scenario first runs clean, and its writes become the
+// cases, so a write added to the code is covered without a new test. The two windows:
+//   before: the call is in flight and never takes effect (the local service holds it with
+//           `latencyMs`, then fails it); the restarted operator has to make it.
+//   after:  the call took effect but its answer never arrives (`holdAnswerMs`); the restarted
+//           operator must see that and not make it again.
+// After each restart: exactly one application, the declared key and state (started again where
+// it was started), Ready, and the same successful writes as the clean run: nothing repeated
+// (a call that never took effect, sent again, is not a repeat; the contract allows no more).
 import { ListApplicationsCommand } from '@aws-sdk/client-emr-serverless';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { baseSpec, E2e, manifest, reportFailures, waitFor } from '../support/e2e.js';
+import {
+  baseSpec,
+  condition,
+  E2e,
+  manifest,
+  type Resource,
+  reportFailures,
+  waitFor,
+} from '../support/e2e.js';
 
 let e2e: E2e;
 let keyA: string;
 let keyB: string;
+/** One row per case, printed at the end: scenario × write × window -> outcome. */
+const table: string[] = [];
 
 beforeAll(async () => {
   e2e = await E2e.start('e2e-crash');
@@ -15,10 +34,129 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  if (table.length) console.log(`crash table\n${table.join('\n')}`);
   await e2e?.stop();
 });
 
 reportFailures(() => e2e);
+
+type Window = 'before' | 'after';
+
+interface Scenario {
+  name: string;
+  /** The end state, as the crash table shows it. */
+  declared: string;
+  /** Brings resource `name` to where the scenario starts (Ready); answers its application's id. */
+  setup(name: string): Promise<string | undefined>;
+  /** What the user does: the apply or delete that makes the writes. */
+  change(name: string): Promise<void>;
+  /** Waits for the declared end state; answers the application's id. */
+  settled(name: string, idBefore: string | undefined): Promise<string>;
+}
+
+const withKey = (name: string, key: string | Record<string, never>, extra: Record<string, unknown> = {}) =>
+  manifest(
+    name,
+    baseSpec(name, {
+      diskEncryptionConfiguration: typeof key === 'string' ? { encryptionKeyArn: key } : key,
+      ...extra,
+    }),
+  );
+
+const stopWhenIdle = { updateStrategy: 'StopWhenIdle', autoStopConfiguration: { enabled: false } };
+
+async function readyWith(name: string, what: string, probe: (r: Resource) => boolean): Promise<string> {
+  const r = await e2e.waitForResource(
+    name,
+    `Ready and ${what}`,
+    (x) =>
+      condition(x, 'Ready')?.status === 'True' &&
+      condition(x, 'Ready')?.observedGeneration === x.metadata.generation &&
+      !x.status?.restartAfterUpdate &&
+      probe(x) &&
+      x,
+    40_000,
+  );
+  return r.status!.applicationId!;
+}
+
+async function createReady(name: string, extra: Record<string, unknown> = {}): Promise<string> {
+  await e2e.apply(withKey(name, keyA, extra));
+  return readyWith(name, 'key A', (r) => r.status?.diskEncryption?.encryptionKeyArn === keyA);
+}
+
+async function startedReady(name: string, extra: Record<string, unknown> = {}): Promise<string> {
+  const id = await createReady(name, extra);
+  await e2e.aws.patchApplication(id, { state: 'STARTED' });
+  return readyWith(name, 'STARTED', (r) => r.status?.state === 'STARTED');
+}
+
+const scenarios: Scenario[] = [
+  {
+    name: 'create with a key',
+    declared: 'Ready, key A, CREATED',
+    setup: async () => undefined,
+    change: async (name) => {
+      await e2e.apply(withKey(name, keyA));
+    },
+    settled: (name) =>
+      readyWith(name, 'key A, CREATED', (r) => r.status?.diskEncryption?.encryptionKeyArn === keyA),
+  },
+  {
+    name: 'key change',
+    declared: 'Ready, key B',
+    setup: (name) => createReady(name),
+    change: async (name) => {
+      await e2e.apply(withKey(name, keyB));
+    },
+    settled: (name) => readyWith(name, 'key B', (r) => r.status?.diskEncryption?.encryptionKeyArn === keyB),
+  },
+  {
+    name: '{} (back to the AWS-owned key)',
+    declared: 'Ready, AWS-owned key',
+    setup: (name) => createReady(name),
+    change: async (name) => {
+      await e2e.apply(withKey(name, {}));
+    },
+    settled: (name) => readyWith(name, 'AWS-owned key', (r) => r.status?.diskEncryption?.mode === 'AwsOwned'),
+  },
+  {
+    // The issue's repro: a tag, the key and the release label at once on a STARTED application.
+    name: 'StopWhenIdle stop-update-start',
+    declared: 'Ready, key B, emr-7.6.0, tag b, STARTED again',
+    setup: (name) => startedReady(name, { ...stopWhenIdle, tags: { team: 'a' } }),
+    change: async (name) => {
+      await e2e.apply(
+        withKey(name, keyB, { ...stopWhenIdle, tags: { team: 'b' }, releaseLabel: 'emr-7.6.0' }),
+      );
+    },
+    settled: (name) =>
+      readyWith(
+        name,
+        'key B, STARTED again',
+        (r) => r.status?.diskEncryption?.encryptionKeyArn === keyB && r.status?.state === 'STARTED',
+      ).then(async (id) => {
+        expect(await e2e.application(id)).toMatchObject({ releaseLabel: 'emr-7.6.0', tags: { team: 'b' } });
+        return id;
+      }),
+  },
+  {
+    name: 'deletion of a STARTED application',
+    declared: 'resource gone, application TERMINATED',
+    setup: (name) => startedReady(name),
+    change: async (name) => {
+      await e2e.kubectl(['delete', 'emrsa', name, '--wait=false']);
+    },
+    settled: async (name, id) => {
+      await e2e.waitGone(name, 40_000);
+      await waitFor(
+        'the application TERMINATED',
+        async () => (await e2e.application(id!)).state === 'TERMINATED',
+      );
+      return id!;
+    },
+  },
+];
 
 async function applicationsNamed(name: string): Promise<Array<{ id: string; state: string }>> {
   const client = e2e.emrClient();
@@ -32,94 +170,86 @@ async function applicationsNamed(name: string): Promise<Array<{ id: string; stat
   }
 }
 
-describe('SIGKILL', () => {
-  it('during CreateApplication: after a restart there is exactly one application, adopted', async () => {
-    // The service takes 2 s to answer CreateApplication: the kill lands while the call is in flight,
-    // so the application gets created but the operator never hears its id.
-    await e2e.aws.fault({ operation: 'CreateApplication', latencyMs: 2_000 });
-    const logMark = e2e.operator.lines.length;
-    await e2e.apply(
-      manifest(
-        'crash-create',
-        baseSpec('crash-create', { diskEncryptionConfiguration: { encryptionKeyArn: keyA } }),
-      ),
-    );
-    await e2e.operator.waitForLog(
-      (l) =>
-        l.msg === 'acting' && (l.actions as string[] | undefined)?.includes('CreateApplication') === true,
-      20_000,
-      logMark,
-    );
-    await new Promise((resolve) => setTimeout(resolve, 500));
-    await e2e.operator.kill('SIGKILL');
-    const created = await waitFor('the in-flight CreateApplication to finish in the service', async () => {
-      const apps = await applicationsNamed('crash-create');
-      return apps.length > 0 && apps;
-    });
-    expect(created).toHaveLength(1);
-    // The operator died before writing status.
-    expect((await e2e.get('crash-create')).status?.applicationId).toBeUndefined();
+/** Successful writes to one application since `mark`, counted per operation. */
+async function writeCounts(mark: number, applicationId: string): Promise<Record<string, number>> {
+  const counts: Record<string, number> = {};
+  for (const op of await e2e.writesSince(mark, applicationId)) counts[op] = (counts[op] ?? 0) + 1;
+  return counts;
+}
 
-    await e2e.aws.clearFaults();
-    const mark = await e2e.mark();
-    await e2e.startOperator();
-    const r = await e2e.waitForReady('crash-create', 'True', 'Reconciled');
-    // It found its own application (ListApplications, then the resource-uid tag): no second create.
-    expect(await e2e.writesSince(mark)).toEqual([]);
-    expect((await e2e.callsSince(mark)).map((c) => c.operation)).toContain('ListApplications');
-    expect(r.status?.applicationId).toBe(created[0]!.id);
-    expect(await applicationsNamed('crash-create')).toHaveLength(1);
-    expect(r.status?.diskEncryption?.encryptionKeyArn).toBe(keyA);
-  });
-
-  it('between StopApplication and StartApplication (StopWhenIdle): started again after the restart', async () => {
-    const name = 'crash-restart';
-    const extra = { updateStrategy: 'StopWhenIdle', autoStopConfiguration: { enabled: false } };
-    await e2e.apply(
-      manifest(name, baseSpec(name, { diskEncryptionConfiguration: { encryptionKeyArn: keyA }, ...extra })),
-    );
-    const id = (await e2e.waitForReady(name, 'True', 'Reconciled')).status!.applicationId!;
-    await e2e.aws.patchApplication(id, { state: 'STARTED' });
-    await e2e.waitForResource(name, 'STARTED', (r) => r.status?.state === 'STARTED' && r);
-
-    // StartApplication fails for now: the operator stops, updates, and cannot start again.
-    await e2e.aws.fault({ operation: 'StartApplication', status: 500, rate: 1 });
-    const mark = await e2e.mark();
-    await e2e.apply(
-      manifest(name, baseSpec(name, { diskEncryptionConfiguration: { encryptionKeyArn: keyB }, ...extra })),
-    );
+/** Kills the operator inside `window` of the first `operation` call after `mark`. */
+async function killInside(operation: string, window: Window, mark: number, name: string): Promise<void> {
+  const diagnostics = () => e2e.diagnostics(name);
+  if (window === 'before') {
+    // Matched (and so removed) as soon as the call arrives; it then waits 1.5 s and fails.
     await waitFor(
-      'StopApplication in the calls log',
-      async () => (await e2e.writesSince(mark)).includes('StopApplication'),
-      { timeoutMs: 20_000, diagnostics: () => e2e.diagnostics(name) },
+      `${operation} in flight`,
+      async () => !(await e2e.aws.faults()).some((f) => f.operation === operation),
+      { timeoutMs: 30_000, intervalMs: 25, diagnostics },
     );
     await e2e.operator.kill('SIGKILL');
-
-    // The intent to restart was recorded before the stop.
-    const dead = await e2e.get(name);
-    expect(dead.status?.restartAfterUpdate).toBe(true);
-    expect((await e2e.application(id)).state).not.toBe('STARTED');
-
-    await e2e.aws.clearFaults();
-    await e2e.startOperator();
-    const r = await e2e.waitForResource(
-      name,
-      'Ready, key B, STARTED',
-      (x) =>
-        x.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True' &&
-        x.status.diskEncryption?.encryptionKeyArn === keyB &&
-        x.status.state === 'STARTED' &&
-        x,
-      30_000,
+    // Let it fail while nobody listens, so the restarted operator cannot race it.
+    await waitFor(
+      `${operation} to fail unheard`,
+      async () => (await e2e.callsSince(mark)).some((c) => c.operation === operation && c.status !== 200),
+      { timeoutMs: 10_000, diagnostics },
     );
-    expect(r.status?.restartAfterUpdate).not.toBe(true);
-    expect(await e2e.application(id)).toMatchObject({
-      state: 'STARTED',
-      diskEncryptionConfiguration: { encryptionKeyArn: keyB },
+  } else {
+    // Logged as soon as it takes effect; the answer is held.
+    await waitFor(
+      `${operation} to take effect`,
+      async () => (await e2e.callsSince(mark)).some((c) => c.operation === operation && c.status === 200),
+      { timeoutMs: 30_000, intervalMs: 25, diagnostics },
+    );
+    await e2e.operator.kill('SIGKILL');
+  }
+}
+
+function fault(operation: string, window: Window) {
+  return window === 'before'
+    ? { operation, count: 1, latencyMs: 1_500, status: 500, message: 'the caller is gone' }
+    : { operation, count: 1, holdAnswerMs: 60_000 };
+}
+
+describe('SIGKILL inside every AWS write of each scenario', () => {
+  scenarios.forEach((scenario, s) => {
+    it(`${scenario.name}: every write × both windows`, { timeout: 300_000 }, async () => {
+      const clean = `crash${s}-clean`;
+      const before = await scenario.setup(clean);
+      let mark = await e2e.mark();
+      await scenario.change(clean);
+      const cleanId = await scenario.settled(clean, before);
+      const expected = await writeCounts(mark, cleanId);
+      const writes = (await e2e.writesSince(mark, cleanId)).filter((w, i, all) => all.indexOf(w) === i);
+      expect(writes.length, 'the scenario makes AWS writes').toBeGreaterThan(0);
+      // A fault matches an operation's first call: a scenario that makes one operation twice
+      // would need the fault to skip calls.
+      expect(
+        Object.values(expected).every((n) => n === 1),
+        JSON.stringify(expected),
+      ).toBe(true);
+      table.push(`${scenario.name} | clean run | ${writes.join(' -> ')}`);
+
+      for (const operation of writes) {
+        for (const window of ['before', 'after'] as const) {
+          const name = `crash${s}-${operation.toLowerCase().replace('application', '')}-${window}`;
+          const label = `${scenario.name} | ${operation} | killed ${window} the effect`;
+          const idBefore = await scenario.setup(name);
+          mark = await e2e.mark();
+          await e2e.aws.fault(fault(operation, window));
+          await scenario.change(name);
+          await killInside(operation, window, mark, name);
+          await e2e.aws.clearFaults();
+          await e2e.startOperator();
+
+          const id = await scenario.settled(name, idBefore);
+          const apps = await applicationsNamed(name);
+          expect(apps, label).toHaveLength(1);
+          expect(apps[0]!.id, label).toBe(id);
+          expect(await writeCounts(mark, id), label).toEqual(expected);
+          table.push(`${label} | one application; ${scenario.declared}; writes as clean`);
+        }
+      }
     });
-    const writes = await e2e.writesSince(mark);
-    expect(writes[0]).toBe('StopApplication');
-    expect(writes.filter((w) => w === 'UpdateApplication')).toHaveLength(1);
-    expect(writes.at(-1)).toBe('StartApplication');
   });
 });

@@ -118,7 +118,11 @@ describe('diskEncryptionConfiguration', () => {
     // Over a couple of resyncs: still no write, AWS keeps the key.
     await new Promise((resolve) => setTimeout(resolve, 4_500));
     expect(await e2e.writesSince(mark)).toEqual([]);
-    expect((await e2e.application(id)).diskEncryptionConfiguration).toEqual({ encryptionKeyArn: keyA });
+    // As last sent: the whole config, with an explicit empty context.
+    expect((await e2e.application(id)).diskEncryptionConfiguration).toEqual({
+      encryptionKeyArn: keyA,
+      encryptionContext: {},
+    });
     // The event is also visible through `kubectl get events`' default table.
     const table = (await e2e.kubectl(['get', 'events', '--field-selector', `involvedObject.name=${name}`]))
       .stdout;
@@ -137,7 +141,10 @@ describe('diskEncryptionConfiguration', () => {
     expect(writes).not.toContain('CreateApplication');
     // The claim (ownership tags), then the key.
     expect(writes).toEqual(['TagResource', 'UpdateApplication']);
-    expect((await e2e.application(appId)).diskEncryptionConfiguration).toEqual({ encryptionKeyArn: keyA });
+    expect((await e2e.application(appId)).diskEncryptionConfiguration).toEqual({
+      encryptionKeyArn: keyA,
+      encryptionContext: {},
+    });
   });
 
   it('an id that does not exist is Stalled ApplicationNotFound, and nothing is created', async () => {

@@ -70,7 +70,11 @@ describe('a change the service refuses while STARTED', () => {
     const done = await e2e.waitForReady(name, 'True', 'Reconciled');
     expect(keyOf(done)).toBe(keyB);
     expect(await e2e.writesSince(mark)).toEqual(['UpdateApplication']);
-    expect((await e2e.application(id)).diskEncryptionConfiguration).toEqual({ encryptionKeyArn: keyB });
+    // UpdateApplication sends the whole config: an explicit empty context.
+    expect((await e2e.application(id)).diskEncryptionConfiguration).toEqual({
+      encryptionKeyArn: keyB,
+      encryptionContext: {},
+    });
   });
 
   it('WaitForStop: the change lands after autoStop stops the idle application', async () => {

@@ -371,11 +371,15 @@ export class E2e {
   }
 
   /** Starts `node dist/cli/main.js run ...` and waits until its workers run (or it waits for the lease). */
-  async startOperator(extra: string[] = [], options: { wait?: boolean } = {}): Promise<OperatorProcess> {
+  async startOperator(
+    extra: string[] = [],
+    options: { wait?: boolean; awsAccessKeyId?: string } = {},
+  ): Promise<OperatorProcess> {
     const operator = new OperatorProcess(`#${++this.operatorCount}`, this.operatorArgs(extra), {
-      // Never pick up a developer's real AWS settings.
+      // Never pick up a developer's real AWS settings. The access key id shows in the calls log
+      // (`caller`): give replicas distinct ones to tell their calls apart.
       AWS_PROFILE: '',
-      AWS_ACCESS_KEY_ID: 'e2e',
+      AWS_ACCESS_KEY_ID: options.awsAccessKeyId ?? 'e2e',
       AWS_SECRET_ACCESS_KEY: 'e2e',
       AWS_REGION: '',
       AWS_DEFAULT_REGION: '',

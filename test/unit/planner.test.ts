@@ -16,6 +16,7 @@ import {
   plan,
   planFailure,
 } from '../../src/reconcile/planner.js';
+import { intentsAfterFailure } from '../../src/reconcile/write-ahead.js';
 
 const KEY_A = 'arn:aws:kms:eu-west-1:111122223333:key/aaaaaaaa-1111-2222-3333-444444444444';
 const KEY_B = 'arn:aws:kms:eu-west-1:111122223333:key/bbbbbbbb-1111-2222-3333-444444444444';
@@ -460,7 +461,8 @@ const cases: Case[] = [
     reason: 'Updating',
     phase: 'P',
     events: ['KeyChanged'],
-    sent: { diskEncryptionConfiguration: { encryptionKeyArn: KEY_A } },
+    // The whole config: an explicit empty context, whatever AWS would merge.
+    sent: { diskEncryptionConfiguration: { encryptionKeyArn: KEY_A, encryptionContext: {} } },
   },
   {
     name: 'change the key sends the whole config',
@@ -656,7 +658,7 @@ const cases: Case[] = [
     events: ['WaitingForJobRuns'],
   },
   {
-    name: 'STARTED, StopWhenIdle, idle: first record the intent to restart',
+    name: 'STARTED, StopWhenIdle, idle: plans the intent to restart with the stop (written ahead of it)',
     resource: resource(
       {
         ...baseSpec,
@@ -666,13 +668,29 @@ const cases: Case[] = [
       { status: known },
     ),
     observed: { app: app({ state: 'STARTED' }), key: enabledKey(), activeJobRuns: 0 },
-    actions: [],
+    actions: ['StopApplication'],
     reason: 'Stopping',
     phase: 'P',
     check: (p) => {
       expect(p.status.restartAfterUpdate).toBe(true);
       expect(p.requeueAfterMs).toBe(0);
     },
+  },
+  {
+    name: 'stale intent: switched to WaitForStop before the stop, the intent is dropped',
+    resource: resource(
+      {
+        ...baseSpec,
+        updateStrategy: 'WaitForStop',
+        diskEncryptionConfiguration: { encryptionKeyArn: KEY_A },
+      },
+      { status: { ...known, restartAfterUpdate: true } },
+    ),
+    observed: { app: app({ state: 'STARTED' }), key: enabledKey() },
+    actions: [],
+    reason: 'WaitingForStop',
+    phase: 'P',
+    check: (p) => expect(p.status.restartAfterUpdate).toBeUndefined(),
   },
   {
     name: 'STARTED, StopWhenIdle, idle, intent recorded: stop',
@@ -724,7 +742,26 @@ const cases: Case[] = [
     reason: 'Restarting',
     phase: 'P',
     events: ['Restarted'],
-    check: (p) => expect(p.status.restartAfterUpdate).toBeUndefined(),
+    // Kept until the application is seen STARTING: a crash around the call still restarts it.
+    check: (p) => expect(p.status.restartAfterUpdate).toBe(true),
+  },
+  {
+    name: 'STARTING after the restart: the intent is cleared, not Ready until it settles',
+    resource: resource(
+      { ...baseSpec, diskEncryptionConfiguration: { encryptionKeyArn: KEY_A } },
+      { status: { ...known, restartAfterUpdate: true } },
+    ),
+    observed: {
+      app: app({ state: 'STARTING', diskEncryptionConfiguration: { encryptionKeyArn: KEY_A } }),
+      key: enabledKey(),
+    },
+    actions: [],
+    reason: 'WaitingForState',
+    phase: 'P',
+    check: (p) => {
+      expect(p.status.restartAfterUpdate).toBeUndefined();
+      expect(p.requeueAfterMs).toBeLessThanOrEqual(10_000);
+    },
   },
   {
     name: 'started again: the intent is cleared',
@@ -815,13 +852,40 @@ const cases: Case[] = [
       check: (p) => expect(p.requeueAfterMs).toBeGreaterThan(0),
     }),
   ),
+  ...(['STARTING', 'STOPPING'] as const).map(
+    (state): Case => ({
+      name: `${state} with nothing to change: not Ready at a state about to change, looked at again within seconds`,
+      resource: resource(baseSpec, { status: known }),
+      observed: { app: app({ state }) },
+      actions: [],
+      reason: 'WaitingForState',
+      phase: 'P',
+      check: (p) => expect(p.requeueAfterMs).toBeLessThanOrEqual(10_000),
+    }),
+  ),
   {
-    name: 'STOPPING with nothing to change is ready',
-    resource: resource(baseSpec, { status: known }),
-    observed: { app: app({ state: 'STOPPING' }) },
+    name: 'subnetIds and securityGroupIds compare as sets: reordered is in sync',
+    resource: resource(
+      { ...baseSpec, networkConfiguration: { subnetIds: ['s-2', 's-1'], securityGroupIds: ['g-1', 'g-2'] } },
+      { status: known },
+    ),
+    observed: {
+      app: app({ networkConfiguration: { subnetIds: ['s-1', 's-2'], securityGroupIds: ['g-2', 'g-1'] } }),
+    },
     actions: [],
     reason: 'Reconciled',
     phase: 'R',
+  },
+  {
+    name: 'subnetIds compare as sets: a different set is a change',
+    resource: resource(
+      { ...baseSpec, networkConfiguration: { subnetIds: ['s-1', 's-3'] } },
+      { status: known },
+    ),
+    observed: { app: app({ networkConfiguration: { subnetIds: ['s-1', 's-2'] } }) },
+    actions: ['UpdateApplication'],
+    reason: 'Updating',
+    phase: 'P',
   },
   // --- keys ---
   ...(
@@ -1142,7 +1206,7 @@ describe('planFailure', () => {
   it.each([
     ['throttled', 'AwsThrottled', true, undefined],
     ['transient', 'AwsUnavailable', true, undefined],
-    ['stateRace', 'ApplicationStateChanged', false, undefined],
+    ['stateRace', 'ApplicationStateChanged', true, undefined],
     ['invalid', 'AwsRejected', false, 'Stalled'],
     ['accessDenied', 'AccessDenied', false, 'Stalled'],
     ['quota', 'QuotaExceeded', false, 'Stalled'],
@@ -1152,6 +1216,123 @@ describe('planFailure', () => {
     expect(f.status.conditions?.find((c) => c.type === 'Ready')).toMatchObject({ status: 'False', reason });
     expect(f.status.conditions?.some((c) => c.type === 'Stalled')).toBe(stalled === 'Stalled');
     expect(f.status.applicationId).toBe('00fapp1');
-    if (kind === 'stateRace') expect(f.requeueAfterMs).toBe(1_000);
+  });
+});
+
+describe('NotConverging', () => {
+  const spec = { ...baseSpec, diskEncryptionConfiguration: { encryptionKeyArn: KEY_B } };
+  // AWS answers the update but keeps key A.
+  const stuck = app({ diskEncryptionConfiguration: { encryptionKeyArn: KEY_A } });
+  const observed = { app: stuck, key: enabledKey(KEY_B) };
+  const at = (ms: number) => new Date(NOW.getTime() + ms);
+
+  /** Plans `times` rounds in a row, each seeing AWS unchanged, feeding each status to the next. */
+  function rounds(times: number, first: Status = known, start = 0, generation = 3) {
+    let status = first;
+    const plans: Plan[] = [];
+    for (let i = 0; i < times; i++) {
+      const r = resource(spec, { status });
+      r.metadata.generation = generation;
+      const p = plan({ resource: r, observed, options, now: at(start + i * 1_000) });
+      plans.push(p);
+      status = p.status;
+    }
+    return plans;
+  }
+
+  it('sends the same update 3 times, then stalls naming the field, the value sent and the value seen', () => {
+    const plans = rounds(4);
+    expect(plans.slice(0, 3).map((p) => kinds(p))).toEqual([
+      ['UpdateApplication'],
+      ['UpdateApplication'],
+      ['UpdateApplication'],
+    ]);
+    expect(plans.slice(0, 3).map((p) => p.status.updateAttempts?.count)).toEqual([1, 2, 3]);
+    const stalled = plans[3]!;
+    expect(kinds(stalled)).toEqual([]);
+    expect(cond(stalled, 'Stalled')).toMatchObject({ status: 'True', reason: 'NotConverging' });
+    const message = ready(stalled)!.message;
+    expect(message).toContain('diskEncryptionConfiguration');
+    expect(message).toContain(`sent {"encryptionContext":{},"encryptionKeyArn":"${KEY_B}"}`);
+    expect(message).toContain(`AWS has {"encryptionKeyArn":"${KEY_A}"}`);
+    expect(reasons(stalled)).toEqual(['NotConverging']);
+    // Looked at again when the resync period since the last attempt is over, not before.
+    expect(stalled.requeueAfterMs).toBe(options.resyncPeriodMs - 1_000);
+  });
+
+  it('after the resync period it is sent once more; a new generation starts the count again', () => {
+    const plans = rounds(4);
+    const afterResync = rounds(2, plans[3]!.status, 2_000 + options.resyncPeriodMs);
+    expect(kinds(afterResync[0]!)).toEqual(['UpdateApplication']);
+    expect(afterResync[0]!.status.updateAttempts?.count).toBe(4);
+    expect(kinds(afterResync[1]!)).toEqual([]);
+    expect(ready(afterResync[1]!)?.reason).toBe('NotConverging');
+
+    const newSpec = rounds(1, plans[3]!.status, 5_000, 4)[0]!;
+    expect(kinds(newSpec)).toEqual(['UpdateApplication']);
+    expect(newSpec.status.updateAttempts?.count).toBe(1);
+  });
+
+  it('an application the operator stopped for an update that does not land is started again, not stopped again', () => {
+    const stalled = rounds(4)[3]!;
+    const stopped = plan({
+      resource: resource(
+        { ...spec, updateStrategy: 'StopWhenIdle' },
+        { status: { ...stalled.status, restartAfterUpdate: true } },
+      ),
+      observed,
+      options,
+      now: at(5_000),
+    });
+    expect(kinds(stopped)).toEqual(['StartApplication']);
+    expect(cond(stopped, 'Stalled')?.reason).toBe('NotConverging');
+    const started = plan({
+      resource: resource({ ...spec, updateStrategy: 'StopWhenIdle' }, { status: stalled.status }),
+      observed: { ...observed, app: { ...stuck, state: 'STARTED' }, activeJobRuns: 0 },
+      options,
+      now: at(6_000),
+    });
+    expect(kinds(started)).toEqual([]);
+    expect(cond(started, 'Stalled')?.reason).toBe('NotConverging');
+  });
+
+  it('a converged update clears the record', () => {
+    const sent = rounds(1)[0]!;
+    const done = run(resource(spec, { status: sent.status }), {
+      app: app({ diskEncryptionConfiguration: { encryptionKeyArn: KEY_B, encryptionContext: {} } }),
+      key: enabledKey(KEY_B),
+    });
+    expect(kinds(done)).toEqual([]);
+    expect(done.status.updateAttempts).toBeUndefined();
+    expect(ready(done)?.status).toBe('True');
+  });
+});
+
+describe('intents after a failed step', () => {
+  const attempts = {
+    digest: 'd',
+    fields: ['releaseLabel'],
+    count: 2,
+    generation: 3,
+    lastAttemptTime: NOW.toISOString(),
+  };
+  const planned: Status = { ...known, restartAfterUpdate: true, updateAttempts: attempts };
+  it('a refused call withdraws both: it did not happen', () => {
+    const s = intentsAfterFailure(
+      planned,
+      { restartAfterUpdate: undefined, updateAttempts: undefined },
+      true,
+    );
+    expect(s.restartAfterUpdate).toBeUndefined();
+    expect(s.updateAttempts).toBeUndefined();
+  });
+  it('a 5xx or a lost connection keeps the restart intent (the stop may have happened), not the count', () => {
+    const s = intentsAfterFailure(
+      planned,
+      { restartAfterUpdate: undefined, updateAttempts: undefined },
+      false,
+    );
+    expect(s.restartAfterUpdate).toBe(true);
+    expect(s.updateAttempts).toBeUndefined();
   });
 });

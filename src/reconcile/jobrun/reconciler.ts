@@ -9,7 +9,13 @@ import { AwsError, type AwsJobRun, type AwsPort, type KeyFacts } from '../../aws
 import { jsonEqual } from '../compare.js';
 import { EventBatch } from '../event-batch.js';
 import { planFailure } from '../failures.js';
-import type { EventRecorder, ReconcileResult, ResourceWriter } from '../ports.js';
+import {
+  assertMayWrite,
+  type EventRecorder,
+  type ReconcileResult,
+  type ResourceWriter,
+  type WriteGuard,
+} from '../ports.js';
 import type { PlanOptions } from '../types.js';
 import {
   CREATED_AT_SLACK_MS,
@@ -37,6 +43,8 @@ export interface JobRunReconcilerDeps {
   logger: Logger;
   options: PlanOptions;
   now?: () => Date;
+  /** False once this process may no longer write (leader lease lost): checked before each write. */
+  mayWrite?: WriteGuard;
 }
 
 /** Enough for add-finalizer+StartJobRun, then one look at the run it started. */
@@ -155,6 +163,7 @@ export class JobRunReconciler {
     let started: { jobRunId: string; arn: string } | undefined;
     let released = false;
     for (const action of actions) {
+      assertMayWrite(this.deps.mayWrite, action.kind);
       switch (action.kind) {
         case 'AddFinalizer':
           current = await writer.addFinalizer(current);
@@ -180,6 +189,7 @@ export class JobRunReconciler {
 
   private async writeStatus(resource: EmrServerlessJobRun, status: JobRunStatus, log: Logger): Promise<void> {
     if (jsonEqual(status, resource.status ?? {})) return;
+    assertMayWrite(this.deps.mayWrite, 'a status update');
     await this.deps.writer.applyStatus(resource, status);
     const ready = status.conditions?.find((c) => c.type === 'Ready');
     log.info(

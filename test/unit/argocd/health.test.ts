@@ -132,6 +132,14 @@ const nullKey = nullValueMessage([
 const terminated =
   'Application 00fabc123 was terminated outside the operator. It is not re-created silently: delete this resource and apply it again, or adopt another application.';
 
+const stateConflict =
+  'UpdateApplication failed: Application 00fabc123 must be in one of the statuses to be updated: [STOPPED, CREATED]. Current status: STARTING. The application changed state; looking again with backoff.';
+const notConverging =
+  'UpdateApplication was sent 3 times with the same change and AWS accepted it, but application 00fabc123 still differs ' +
+  '(diskEncryptionConfiguration: sent {"encryptionContext":{},"encryptionKeyArn":"arn:aws:kms:eu-west-1:111122223333:key/b"}, ' +
+  'AWS has {"encryptionKeyArn":"arn:aws:kms:eu-west-1:111122223333:key/a"}). Something else may be changing it back, ' +
+  'or AWS may not take these values as given. Nothing more is sent until the spec changes or the next resync, in 598 s.';
+
 const cases: Case[] = [
   {
     name: 'no status yet',
@@ -236,6 +244,44 @@ const cases: Case[] = [
     }),
     status: 'Progressing',
     message: 'GetApplication failed: Rate exceeded. Retrying with backoff.',
+  },
+  {
+    name: 'WaitingForState (the application is STARTING)',
+    object: app({
+      generation: 2,
+      status: statusFor(
+        {
+          phase: 'Progressing',
+          reason: 'WaitingForState',
+          message: 'Application 00fabc123 is STARTING; the operator looks again once it settles.',
+        },
+        2,
+        { state: 'STARTING' },
+      ),
+    }),
+    status: 'Progressing',
+    message: 'Application 00fabc123 is STARTING; the operator looks again once it settles.',
+  },
+  {
+    name: 'ApplicationStateChanged (a state conflict, retried with backoff)',
+    object: app({
+      generation: 2,
+      status: statusFor(
+        { phase: 'Progressing', reason: 'ApplicationStateChanged', message: stateConflict },
+        2,
+      ),
+    }),
+    status: 'Progressing',
+    message: stateConflict,
+  },
+  {
+    name: 'Stalled NotConverging',
+    object: app({
+      generation: 3,
+      status: statusFor({ phase: 'Stalled', reason: 'NotConverging', message: notConverging }, 3),
+    }),
+    status: 'Degraded',
+    message: notConverging,
   },
   {
     name: 'Stalled KeyDisabled',
