@@ -240,6 +240,34 @@ describe('submission', () => {
     expect(reasonOf(p, type)).toBe(reason);
   });
 
+  it.each([
+    [
+      'stored',
+      jobRun({
+        configurationOverrides: { diskEncryptionConfiguration: { encryptionKeyArn: null } },
+      } as never),
+    ],
+    [
+      "in kubectl's last-applied configuration",
+      jobRun({}, {
+        metadata: {
+          annotations: {
+            'kubectl.kubernetes.io/last-applied-configuration': JSON.stringify({
+              spec: { configurationOverrides: { diskEncryptionConfiguration: { encryptionKeyArn: null } } },
+            }),
+          },
+        },
+      } as never),
+    ],
+  ])('a null job-level key (%s): Stalled NullValue naming it, nothing submitted', (_where, resource) => {
+    const p = plan(resource, { application: application() });
+    expect(p.actions).toEqual([]);
+    expect(reasonOf(p, 'Stalled')).toBe('NullValue');
+    expect(p.status.conditions?.find((c) => c.type === 'Stalled')?.message).toContain(
+      'spec.configurationOverrides.diskEncryptionConfiguration.encryptionKeyArn',
+    );
+  });
+
   it('an invalid spec (a CRD without the rules): Stalled InvalidSpec, nothing submitted', () => {
     const p = plan(jobRun({ jobDriver: {} }), { application: application() });
     expect(p.actions).toEqual([]);

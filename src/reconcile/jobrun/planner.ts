@@ -7,6 +7,7 @@
 // write) is found again (`lookups` says when to look) instead of being submitted twice.
 import { FINALIZER, OWNER_UID_TAG } from '../../api/constants.js';
 import { type EmrServerlessJobRun, JobRunSpec } from '../../api/jobrun-schema.js';
+import { nullFields, nullValueMessage } from '../../api/nulls.js';
 import { type EmrServerlessApplication, KMS_KEY_ARN_PATTERN } from '../../api/schema.js';
 import { FINAL_JOB_RUN_STATES, type JobRunState } from '../../aws/port.js';
 import { ensureFinalizer } from '../changes.js';
@@ -86,6 +87,10 @@ export function keyToVerify(
 
 export function planJobRun(input: JobRunPlanInput): JobRunPlan {
   if (input.resource.metadata.deletionTimestamp) return planJobRunDeletion(input);
+  // Before anything else, as for applications: a null is not an empty value (src/api/nulls.ts).
+  const nulls = nullFields(input.resource, ['spec']);
+  if (nulls.length > 0)
+    return new JobRunOutcome(input, undefined).stalled('NullValue', nullValueMessage(nulls));
   const parsed = JobRunSpec.safeParse(input.resource.spec);
   if (!parsed.success) {
     const message = parsed.error.issues.map((i) => `spec.${i.path.join('.')}: ${i.message}`).join('; ');
