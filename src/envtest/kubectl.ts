@@ -52,6 +52,9 @@ export function runKubectl(
       if (check && result.exitCode !== 0) reject(new KubectlError(args, result));
       else resolve(result);
     });
+    // kubectl may exit before it reads its input (a command that takes none, or an early
+    // refusal): the write then fails with EPIPE, and the exit status and stderr say what happened.
+    child.stdin.on('error', () => {});
     child.stdin.end(input ?? '');
   });
 }
