@@ -1,9 +1,9 @@
 // A small typed client of the local service's control API (`/_emulator/`), for tests,
 // benchmarks and the demo. Uses the global fetch of Node 20.
 import type { Call, Fault } from './server.js';
-import type { DeclaredRole, RoleDeclaration } from './sts.js';
+import type { DeclaredRole, IssuedCredentials, RoleDeclaration } from './sts.js';
 
-export type { Call, DeclaredRole, Fault, RoleDeclaration };
+export type { Call, DeclaredRole, Fault, IssuedCredentials, RoleDeclaration };
 
 /** Key metadata as the control API and DescribeKey answer it (dates in epoch seconds). */
 export interface EmulatorKeyMetadata {
@@ -135,6 +135,11 @@ export class EmulatorControl {
 
   roles(): Promise<DeclaredRole[]> {
     return this.request('GET', '/roles');
+  }
+
+  /** Every credential AssumeRole issued, secrets included: what must never show in logs. */
+  issuedCredentials(): Promise<IssuedCredentials[]> {
+    return this.request('GET', '/credentials');
   }
 
   /** Makes a job run exist in `state` (default RUNNING), without starting the application. */

@@ -660,6 +660,8 @@ export class EmulatorServer {
         return this.sts.listRoles();
       case 'POST roles':
         return this.sts.declareRole(body);
+      case 'GET credentials':
+        return this.sts.listIssued();
       case 'POST keys':
         return this.kms.createKey(body);
       case 'PATCH keys/:id':

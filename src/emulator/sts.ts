@@ -38,7 +38,11 @@ export interface DeclaredRole extends RoleDeclaration {
   account: string;
 }
 
-interface IssuedCredentials {
+/** Credentials AssumeRole issued; the control API shows them so tests can look for leaks. */
+export interface IssuedCredentials {
+  accessKeyId: string;
+  secretAccessKey: string;
+  sessionToken: string;
   account: string;
   roleArn: string;
   sessionName: string;
@@ -116,6 +120,11 @@ export class StsService {
     return [...this.roles.values()];
   }
 
+  /** Every credential issued so far, secrets included (a test double: tests grep logs for them). */
+  listIssued(): IssuedCredentials[] {
+    return [...this.issued.values()];
+  }
+
   // ------------------------------------------------------------------ the API
 
   /**
@@ -190,14 +199,24 @@ export class StsService {
     const lifetimeS = role.credentialLifetimeSeconds ?? duration;
     const expiresAt = Date.now() + lifetimeS * 1000;
     const accessKeyId = `ASIA${randomBytes(8).toString('hex').toUpperCase()}`;
-    this.issued.set(accessKeyId, { account: role.account, roleArn, sessionName, expiresAt });
+    const secretAccessKey = randomBytes(30).toString('base64');
+    const sessionToken = randomBytes(96).toString('base64');
+    this.issued.set(accessKeyId, {
+      accessKeyId,
+      secretAccessKey,
+      sessionToken,
+      account: role.account,
+      roleArn,
+      sessionName,
+      expiresAt,
+    });
     const roleId = `AROA${createRoleId(roleArn)}`;
     return xmlAnswer(
       'AssumeRole',
       `<Credentials>` +
         `<AccessKeyId>${accessKeyId}</AccessKeyId>` +
-        `<SecretAccessKey>${randomBytes(30).toString('base64')}</SecretAccessKey>` +
-        `<SessionToken>${randomBytes(96).toString('base64')}</SessionToken>` +
+        `<SecretAccessKey>${secretAccessKey}</SecretAccessKey>` +
+        `<SessionToken>${sessionToken}</SessionToken>` +
         `<Expiration>${new Date(expiresAt).toISOString()}</Expiration>` +
         `</Credentials>` +
         `<AssumedRoleUser>` +
