@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import type { EmrServerlessApplication, Spec, Status } from '../api/schema.js';
 import { KMS_KEY_ARN_PATTERN } from '../api/schema.js';
 import type { AwsScope } from '../aws/access.js';
-import { type AwsApplication, AwsError, type AwsPort } from '../aws/port.js';
+import { type AwsApplication, AwsError } from '../aws/port.js';
 import { jsonEqual } from './compare.js';
 import { EventBatch } from './event-batch.js';
 import { execute } from './executor.js';
