@@ -1,27 +1,17 @@
 // Namespace roles through the real SDK against the local service: the annotations, AssumeRole
 // credentials cached and renewed before expiry, and AwsAccess handing each namespace the AWS of
 // its own account.
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { AwsAccess, type NamespaceRoles } from '../../src/aws/access.js';
 import { namespaceRoleOf, RoleCredentials, roleSessionName } from '../../src/aws/accounts.js';
 import { AwsClients } from '../../src/aws/clients.js';
 import type { AwsCallEvent } from '../../src/aws/middleware.js';
-import type { AwsError } from '../../src/aws/port.js';
-import { useLocalService } from './local-service.js';
+import { rejection, useLocalService } from './local-service.js';
 
 const REGION = 'us-east-1';
 const ROLE_A = 'arn:aws:iam::111111111111:role/team';
 const ROLE_B = 'arn:aws:iam::222222222222:role/team';
 const service = useLocalService();
-
-async function rejection(promise: Promise<unknown>): Promise<AwsError> {
-  try {
-    await promise;
-  } catch (err) {
-    return err as AwsError;
-  }
-  throw new Error('expected a rejection');
-}
 
 function setup(annotations: Record<string, Record<string, string>>, requireNamespaceRole = false) {
   const events: AwsCallEvent[] = [];
@@ -63,24 +53,25 @@ describe('namespaceRoleOf', () => {
 
 describe('RoleCredentials', () => {
   it('assumes a role once and answers from the cache until shortly before expiry', async () => {
-    await service.control.declareRole({ roleArn: ROLE_A, credentialLifetimeSeconds: 2 });
+    await service.control.declareRole({ roleArn: ROLE_A, credentialLifetimeSeconds: 4 });
     const clients = new AwsClients({ endpoint: service.endpoint });
     try {
       const cache = new RoleCredentials({ sts: clients.sts });
       const role = namespaceRoleOf('a', { 'emrserverless.operator.dev/role-arn': ROLE_A })!;
-      const first = await Promise.all(
-        Array.from({ length: 10 }, () => cache.get(role, 'emr-serverless-operator-a')),
-      );
+      const session = 'emr-serverless-operator-a';
+      const first = await Promise.all(Array.from({ length: 10 }, () => cache.get(role, session)));
       expect(new Set(first.map((c) => c.accessKeyId)).size).toBe(1);
       expect(cache.assumeRoleCalls).toBe(1);
-      // 2 s lifetime: renewed from 1.5 s on (a quarter before expiry), never used expired.
-      await new Promise((r) => setTimeout(r, 1_600));
-      const renewed = await cache.get(role, 'emr-serverless-operator-a');
-      await new Promise((r) => setTimeout(r, 50));
-      const after = await cache.get(role, 'emr-serverless-operator-a');
+      // 4 s lifetime: renewed from 3 s on (a quarter before expiry); what is answered is never expired.
+      await new Promise((r) => setTimeout(r, 3_100));
+      expect((await cache.get(role, session)).expiration.getTime()).toBeGreaterThan(Date.now());
+      await vi.waitFor(
+        async () => expect((await cache.get(role, session)).accessKeyId).not.toBe(first[0]!.accessKeyId),
+        {
+          timeout: 2_000,
+        },
+      );
       expect(cache.assumeRoleCalls).toBe(2);
-      expect(after.accessKeyId).not.toBe(first[0]!.accessKeyId);
-      expect(renewed.expiration.getTime()).toBeGreaterThan(Date.now());
     } finally {
       clients.close();
     }
