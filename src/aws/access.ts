@@ -2,7 +2,7 @@
 // kind's reconciler asks here, so all of them share one client cache per (role, region), one rate
 // limit per (role, region) and one credentials cache per role session.
 
-import { callerAccount, type NamespaceRole, roleSessionName } from './accounts.js';
+import { type NamespaceRole, roleSessionName } from './accounts.js';
 import type { AwsClients, RoleSession } from './clients.js';
 import { KeyVerifier, type KeyVerifierOptions } from './keys.js';
 import { AwsError, type AwsPort, type KeyFacts } from './port.js';
@@ -18,7 +18,10 @@ export interface AwsScope {
   port: AwsPort;
   /** DescribeKey with the same identity, in the key's own region. */
   keys: { describe(keyArn: string): Promise<KeyFacts> };
-  /** The account the resource's applications live in, when known. */
+  /**
+   * The account of the namespace's role; undefined for the operator's own identity (whose account
+   * the application's ARN then tells, without an extra STS call).
+   */
   account: string | undefined;
   /** The namespace's default region, when its annotations name one. */
   region: string | undefined;
@@ -51,7 +54,6 @@ export function operatorIdentity(clients: AwsClients, keyVerifier?: KeyVerifierO
 export class AwsAccess {
   /** One KeyVerifier (and so one DescribeKey cache) per identity: a key may be visible to one role only. */
   private readonly verifiers = new Map<string, KeyVerifier>();
-  private ownAccount: Promise<string | undefined> | undefined;
 
   constructor(private readonly options: AwsAccessOptions) {}
 
@@ -84,7 +86,7 @@ export class AwsAccess {
     return {
       port: clients.forSession(session, where),
       keys: this.verifier(session),
-      account: role?.account ?? (await this.operatorAccount()),
+      account: role?.account,
       region: role?.region,
     };
   }
@@ -103,14 +105,5 @@ export class AwsAccess {
       this.verifiers.set(key, verifier);
     }
     return verifier;
-  }
-
-  /** The operator's own account (GetCallerIdentity once); undefined when STS cannot tell. */
-  private operatorAccount(): Promise<string | undefined> {
-    this.ownAccount ??= callerAccount(this.options.clients.sts).then((account) => {
-      if (account === undefined) this.ownAccount = undefined; // ask again next time
-      return account;
-    });
-    return this.ownAccount;
   }
 }

@@ -4,12 +4,7 @@
 // a field of the resource. A namespace annotated with a role makes the operator assume that role
 // (STS AssumeRole) for every resource in it; one without uses the operator's own identity, unless
 // `run --require-namespace-role` refuses it.
-import {
-  AssumeRoleCommand,
-  type Credentials,
-  GetCallerIdentityCommand,
-  type STSClient,
-} from '@aws-sdk/client-sts';
+import { AssumeRoleCommand, type Credentials, type STSClient } from '@aws-sdk/client-sts';
 import { toAwsError } from './errors.js';
 import { AwsError } from './port.js';
 
@@ -187,14 +182,5 @@ export class RoleCredentials {
       sessionToken: SessionToken,
       expiration: Expiration,
     };
-  }
-}
-
-/** The operator's own account (GetCallerIdentity), asked once; undefined when it cannot be told. */
-export async function callerAccount(sts: STSClient): Promise<string | undefined> {
-  try {
-    return (await sts.send(new GetCallerIdentityCommand({}))).Account;
-  } catch {
-    return undefined;
   }
 }

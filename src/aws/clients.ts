@@ -128,7 +128,7 @@ export class AwsClients {
     return this.bucket(roleArn, region);
   }
 
-  /** The STS client of the operator's own identity (AssumeRole, GetCallerIdentity). */
+  /** The STS client of the operator's own identity (AssumeRole). */
   get sts(): STSClient {
     this.stsClient ??= this.instrument(
       new STSClient(this.config(this.options.stsRegion ?? 'us-east-1', undefined)),
