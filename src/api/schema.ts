@@ -386,6 +386,10 @@ export const Status = z.object({
   applicationId: z.string().optional(),
   arn: z.string().optional(),
   region: z.string().optional(),
+  account: z.string().optional().meta({
+    description:
+      'AWS account id of the application: the account of the namespace role, else of the operator. Fixed once bound.',
+  }),
   origin: z.enum(ORIGINS).optional().meta({
     description:
       'How the binding was made: Created by the operator or Adopted (spec.applicationId). It chooses the default deletionPolicy.',

@@ -1,10 +1,14 @@
-// One AwsPort per region, built on first use and kept: the SDK clients hold keep-alive
-// connections, and the region's token bucket must be shared by every caller of that region.
+// One AwsPort per (identity, region), built on first use and kept: the SDK clients hold keep-alive
+// connections, and the token bucket of a (role, region) must be shared by every caller of it. The
+// identity is the operator's own, or a namespace's role (accounts.ts), whose clients sign with
+// that role's cached, refreshed AssumeRole credentials.
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { EMRServerlessClient } from '@aws-sdk/client-emr-serverless';
 import { KMSClient } from '@aws-sdk/client-kms';
+import { STSClient } from '@aws-sdk/client-sts';
+import { type NamespaceRole, RoleCredentials } from './accounts.js';
 import { type AwsCallObserver, installCallMiddleware } from './middleware.js';
 import type { AwsPort } from './port.js';
 import { TokenBucket } from './rate-limiter.js';
@@ -24,7 +28,21 @@ export interface AwsClientsOptions {
   observer?: AwsCallObserver;
   /** Where to look for configured credentials; default process.env. */
   env?: NodeJS.ProcessEnv;
+  /** Region of the STS endpoint AssumeRole is sent to; default us-east-1. */
+  stsRegion?: string;
+  /** AssumeRole's requested lifetime in seconds; default 3600. */
+  roleSessionSeconds?: number;
 }
+
+/** Whom the clients act as: a namespace's role in one session, or (undefined) the operator itself. */
+export interface RoleSession {
+  role: NamespaceRole;
+  /** Names the operator and the namespace (roleSessionName()); visible in CloudTrail. */
+  sessionName: string;
+}
+
+/** The metrics label of the operator's own identity. */
+export const OPERATOR_ACCOUNT_LABEL = 'operator';
 
 export const DEFAULT_AWS_RPS = 20;
 const DEFAULT_MAX_ATTEMPTS = 3;
@@ -71,7 +89,7 @@ export function credentialsConfigured(env: NodeJS.ProcessEnv = process.env): boo
   return files.some((file) => existsSync(file));
 }
 
-interface RegionClients {
+interface ScopeClients {
   port: SdkAwsPort;
   emr: EMRServerlessClient;
   kms: KMSClient;
@@ -79,8 +97,12 @@ interface RegionClients {
 }
 
 export class AwsClients {
-  private readonly regions = new Map<string, RegionClients>();
+  private readonly scopes = new Map<string, ScopeClients>();
+  /** Per (role, region): namespaces sharing a role share its rate limit. */
+  private readonly buckets = new Map<string, TokenBucket>();
   private readonly rps: number;
+  private stsClient: STSClient | undefined;
+  private roleCredentialsCache: RoleCredentials | undefined;
   /** Set when requests are signed with placeholders (the local service, nothing configured). */
   readonly placeholderCredentials: boolean;
   private readonly credentials: ReturnType<typeof placeholderCredentials>;
@@ -91,43 +113,116 @@ export class AwsClients {
     this.placeholderCredentials = this.credentials !== undefined;
   }
 
+  /** The port of the operator's own identity in a region. */
   forRegion(region: string): AwsPort {
-    return this.regionClients(region).port;
+    return this.scopeClients(undefined, region).port;
   }
 
-  /** The region's token bucket (for metrics and tests). */
-  bucketFor(region: string): TokenBucket {
-    return this.regionClients(region).bucket;
+  /** The port of a role session (or the operator's own identity) in a region. */
+  forSession(session: RoleSession | undefined, region: string): AwsPort {
+    return this.scopeClients(session, region).port;
+  }
+
+  /** The token bucket of the operator's own identity in a region (for metrics and tests). */
+  bucketFor(region: string, roleArn?: string): TokenBucket {
+    return this.bucket(roleArn, region);
+  }
+
+  /** The STS client of the operator's own identity (AssumeRole). */
+  get sts(): STSClient {
+    this.stsClient ??= this.instrument(
+      new STSClient(this.config(this.options.stsRegion ?? 'us-east-1', undefined)),
+      OPERATOR_ACCOUNT_LABEL,
+      this.options.stsRegion ?? 'us-east-1',
+      'sts',
+      // STS is not the EMR/KMS budget: its calls are a few per role per hour.
+      new TokenBucket({ rps: 0 }),
+    );
+    return this.stsClient;
+  }
+
+  /** AssumeRole answers, cached per role session and refreshed before they expire. */
+  get roleCredentials(): RoleCredentials {
+    this.roleCredentialsCache ??= new RoleCredentials({
+      sts: this.sts,
+      ...(this.options.roleSessionSeconds ? { durationSeconds: this.options.roleSessionSeconds } : {}),
+    });
+    return this.roleCredentialsCache;
   }
 
   /** Closes every connection. The instance must not be used afterwards. */
   close(): void {
-    for (const { emr, kms } of this.regions.values()) {
+    for (const { emr, kms } of this.scopes.values()) {
       emr.destroy();
       kms.destroy();
     }
-    this.regions.clear();
+    this.stsClient?.destroy();
+    this.scopes.clear();
   }
 
-  private regionClients(region: string): RegionClients {
-    let clients = this.regions.get(region);
+  private scopeClients(session: RoleSession | undefined, region: string): ScopeClients {
+    const key = session
+      ? `${session.role.roleArn} ${session.role.externalId ?? ''} ${session.sessionName} ${region}`
+      : ` ${region}`;
+    let clients = this.scopes.get(key);
     if (!clients) {
-      clients = this.create(region);
-      this.regions.set(region, clients);
+      clients = this.create(session, region);
+      this.scopes.set(key, clients);
     }
     return clients;
   }
 
-  private create(region: string): RegionClients {
-    const { endpoint, observer } = this.options;
-    const bucket = new TokenBucket({ rps: this.rps, burst: this.options.burst });
-    const config = {
+  private bucket(roleArn: string | undefined, region: string): TokenBucket {
+    const key = `${roleArn ?? ''} ${region}`;
+    let bucket = this.buckets.get(key);
+    if (!bucket) {
+      bucket = new TokenBucket({ rps: this.rps, burst: this.options.burst });
+      this.buckets.set(key, bucket);
+    }
+    return bucket;
+  }
+
+  private instrument<C extends EMRServerlessClient | KMSClient | STSClient>(
+    client: C,
+    account: string,
+    region: string,
+    service: 'emr-serverless' | 'kms' | 'sts',
+    bucket: TokenBucket,
+  ): C {
+    installCallMiddleware(client, { account, region, service, bucket, observer: this.options.observer });
+    return client;
+  }
+
+  private create(session: RoleSession | undefined, region: string): ScopeClients {
+    const bucket = this.bucket(session?.role.roleArn, region);
+    const account = session?.role.account ?? OPERATOR_ACCOUNT_LABEL;
+    const config = this.config(region, session);
+    const emr = this.instrument(new EMRServerlessClient(config), account, region, 'emr-serverless', bucket);
+    const kms = this.instrument(new KMSClient(config), account, region, 'kms', bucket);
+    return {
+      emr,
+      kms,
+      bucket,
+      port: new SdkAwsPort({ region, account: session?.role.account, emr, kms }),
+    };
+  }
+
+  private config(region: string, session: RoleSession | undefined) {
+    const { endpoint } = this.options;
+    // A role session signs with its AssumeRole credentials; the SDK asks this provider before
+    // each request and the cache answers without a call until shortly before expiry.
+    const credentials = session
+      ? { credentials: () => this.roleCredentials.get(session.role, session.sessionName) }
+      : this.credentials
+        ? { credentials: this.credentials }
+        : {};
+    return {
       region,
       maxAttempts: this.options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
       retryMode: 'standard',
       ...(endpoint ? { endpoint } : {}),
-      // Credentials come from the SDK's default provider chain, except for placeholderCredentials().
-      ...(this.credentials ? { credentials: this.credentials } : {}),
+      // Otherwise credentials come from the SDK's default provider chain.
+      ...credentials,
       // The SDK builds its NodeHttpHandler from these options; each client gets its own agents
       // so destroy() of one client does not cut another's connections.
       requestHandler: {
@@ -138,10 +233,5 @@ export class AwsClients {
         httpsAgent: { keepAlive: true, maxSockets: MAX_SOCKETS },
       },
     };
-    const emr = new EMRServerlessClient(config);
-    const kms = new KMSClient(config);
-    installCallMiddleware(emr, { region, service: 'emr-serverless', bucket, observer });
-    installCallMiddleware(kms, { region, service: 'kms', bucket, observer });
-    return { emr, kms, bucket, port: new SdkAwsPort({ region, emr, kms }) };
   }
 }

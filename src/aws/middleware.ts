@@ -12,10 +12,12 @@ import { isThrottlingError, toAwsError } from './errors.js';
 import type { AwsErrorKind } from './port.js';
 import type { TokenBucket } from './rate-limiter.js';
 
-export type AwsService = 'emr-serverless' | 'kms';
+export type AwsService = 'emr-serverless' | 'kms' | 'sts';
 
 /** One SDK call (a ListApplications page, a DescribeKey, ...), after all its retries. */
 export interface AwsCallEvent {
+  /** The account the call acted in (the namespace role's), or `operator` for the operator's own identity. */
+  account: string;
   region: string;
   service: AwsService;
   /** The API operation, e.g. "UpdateApplication". */
@@ -71,6 +73,7 @@ const operationOf = (context: CallContext): string =>
   (context.commandName ?? 'Unknown').replace(/Command$/, '');
 
 export interface CallMiddlewareOptions {
+  account: string;
   region: string;
   service: AwsService;
   bucket: TokenBucket;
@@ -78,7 +81,7 @@ export interface CallMiddlewareOptions {
 }
 
 export function installCallMiddleware(client: MiddlewareHost, options: CallMiddlewareOptions): void {
-  const { region, service, bucket, observer } = options;
+  const { account, region, service, bucket, observer } = options;
 
   const perAttempt: Middleware = (next, context) => async (args) => {
     await bucket.take();
@@ -106,6 +109,7 @@ export function installCallMiddleware(client: MiddlewareHost, options: CallMiddl
     const report = (outcome: AwsCallEvent['outcome']) => {
       try {
         observer.onCall({
+          account,
           region,
           service,
           operation: operationOf(context),

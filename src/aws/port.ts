@@ -104,6 +104,8 @@ export type KeyFacts =
 /** One region's EMR Serverless and KMS, as the operator uses them. */
 export interface AwsPort {
   readonly region: string;
+  /** The account of the namespace role this port acts as; undefined for the operator's own identity. */
+  readonly account?: string | undefined;
   /** undefined when the service answers ResourceNotFound. TERMINATED apps are returned. */
   getApplication(applicationId: string): Promise<AwsApplication | undefined>;
   /** The non-terminated app with this name tagged with this owner uid, if any. */
@@ -141,7 +143,8 @@ export type AwsErrorKind =
   | 'accessDenied' // IAM: Stalled until permissions change (re-checked on resync)
   | 'quota' // ServiceQuotaExceeded: Stalled, re-checked on resync
   | 'conflict' // ConflictException: retry
-  | 'notFound';
+  | 'notFound'
+  | 'noAccountMapping'; // the namespace names no role and one is required: Stalled until an admin maps it
 
 export class AwsError extends Error {
   constructor(

@@ -170,17 +170,21 @@ function toSdkFields(fields: ApplicationFields): SdkApplicationFields {
 
 export interface SdkAwsPortClients {
   region: string;
+  /** The role's account; undefined for the operator's own identity. */
+  account?: string | undefined;
   emr: EMRServerlessClient;
   kms: KMSClient;
 }
 
 export class SdkAwsPort implements AwsPort {
   readonly region: string;
+  readonly account: string | undefined;
   private readonly emr: EMRServerlessClient;
   private readonly kms: KMSClient;
 
   constructor(clients: SdkAwsPortClients) {
     this.region = clients.region;
+    this.account = clients.account;
     this.emr = clients.emr;
     this.kms = clients.kms;
   }

@@ -44,6 +44,8 @@ export interface RunConfig {
   /** Namespaces where resources may adopt existing applications; `*` for all. */
   adoptNamespaces: string[];
   leaderElectionId: string;
+  /** Refuse namespaces without the role annotation (Stalled NoAccountMapping). */
+  requireNamespaceRole: boolean;
   metricsAddr: string;
   healthAddr: string;
   logLevel: LogLevel;
@@ -82,6 +84,11 @@ Flags (environment variable, default):
   --adopt-namespaces NS[,NS...]
                                 namespaces whose resources may adopt existing applications
                                 (spec.applicationId); * for all (default: none, adoption refused)
+  --require-namespace-role[=BOOL]
+                                refuse resources in namespaces without the annotation
+                                emrserverless.operator.dev/role-arn (Stalled NoAccountMapping)
+                                instead of using the operator's own AWS identity for them
+                                (default false)
   --cluster-id ID               this cluster's identity in the ownership tag
                                 emrserverless.operator.dev/cluster (default: the uid of the
                                 kube-system namespace)
@@ -99,7 +106,7 @@ Flags (environment variable, default):
 Exit status: 0 after SIGTERM or SIGINT, 1 when the leader lease is lost or startup fails,
 2 for invalid flags.`;
 
-const BOOLEAN_FLAGS = ['verify-keys', 'leader-elect'];
+const BOOLEAN_FLAGS = ['verify-keys', 'leader-elect', 'require-namespace-role'];
 
 /** Thrown for invalid flags; the message is meant for the user. */
 export class UsageError extends Error {
@@ -164,6 +171,7 @@ export function parseRunArgs(args: string[], context: ParseContext = {}): RunCon
         'key-cache-ttl': { type: 'string' },
         'leader-elect': { type: 'string' },
         'adopt-namespaces': { type: 'string' },
+        'require-namespace-role': { type: 'string' },
         'cluster-id': { type: 'string' },
         'leader-election-namespace': { type: 'string' },
         'leader-election-id': { type: 'string' },
@@ -270,6 +278,10 @@ export function parseRunArgs(args: string[], context: ParseContext = {}): RunCon
     clusterId,
     adoptNamespaces,
     leaderElectionId,
+    requireNamespaceRole:
+      str('require-namespace-role') === undefined
+        ? false
+        : parseBool('require-namespace-role', str('require-namespace-role') as string),
     metricsAddr: str('metrics-addr') ?? ':8080',
     healthAddr: str('health-addr') ?? ':8081',
     logLevel: logLevel as LogLevel,
@@ -374,6 +386,8 @@ async function runController(
     ...(config.awsEndpoint && { endpoint: config.awsEndpoint }),
     rps: config.awsRps,
     observer: metrics,
+    // AssumeRole goes to the regional STS endpoint of the operator's region.
+    stsRegion: config.region,
   });
   if (aws.placeholderCredentials) {
     logger.warn(
@@ -430,6 +444,7 @@ async function runController(
     ownership: { clusterId, adoptionNamespaces: config.adoptNamespaces },
     namespaces: config.namespaces,
     ...(config.watchLabelSelector && { labelSelector: config.watchLabelSelector }),
+    requireNamespaceRole: config.requireNamespaceRole,
     concurrency: config.concurrency,
     metricsAddr: config.metricsAddr,
     healthAddr: config.healthAddr,

@@ -7,6 +7,8 @@ export type ReconcileOutcome = 'success' | 'error' | 'requeue' | 'requeue_after'
 
 /** What AwsClients reports after every AWS call (a structural subset of src/aws's AwsCallEvent). */
 export interface AwsCall {
+  /** The account the call acted in: the namespace role's, or `operator` for the operator's own identity. */
+  account: string;
   region: string;
   service: string;
   operation: string;
@@ -124,21 +126,21 @@ export class OperatorMetrics implements AwsCallObserver {
     });
     this.awsCalls = new Counter({
       name: 'emr_serverless_operator_aws_calls_total',
-      help: 'AWS API calls by region, service, operation and outcome',
-      labelNames: ['region', 'service', 'operation', 'outcome'],
+      help: 'AWS API calls by account, region, service, operation and outcome',
+      labelNames: ['account', 'region', 'service', 'operation', 'outcome'],
       registers,
     });
     this.awsDuration = new Histogram({
       name: 'emr_serverless_operator_aws_call_duration_seconds',
       help: 'Duration of AWS API calls, retries included',
-      labelNames: ['region', 'service', 'operation', 'outcome'],
+      labelNames: ['account', 'region', 'service', 'operation', 'outcome'],
       buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers,
     });
     this.awsRetries = new Counter({
       name: 'emr_serverless_operator_aws_retries_total',
       help: 'Retries of AWS API calls (attempts beyond the first)',
-      labelNames: ['region', 'service', 'operation', 'outcome'],
+      labelNames: ['account', 'region', 'service', 'operation', 'outcome'],
       registers,
     });
     this.managedKeys = new Gauge({
@@ -191,6 +193,7 @@ export class OperatorMetrics implements AwsCallObserver {
   /** AwsCallObserver: pass this object to AwsClients. */
   onCall(call: AwsCall): void {
     const labels = {
+      account: call.account,
       region: call.region,
       service: call.service,
       operation: call.operation,

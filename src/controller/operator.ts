@@ -3,7 +3,8 @@
 // integration tests build it here, so what is tested is what runs.
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { type AwsClients, KeyVerifier } from '../aws/index.js';
+import { AwsAccess } from '../aws/access.js';
+import type { AwsClients } from '../aws/index.js';
 import { JobRunReconciler } from '../reconcile/jobrun/reconciler.js';
 import { ClaimLocks, NO_ADOPTION, type OwnershipOptions } from '../reconcile/ownership.js';
 import { Reconciler } from '../reconcile/reconciler.js';
@@ -12,6 +13,7 @@ import { KubeJobRunWriter } from './jobrun-writer.js';
 import { applicationController, jobRunController } from './kinds.js';
 import { type LeaderElectionSettings, Manager } from './manager.js';
 import type { OperatorMetrics } from './metrics.js';
+import { KubeNamespaceRoles } from './namespace-roles.js';
 import { KubeResourceWriter } from './resource-writer.js';
 
 export interface OperatorOptions {
@@ -19,6 +21,8 @@ export interface OperatorOptions {
   logger: Logger;
   metrics: OperatorMetrics;
   aws: AwsClients;
+  /** `run --require-namespace-role`: refuse namespaces without a role annotation (default false). */
+  requireNamespaceRole?: boolean;
   /** For resources that name no region. */
   region: string;
   verifyKeys: boolean;
@@ -47,9 +51,11 @@ export interface Operator {
 
 export function createOperator(o: OperatorOptions): Operator {
   const keyCacheTtlMs = o.keyCacheTtlMs ?? 3 * 60_000;
-  const keys = new KeyVerifier(o.aws, {
-    ttlMs: keyCacheTtlMs,
-    negativeTtlMs: Math.min(keyCacheTtlMs, 30_000),
+  const access = new AwsAccess({
+    clients: o.aws,
+    namespaces: new KubeNamespaceRoles(o.kubeConfig),
+    requireNamespaceRole: o.requireNamespaceRole ?? false,
+    keyVerifier: { ttlMs: keyCacheTtlMs, negativeTtlMs: Math.min(keyCacheTtlMs, 30_000) },
   });
   const writer = new KubeResourceWriter(o.kubeConfig);
   const jobRunWriter = new KubeJobRunWriter(o.kubeConfig);
@@ -79,8 +85,7 @@ export function createOperator(o: OperatorOptions): Operator {
       applicationController(
         ({ logger, mayWrite }) =>
           new Reconciler({
-            aws: o.aws,
-            keys,
+            aws: access,
             writer,
             events,
             logger,
@@ -94,8 +99,7 @@ export function createOperator(o: OperatorOptions): Operator {
       jobRunController(
         ({ logger, cache, mayWrite }) =>
           new JobRunReconciler({
-            aws: o.aws,
-            keys,
+            aws: access,
             writer: jobRunWriter,
             events,
             cache,

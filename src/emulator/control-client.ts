@@ -1,8 +1,9 @@
 // A small typed client of the local service's control API (`/_emulator/`), for tests,
 // benchmarks and the demo. Uses the global fetch of Node 20.
 import type { Call, Fault } from './server.js';
+import type { DeclaredRole, IssuedCredentials, RoleDeclaration } from './sts.js';
 
-export type { Call, Fault };
+export type { Call, DeclaredRole, Fault, IssuedCredentials, RoleDeclaration };
 
 /** Key metadata as the control API and DescribeKey answer it (dates in epoch seconds). */
 export interface EmulatorKeyMetadata {
@@ -122,6 +123,23 @@ export class EmulatorControl {
 
   async allowKey(keyId: string): Promise<void> {
     await this.request('POST', `/keys/${encodeURIComponent(keyId)}/allow`);
+  }
+
+  /**
+   * Declares an IAM role STS AssumeRole can issue credentials for (its account is the ARN's), or
+   * replaces its declaration: `denied: true` makes every AssumeRole of it answer AccessDenied.
+   */
+  declareRole(role: RoleDeclaration): Promise<DeclaredRole> {
+    return this.request('POST', '/roles', role);
+  }
+
+  roles(): Promise<DeclaredRole[]> {
+    return this.request('GET', '/roles');
+  }
+
+  /** Every credential AssumeRole issued, secrets included: what must never show in logs. */
+  issuedCredentials(): Promise<IssuedCredentials[]> {
+    return this.request('GET', '/credentials');
   }
 
   /** Makes a job run exist in `state` (default RUNNING), without starting the application. */

@@ -17,6 +17,7 @@
 // and GetJobRun answers them, so changing the application's key later does not touch it.
 import { createHash, randomBytes } from 'node:crypto';
 import { notFoundError, validationError } from './errors.js';
+import type { Principal } from './sts.js';
 import type { Timers } from './timers.js';
 import {
   APPLICATION_STATES,
@@ -41,10 +42,12 @@ import {
   updateApplicationRequest,
 } from './validation.js';
 
-/** Who is calling: the account and the region of the request's SigV4 credential scope. */
+/** Who is calling: the account of the signing credentials and the region of the SigV4 credential scope. */
 export interface CallContext {
   account: string;
   region: string;
+  /** The role session, when the credentials were issued by AssumeRole. */
+  principal?: Principal;
 }
 
 export interface EmrOptions {
@@ -60,6 +63,8 @@ type Json = Record<string, unknown>;
 interface AppRecord {
   id: string;
   arn: string;
+  /** The account that created it: only calls signed in that account see it. */
+  account: string;
   region: string;
   seq: number;
   state: ApplicationState;
@@ -195,6 +200,10 @@ function resolveOverrides(sent: Json | undefined, app: AppRecord): Json | undefi
   return { ...sent, diskEncryptionConfiguration: structuredClone(appDisk) };
 }
 
+/** Applications live in one account and one region. */
+const visibleTo = (app: AppRecord, ctx: CallContext): boolean =>
+  app.account === ctx.account && app.region === ctx.region;
+
 function imageOut(input: unknown): Json | undefined {
   if (!input || typeof input !== 'object') return undefined;
   const img = input as Json;
@@ -205,7 +214,7 @@ function imageOut(input: unknown): Json | undefined {
 export class EmrService {
   private apps = new Map<string, AppRecord>();
   private jobs = new Map<string, JobRecord>();
-  /** `${region} ${clientToken}` -> application id (CreateApplication idempotency). */
+  /** `${account} ${region} ${clientToken}` -> application id (CreateApplication idempotency). */
   private appTokens = new Map<string, string>();
   /** `${applicationId} ${clientToken}` -> job run id (StartJobRun idempotency). */
   private jobTokens = new Map<string, string>();
@@ -227,7 +236,7 @@ export class EmrService {
 
   createApplication(ctx: CallContext, body: unknown): Json {
     const input = parseInput(createApplicationRequest, body);
-    const tokenKey = input.clientToken ? `${ctx.region} ${input.clientToken}` : undefined;
+    const tokenKey = input.clientToken ? `${ctx.account} ${ctx.region} ${input.clientToken}` : undefined;
     const known = tokenKey ? this.apps.get(this.appTokens.get(tokenKey) ?? '') : undefined;
     if (known) {
       // Same token: the same application, whatever the other parameters (their reuse with
@@ -240,6 +249,7 @@ export class EmrService {
     const app: AppRecord = {
       id,
       arn: `arn:aws:emr-serverless:${ctx.region}:${ctx.account}:/applications/${id}`,
+      account: ctx.account,
       region: ctx.region,
       seq: ++this.seq,
       state: 'CREATING',
@@ -337,7 +347,7 @@ export class EmrService {
     const max = this.maxResults(query);
     const token = this.nextToken(query);
     const candidates = [...this.apps.values()].filter(
-      (a) => a.region === ctx.region && (!filter || filter.includes(a.state)),
+      (a) => visibleTo(a, ctx) && (!filter || filter.includes(a.state)),
     );
     const { items, nextToken } = page(candidates, filter, max, token);
     return {
@@ -600,7 +610,8 @@ export class EmrService {
   private app(ctx: CallContext, id: string): AppRecord {
     this.checkApplicationId(id);
     const app = this.apps.get(id);
-    if (!app || app.region !== ctx.region) throw notFoundError(`Application ${id} does not exist`);
+    // Another account's application is not found, exactly as one that does not exist.
+    if (!app || !visibleTo(app, ctx)) throw notFoundError(`Application ${id} does not exist`);
     return app;
   }
 
@@ -654,7 +665,7 @@ export class EmrService {
     const appId = EmrService.applicationIdOfArn(arn) ?? '';
     const jobId = m?.[3]?.slice('/jobruns/'.length);
     const app = this.apps.get(appId);
-    if (!app || app.arn !== arn.replace(/\/jobruns\/.*$/, '') || app.region !== ctx.region) {
+    if (!app || app.arn !== arn.replace(/\/jobruns\/.*$/, '') || !visibleTo(app, ctx)) {
       throw notFoundError(`Application ${appId} does not exist`);
     }
     if (jobId === undefined) return app;

@@ -8,7 +8,7 @@
 /** Where the header of a Coral service names its error shapes (the SDK drops it). */
 const EMR_CORAL_NAMESPACE = 'http://internal.amazon.com/coral/com.amazonaws.awsemrserverlesscontrolplane/';
 
-export type ServiceName = 'emr-serverless' | 'kms';
+export type ServiceName = 'emr-serverless' | 'kms' | 'sts';
 
 /** An error answer of the AWS API: thrown by handlers, written by the server. */
 export class ServiceError extends Error {

@@ -5,9 +5,11 @@ import { EmulatorServer } from './server.js';
 export {
   AWS_WRITE_OPERATIONS,
   type CreateKeyOptions,
+  type DeclaredRole,
   EmulatorControl,
   EmulatorControlError,
   type EmulatorKeyMetadata,
+  type RoleDeclaration,
 } from './control-client.js';
 export type { Call, Fault } from './server.js';
 

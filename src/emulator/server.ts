@@ -1,8 +1,10 @@
 // The HTTP side of the local service: one node:http server answering
 //  - EMR Serverless (restJson1) on its REST paths,
 //  - KMS (awsJson1_1) on `POST /` with `x-amz-target: TrentService.*`,
+//  - STS (awsQuery) on a form-encoded `POST /` (AssumeRole, GetCallerIdentity),
 //  - the control API under `/_emulator/` (calls log, reset, faults, out-of-band changes).
-// Signatures are never checked; the caller's region is read from the SigV4 credential scope.
+// Signatures are never checked; the caller's region is read from the SigV4 credential scope and
+// its account from the access key id (keys issued by AssumeRole act in their role's account).
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { type CallContext, EmrService } from './emr.js';
@@ -15,6 +17,7 @@ import {
   wireError,
 } from './errors.js';
 import { KmsService } from './kms.js';
+import { StsService, stsErrorXml } from './sts.js';
 import { Timers } from './timers.js';
 
 export interface ServerOptions {
@@ -32,6 +35,8 @@ export interface Call {
   applicationId?: string;
   jobRunId?: string;
   keyId?: string;
+  /** The account the call acted in (of the credentials that signed it). */
+  account: string;
   region: string;
   /** The access key id that signed the call: tells callers (e.g. two operator replicas) apart. */
   caller?: string;
@@ -86,13 +91,9 @@ const ERROR_STATUS: Record<string, number> = {
 
 const EMPTY_QUERY = new URLSearchParams();
 const CREDENTIAL_SCOPE = /Credential=([^/,\s]+)\/\d{8}\/([^/,\s]+)\/([^/,\s]+)\/aws4_request/;
+const FORM_CONTENT = 'application/x-www-form-urlencoded';
 
 type Json = Record<string, unknown>;
-
-function callerOf(req: IncomingMessage): string | undefined {
-  const auth = req.headers.authorization;
-  return typeof auth === 'string' ? CREDENTIAL_SCOPE.exec(auth)?.[1] : undefined;
-}
 
 interface Route {
   service: ServiceName;
@@ -100,8 +101,8 @@ interface Route {
   applicationId?: string | undefined;
   jobRunId?: string | undefined;
   keyId?: string | undefined;
-  /** Runs the operation; throws ServiceError for an error answer. */
-  run: (ctx: CallContext) => Json;
+  /** Runs the operation; throws ServiceError for an error answer. STS answers XML text. */
+  run: (ctx: CallContext) => Json | string;
 }
 
 class HttpProblem extends Error {
@@ -188,10 +189,20 @@ function send(
   res.end(text);
 }
 
+function sendXml(res: ServerResponse, status: number, text: string): void {
+  res.writeHead(status, {
+    'content-type': 'text/xml',
+    'content-length': Buffer.byteLength(text),
+    'x-amzn-requestid': randomUUID(),
+  });
+  res.end(text);
+}
+
 export class EmulatorServer {
   readonly timers = new Timers();
   readonly emr: EmrService;
   readonly kms: KmsService;
+  readonly sts: StsService;
   private calls: Call[] = [];
   private faults: ActiveFault[] = [];
   private readonly server: Server;
@@ -207,6 +218,7 @@ export class EmulatorServer {
       this.timers,
     );
     this.kms = new KmsService({ accountId: opts.accountId, defaultRegion: opts.defaultRegion });
+    this.sts = new StsService({ accountId: opts.accountId });
     this.server = createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
       this.handle(req, res).catch((err: unknown) => {
         // Last resort: never let one request take the service down.
@@ -253,6 +265,7 @@ export class EmulatorServer {
     this.timers.clear();
     this.emr.reset();
     this.kms.reset();
+    this.sts.reset();
     this.calls = [];
     this.faults = [];
   }
@@ -276,6 +289,11 @@ export class EmulatorServer {
         await this.aws(req, res, this.kmsRoute(target, body));
         return;
       }
+      const contentType = String(req.headers['content-type'] ?? '');
+      if (method === 'POST' && rawPath === '/' && contentType.startsWith(FORM_CONTENT)) {
+        await this.aws(req, res, this.stsRoute(body));
+        return;
+      }
       await this.aws(req, res, this.emrRoute(method, rawPath, query, body));
     } catch (err) {
       if (err instanceof HttpProblem) {
@@ -286,17 +304,18 @@ export class EmulatorServer {
     }
   }
 
-  private context(req: IncomingMessage): CallContext {
+  /** The region of the request's SigV4 credential scope and the access key id that signed it. */
+  private signedBy(req: IncomingMessage): { region: string; accessKeyId: string | undefined } {
     const auth = req.headers.authorization;
     const m = typeof auth === 'string' ? CREDENTIAL_SCOPE.exec(auth) : null;
-    return { account: this.opts.accountId, region: m?.[2] ?? this.opts.defaultRegion };
+    return { region: m?.[2] ?? this.opts.defaultRegion, accessKeyId: m?.[1] };
   }
 
   /** Runs one AWS operation: faults, the operation itself, the answer and the calls log. */
   private async aws(req: IncomingMessage, res: ServerResponse, route: Route): Promise<void> {
     const at = new Date().toISOString();
-    const ctx = this.context(req);
-    const caller = callerOf(req);
+    const { region, accessKeyId } = this.signedBy(req);
+    let account = this.opts.accountId;
     let status = 200;
     let errorType: string | undefined;
     let logged = false;
@@ -309,40 +328,56 @@ export class EmulatorServer {
         ...(route.applicationId ? { applicationId: route.applicationId } : {}),
         ...(route.jobRunId ? { jobRunId: route.jobRunId } : {}),
         ...(route.keyId ? { keyId: route.keyId } : {}),
-        region: ctx.region,
-        ...(caller ? { caller } : {}),
+        account,
+        region,
+        ...(accessKeyId ? { caller: accessKeyId } : {}),
         status,
         ...(errorType ? { errorType } : {}),
         at,
       });
     };
     try {
+      // Expired role credentials are refused before anything else, as AWS does.
+      const principal = this.sts.principalOf(accessKeyId);
+      account = principal.account;
+      const ctx: CallContext = { account, region, principal };
       const faults = await this.applyFaults(route);
       if (faults.error) throw faults.error;
-      let out: Json;
+      let out: Json | string;
       try {
         out = route.run(ctx);
       } catch (e) {
         if (e instanceof ServiceError) throw e;
         throw internalError(`emulator error: ${(e as Error)?.message ?? String(e)}`);
       }
-      if (route.operation === 'CreateApplication' && typeof out.applicationId === 'string') {
+      if (
+        typeof out !== 'string' &&
+        route.operation === 'CreateApplication' &&
+        typeof out.applicationId === 'string'
+      ) {
         route.applicationId = out.applicationId;
       }
-      if (route.operation === 'StartJobRun' && typeof out.jobRunId === 'string')
+      if (typeof out !== 'string' && route.operation === 'StartJobRun' && typeof out.jobRunId === 'string')
         route.jobRunId = out.jobRunId;
       if (faults.holdAnswerMs > 0) {
         // The effect is done: log it now, answer later (a caller killed meanwhile never hears).
         log();
         await this.timers.sleep(faults.holdAnswerMs);
       }
-      const ct = route.service === 'kms' ? 'application/x-amz-json-1.1' : 'application/json';
-      send(res, 200, out, { 'content-type': ct });
+      if (typeof out === 'string') sendXml(res, 200, out);
+      else
+        send(res, 200, out, {
+          'content-type': route.service === 'kms' ? 'application/x-amz-json-1.1' : 'application/json',
+        });
     } catch (e) {
       if (!(e instanceof ServiceError)) throw e;
-      const w = wireError(route.service, e);
-      status = w.status;
+      status = e.status;
       errorType = e.type;
+      if (route.service === 'sts') {
+        sendXml(res, e.status, stsErrorXml(e));
+        return;
+      }
+      const w = wireError(route.service, e);
       send(res, w.status, w.body, w.headers);
     } finally {
       log();
@@ -535,6 +570,17 @@ export class EmulatorServer {
     };
   }
 
+  // ------------------------------------------------------------------ STS route
+
+  private stsRoute(rawBody: string): Route {
+    const params = new URLSearchParams(rawBody);
+    return {
+      service: 'sts',
+      operation: params.get('Action') ?? 'Unknown',
+      run: (ctx) => this.sts.handle(ctx.principal ?? { account: ctx.account }, params),
+    };
+  }
+
   // ------------------------------------------------------------------ control API
 
   private control(res: ServerResponse, method: string, rawPath: string, rawBody: string): void {
@@ -610,6 +656,12 @@ export class EmulatorServer {
       }
       case 'PATCH applications/:id':
         return this.emr.patchApplication(b!, body);
+      case 'GET roles':
+        return this.sts.listRoles();
+      case 'POST roles':
+        return this.sts.declareRole(body);
+      case 'GET credentials':
+        return this.sts.listIssued();
       case 'POST keys':
         return this.kms.createKey(body);
       case 'PATCH keys/:id':

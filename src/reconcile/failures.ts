@@ -85,6 +85,12 @@ export function planFailure<S extends ConditionedStatus>(
       message: `${said}. Grant the operator's role this permission, or fix how the operator gets that role (see docs/aws-permissions.md and docs/eks.md); re-checked on resync.`,
       backoff: false,
     },
+    noAccountMapping: {
+      phase: 'Stalled',
+      reason: 'NoAccountMapping',
+      message: `${failure.message} Re-checked on resync.`,
+      backoff: false,
+    },
     quota: {
       phase: 'Stalled',
       reason: 'QuotaExceeded',

@@ -13,6 +13,16 @@ export function bindingOf(
   return id ? { applicationId: id, region: resource.status?.region } : undefined;
 }
 
+/** The account id in an ARN (`arn:PARTITION:SERVICE:REGION:ACCOUNT:...`). */
+export function accountOfArn(arn: string | undefined): string | undefined {
+  return arn ? /^arn:[^:]+:[^:]+:[^:]*:([0-9]{12}):/.exec(arn)?.[1] : undefined;
+}
+
+/** The account of the bound application: recorded in status, or read from its ARN. */
+export function boundAccountOf(resource: EmrServerlessApplication): string | undefined {
+  return resource.status?.account ?? accountOfArn(resource.status?.arn);
+}
+
 export function regionOf(resource: EmrServerlessApplication, defaultRegion: string): string {
   return bindingOf(resource)?.region ?? spec_(resource).region ?? defaultRegion;
 }
@@ -44,9 +54,21 @@ export function mayOwnUnrecordedApplication(resource: EmrServerlessApplication):
  * A binding field of spec that disagrees with the binding: possible only where the CRD lacks
  * its admission rules. Nothing moves; the resource is Stalled until spec is put back.
  */
-export function bindingConflict(resource: EmrServerlessApplication, spec: Spec): string | undefined {
+export function bindingConflict(
+  resource: EmrServerlessApplication,
+  spec: Spec,
+  account?: string,
+): string | undefined {
   const binding = bindingOf(resource);
   if (!binding) return undefined;
+  const bound = boundAccountOf(resource);
+  if (account !== undefined && bound !== undefined && account !== bound) {
+    return (
+      `application ${binding.applicationId} is bound in AWS account ${bound}, but namespace ` +
+      `${resource.metadata.namespace} now maps to account ${account}. A resource is never moved between ` +
+      'accounts: restore the namespace role, or create a new resource; nothing was sent to AWS.'
+    );
+  }
   const fix = 'Put it back, or create a new resource for another application; nothing was sent to AWS.';
   if (spec.applicationId !== undefined && spec.applicationId !== binding.applicationId) {
     return `spec.applicationId is ${spec.applicationId} but this resource is bound to application ${binding.applicationId} for life. ${fix}`;

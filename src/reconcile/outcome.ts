@@ -11,7 +11,7 @@ import type {
 import type { AwsApplication } from '../aws/port.js';
 import { encryptionIntent } from './compare.js';
 import { conditionsFor, findCondition, type Verdict } from './conditions.js';
-import { originOf, regionOf } from './identity.js';
+import { accountOfArn, boundAccountOf, originOf, regionOf } from './identity.js';
 import type { RecordedEvent } from './ports.js';
 import type { ReasonOf } from './reasons.js';
 import type { Action, Plan, PlanInput } from './types.js';
@@ -118,6 +118,7 @@ export class Outcome {
       applicationId: app?.applicationId ?? previous.applicationId,
       arn: app?.arn ?? previous.arn,
       region: regionOf(resource, this.input.options.defaultRegion),
+      account: boundAccountOf(resource) ?? this.input.observed.account ?? accountOfArn(app?.arn),
       // Recorded with the binding, so the default deletion policy never follows later spec edits.
       origin: app ? originOf(resource) : previous.origin,
       state: app?.state ?? previous.state,

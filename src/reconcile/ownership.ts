@@ -127,7 +127,8 @@ export async function claimApplication(
   locks: ClaimLocks,
   claim: { applicationId: string; tags: Record<string, string> },
 ): Promise<AwsApplication | undefined> {
-  return locks.run(`${port.region}/${claim.applicationId}`, async () => {
+  // Keyed by account too: the same id in two accounts is two applications.
+  return locks.run(`${port.account ?? 'operator'}/${port.region}/${claim.applicationId}`, async () => {
     const current = await port.getApplication(claim.applicationId);
     if (!current) return undefined;
     const holder = claimOf(current.tags);

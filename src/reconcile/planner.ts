@@ -56,7 +56,7 @@ function planApplication(input: PlanInput, spec: Spec): Plan {
   const app = observed.app ?? undefined;
   const out = new Outcome(input, spec);
   const region = regionOf(resource, input.options.defaultRegion);
-  const moved = bindingConflict(resource, spec);
+  const moved = bindingConflict(resource, spec, observed.account);
   if (moved) return out.stalled('ImmutableFieldConflict', moved);
   const key = keyCheck(
     spec.diskEncryptionConfiguration?.encryptionKeyArn,

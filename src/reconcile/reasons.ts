@@ -44,6 +44,7 @@ export const CONDITION_REASONS = {
   KeyUsageInvalid: 'Stalled',
   AwsRejected: 'Stalled',
   AccessDenied: 'Stalled',
+  NoAccountMapping: 'Stalled',
   QuotaExceeded: 'Stalled',
   NotConverging: 'Stalled',
   // Job runs.

@@ -4,7 +4,8 @@
 import type { Logger } from 'pino';
 import type { EmrServerlessApplication, Spec, Status } from '../api/schema.js';
 import { KMS_KEY_ARN_PATTERN } from '../api/schema.js';
-import { type AwsApplication, AwsError, type AwsPort, type KeyFacts } from '../aws/port.js';
+import type { AwsScope } from '../aws/access.js';
+import { type AwsApplication, AwsError } from '../aws/port.js';
 import { jsonEqual } from './compare.js';
 import { EventBatch } from './event-batch.js';
 import { execute } from './executor.js';
@@ -29,8 +30,10 @@ import {
 import { type Intents, intentsAfterFailure, intentsDiffer, intentsOf, withIntents } from './write-ahead.js';
 
 export interface ReconcilerDeps {
-  aws: { forRegion(region: string): AwsPort };
-  keys: { describe(keyArn: string): Promise<KeyFacts> };
+  /** AWS as the resource's namespace reaches it (its role, or the operator's identity): AwsAccess. */
+  aws: {
+    scopeFor(namespace: string, region: (namespaceRegion: string | undefined) => string): Promise<AwsScope>;
+  };
   writer: ResourceWriter;
   events: EventRecorder;
   logger: Logger;
@@ -59,10 +62,10 @@ export class Reconciler {
   }
 
   async reconcile(original: EmrServerlessApplication): Promise<ReconcileResult> {
-    const { writer, options } = this.deps;
+    const { writer } = this.deps;
+    let options = this.deps.options;
     const resourceKey = `${original.metadata.namespace}/${original.metadata.name}`;
     const log = this.deps.logger.child({ resource: resourceKey, applicationId: applicationIdOf(original) });
-    const port = this.deps.aws.forRegion(regionOf(original, options.defaultRegion));
     const events = new EventBatch();
 
     let resource = original;
@@ -73,8 +76,14 @@ export class Reconciler {
     // Set while a step executes: the intents held before it, restored if it fails.
     let intentsBeforeStep: Intents | undefined;
     try {
+      const scope = await this.deps.aws.scopeFor(original.metadata.namespace, (namespaceRegion) =>
+        regionOf(original, namespaceRegion ?? options.defaultRegion),
+      );
+      // The namespace's region is the default of its resources.
+      if (scope.region) options = { ...options, defaultRegion: scope.region };
+      const port = scope.port;
       for (let step = 0; step < MAX_STEPS; step++) {
-        const once = await this.planOnce(resource, port, carried);
+        const once = await this.planOnce(resource, scope, options, carried);
         planned = once.plan;
         events.add(planned.events);
         if (planned.actions.length === 0 || step === MAX_STEPS - 1) break;
@@ -153,12 +162,14 @@ export class Reconciler {
 
   private async planOnce(
     resource: EmrServerlessApplication,
-    port: AwsPort,
+    scope: AwsScope,
+    options: PlanOptions,
     carried?: AwsApplication,
   ): Promise<{ plan: Plan; app: AwsApplication | undefined }> {
-    const observed = await this.observe(resource, port, carried);
+    const { port } = scope;
+    const observed = await this.observe(resource, scope, carried);
     const app = observed.app ?? undefined;
-    const input = { resource, observed, options: this.deps.options, now: this.now() };
+    const input = { resource, observed, options, now: this.now() };
     const first = plan(input);
     if (first.needs !== 'activeJobRuns' || !observed.app) return { plan: first, app };
     const second = plan({
@@ -170,7 +181,7 @@ export class Reconciler {
 
   private async observe(
     resource: EmrServerlessApplication,
-    port: AwsPort,
+    { port, keys, account }: AwsScope,
     carried?: AwsApplication,
   ): Promise<Observed> {
     const spec = (resource.spec ?? {}) as Partial<Spec>;
@@ -187,8 +198,8 @@ export class Reconciler {
       !resource.metadata.deletionTimestamp &&
       typeof keyArn === 'string' &&
       KMS_KEY_ARN_PATTERN.test(keyArn);
-    const key = verify ? await this.deps.keys.describe(keyArn) : undefined;
-    return { app, key };
+    const key = verify ? await keys.describe(keyArn) : undefined;
+    return { app, key, ...(account !== undefined ? { account } : {}) };
   }
 
   private async writeStatus(

@@ -35,6 +35,8 @@ export interface Observed {
   activeJobRuns?: number;
   /** DescribeKey's answer for the declared key, when one is declared and verification is on. */
   key?: KeyFacts;
+  /** The AWS account the namespace's role acts in; undefined for the operator's own identity. */
+  account?: string;
 }
 
 export interface PlanInput {

@@ -10,9 +10,8 @@ import {
 } from '../../src/aws/clients.js';
 import { KeyVerifier } from '../../src/aws/keys.js';
 import type { AwsCallEvent } from '../../src/aws/middleware.js';
-import type { AwsError } from '../../src/aws/port.js';
 import type { Call } from '../../src/emulator/index.js';
-import { UNKNOWN_KEY_ARN, useLocalService } from './local-service.js';
+import { rejection, UNKNOWN_KEY_ARN, useLocalService } from './local-service.js';
 
 const REGION = 'us-east-1';
 const service = useLocalService();
@@ -31,15 +30,6 @@ function newClients(options: AwsClientsOptions = {}): { clients: AwsClients; eve
   });
   opened.push(clients);
   return { clients, events };
-}
-
-async function rejection(promise: Promise<unknown>): Promise<AwsError> {
-  try {
-    await promise;
-  } catch (err) {
-    return err as AwsError;
-  }
-  throw new Error('expected a rejection');
 }
 
 /** Seconds between the first and the last call the service received. */

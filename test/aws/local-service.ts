@@ -1,6 +1,6 @@
 // The local AWS service for the tests of src/aws: one per test file, reset before each test.
 import { afterAll, beforeAll, beforeEach } from 'vitest';
-import type { ApplicationState, AwsApplication, AwsPort } from '../../src/aws/port.js';
+import type { ApplicationState, AwsApplication, AwsError, AwsPort } from '../../src/aws/port.js';
 import { type Emulator, EmulatorControl, startEmulator } from '../../src/emulator/index.js';
 
 export interface LocalService {
@@ -44,3 +44,13 @@ export async function waitForState(
 
 /** A KMS key ARN nobody created. */
 export const UNKNOWN_KEY_ARN = 'arn:aws:kms:us-east-1:123456789012:key/00000000-0000-0000-0000-000000000000';
+
+/** The AwsError a call failed with; fails the test when the call succeeds. */
+export async function rejection(promise: Promise<unknown>): Promise<AwsError> {
+  try {
+    await promise;
+  } catch (err) {
+    return err as AwsError;
+  }
+  throw new Error('expected a rejection');
+}

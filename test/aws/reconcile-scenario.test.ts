@@ -6,7 +6,7 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FINALIZER } from '../../src/api/constants.js';
 import type { EmrServerlessApplication, Spec, Status } from '../../src/api/schema.js';
-import { AwsClients, KeyVerifier } from '../../src/aws/index.js';
+import { AwsClients, operatorIdentity } from '../../src/aws/index.js';
 import {
   AWS_WRITE_OPERATIONS,
   type Emulator,
@@ -89,8 +89,7 @@ describe('a scripted scenario through planner, executor and the real SDK', () =>
   function reconcilerFor(store: Store, mayWrite?: () => boolean) {
     return new Reconciler({
       ...(mayWrite && { mayWrite }),
-      aws: clients,
-      keys: new KeyVerifier(clients, { ttlMs: 0, negativeTtlMs: 0 }),
+      aws: operatorIdentity(clients, { ttlMs: 0, negativeTtlMs: 0 }),
       writer: store,
       events: { record: (_o, e) => events.push(e) },
       logger: pino({ level: 'silent' }),
@@ -225,8 +224,7 @@ describe('a scripted scenario through planner, executor and the real SDK', () =>
     };
     const mark = (await control.calls()).length;
     await new Reconciler({
-      aws: clients,
-      keys: new KeyVerifier(clients),
+      aws: operatorIdentity(clients),
       writer: lost,
       events: { record: () => {} },
       logger: pino({ level: 'silent' }),

@@ -2,9 +2,9 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { OWNER_UID_TAG } from '../../src/api/constants.js';
 import { AwsClients } from '../../src/aws/clients.js';
-import type { AwsError, AwsPort, CreateApplicationInput } from '../../src/aws/port.js';
+import type { AwsPort, CreateApplicationInput } from '../../src/aws/port.js';
 import { ACTIVE_JOB_RUNS_PAGE_SIZE } from '../../src/aws/sdk-port.js';
-import { UNKNOWN_KEY_ARN, useLocalService, waitForState } from './local-service.js';
+import { rejection, UNKNOWN_KEY_ARN, useLocalService, waitForState } from './local-service.js';
 
 const REGION = 'us-east-1';
 const service = useLocalService();
@@ -26,15 +26,6 @@ const input = (overrides: Partial<CreateApplicationInput> = {}): CreateApplicati
   clientToken: `token-${++seq}`,
   ...overrides,
 });
-
-async function rejection(promise: Promise<unknown>): Promise<AwsError> {
-  try {
-    await promise;
-  } catch (err) {
-    return err as AwsError;
-  }
-  throw new Error('expected a rejection');
-}
 
 describe('applications', () => {
   it('creates with every given field and reads it back in the spec field names', async () => {

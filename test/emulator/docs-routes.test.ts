@@ -16,6 +16,7 @@ const BODIES: Record<string, object> = {
   'POST /_emulator/faults': { operation: 'GetApplication', status: 429, count: 1 },
   'PATCH /_emulator/applications/{id}': { state: 'STOPPED' },
   'POST /_emulator/keys': { keySpec: 'SYMMETRIC_DEFAULT' },
+  'POST /_emulator/roles': { roleArn: 'arn:aws:iam::111122223333:role/team-a' },
   'PATCH /_emulator/keys/{keyId or ARN}': { keyState: 'Disabled' },
   'POST /_emulator/jobruns/{appId}': { state: 'RUNNING' },
   'PATCH /_emulator/jobruns/{appId}/{jobRunId}': { state: 'SUCCESS' },

@@ -288,6 +288,27 @@ const cases: Case[] = [
     check: (p) => expect(p.status.region).toBe('eu-west-1'),
   },
   {
+    name: 'bound in one account, the namespace now maps to another: ImmutableFieldConflict, nothing written',
+    resource: resource(baseSpec, { status: known }),
+    observed: { app: null, account: '444444444444' },
+    actions: [],
+    reason: 'ImmutableFieldConflict',
+    phase: 'S',
+    check: (p) => {
+      expect(cond(p, 'Stalled')?.message).toContain('is bound in AWS account 123456789012');
+      expect(p.status.account).toBe('123456789012');
+    },
+  },
+  {
+    name: 'the account the namespace role acts in is recorded with the binding',
+    resource: resource(baseSpec, { status: known }),
+    observed: { app: app(), account: '123456789012' },
+    actions: [],
+    reason: 'Reconciled',
+    phase: 'R',
+    check: (p) => expect(p.status.account).toBe('123456789012'),
+  },
+  {
     name: 'bound by adoption, then spec.applicationId removed: ImmutableFieldConflict',
     resource: resource(baseSpec, { status: { ...known, origin: 'Adopted' } }),
     observed: { app: app() },

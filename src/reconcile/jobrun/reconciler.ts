@@ -5,7 +5,8 @@ import type { Logger } from 'pino';
 import { JOB_RUN_PLURAL, PLURAL } from '../../api/constants.js';
 import type { EmrServerlessJobRun, JobRunStatus } from '../../api/jobrun-schema.js';
 import type { EmrServerlessApplication } from '../../api/schema.js';
-import { AwsError, type AwsJobRun, type AwsPort, type KeyFacts } from '../../aws/port.js';
+import type { AwsScope } from '../../aws/access.js';
+import { AwsError, type AwsJobRun, type AwsPort } from '../../aws/port.js';
 import { jsonEqual } from '../compare.js';
 import { EventBatch } from '../event-batch.js';
 import { planFailure } from '../failures.js';
@@ -34,8 +35,10 @@ export interface JobRunWriter extends ResourceWriter<EmrServerlessJobRun, JobRun
 }
 
 export interface JobRunReconcilerDeps {
-  aws: { forRegion(region: string): AwsPort };
-  keys: { describe(keyArn: string): Promise<KeyFacts> };
+  /** AWS as the run's namespace reaches it (its role, or the operator's identity): AwsAccess. */
+  aws: {
+    scopeFor(namespace: string, region: (namespaceRegion: string | undefined) => string): Promise<AwsScope>;
+  };
   writer: JobRunWriter;
   events: EventRecorder;
   /** The manager's caches: the referenced application is read from there, not from the API server. */
@@ -126,26 +129,42 @@ export class JobRunReconciler {
     let run: AwsJobRun | null | undefined;
     if (lookup.kind === 'get') {
       run =
-        (await this.port(lookup.target.region).getJobRun(lookup.target.applicationId, lookup.jobRunId)) ??
-        null;
+        (await (
+          await this.port(resource, lookup.target.region)
+        ).getJobRun(lookup.target.applicationId, lookup.jobRunId)) ?? null;
     } else if (lookup.kind === 'find') {
       const created = Date.parse(resource.metadata.creationTimestamp ?? '') || this.now().getTime();
       const spec = resource.spec as { mode?: 'BATCH' | 'STREAMING' } | undefined;
       // Not found here is not "gone": it was never submitted, so `undefined`, not null.
-      run = await this.port(lookup.target.region).findOwnedJobRun(lookup.target.applicationId, {
-        name: runName(resource),
-        ownerUid: resource.metadata.uid,
-        createdAfter: new Date(created - CREATED_AT_SLACK_MS),
-        mode: spec?.mode ?? 'BATCH',
-      });
+      run = await (await this.port(resource, lookup.target.region)).findOwnedJobRun(
+        lookup.target.applicationId,
+        {
+          name: runName(resource),
+          ownerUid: resource.metadata.uid,
+          createdAfter: new Date(created - CREATED_AT_SLACK_MS),
+          mode: spec?.mode ?? 'BATCH',
+        },
+      );
     }
     const keyArn = keyToVerify(resource, this.deps.options, !!run);
-    const key = keyArn ? await this.deps.keys.describe(keyArn) : undefined;
+    const key = keyArn
+      ? await (
+          await this.scope(resource, 'target' in lookup ? lookup.target.region : undefined)
+        ).keys.describe(keyArn)
+      : undefined;
     return { ...(application && { application }), ...(run !== undefined && { run }), ...(key && { key }) };
   }
 
-  private port(region: string): AwsPort {
-    return this.deps.aws.forRegion(region);
+  /** The run acts in its namespace's account, in the application's region (else the namespace's). */
+  private scope(resource: EmrServerlessJobRun, region: string | undefined): Promise<AwsScope> {
+    return this.deps.aws.scopeFor(
+      resource.metadata.namespace,
+      (namespaceRegion) => region ?? namespaceRegion ?? this.deps.options.defaultRegion,
+    );
+  }
+
+  private async port(resource: EmrServerlessJobRun, region: string): Promise<AwsPort> {
+    return (await this.scope(resource, region)).port;
   }
 
   /** Carries out the actions in order; a failure stops the sequence and is thrown. */
@@ -173,10 +192,13 @@ export class JobRunReconciler {
           released = true;
           break;
         case 'StartJobRun':
-          started = await this.port(action.region).startJobRun(action.input);
+          started = await (await this.port(resource, action.region)).startJobRun(action.input);
           break;
         case 'CancelJobRun':
-          await this.port(action.region).cancelJobRun(action.applicationId, action.jobRunId);
+          await (await this.port(resource, action.region)).cancelJobRun(
+            action.applicationId,
+            action.jobRunId,
+          );
           break;
         case 'DeleteResource':
           await writer.delete(current);

@@ -174,7 +174,7 @@ describe("the operator's service account", () => {
         `${jobs}/status [] [] [get patch]`,
         `${jobs}/finalizers [] [] [update]`,
         'events.events.k8s.io [] [] [create patch]',
-        'namespaces [] [kube-system] [get]',
+        'namespaces [] [] [get]',
       ].sort(),
     );
   });

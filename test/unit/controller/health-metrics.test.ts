@@ -135,6 +135,7 @@ describe('OperatorMetrics', () => {
     const m = new OperatorMetrics({ processMetrics: false });
     m.registerController('c');
     m.onCall({
+      account: '111111111111',
       region: 'eu-west-1',
       service: 'kms',
       operation: 'DescribeKey',
@@ -144,7 +145,13 @@ describe('OperatorMetrics', () => {
     });
     m.reconciled('c', 'error', 0.5);
     m.reconciled('c', 'success', 0.1);
-    const labels = { region: 'eu-west-1', service: 'kms', operation: 'DescribeKey', outcome: 'success' };
+    const labels = {
+      account: '111111111111',
+      region: 'eu-west-1',
+      service: 'kms',
+      operation: 'DescribeKey',
+      outcome: 'success',
+    };
     expect(await value(m, 'emr_serverless_operator_aws_calls_total', labels)).toBe(1);
     expect(await value(m, 'emr_serverless_operator_aws_retries_total', labels)).toBe(2);
     expect(await value(m, 'controller_runtime_reconcile_total', { controller: 'c', result: 'error' })).toBe(

@@ -1,0 +1,109 @@
+// The seam between reconcilers and AWS: "the AWS access of this namespace in this region". Every
+// kind's reconciler asks here, so all of them share one client cache per (role, region), one rate
+// limit per (role, region) and one credentials cache per role session.
+
+import { type NamespaceRole, roleSessionName } from './accounts.js';
+import type { AwsClients, RoleSession } from './clients.js';
+import { KeyVerifier, type KeyVerifierOptions } from './keys.js';
+import { AwsError, type AwsPort, type KeyFacts } from './port.js';
+
+/** Reads a namespace's role from its annotations (the controller implements it over the API server). */
+export interface NamespaceRoles {
+  /** Undefined when the namespace names no role; throws AwsError `invalid` for unusable annotations. */
+  roleOf(namespace: string): Promise<NamespaceRole | undefined>;
+}
+
+/** What a reconcile of one resource uses to reach AWS. */
+export interface AwsScope {
+  port: AwsPort;
+  /** DescribeKey with the same identity, in the key's own region. */
+  keys: { describe(keyArn: string): Promise<KeyFacts> };
+  /**
+   * The account of the namespace's role; undefined for the operator's own identity (whose account
+   * the application's ARN then tells, without an extra STS call).
+   */
+  account: string | undefined;
+  /** The namespace's default region, when its annotations name one. */
+  region: string | undefined;
+}
+
+export interface AwsAccessOptions {
+  clients: AwsClients;
+  namespaces: NamespaceRoles;
+  /** `run --require-namespace-role`: a namespace without a role is refused. */
+  requireNamespaceRole: boolean;
+  keyVerifier?: KeyVerifierOptions;
+}
+
+/** AwsError kind of a namespace the operator may not act for. */
+export const NO_ACCOUNT_MAPPING = 'NoAccountMapping';
+
+/** Every namespace uses the operator's own identity (no namespace names a role). */
+export const NO_NAMESPACE_ROLES: NamespaceRoles = { roleOf: async () => undefined };
+
+/** AwsAccess for the operator's own identity only: tests and tools without a cluster. */
+export function operatorIdentity(clients: AwsClients, keyVerifier?: KeyVerifierOptions): AwsAccess {
+  return new AwsAccess({
+    clients,
+    namespaces: NO_NAMESPACE_ROLES,
+    requireNamespaceRole: false,
+    ...(keyVerifier ? { keyVerifier } : {}),
+  });
+}
+
+export class AwsAccess {
+  /** One KeyVerifier (and so one DescribeKey cache) per identity: a key may be visible to one role only. */
+  private readonly verifiers = new Map<string, KeyVerifier>();
+
+  constructor(private readonly options: AwsAccessOptions) {}
+
+  /**
+   * The scope of a namespace, in `region` or else the namespace's region or else `defaultRegion`.
+   * Throws AwsError: `noAccountMapping` when a role is required and missing, `invalid` for unusable
+   * annotations, and AssumeRole's own failures (`accessDenied` naming the role, ...).
+   */
+  async scopeFor(
+    namespace: string,
+    region: (namespaceRegion: string | undefined) => string,
+  ): Promise<AwsScope> {
+    const { clients, namespaces, requireNamespaceRole } = this.options;
+    const role = await namespaces.roleOf(namespace);
+    if (!role && requireNamespaceRole) {
+      throw new AwsError(
+        'noAccountMapping',
+        NO_ACCOUNT_MAPPING,
+        `namespace ${namespace} has no annotation emrserverless.operator.dev/role-arn, and the operator runs with ` +
+          '--require-namespace-role. A cluster admin must map the namespace to an IAM role; nothing was sent to AWS.',
+        'ResolveAccount',
+      );
+    }
+    const session: RoleSession | undefined = role
+      ? { role, sessionName: roleSessionName(namespace) }
+      : undefined;
+    // Fails here, naming the role, when it cannot be assumed; cached credentials answer at once.
+    if (session) await clients.roleCredentials.get(session.role, session.sessionName);
+    const where = region(role?.region);
+    return {
+      port: clients.forSession(session, where),
+      keys: this.verifier(session),
+      account: role?.account,
+      region: role?.region,
+    };
+  }
+
+  private verifier(session: RoleSession | undefined): KeyVerifier {
+    const key = session
+      ? `${session.role.roleArn} ${session.role.externalId ?? ''} ${session.sessionName}`
+      : '';
+    let verifier = this.verifiers.get(key);
+    if (!verifier) {
+      const { clients } = this.options;
+      verifier = new KeyVerifier(
+        { forRegion: (r) => clients.forSession(session, r) },
+        this.options.keyVerifier,
+      );
+      this.verifiers.set(key, verifier);
+    }
+    return verifier;
+  }
+}
