@@ -4,8 +4,12 @@
 // encryptionContext or context value is refused at admission by the policy shipped in crds/, on
 // create and on update from a key and from `{}`, and the local AWS service sees no write.
 // `{}` written on purpose and removing the field keep working on every path.
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { E2e, RESYNC_MS, reportFailures, sleep, waitFor } from '../support/e2e.js';
+import { helm } from '../support/helm.js';
 import {
   APPLY_PATHS,
   type ApplyPath,
@@ -149,6 +153,41 @@ describe('the other spec fields', () => {
       if (path !== CLIENT_SIDE_APPLY) expect(r.stderr).not.toContain('diskEncryptionConfiguration: {}');
       expect(await e2e.exists(name)).toBe(false);
     }
+    expect(await e2e.writesSince(mark)).toEqual([]);
+  });
+});
+
+describe('helm install (the real helm): a value that did not render', () => {
+  it('is refused at admission; nothing is created and AWS sees no write', async () => {
+    // A team's chart whose key comes from a value the install does not set: the template
+    // renders `encryptionKeyArn:` with nothing after it, and Helm sends that null.
+    const chart = mkdtempSync(join(tmpdir(), 'team-chart-'));
+    mkdirSync(join(chart, 'templates'));
+    writeFileSync(join(chart, 'Chart.yaml'), 'apiVersion: v2\nname: team-analytics\nversion: 0.1.0\n');
+    writeFileSync(
+      join(chart, 'templates', 'application.yaml'),
+      [
+        'apiVersion: emrserverless.operator.dev/v1alpha1',
+        'kind: EmrServerlessApplication',
+        'metadata:',
+        '  name: helm-rendered',
+        'spec:',
+        '  name: helm-rendered',
+        '  type: SPARK',
+        '  releaseLabel: emr-7.5.0',
+        '  diskEncryptionConfiguration:',
+        '    encryptionKeyArn: {{ .Values.keyArn }}',
+        '',
+      ].join('\n'),
+    );
+    const mark = await e2e.mark();
+    const r = await helm(['install', 'team-analytics', chart, '--namespace', e2e.namespace], {
+      check: false,
+    });
+    expect(r.exitCode).not.toBe(0);
+    expect(r.stderr).toContain(POLICY);
+    expect(r.stderr).toContain('spec.diskEncryptionConfiguration.encryptionKeyArn is null');
+    expect(await e2e.exists('helm-rendered')).toBe(false);
     expect(await e2e.writesSince(mark)).toEqual([]);
   });
 });
