@@ -1,6 +1,6 @@
 // The failure table: how a failed AWS call shows in status, and whether it is retried with backoff.
 import type { Condition } from '../api/schema.js';
-import type { AwsErrorKind } from '../aws/port.js';
+import type { AwsError, AwsErrorKind } from '../aws/port.js';
 import { conditionsFor, findCondition, type Verdict } from './conditions.js';
 import { withoutUndefined } from './outcome.js';
 import type { RecordedEvent } from './ports.js';
@@ -9,6 +9,11 @@ export interface Failure {
   kind: AwsErrorKind;
   operation: string;
   message: string;
+}
+
+/** What the failure table (and the log line) takes from a failed AWS call, for every kind. */
+export function failureOf(err: AwsError): Failure & { code: string } {
+  return { kind: err.kind, operation: err.operation, message: err.message, code: err.code };
 }
 
 /** The status members the failure table sets; every kind's status has them. */

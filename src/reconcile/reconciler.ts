@@ -9,6 +9,7 @@ import { type AwsApplication, AwsError } from '../aws/port.js';
 import { jsonEqual } from './compare.js';
 import { EventBatch } from './event-batch.js';
 import { execute } from './executor.js';
+import { failureOf } from './failures.js';
 import { ClaimLocks } from './ownership.js';
 import {
   applicationIdOf,
@@ -135,15 +136,9 @@ export class Reconciler {
         planned && intentsBeforeStep
           ? intentsAfterFailure(planned.status, intentsBeforeStep, err.kind !== 'transient')
           : planned?.status;
-      const failure = planFailure({ resource, options, now: this.now() }, base, {
-        kind: err.kind,
-        operation: err.operation,
-        message: err.message,
-      });
-      log.warn(
-        { err: { code: err.code, kind: err.kind, operation: err.operation, message: err.message } },
-        'AWS call failed',
-      );
+      const failed = failureOf(err);
+      log.warn({ err: failed }, 'AWS call failed');
+      const failure = planFailure({ resource, options, now: this.now() }, base, failed);
       events.add(failure.events);
       events.flush(this.deps.events, resource);
       await this.writeStatus(original, failure.status, log, persisted);

@@ -9,7 +9,7 @@ import type { AwsScope } from '../../aws/access.js';
 import { AwsError, type AwsJobRun, type AwsPort } from '../../aws/port.js';
 import { jsonEqual } from '../compare.js';
 import { EventBatch } from '../event-batch.js';
-import { planFailure } from '../failures.js';
+import { failureOf, planFailure } from '../failures.js';
 import {
   assertMayWrite,
   type EventRecorder,
@@ -94,18 +94,12 @@ export class JobRunReconciler {
       }
     } catch (err) {
       if (!(err instanceof AwsError)) throw err;
+      const failed = failureOf(err);
+      log.warn({ err: failed }, 'AWS call failed');
       const failure = planFailure(
         { resource, options: this.deps.options, now: this.now() },
         planned?.status,
-        {
-          kind: err.kind,
-          operation: err.operation,
-          message: err.message,
-        },
-      );
-      log.warn(
-        { err: { code: err.code, kind: err.kind, operation: err.operation, message: err.message } },
-        'AWS call failed',
+        failed,
       );
       events.add(failure.events);
       events.flush(this.deps.events, resource);
