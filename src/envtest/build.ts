@@ -173,6 +173,18 @@ export async function ensurePromtool(
   return { promtool: paths.promtool, version, built };
 }
 
+/**
+ * The files of a Go module that moduleDir requires (its version pinned in go.mod, its content
+ * verified against go.sum): downloaded into the module cache on first use, like a build's
+ * dependencies. For tests that need data a project publishes only in its module (CRDs, say).
+ */
+export async function goModuleDir(moduleDir: string, modulePath: string): Promise<string> {
+  const { stdout } = await runGo(moduleDir, ['mod', 'download', '-json', modulePath]);
+  const { Dir, Error: failure } = JSON.parse(stdout) as { Dir?: string; Error?: string };
+  if (!Dir) throw new Error(`go mod download ${modulePath} in ${moduleDir}: ${failure ?? 'no directory'}`);
+  return Dir;
+}
+
 function binariesMatch(spec: GoToolsSpec, stamp: string): boolean {
   try {
     for (const binary of spec.binaries) accessSync(binary, constants.X_OK);

@@ -8,6 +8,7 @@ export {
   ensureGoTools,
   ensurePromtool,
   type GoToolsSpec,
+  goModuleDir,
   readVersions,
 } from './build.js';
 export { type ControlPlane, type ControlPlaneOptions, startControlPlane } from './controlplane.js';
