@@ -19,6 +19,7 @@ import { shareConnections } from '../controller/kube-connections.js';
 import { DEFAULT_LEASE_NAME, defaultIdentity } from '../controller/leader.js';
 import { OperatorMetrics } from '../controller/metrics.js';
 import { createOperator } from '../controller/operator.js';
+import { DNS_SUBDOMAIN, labelSelectorProblem } from './label-selector.js';
 
 export const SERVICE_ACCOUNT_NAMESPACE_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
@@ -232,6 +233,9 @@ export function parseRunArgs(args: string[], context: ParseContext = {}): RunCon
   if (watchLabelSelector !== undefined && watchLabelSelector.trim() === '') {
     throw new UsageError('--watch-label-selector needs a selector (omit it to reconcile every resource)');
   }
+  const selectorProblem = watchLabelSelector && labelSelectorProblem(watchLabelSelector);
+  if (selectorProblem)
+    throw new UsageError(`--watch-label-selector is not a label selector: ${selectorProblem}`);
 
   const leaderElectionId = str('leader-election-id') ?? DEFAULT_LEASE_NAME;
   if (!DNS_SUBDOMAIN.test(leaderElectionId) || leaderElectionId.length > 253) {
@@ -289,7 +293,6 @@ export function parseRunArgs(args: string[], context: ParseContext = {}): RunCon
 }
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
-const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
 /** `--namespace a,b --namespace c` -> [a, b, c], each a valid namespace name, without repeats. */
 function parseNamespaces(values: string[]): string[] {

@@ -230,7 +230,9 @@ describe('the controller from the production install', () => {
     });
     // Match a denial by its words or a 403 status code, never by digits that happen to be in a
     // timestamp, a pid or an identity.
-    const denied = logs.filter((l) => /forbidden|\b(?:code|status|statusCode)"?:\s*"?403\b/i.test(JSON.stringify(l)));
+    const denied = logs.filter((l) =>
+      /forbidden|\b(?:code|status|statusCode)"?:\s*"?403\b/i.test(JSON.stringify(l)),
+    );
     expect(denied, explain()).toEqual([]);
 
     child.kill('SIGTERM');

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseRunArgs, RUN_USAGE, type RunConfig, UsageError } from '../../../src/cli/run.js';
+import { INVALID_SELECTORS, VALID_SELECTORS } from '../../support/label-selectors.js';
 
 const parse = (args: string[], env: NodeJS.ProcessEnv = { AWS_REGION: 'eu-west-1' }, podNamespace?: string) =>
   parseRunArgs(args, { env, podNamespace: () => podNamespace }) as RunConfig;
@@ -122,6 +123,13 @@ describe('run flags', () => {
     [['--namespace=a,,b'], /--namespace needs a value/],
     [['--namespace=Data'], /not a valid namespace name/],
     [['--watch-label-selector='], /watch-label-selector needs a selector/],
+    [['--watch-label-selector=shard in a,b'], /not a label selector: "shard in a"/],
+    [['--watch-label-selector=shard=a,,team'], /not a label selector: an empty requirement/],
+    [['--watch-label-selector=shard in (a'], /not a label selector: unbalanced parentheses/],
+    [['--watch-label-selector=Shard_=a'], /not a label selector: "Shard_": a label key/],
+    [['--watch-label-selector=shard=a b'], /not a label selector: "a b": a label value/],
+    [['--watch-label-selector=Example.com/shard=a'], /the prefix before "\/" must be a DNS subdomain/],
+    [['--watch-label-selector=replicas>two'], /">" takes an integer/],
     [['--leader-election-id=Shard_A'], /DNS subdomain/],
     [['--aws-endpoint=not a url'], /aws-endpoint/],
     [['--unknown'], /Unknown option/],
@@ -158,5 +166,14 @@ describe('run flags', () => {
     }
     expect(RUN_USAGE).toContain('KUBECONFIG');
     expect(RUN_USAGE).toContain('AWS_REGION');
+  });
+});
+
+describe('--watch-label-selector takes what the API server takes', () => {
+  it.each(VALID_SELECTORS)('%s', (selector) => {
+    expect(parse([`--watch-label-selector=${selector}`]).watchLabelSelector).toBe(selector);
+  });
+  it.each(INVALID_SELECTORS)('%s is refused', (selector) => {
+    expect(() => parse([`--watch-label-selector=${selector}`])).toThrow(/not a label selector/);
   });
 });
