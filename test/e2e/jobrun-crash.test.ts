@@ -89,3 +89,58 @@ describe.each([
     await e2e.waitForJobCondition(name, 'Ready', 'Succeeded');
   });
 });
+
+const cancelJobRuns = async (runId: string) =>
+  (await e2e.calls()).filter((c) => c.operation === 'CancelJobRun' && c.jobRunId === runId);
+
+// The same two windows around the one write of a deletion: the first CancelJobRun takes effect
+// either way, so the restarted operator finds the run cancelled (or cancelling), sends no second
+// CancelJobRun, and lets the resource go.
+describe.each([
+  ['before CancelJobRun took effect (latencyMs)', 'cancel-before', { latencyMs: 2_000 }],
+  [
+    'after CancelJobRun took effect, before its answer (holdAnswerMs)',
+    'cancel-after',
+    { holdAnswerMs: 60_000 },
+  ],
+])('SIGKILL %s', (_window, name, fault) => {
+  it('the restarted operator finds the run cancelled: one CancelJobRun, then the finalizer goes', async () => {
+    if (!e2e.operator.running) await e2e.startOperator();
+    await e2e.apply(jobRunManifest(name, APP));
+    const runId = (await e2e.waitForJob(name, 'submitted', (x) => x.status?.jobRunId)) as string;
+    await e2e.aws.setJobRunState(appId, runId, 'RUNNING');
+    await e2e.waitForJob(name, 'RUNNING', (x) => x.status?.state === 'RUNNING');
+    await e2e.aws.fault({ operation: 'CancelJobRun', ...fault });
+    const logMark = e2e.operator.lines.length;
+    await e2e.kubectl(['delete', 'emrjob', name, '--wait=false']);
+    await e2e.operator.waitForLog(
+      (l) => l.msg === 'acting' && (l.actions as string[] | undefined)?.includes('CancelJobRun') === true,
+      20_000,
+      logMark,
+    );
+    if ('holdAnswerMs' in fault) {
+      await waitFor('CancelJobRun to take effect', async () => (await cancelJobRuns(runId)).length > 0, {
+        timeoutMs: 10_000,
+      });
+    } else {
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(await cancelJobRuns(runId)).toEqual([]);
+    }
+    await e2e.operator.kill('SIGKILL');
+    await waitFor(
+      'the in-flight CancelJobRun to take effect',
+      async () => (await cancelJobRuns(runId)).length > 0,
+      {
+        timeoutMs: 10_000,
+      },
+    );
+    const dying = await e2e.getJob(name);
+    expect(dying.metadata.finalizers).toContain('emrserverless.operator.dev/finalizer');
+
+    await e2e.aws.clearFaults();
+    await e2e.startOperator();
+    await e2e.waitJobGone(name, 30_000);
+    expect(['CANCELLING', 'CANCELLED']).toContain((await e2e.aws.jobRun(appId, runId)).jobRun.state);
+    expect(await cancelJobRuns(runId)).toHaveLength(1);
+  });
+});
