@@ -70,7 +70,8 @@ export function operatorIamPolicy(options: OperatorIamPolicyOptions = {}): {
       {
         Sid: 'ReadEmrServerlessApplications',
         Effect: 'Allow',
-        Action: emr('GetApplication', 'ListApplications', 'ListJobRuns', 'ListTagsForResource'),
+        // GetJobRun too: finding a run after a crash reads runs of the same name that may not be ours.
+        Action: emr('GetApplication', 'ListApplications', 'ListJobRuns', 'GetJobRun', 'ListTagsForResource'),
         Resource: '*',
       },
       {
@@ -111,12 +112,30 @@ export function operatorIamPolicy(options: OperatorIamPolicyOptions = {}): {
         },
       },
       {
-        // EmrServerlessJobRun: submit (tagged with the uid at creation, which CreateOwnedApplications'
-        // TagResource covers), follow, and cancel on deletion.
-        Sid: 'SubmitAndFollowJobRuns',
+        // EmrServerlessJobRun: submit only to applications the operator owns (the application's
+        // tags), with the run claimed in the request (its tags; CreateOwnedApplications' TagResource
+        // covers tagging at creation).
+        Sid: 'SubmitJobRunsToOwnedApplications',
         Effect: 'Allow',
-        Action: emr('StartJobRun', 'GetJobRun', 'CancelJobRun'),
+        Action: emr('StartJobRun'),
         Resource: '*',
+        Condition: {
+          Null: { [resourceTag(OWNER_UID_TAG)]: 'false', [requestTag(OWNER_UID_TAG)]: 'false' },
+          ...(cluster && {
+            StringEquals: {
+              [resourceTag(OWNER_CLUSTER_TAG)]: cluster,
+              [requestTag(OWNER_CLUSTER_TAG)]: cluster,
+            },
+          }),
+        },
+      },
+      {
+        // Cancel on deletion: only runs the operator submitted (the run's own tags).
+        Sid: 'CancelOwnedJobRuns',
+        Effect: 'Allow',
+        Action: emr('CancelJobRun'),
+        Resource: '*',
+        Condition: owned,
       },
       {
         Sid: 'VerifyDiskEncryptionKeys',

@@ -164,7 +164,7 @@ export class EmulatorControl {
   }
 }
 
-/** The EMR Serverless operations that change an application: what "AWS writes" counts. */
+/** The EMR Serverless operations that change an application or a job run: what "AWS writes" counts. */
 export const AWS_WRITE_OPERATIONS: ReadonlySet<string> = new Set([
   'CreateApplication',
   'UpdateApplication',
@@ -173,4 +173,6 @@ export const AWS_WRITE_OPERATIONS: ReadonlySet<string> = new Set([
   'StopApplication',
   'TagResource',
   'UntagResource',
+  'StartJobRun',
+  'CancelJobRun',
 ]);

@@ -40,8 +40,11 @@ export type ClaimVerdict =
   | { kind: 'ours'; missing: Record<string, string> }
   | { kind: 'another'; owner: Claim };
 
-/** The tags that claim an application for this resource. */
-export function ownershipTags(resource: EmrServerlessApplication, clusterId: string): Record<string, string> {
+/** The tags that claim an application (or a job run) for this resource. */
+export function ownershipTags(
+  resource: { metadata: Pick<EmrServerlessApplication['metadata'], 'uid' | 'namespace' | 'name'> },
+  clusterId: string,
+): Record<string, string> {
   return {
     [OWNER_UID_TAG]: resource.metadata.uid,
     [OWNER_NAMESPACE_TAG]: resource.metadata.namespace,

@@ -5,7 +5,12 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { OWNER_UID_TAG } from '../../src/api/constants.js';
+import {
+  OWNER_CLUSTER_TAG,
+  OWNER_NAME_TAG,
+  OWNER_NAMESPACE_TAG,
+  OWNER_UID_TAG,
+} from '../../src/api/constants.js';
 import type { Call } from '../../src/emulator/index.js';
 import {
   baseSpec,
@@ -89,7 +94,7 @@ describe('a job run on the application’s key', () => {
         encryptionContext: { team: 'data' },
       },
     });
-    // What AWS received: no disk encryption of the job's own; the uid as clientToken's owner tag.
+    // What AWS received: no disk encryption of the job's own; the uid as clientToken and owner tag.
     const { jobRun, submitted: sent } = await e2e.aws.jobRun(appId, id);
     expect(sent).toEqual({
       name: 'inherit',
@@ -100,7 +105,14 @@ describe('a job run on the application’s key', () => {
           sparkSubmitParameters: '--conf spark.executor.cores=2',
         },
       },
-      tags: { pipeline: 'nightly', [OWNER_UID_TAG]: r.metadata.uid },
+      // The run is claimed with the application's ownership tags (the cluster's: the kube-system uid).
+      tags: {
+        pipeline: 'nightly',
+        [OWNER_UID_TAG]: r.metadata.uid,
+        [OWNER_NAMESPACE_TAG]: r.metadata.namespace,
+        [OWNER_NAME_TAG]: 'inherit',
+        [OWNER_CLUSTER_TAG]: expect.stringMatching(/^[0-9a-f-]{36}$/),
+      },
     });
     // The service resolved the application's key for it.
     expect(jobRun.configurationOverrides).toEqual({

@@ -1,7 +1,13 @@
 // The job run planner, table-driven: what it does for each combination of the resource, its
 // application, the run as AWS has it and the key. No I/O.
 import { describe, expect, it } from 'vitest';
-import { FINALIZER, OWNER_UID_TAG } from '../../src/api/constants.js';
+import {
+  FINALIZER,
+  OWNER_CLUSTER_TAG,
+  OWNER_NAME_TAG,
+  OWNER_NAMESPACE_TAG,
+  OWNER_UID_TAG,
+} from '../../src/api/constants.js';
 import type { EmrServerlessJobRun, JobRunStatus } from '../../src/api/jobrun-schema.js';
 import type { EmrServerlessApplication } from '../../src/api/schema.js';
 import type { AwsJobRun, KeyFacts } from '../../src/aws/port.js';
@@ -126,7 +132,12 @@ describe('submission', () => {
       name: 'nightly',
       executionRoleArn: ROLE,
       jobDriver: { sparkSubmit: { entryPoint: 's3://b/job.py' } },
-      tags: { team: 'data', [OWNER_UID_TAG]: 'uid-1' },
+      tags: {
+        team: 'data',
+        [OWNER_UID_TAG]: 'uid-1',
+        [OWNER_NAMESPACE_TAG]: 'team',
+        [OWNER_NAME_TAG]: 'nightly',
+      },
     });
     expect(p.status).toMatchObject({
       applicationId: '00fapp',
@@ -140,6 +151,17 @@ describe('submission', () => {
     });
     expect(reasonOf(p)).toBe('Submitting');
     expect(p.requeueAfterMs).toBe(0);
+  });
+
+  it('tags the run with the cluster too, when the operator has a --cluster-id', () => {
+    const p = planJobRun({
+      resource: jobRun({}, { metadata: { finalizers: [] } as never }),
+      observed: { application: application() },
+      options: { ...OPTIONS, ownership: { clusterId: 'prod-eu', adoptionNamespaces: [] } },
+      now: NOW,
+    });
+    const start = p.actions[1] as Extract<(typeof p.actions)[number], { kind: 'StartJobRun' }>;
+    expect(start.input.tags).toMatchObject({ [OWNER_UID_TAG]: 'uid-1', [OWNER_CLUSTER_TAG]: 'prod-eu' });
   });
 
   it('sends the job-level key as declared and shows it as the job’s, verified', () => {

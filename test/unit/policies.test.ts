@@ -66,6 +66,8 @@ describe('the operator IAM policy follows the ownership tags', () => {
         'ManageOwnedApplications',
         'UntagOwnedApplicationsButNotTheClaim',
         'ClaimUnclaimedApplications',
+        'SubmitJobRunsToOwnedApplications',
+        'CancelOwnedJobRuns',
       ]);
       for (const statement of writing) {
         const condition = JSON.stringify(statement.Condition);
@@ -87,6 +89,17 @@ describe('the operator IAM policy follows the ownership tags', () => {
       });
       expect(writing[3]!.Condition).toMatchObject({
         Null: { 'aws:ResourceTag/emrserverless.operator.dev/resource-uid': 'true' },
+      });
+      // A job run goes only to an owned application, claimed in its own request; a cancel only to
+      // an owned run.
+      expect(writing[4]!.Condition).toMatchObject({
+        Null: {
+          'aws:ResourceTag/emrserverless.operator.dev/resource-uid': 'false',
+          'aws:RequestTag/emrserverless.operator.dev/resource-uid': 'false',
+        },
+      });
+      expect(writing[5]!.Condition).toMatchObject({
+        Null: { 'aws:ResourceTag/emrserverless.operator.dev/resource-uid': 'false' },
       });
     },
   );

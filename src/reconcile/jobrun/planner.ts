@@ -14,6 +14,7 @@ import { ensureFinalizer } from '../changes.js';
 import { findCondition } from '../conditions.js';
 import { keyCheck } from '../keys.js';
 import { normal } from '../outcome.js';
+import { NO_ADOPTION, ownershipTags } from '../ownership.js';
 import type { PlanOptions } from '../types.js';
 import { JobRunOutcome } from './outcome.js';
 import type { JobRunPlan, JobRunPlanInput, JobRunTarget } from './types.js';
@@ -179,7 +180,10 @@ function planSubmission(input: JobRunPlanInput, spec: JobRunSpec, out: JobRunOut
         executionRoleArn: spec.executionRoleArn,
         jobDriver: spec.jobDriver,
         ...(spec.configurationOverrides && { configurationOverrides: spec.configurationOverrides }),
-        tags: { ...spec.tags, [OWNER_UID_TAG]: resource.metadata.uid },
+        tags: {
+          ...spec.tags,
+          ...ownershipTags(resource, (input.options.ownership ?? NO_ADOPTION).clusterId),
+        },
         ...(spec.executionTimeoutMinutes !== undefined && {
           executionTimeoutMinutes: spec.executionTimeoutMinutes,
         }),
