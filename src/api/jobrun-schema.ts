@@ -10,6 +10,7 @@ import {
   MonitoringConfiguration,
   matching,
   type ObjectMeta,
+  OPERATOR_TAG_COUNT,
   stringMap,
   TAG_KEY_RULES,
 } from './schema.js';
@@ -63,14 +64,14 @@ export const JobConfigurationOverrides = z.object({
 });
 export type JobConfigurationOverrides = z.infer<typeof JobConfigurationOverrides>;
 
-/** The run's tags: the application's rules (AWS's key pattern, the reserved prefixes). */
+/** The run's tags: the application's rules (AWS's key pattern, the reserved prefixes, and room for the ownership tags). */
 const jobRunTags = stringMap(
   'tag',
-  { maxEntries: 200 - 1, key: [1, 128], value: [0, 256] },
+  { maxEntries: 200 - OPERATOR_TAG_COUNT, key: [1, 128], value: [0, 256] },
   TAG_KEY_RULES,
 ).meta({
   description:
-    'Tags of the job run. Keys under emrserverless.operator.dev/ and aws: are reserved (the operator tags the run with the resource uid).',
+    'Tags of the job run. Keys under emrserverless.operator.dev/ and aws: are reserved (the operator tags the run with its ownership tags, as an application).',
 });
 
 export const JOB_RUN_DELETION_POLICIES = ['Cancel', 'Orphan'] as const;
