@@ -157,6 +157,36 @@ describe('the other spec fields', () => {
   });
 });
 
+describe('a null deep in runtimeConfiguration (kept as written; the policy does not look there)', () => {
+  // Client-side apply is refused at admission (the policy reads the whole applied manifest); the
+  // other paths store it, and the operator's own check stalls it before any AWS call.
+  it.each(APPLY_PATHS)('$name: refused or Stalled NullValue, never sent to AWS', async (path) => {
+    const name = `${slug(path)}-runtime`;
+    const runtimeConfiguration = [
+      {
+        classification: 'spark-defaults',
+        configurations: [{ classification: 'nested', properties: { 'spark.x': null } }],
+      },
+    ];
+    const mark = await e2e.mark();
+    const r = await path.send(e2e, name, { ...withDisk(name), runtimeConfiguration });
+    if (path === CLIENT_SIDE_APPLY) {
+      expect(r.exitCode).not.toBe(0);
+      expect(r.stderr).toContain('("spark.x":null)');
+      expect(await e2e.exists(name)).toBe(false);
+    } else {
+      expect(r.exitCode, r.stderr).toBe(0);
+      const stalled = await e2e.waitForStalled(name, 'NullValue');
+      const ready = stalled.status?.conditions?.find((c) => c.type === 'Ready');
+      expect(ready?.message).toContain(
+        'spec.runtimeConfiguration[0].configurations[0].properties["spark.x"] is null',
+      );
+      expect(stalled.status?.applicationId).toBeUndefined();
+    }
+    expect(await e2e.writesSince(mark)).toEqual([]);
+  });
+});
+
 describe('helm install (the real helm): a value that did not render', () => {
   it('is refused at admission; nothing is created and AWS sees no write', async () => {
     // A team's chart whose key comes from a value the install does not set: the template
