@@ -2,7 +2,7 @@
 // kind's reconciler asks here, so all of them share one client cache per (role, region), one rate
 // limit per (role, region) and one credentials cache per role session.
 
-import { type NamespaceRole, roleSessionName } from './accounts.js';
+import { callerAccount, type NamespaceRole, roleSessionName } from './accounts.js';
 import type { AwsClients, RoleSession } from './clients.js';
 import { KeyVerifier, type KeyVerifierOptions } from './keys.js';
 import { AwsError, type AwsPort, type KeyFacts } from './port.js';
@@ -23,6 +23,11 @@ export interface AwsScope {
    * the application's ARN then tells, without an extra STS call).
    */
   account: string | undefined;
+  /**
+   * The account this identity acts in, known or not: the role's, or the operator's own, which is
+   * asked of STS (GetCallerIdentity) once per process, only when a decision depends on it.
+   */
+  actingAccount(): Promise<string>;
   /** The namespace's default region, when its annotations name one. */
   region: string | undefined;
 }
@@ -54,6 +59,8 @@ export function operatorIdentity(clients: AwsClients, keyVerifier?: KeyVerifierO
 export class AwsAccess {
   /** One KeyVerifier (and so one DescribeKey cache) per identity: a key may be visible to one role only. */
   private readonly verifiers = new Map<string, KeyVerifier>();
+  /** The operator's own account, once asked (a failed answer is not kept). */
+  private operatorAccount: Promise<string> | undefined;
 
   constructor(private readonly options: AwsAccessOptions) {}
 
@@ -87,8 +94,17 @@ export class AwsAccess {
       port: clients.forSession(session, where),
       keys: this.verifier(session),
       account: role?.account,
+      actingAccount: role ? async () => role.account : () => this.ownAccount(),
       region: role?.region,
     };
+  }
+
+  private ownAccount(): Promise<string> {
+    this.operatorAccount ??= callerAccount(this.options.clients.sts).catch((err: unknown) => {
+      this.operatorAccount = undefined;
+      throw err;
+    });
+    return this.operatorAccount;
   }
 
   private verifier(session: RoleSession | undefined): KeyVerifier {

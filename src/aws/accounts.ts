@@ -4,7 +4,12 @@
 // a field of the resource. A namespace annotated with a role makes the operator assume that role
 // (STS AssumeRole) for every resource in it; one without uses the operator's own identity, unless
 // `run --require-namespace-role` refuses it.
-import { AssumeRoleCommand, type Credentials, type STSClient } from '@aws-sdk/client-sts';
+import {
+  AssumeRoleCommand,
+  type Credentials,
+  GetCallerIdentityCommand,
+  type STSClient,
+} from '@aws-sdk/client-sts';
 import { toAwsError } from './errors.js';
 import { AwsError } from './port.js';
 
@@ -63,6 +68,28 @@ export function namespaceRoleOf(
 /** `emr-serverless-operator-<namespace>`, cut to the 64 characters STS allows. */
 export function roleSessionName(namespace: string): string {
   return `emr-serverless-operator-${namespace}`.slice(0, 64);
+}
+
+/**
+ * The account of the credentials `sts` signs with (STS GetCallerIdentity, which needs no IAM
+ * permission). Asked only when a decision depends on it: see AwsAccess.
+ */
+export async function callerAccount(sts: STSClient): Promise<string> {
+  let account: string | undefined;
+  try {
+    ({ Account: account } = await sts.send(new GetCallerIdentityCommand({})));
+  } catch (err) {
+    throw toAwsError(err, 'GetCallerIdentity');
+  }
+  if (!account) {
+    throw new AwsError(
+      'transient',
+      'IncompleteAnswer',
+      'GetCallerIdentity answered no account',
+      'GetCallerIdentity',
+    );
+  }
+  return account;
 }
 
 export interface TemporaryCredentials {

@@ -161,10 +161,7 @@ export class Controller<T extends KubeObject = KubeObject> {
 
   /** Why this controller's cache is not ready, or undefined when it is. */
   cacheProblem(): string | undefined {
-    const h = this.informer.health();
-    if (!h.synced) return `cache not synced yet${h.lastError ? ` (last error: ${h.lastError})` : ''}`;
-    if (!h.healthy) return `list/watch failing: ${h.lastError ?? 'unknown error'}`;
-    return undefined;
+    return cacheProblem(this.informer);
   }
 
   /** Reconciles running now. */
@@ -246,4 +243,12 @@ export class Controller<T extends KubeObject = KubeObject> {
   private jitteredResync(): number {
     return this.settings.resyncPeriodMs * (0.9 + Math.random() * 0.2);
   }
+}
+
+/** Why a cache is not ready (not synced, or list/watch failing), or undefined when it is. */
+export function cacheProblem(cache: Pick<ObjectCache<KubeObject>, 'health'>): string | undefined {
+  const h = cache.health();
+  if (!h.synced) return `cache not synced yet${h.lastError ? ` (last error: ${h.lastError})` : ''}`;
+  if (!h.healthy) return `list/watch failing: ${h.lastError ?? 'unknown error'}`;
+  return undefined;
 }

@@ -12,7 +12,7 @@
 //
 // The cache holds the objects as received, minus metadata.managedFields (which the operator never
 // reads and which can be the larger part of an object), like controller-runtime's default transform.
-import { CustomObjectsApi, type KubeConfig, Watch } from '@kubernetes/client-node';
+import { CustomObjectsApi, type KubeConfig, KubernetesObjectApi, Watch } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { describeError, httpStatusOf } from './kube-errors.js';
 
@@ -28,6 +28,7 @@ export interface KubeObject {
 }
 
 export interface ResourceType {
+  /** '' for the core API group (`/api/v1`), e.g. namespaces. */
   group: string;
   version: string;
   plural: string;
@@ -77,6 +78,7 @@ export class Informer<T extends KubeObject> {
   private readonly cache = new Map<string, T>();
   private readonly handlers: InformerEventHandler<T>[] = [];
   private readonly api: CustomObjectsApi;
+  private readonly objects: KubernetesObjectApi;
   private readonly watcher: Watch;
   private readonly log: Logger;
   private readonly apiVersion: string;
@@ -93,9 +95,11 @@ export class Informer<T extends KubeObject> {
 
   constructor(private readonly options: InformerOptions) {
     this.api = options.kubeConfig.makeApiClient(CustomObjectsApi);
+    this.objects = KubernetesObjectApi.makeApiClient(options.kubeConfig);
     this.watcher = new Watch(options.kubeConfig);
     this.log = options.logger.child({ component: 'informer', resource: options.resource.plural });
-    this.apiVersion = `${options.resource.group}/${options.resource.version}`;
+    const { group, version } = options.resource;
+    this.apiVersion = group === '' ? version : `${group}/${version}`;
   }
 
   addEventHandler(handler: InformerEventHandler<T>): void {
@@ -224,24 +228,37 @@ export class Informer<T extends KubeObject> {
     let listResourceVersion: string | undefined;
     do {
       const page = (
-        this.options.namespace
-          ? await this.api.listNamespacedCustomObject({
-              group,
-              version,
-              plural,
-              namespace: this.options.namespace,
+        group === ''
+          ? await this.objects.list(
+              this.apiVersion,
+              this.options.resource.kind,
+              this.options.namespace,
+              undefined,
+              undefined,
+              undefined,
+              undefined,
+              this.options.labelSelector,
               limit,
-              ...(this.options.labelSelector && { labelSelector: this.options.labelSelector }),
-              ...(continueToken && { _continue: continueToken }),
-            })
-          : await this.api.listClusterCustomObject({
-              group,
-              version,
-              plural,
-              limit,
-              ...(this.options.labelSelector && { labelSelector: this.options.labelSelector }),
-              ...(continueToken && { _continue: continueToken }),
-            })
+              continueToken,
+            )
+          : this.options.namespace
+            ? await this.api.listNamespacedCustomObject({
+                group,
+                version,
+                plural,
+                namespace: this.options.namespace,
+                limit,
+                ...(this.options.labelSelector && { labelSelector: this.options.labelSelector }),
+                ...(continueToken && { _continue: continueToken }),
+              })
+            : await this.api.listClusterCustomObject({
+                group,
+                version,
+                plural,
+                limit,
+                ...(this.options.labelSelector && { labelSelector: this.options.labelSelector }),
+                ...(continueToken && { _continue: continueToken }),
+              })
       ) as { metadata?: { resourceVersion?: string; continue?: string }; items?: T[] };
       for (const item of page.items ?? []) {
         const obj = this.prepare(item);
@@ -281,9 +298,10 @@ export class Informer<T extends KubeObject> {
   /** One watch request; resolves with what to do next, rejects on failure. */
   private watchOnce(): Promise<WatchEnd> {
     const { group, version, plural } = this.options.resource;
+    const base = group === '' ? `/api/${version}` : `/apis/${group}/${version}`;
     const path = this.options.namespace
-      ? `/apis/${group}/${version}/namespaces/${encodeURIComponent(this.options.namespace)}/${plural}`
-      : `/apis/${group}/${version}/${plural}`;
+      ? `${base}/namespaces/${encodeURIComponent(this.options.namespace)}/${plural}`
+      : `${base}/${plural}`;
     const range = this.options.watchTimeoutSeconds ?? { min: 300, max: 600 };
     const timeoutSeconds = Math.floor(range.min + Math.random() * (range.max - range.min));
 

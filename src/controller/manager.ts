@@ -12,12 +12,19 @@
 //   release the lease, close the HTTP servers.
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { type CacheReader, Controller, type ControllerDefinition, FAILURE_BACKOFF } from './controller.js';
+import {
+  type CacheReader,
+  Controller,
+  type ControllerDefinition,
+  cacheProblem,
+  FAILURE_BACKOFF,
+} from './controller.js';
 import { type RunningServer, startHealthServer, startMetricsServer } from './health.js';
 import type { KubeObject } from './informer.js';
 import { APPLICATION_CONTROLLER } from './kinds.js';
 import { LeaderElector } from './leader.js';
 import type { OperatorMetrics } from './metrics.js';
+import type { ObjectCache } from './multi-namespace-informer.js';
 
 export type {
   ControllerDefinition,
@@ -58,6 +65,11 @@ export interface ManagerOptions {
   healthAddr?: string;
   /** How long stop() waits for in-flight reconciles (default 30 s). */
   shutdownTimeoutMs?: number;
+  /**
+   * Caches the reconcilers read besides their own kinds' (the namespaces, for their role
+   * annotations): started, stopped and health-checked (`informer-<name>`) with the others.
+   */
+  caches?: Array<{ name: string; cache: ObjectCache<KubeObject> }>;
   /** Informer settings for tests (backoff). */
   informerBackoff?: { initialMs?: number; maxMs?: number };
   /** Backoff after failed reconciles (default FAILURE_BACKOFF). */
@@ -181,10 +193,16 @@ export class Manager {
       this.healthServer = await startHealthServer(
         this.options.healthAddr ?? '0',
         // The application controller's check keeps its historical name.
-        this.controllers.map((c) => ({
-          name: c.name === APPLICATION_CONTROLLER ? 'informer' : `informer-${c.name}`,
-          check: () => c.cacheProblem(),
-        })),
+        [
+          ...this.controllers.map((c) => ({
+            name: c.name === APPLICATION_CONTROLLER ? 'informer' : `informer-${c.name}`,
+            check: () => c.cacheProblem(),
+          })),
+          ...this.sharedCaches.map(({ name, cache }) => ({
+            name: `informer-${name}`,
+            check: () => cacheProblem(cache),
+          })),
+        ],
         this.log,
       );
       if (this.healthServer) this.servers.push(this.healthServer);
@@ -194,6 +212,7 @@ export class Manager {
       throw error;
     }
     for (const c of this.controllers) c.informer.start();
+    for (const { cache } of this.sharedCaches) cache.start();
     if (this.elector) this.elector.start();
     else this.startWorkers();
   }
@@ -219,6 +238,7 @@ export class Manager {
       // Lease lost: nothing to hand over (the lease is not ours to release) and no time to wait
       // for an API server that may be unreachable. Stop watching and go.
       for (const c of this.controllers) void c.informer.stop(0);
+      for (const { cache } of this.sharedCaches) void cache.stop(0);
       await Promise.all(this.servers.map((s) => s.close()));
       this.servers = [];
       this.log.info({ reason, code }, 'stopped');
@@ -240,12 +260,32 @@ export class Manager {
         this.log.warn({ inFlight: this.activeReconciles }, 'in-flight reconciles did not finish in time');
       }
     }
-    await Promise.all(this.controllers.map((c) => c.informer.stop()));
+    await Promise.all([
+      ...this.controllers.map((c) => c.informer.stop()),
+      ...this.sharedCaches.map(({ cache }) => cache.stop()),
+    ]);
     if (this.elector) await this.elector.release();
     await Promise.all(this.servers.map((s) => s.close()));
     this.servers = [];
     this.log.info({ reason, code }, 'stopped');
     this.finish({ code, reason, immediate: false });
+  }
+
+  /** Reconciles every resource of `namespace` again, of every kind (its AWS role changed). */
+  requeueNamespace(namespace: string): void {
+    const prefix = `${namespace}/`;
+    for (const c of this.controllers) {
+      for (const key of c.informer.keys()) {
+        if (!key.startsWith(prefix)) continue;
+        // A fresh start: backoff earned under the old mapping says nothing about the new one.
+        c.queue.forget(key);
+        c.queue.add(key);
+      }
+    }
+  }
+
+  private get sharedCaches(): Array<{ name: string; cache: ObjectCache<KubeObject> }> {
+    return this.options.caches ?? [];
   }
 
   private startWorkers(): void {

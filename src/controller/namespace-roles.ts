@@ -2,59 +2,75 @@
 // Namespaces are the admin's: tenants with edit rights in a namespace cannot change its
 // annotations, so a resource cannot choose the account it acts in.
 //
-// Read with a namespaced `get` (RBAC: get namespaces, no list or watch) and kept for a short time,
-// so a reconcile does not cost an API call; an annotation change is seen within that time at the
-// resource's next reconcile (at the latest one resync later).
+// Namespaces are watched (an informer: list and watch namespaces), so a reconcile reads the
+// mapping from memory and a change to a namespace's role annotations is told at once to whoever
+// listens (the manager re-queues that namespace's resources). Before the cache has synced, or for
+// a namespace it does not hold yet, the namespace is read with a `get`.
 import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
 import type { NamespaceRoles } from '../aws/access.js';
-import { type NamespaceRole, namespaceRoleOf } from '../aws/accounts.js';
+import {
+  EXTERNAL_ID_ANNOTATION,
+  type NamespaceRole,
+  namespaceRoleOf,
+  REGION_ANNOTATION,
+  ROLE_ARN_ANNOTATION,
+} from '../aws/accounts.js';
+import { Informer, type KubeObject } from './informer.js';
 import { httpStatusOf } from './kube-errors.js';
 
-export const DEFAULT_NAMESPACE_ROLE_TTL_MS = 10_000;
+type Namespace = KubeObject & { metadata: { annotations?: Record<string, string> } };
 
-interface Entry {
-  annotations: Record<string, string> | undefined;
-  readAt: number;
+const MAPPING_ANNOTATIONS = [ROLE_ARN_ANNOTATION, REGION_ANNOTATION, EXTERNAL_ID_ANNOTATION];
+
+/** Whether two versions of a namespace map it differently (any of the three annotations). */
+export function mappingChanged(before: Namespace | undefined, after: Namespace | undefined): boolean {
+  return MAPPING_ANNOTATIONS.some(
+    (name) => before?.metadata.annotations?.[name] !== after?.metadata.annotations?.[name],
+  );
 }
 
 export class KubeNamespaceRoles implements NamespaceRoles {
+  /** The namespaces, as the manager starts, stops and health-checks its other caches. */
+  readonly informer: Informer<Namespace>;
   private readonly api: CoreV1Api;
-  private readonly cache = new Map<string, Entry>();
-  private readonly inFlight = new Map<string, Promise<Entry>>();
+  private readonly listeners: Array<(namespace: string) => void> = [];
 
-  constructor(
-    kubeConfig: KubeConfig,
-    private readonly ttlMs = DEFAULT_NAMESPACE_ROLE_TTL_MS,
-    private readonly now: () => number = Date.now,
-  ) {
+  constructor(kubeConfig: KubeConfig, logger: Logger) {
     this.api = kubeConfig.makeApiClient(CoreV1Api);
+    this.informer = new Informer<Namespace>({
+      kubeConfig,
+      resource: { group: '', version: 'v1', plural: 'namespaces', kind: 'Namespace' },
+      logger,
+    });
+    const tell = (before: Namespace | undefined, after: Namespace | undefined) => {
+      const name = (after ?? before)?.metadata.name;
+      if (name && mappingChanged(before, after)) for (const listener of this.listeners) listener(name);
+    };
+    this.informer.addEventHandler({
+      onUpdate: (before, after) => tell(before, after),
+      onDelete: (before) => tell(before, undefined),
+    });
+  }
+
+  /** `listener(namespace)` runs whenever a namespace's role, region or external id annotation changes. */
+  onMappingChange(listener: (namespace: string) => void): void {
+    this.listeners.push(listener);
   }
 
   async roleOf(namespace: string): Promise<NamespaceRole | undefined> {
-    const cached = this.cache.get(namespace);
-    const entry = cached && this.now() - cached.readAt < this.ttlMs ? cached : await this.read(namespace);
-    return namespaceRoleOf(namespace, entry.annotations);
+    const cached = this.informer.hasSynced() ? this.informer.get(namespace) : undefined;
+    const annotations = cached ? cached.metadata.annotations : await this.read(namespace);
+    return namespaceRoleOf(namespace, annotations);
   }
 
-  private read(namespace: string): Promise<Entry> {
-    let pending = this.inFlight.get(namespace);
-    if (!pending) {
-      pending = this.fetch(namespace).finally(() => this.inFlight.delete(namespace));
-      this.inFlight.set(namespace, pending);
-    }
-    return pending;
-  }
-
-  private async fetch(name: string): Promise<Entry> {
-    let annotations: Record<string, string> | undefined;
+  private async read(name: string): Promise<Record<string, string> | undefined> {
     try {
-      annotations = (await this.api.readNamespace({ name })).metadata?.annotations;
+      return (await this.api.readNamespace({ name })).metadata?.annotations;
     } catch (err) {
-      // A terminating namespace still answers; one that is gone has no resources left to act for.
+      // A namespace that is gone has no resources left to act for.
       if (httpStatusOf(err) !== 404) throw err;
+      return undefined;
     }
-    const entry = { annotations, readAt: this.now() };
-    this.cache.set(name, entry);
-    return entry;
   }
 }

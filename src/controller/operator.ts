@@ -51,9 +51,10 @@ export interface Operator {
 
 export function createOperator(o: OperatorOptions): Operator {
   const keyCacheTtlMs = o.keyCacheTtlMs ?? 3 * 60_000;
+  const namespaceRoles = new KubeNamespaceRoles(o.kubeConfig, o.logger);
   const access = new AwsAccess({
     clients: o.aws,
-    namespaces: new KubeNamespaceRoles(o.kubeConfig),
+    namespaces: namespaceRoles,
     requireNamespaceRole: o.requireNamespaceRole ?? false,
     keyVerifier: { ttlMs: keyCacheTtlMs, negativeTtlMs: Math.min(keyCacheTtlMs, 30_000) },
   });
@@ -81,6 +82,7 @@ export function createOperator(o: OperatorOptions): Operator {
     ...(o.metricsAddr && { metricsAddr: o.metricsAddr }),
     ...(o.healthAddr && { healthAddr: o.healthAddr }),
     ...(o.leaderElection && { leaderElection: o.leaderElection }),
+    caches: [{ name: 'namespaces', cache: namespaceRoles.informer }],
     controllers: [
       applicationController(
         ({ logger, mayWrite }) =>
@@ -109,6 +111,11 @@ export function createOperator(o: OperatorOptions): Operator {
           }),
       ),
     ],
+  });
+  // The admin changed a namespace's role: its resources are checked against it now, not at resync.
+  namespaceRoles.onMappingChange((namespace) => {
+    o.logger.info({ namespace }, 'namespace role annotations changed; reconciling its resources');
+    manager.requeueNamespace(namespace);
   });
   return { manager, events };
 }

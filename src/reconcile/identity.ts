@@ -2,6 +2,7 @@
 // (applicationId and region) it wins over spec for life; before that, spec and the defaults say.
 import { FINALIZER } from '../api/constants.js';
 import type { EmrServerlessApplication, Origin, Spec } from '../api/schema.js';
+import type { AwsScope } from '../aws/access.js';
 
 export const spec_ = (resource: EmrServerlessApplication) => (resource.spec ?? {}) as Partial<Spec>;
 
@@ -21,6 +22,22 @@ export function accountOfArn(arn: string | undefined): string | undefined {
 /** The account of the bound application: recorded in status, or read from its ARN. */
 export function boundAccountOf(resource: EmrServerlessApplication): string | undefined {
   return resource.status?.account ?? accountOfArn(resource.status?.arn);
+}
+
+/**
+ * The account a reconcile acts in, as far as a recorded binding needs it: the namespace role's;
+ * else the found object's (its ARN); else, for a recorded object the operator's own identity did
+ * not find (gone, or in another account: the namespace's role was removed), the operator's own
+ * account. Only that last case costs a call (STS GetCallerIdentity, once per process).
+ */
+export async function actingAccount(
+  scope: Pick<AwsScope, 'account' | 'actingAccount'>,
+  found: { arn: string } | null | undefined,
+  recorded: boolean,
+): Promise<string | undefined> {
+  if (scope.account !== undefined) return scope.account;
+  if (found) return accountOfArn(found.arn);
+  return recorded ? scope.actingAccount() : undefined;
 }
 
 export function regionOf(resource: EmrServerlessApplication, defaultRegion: string): string {
@@ -51,24 +68,34 @@ export function mayOwnUnrecordedApplication(resource: EmrServerlessApplication):
 }
 
 /**
+ * A bound resource whose namespace now acts in another account (its role was changed to one of
+ * another account, or removed so the operator's own identity in its own account acts). The
+ * application cannot be reached from there, and a resource is never moved: nothing is sent,
+ * deletion included, until the mapping is restored.
+ */
+export function accountConflict(resource: EmrServerlessApplication, account?: string): string | undefined {
+  const binding = bindingOf(resource);
+  const bound = boundAccountOf(resource);
+  if (!binding || account === undefined || bound === undefined || account === bound) return undefined;
+  const namespace = resource.metadata.namespace;
+  return (
+    `application ${binding.applicationId} is bound in AWS account ${bound}, but namespace ${namespace} now acts in ` +
+    `account ${account}. A resource is never moved between accounts: nothing was sent to AWS` +
+    (resource.metadata.deletionTimestamp ? ' and the finalizer stays' : '') +
+    `. Restore the namespace's emrserverless.operator.dev/role-arn annotation to a role of account ${bound}` +
+    (resource.metadata.deletionTimestamp
+      ? `, or, to leave the application in account ${bound} untouched, remove the finalizer by hand.`
+      : ', or create a new resource for the new account.')
+  );
+}
+
+/**
  * A binding field of spec that disagrees with the binding: possible only where the CRD lacks
  * its admission rules. Nothing moves; the resource is Stalled until spec is put back.
  */
-export function bindingConflict(
-  resource: EmrServerlessApplication,
-  spec: Spec,
-  account?: string,
-): string | undefined {
+export function bindingConflict(resource: EmrServerlessApplication, spec: Spec): string | undefined {
   const binding = bindingOf(resource);
   if (!binding) return undefined;
-  const bound = boundAccountOf(resource);
-  if (account !== undefined && bound !== undefined && account !== bound) {
-    return (
-      `application ${binding.applicationId} is bound in AWS account ${bound}, but namespace ` +
-      `${resource.metadata.namespace} now maps to account ${account}. A resource is never moved between ` +
-      'accounts: restore the namespace role, or create a new resource; nothing was sent to AWS.'
-    );
-  }
   const fix = 'Put it back, or create a new resource for another application; nothing was sent to AWS.';
   if (spec.applicationId !== undefined && spec.applicationId !== binding.applicationId) {
     return `spec.applicationId is ${spec.applicationId} but this resource is bound to application ${binding.applicationId} for life. ${fix}`;

@@ -26,7 +26,7 @@ import {
 } from './changes.js';
 import { deletionScope, planOwnership } from './claims.js';
 import { convergenceGuard } from './convergence.js';
-import { applicationIdOf, bindingConflict, regionOf } from './identity.js';
+import { accountConflict, applicationIdOf, bindingConflict, regionOf } from './identity.js';
 import { keyCheck } from './keys.js';
 import { normal, Outcome, TRANSITION_POLL_MAX_MS } from './outcome.js';
 import { NO_ADOPTION, ownershipTags } from './ownership.js';
@@ -56,8 +56,10 @@ function planApplication(input: PlanInput, spec: Spec): Plan {
   const app = observed.app ?? undefined;
   const out = new Outcome(input, spec);
   const region = regionOf(resource, input.options.defaultRegion);
-  const moved = bindingConflict(resource, spec, observed.account);
-  if (moved) return out.stalled('ImmutableFieldConflict', moved);
+  const moved = accountConflict(resource, observed.account);
+  if (moved) return out.stalled('AccountMappingChanged', moved);
+  const specConflict = bindingConflict(resource, spec);
+  if (specConflict) return out.stalled('ImmutableFieldConflict', specConflict);
   const key = keyCheck(
     spec.diskEncryptionConfiguration?.encryptionKeyArn,
     observed.key,
@@ -269,6 +271,9 @@ function planDeletion(input: PlanInput): Plan {
   const { resource, observed } = input;
   const out = new Outcome(input, undefined);
   if (!(resource.metadata.finalizers ?? []).includes(FINALIZER)) return out.untouched();
+  // Not found from another account is not gone: the finalizer stays, nothing is deleted.
+  const moved = accountConflict(resource, observed.account);
+  if (moved) return out.stalled('AccountMappingChanged', moved);
   const app = observed.app ?? undefined;
   const release = (reason: string, message: string) =>
     out

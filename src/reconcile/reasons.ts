@@ -45,6 +45,7 @@ export const CONDITION_REASONS = {
   AwsRejected: 'Stalled',
   AccessDenied: 'Stalled',
   NoAccountMapping: 'Stalled',
+  AccountMappingChanged: 'Stalled',
   QuotaExceeded: 'Stalled',
   NotConverging: 'Stalled',
   // Job runs.

@@ -10,6 +10,7 @@ import { jsonEqual } from './compare.js';
 import { EventBatch } from './event-batch.js';
 import { execute } from './executor.js';
 import { failureOf } from './failures.js';
+import { actingAccount, bindingOf, boundAccountOf } from './identity.js';
 import { ClaimLocks } from './ownership.js';
 import {
   applicationIdOf,
@@ -176,9 +177,10 @@ export class Reconciler {
 
   private async observe(
     resource: EmrServerlessApplication,
-    { port, keys, account }: AwsScope,
+    scope: AwsScope,
     carried?: AwsApplication,
   ): Promise<Observed> {
+    const { port, keys } = scope;
     const spec = (resource.spec ?? {}) as Partial<Spec>;
     const id = applicationIdOf(resource);
     let app: Observed['app'];
@@ -194,6 +196,7 @@ export class Reconciler {
       typeof keyArn === 'string' &&
       KMS_KEY_ARN_PATTERN.test(keyArn);
     const key = verify ? await keys.describe(keyArn) : undefined;
+    const account = await actingAccount(scope, app, !!bindingOf(resource) && !!boundAccountOf(resource));
     return { app, key, ...(account !== undefined ? { account } : {}) };
   }
 

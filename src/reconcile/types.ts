@@ -35,7 +35,10 @@ export interface Observed {
   activeJobRuns?: number;
   /** DescribeKey's answer for the declared key, when one is declared and verification is on. */
   key?: KeyFacts;
-  /** The AWS account the namespace's role acts in; undefined for the operator's own identity. */
+  /**
+   * The AWS account this reconcile acts in: the namespace role's, or the operator's own when
+   * known (a found application's ARN, or STS for a bound application not found); else undefined.
+   */
   account?: string;
 }
 

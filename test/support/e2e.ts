@@ -318,7 +318,6 @@ export interface E2eOptions {
 }
 
 export class E2e {
-  readonly operators: OperatorProcess[] = [];
   readonly aws: EmulatorControl;
   private operatorCount = 0;
 
@@ -328,6 +327,8 @@ export class E2e {
     readonly emulator: Emulator,
     readonly operatorKubeconfig: string,
     private readonly options: E2eOptions,
+    /** Shared with the E2e this one was made from (`alsoIn`). */
+    readonly operators: OperatorProcess[] = [],
   ) {
     this.aws = new EmulatorControl(emulator.endpoint);
   }
@@ -344,6 +345,24 @@ export class E2e {
     const e2e = new E2e(namespace, cluster, emulator, operatorKubeconfig, options);
     if (options.operator !== false) await e2e.startOperator();
     return e2e;
+  }
+
+  /**
+   * Another namespace (`prefix-xxxx`, created now) served by this E2e's operators and local AWS
+   * service: kubectl and the waits of the answer act there. The operators watch it once started
+   * with `--namespace=<its name>` added. Stop only the E2e it was made from.
+   */
+  async alsoIn(prefix: string): Promise<E2e> {
+    const namespace = `${prefix}-${Math.random().toString(16).slice(2, 8)}`;
+    await runKubectl(this.cluster.kubectlPath, this.cluster.kubeconfig, ['create', 'namespace', namespace]);
+    return new E2e(
+      namespace,
+      this.cluster,
+      this.emulator,
+      this.operatorKubeconfig,
+      this.options,
+      this.operators,
+    );
   }
 
   /** The flags a user passes, pointed at this test's namespace, service account and AWS endpoint. */

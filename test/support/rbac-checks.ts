@@ -57,8 +57,10 @@ export function neededAccess({ operatorNs, watchedNs, lease, clusterWide = true 
     ['update', `leases.coordination.k8s.io/${lease}`, '-n', operatorNs],
     // cluster-identity.ts: the kube-system namespace, whose uid names the cluster
     ['get', 'namespaces/kube-system'],
-    // namespace-roles.ts: each resource's namespace, whose annotations name its IAM role
+    // namespace-roles.ts: the namespaces, whose annotations name their IAM roles (watched)
     ['get', `namespaces/${watchedNs}`],
+    ['list', 'namespaces'],
+    ['watch', 'namespaces'],
   ];
 }
 
@@ -71,8 +73,6 @@ export function forbiddenAccess({ operatorNs, watchedNs, lease }: RbacScope): st
     ['create', 'pods', '-n', operatorNs],
     ['create', 'pods', '-n', watchedNs],
     ['delete', 'namespaces', watchedNs],
-    ['list', 'namespaces'],
-    ['watch', 'namespaces'],
     ['patch', `namespaces/${watchedNs}`],
     ['update', 'namespaces/kube-system'],
     ['create', 'serviceaccounts/token', '-n', operatorNs],

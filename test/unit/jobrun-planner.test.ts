@@ -461,3 +461,44 @@ describe('deletion', () => {
     ]);
   });
 });
+
+describe('the namespace acts in another account than the run (its role changed or was removed)', () => {
+  const RUN_ARN = 'arn:aws:emr-serverless:eu-west-1:111111111111:/applications/00fapp/jobruns/00frun';
+  const inA = { ...SUBMITTED, arn: RUN_ARN };
+
+  it('a submitted run not found from there: Stalled AccountMappingChanged, not JobRunNotFound', () => {
+    const p = plan(jobRun({}, { status: inA }), { run: null, account: '123456789012' });
+    expect(p.actions).toEqual([]);
+    expect(reasonOf(p, 'Stalled')).toBe('AccountMappingChanged');
+    expect(p.status.conditions?.find((c) => c.type === 'Stalled')?.message).toContain(
+      'job run 00frun is in AWS account 111111111111, but namespace team now acts in account 123456789012',
+    );
+  });
+
+  it('deleted meanwhile: nothing cancelled or released, the finalizer stays', () => {
+    const deleting = jobRun({}, { metadata: { deletionTimestamp: NOW.toISOString() } as never, status: inA });
+    const p = plan(deleting, { run: null, account: '123456789012' });
+    expect(p.actions).toEqual([]);
+    expect(reasonOf(p, 'Stalled')).toBe('AccountMappingChanged');
+    expect(p.status.conditions?.find((c) => c.type === 'Stalled')?.message).toContain('the finalizer stays');
+  });
+
+  it('not submitted yet, the application bound in another account: nothing submitted', () => {
+    const p = plan(jobRun({}, { metadata: { finalizers: [] } as never }), {
+      application: application({ account: '111111111111' }),
+      account: '444444444444',
+    });
+    expect(p.actions).toEqual([]);
+    expect(reasonOf(p, 'Stalled')).toBe('AccountMappingChanged');
+  });
+
+  it('the same account: goes on as usual; a final run does not care', () => {
+    expect(
+      plan(jobRun({}, { status: inA }), { run: null, account: '111111111111' }).status.conditions,
+    ).toEqual(
+      expect.arrayContaining([expect.objectContaining({ type: 'Stalled', reason: 'JobRunNotFound' })]),
+    );
+    const final = plan(jobRun({}, { status: { ...inA, state: 'SUCCESS' } }), { account: '444444444444' });
+    expect(reasonOf(final)).toBe('Succeeded');
+  });
+});

@@ -288,16 +288,38 @@ const cases: Case[] = [
     check: (p) => expect(p.status.region).toBe('eu-west-1'),
   },
   {
-    name: 'bound in one account, the namespace now maps to another: ImmutableFieldConflict, nothing written',
+    name: 'bound in one account, the namespace now maps to another: AccountMappingChanged, nothing written',
     resource: resource(baseSpec, { status: known }),
     observed: { app: null, account: '444444444444' },
     actions: [],
-    reason: 'ImmutableFieldConflict',
+    reason: 'AccountMappingChanged',
     phase: 'S',
     check: (p) => {
       expect(cond(p, 'Stalled')?.message).toContain('is bound in AWS account 123456789012');
+      expect(cond(p, 'Stalled')?.message).toContain('now acts in account 444444444444');
       expect(p.status.account).toBe('123456789012');
     },
+  },
+  {
+    name: 'bound in one account, the role removed and the operator in another: not found is not re-created',
+    resource: resource(baseSpec, { status: { ...known, account: '111111111111' } }),
+    observed: { app: null, account: '123456789012' },
+    actions: [],
+    reason: 'AccountMappingChanged',
+    phase: 'S',
+    check: (p) => {
+      expect(cond(p, 'Stalled')?.message).toContain('is bound in AWS account 111111111111');
+      expect(p.status.account).toBe('111111111111');
+      expect(p.status.applicationId).toBe('00fapp1');
+    },
+  },
+  {
+    name: 'bound, and the identity acts in the same account: not found stays ApplicationNotFound',
+    resource: resource(baseSpec, { status: { ...known, account: '123456789012' } }),
+    observed: { app: null, account: '123456789012' },
+    actions: [],
+    reason: 'ApplicationNotFound',
+    phase: 'S',
   },
   {
     name: 'the account the namespace role acts in is recorded with the binding',
@@ -1020,6 +1042,26 @@ const cases: Case[] = [
     reason: 'Deleting',
     phase: 'P',
     events: ['Deleted'],
+  },
+  {
+    name: 'delete while the namespace acts in another account: the finalizer stays, nothing is deleted',
+    resource: resource(baseSpec, { status: { ...known, account: '111111111111' }, deleting: true }),
+    observed: { app: null, account: '123456789012' },
+    actions: [],
+    reason: 'AccountMappingChanged',
+    phase: 'S',
+    check: (p) => expect(cond(p, 'Stalled')?.message).toContain('the finalizer stays'),
+  },
+  {
+    name: 'delete (Retain) while the namespace acts in another account: the finalizer stays too',
+    resource: resource(
+      { applicationId: '00fapp1' },
+      { status: { ...known, account: '111111111111', origin: 'Adopted' }, deleting: true },
+    ),
+    observed: { app: null, account: '444444444444' },
+    actions: [],
+    reason: 'AccountMappingChanged',
+    phase: 'S',
   },
   {
     name: 'delete: not found releases the finalizer',

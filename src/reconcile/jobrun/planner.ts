@@ -12,6 +12,7 @@ import { type EmrServerlessApplication, KMS_KEY_ARN_PATTERN } from '../../api/sc
 import { FINAL_JOB_RUN_STATES, type JobRunState } from '../../aws/port.js';
 import { ensureFinalizer } from '../changes.js';
 import { findCondition } from '../conditions.js';
+import { accountOfArn, boundAccountOf } from '../identity.js';
 import { keyCheck } from '../keys.js';
 import { normal } from '../outcome.js';
 import { NO_ADOPTION, ownershipTags } from '../ownership.js';
@@ -104,6 +105,8 @@ export function planJobRun(input: JobRunPlanInput): JobRunPlan {
   const { resource, observed } = input;
   const out = new JobRunOutcome(input, spec);
   const run = observed.run;
+  const moved = accountConflict(input);
+  if (moved) return out.stalled('AccountMappingChanged', moved);
 
   if (resource.status?.jobRunId) {
     if (run === null) {
@@ -259,6 +262,39 @@ function follow(input: JobRunPlanInput, out: JobRunOutcome): JobRunPlan {
   );
 }
 
+/**
+ * The account the run is in (its ARN), or, before submission, the one its application is bound
+ * in; a namespace now acting in another account (its role changed or removed) moves nothing.
+ */
+function recordedAccountOf(
+  resource: EmrServerlessJobRun,
+  application: EmrServerlessApplication | undefined,
+): string | undefined {
+  if (resource.status?.jobRunId) return accountOfArn(resource.status.arn);
+  return application?.status?.applicationId ? boundAccountOf(application) : undefined;
+}
+
+function accountConflict({ resource, observed }: JobRunPlanInput): string | undefined {
+  // A final run needs nothing more from AWS: wherever the namespace acts now does not matter.
+  if (isFinal(resource.status?.state)) return undefined;
+  const recorded = recordedAccountOf(resource, observed.application);
+  const account = observed.account;
+  if (recorded === undefined || account === undefined || recorded === account) return undefined;
+  const namespace = resource.metadata.namespace;
+  const restore = `Restore the namespace's emrserverless.operator.dev/role-arn annotation to a role of account ${recorded}`;
+  const id = resource.status?.jobRunId;
+  if (!id) {
+    return `EmrServerlessApplication ${specOf(resource).applicationRef?.name} is bound in AWS account ${recorded}, but namespace ${namespace} now acts in account ${account}: nothing is submitted. ${restore}.`;
+  }
+  return (
+    `job run ${id} is in AWS account ${recorded}, but namespace ${namespace} now acts in account ${account}. ` +
+    `A resource is never moved between accounts: nothing was sent to AWS` +
+    (resource.metadata.deletionTimestamp
+      ? ` and the finalizer stays. ${restore}, or, to leave the run alone, remove the finalizer by hand.`
+      : `. ${restore}.`)
+  );
+}
+
 function planJobRunDeletion(input: JobRunPlanInput): JobRunPlan {
   const { resource, observed } = input;
   const out = new JobRunOutcome(input, undefined);
@@ -276,6 +312,9 @@ function planJobRunDeletion(input: JobRunPlanInput): JobRunPlan {
       .progressing('Deleting', message);
 
   if (!id || !target) return release('Deleted', 'No job run was submitted for this resource.');
+  // Not found from another account is not gone: nothing is cancelled, the finalizer stays.
+  const moved = accountConflict(input);
+  if (moved) return out.stalled('AccountMappingChanged', moved);
   if (run === null) return release('Deleted', `Job run ${id} no longer exists in AWS.`);
   if (isFinal(state)) return release('Deleted', `Job run ${id} is ${state}.`);
   if (policy === 'Orphan') {

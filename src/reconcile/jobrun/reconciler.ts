@@ -10,6 +10,7 @@ import { AwsError, type AwsJobRun, type AwsPort } from '../../aws/port.js';
 import { jsonEqual } from '../compare.js';
 import { EventBatch } from '../event-batch.js';
 import { failureOf, planFailure } from '../failures.js';
+import { actingAccount } from '../identity.js';
 import {
   assertMayWrite,
   type EventRecorder,
@@ -20,12 +21,14 @@ import {
 import type { PlanOptions } from '../types.js';
 import {
   CREATED_AT_SLACK_MS,
+  isFinal,
   type JobRunObserved,
   type JobRunPlan,
   keyToVerify,
   planJobRun,
   runLookup,
   runName,
+  targetOf,
 } from './planner.js';
 import type { JobRunAction } from './types.js';
 
@@ -121,11 +124,12 @@ export class JobRunReconciler {
         : undefined;
     const lookup = runLookup(resource, application);
     let run: AwsJobRun | null | undefined;
+    let account: string | undefined;
     if (lookup.kind === 'get') {
-      run =
-        (await (
-          await this.port(resource, lookup.target.region)
-        ).getJobRun(lookup.target.applicationId, lookup.jobRunId)) ?? null;
+      const scope = await this.scope(resource, lookup.target.region);
+      run = (await scope.port.getJobRun(lookup.target.applicationId, lookup.jobRunId)) ?? null;
+      // As for applications: a run the operator's own identity does not find may be in another account.
+      account = await actingAccount(scope, run, true);
     } else if (lookup.kind === 'find') {
       const created = Date.parse(resource.metadata.creationTimestamp ?? '') || this.now().getTime();
       const spec = resource.spec as { mode?: 'BATCH' | 'STREAMING' } | undefined;
@@ -146,7 +150,16 @@ export class JobRunReconciler {
           await this.scope(resource, 'target' in lookup ? lookup.target.region : undefined)
         ).keys.describe(keyArn)
       : undefined;
-    return { ...(application && { application }), ...(run !== undefined && { run }), ...(key && { key }) };
+    // Before submission, a namespace role's account is compared with the application's.
+    const target = targetOf(resource, application);
+    if (account === undefined && target && !isFinal(resource.status?.state))
+      account = (await this.scope(resource, target.region)).account;
+    return {
+      ...(application && { application }),
+      ...(run !== undefined && { run }),
+      ...(key && { key }),
+      ...(account !== undefined && { account }),
+    };
   }
 
   /** The run acts in its namespace's account, in the application's region (else the namespace's). */

@@ -30,6 +30,11 @@ export interface JobRunObserved {
   run?: AwsJobRun | null;
   /** DescribeKey's answer for the job-level key, when one is declared and checked. */
   key?: KeyFacts;
+  /**
+   * The AWS account this reconcile acts in, when known: the namespace role's, the found run's, or
+   * (for a submitted run not found) the operator's own, asked of STS.
+   */
+  account?: string;
 }
 
 export interface JobRunPlanInput {

@@ -108,10 +108,10 @@ describe('helm lint and helm template', () => {
         '--leader-election-id=emr-serverless-operator-shard-a',
       ]),
     );
-    // Bound in the watched namespaces only, but namespace reads (cluster-scoped gets) need a
+    // Bound in the watched namespaces only, but namespace reads (cluster-scoped) need a
     // ClusterRoleBinding of their own: exactly the namespaces rule of manifests/rbac.yaml.
     expect(find(shard, 'ClusterRole', 'shard-a-emr-serverless-operator-cluster-identity').rules).toEqual([
-      { apiGroups: [''], resources: ['namespaces'], verbs: ['get'] },
+      { apiGroups: [''], resources: ['namespaces'], verbs: ['get', 'list', 'watch'] },
     ]);
     const leaseRule = find(shard, 'Role').rules.find((r: { resourceNames?: string[] }) => r.resourceNames);
     expect(leaseRule.resourceNames).toEqual(['emr-serverless-operator-shard-a']);

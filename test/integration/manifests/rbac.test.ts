@@ -58,7 +58,8 @@ const ONE_KIND: Record<string, string> = {
 
 /**
  * The Kubernetes calls in src/controller, as "apiGroup/resource verb", read from the source: each
- * `this.api.<method>(` of a client-node API class, and `new Watch(` (the informer's watch).
+ * `this.api.<method>(` of a client-node API class, `new Watch(` (the informer's watch), and
+ * informers of core resources.
  * Custom-object calls count for every kind served, unless the file serves one kind (ONE_KIND).
  */
 function callsInSource(): Set<string> {
@@ -70,6 +71,11 @@ function callsInSource(): Set<string> {
       /makeApiClient\((\w+)\)/.exec(source)?.[1] ?? (file in ONE_KIND ? 'CustomObjectsApi' : undefined);
     const kinds = ONE_KIND[file] ? [ONE_KIND[file]] : KINDS;
     if (/new Watch\(/.test(source)) for (const kind of kinds) calls.add(`${kind} watch`);
+    // An Informer of a core resource (namespace-roles.ts: namespaces) lists and watches it.
+    for (const [, plural] of source.matchAll(/resource: \{ group: '', version: '\w+', plural: '(\w+)'/g)) {
+      calls.add(`/${plural} list`);
+      calls.add(`/${plural} watch`);
+    }
     for (const [, method] of source.matchAll(/this\.api\.(\w+)\(/g)) {
       const match = /^(list|read|get|create|replace|patch|delete)(Namespaced|Cluster)?(\w+)$/.exec(method!);
       if (!match) throw new Error(`${file}: teach this test what ${method} needs`);
@@ -113,6 +119,8 @@ describe('the RBAC of manifests/ against the source', () => {
     const calls = [...callsInSource()].sort();
     expect(calls).toEqual([
       '/namespaces get',
+      '/namespaces list',
+      '/namespaces watch',
       'coordination.k8s.io/leases create',
       'coordination.k8s.io/leases get',
       'coordination.k8s.io/leases update',
@@ -174,7 +182,7 @@ describe("the operator's service account", () => {
         `${jobs}/status [] [] [get patch]`,
         `${jobs}/finalizers [] [] [update]`,
         'events.events.k8s.io [] [] [create patch]',
-        'namespaces [] [] [get]',
+        'namespaces [] [] [get list watch]',
       ].sort(),
     );
   });
