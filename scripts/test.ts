@@ -80,40 +80,25 @@ for (const runtime of selected) {
 const tools = timed(
   'test tools (Go build)',
   [process.execPath, 'node_modules/tsx/dist/cli.mjs', 'src/envtest/build-cli.ts'],
-  {
-    nice: true,
-  },
+  { nice: true },
 );
+const project = (name: 'unit' | 'cluster', runtime: Runtime) =>
+  timed(`${name} on Node.js ${runtime.version}`, [
+    ...runtime.command,
+    vitest,
+    'run',
+    '--project',
+    name,
+    '--passWithNoTests',
+    ...vitestArgs,
+  ]);
+
 const results: Result[] = [];
-for (const runtime of selected) {
-  results.push(
-    await timed(`unit on Node.js ${runtime.version}`, [
-      ...runtime.command,
-      vitest,
-      'run',
-      '--project',
-      'unit',
-      '--passWithNoTests',
-      ...vitestArgs,
-    ]),
-  );
-}
+for (const runtime of selected) results.push(await project('unit', runtime));
 const built = await tools;
 results.push(built);
 if (built.code === 0) {
-  for (const runtime of selected) {
-    results.push(
-      await timed(`cluster on Node.js ${runtime.version}`, [
-        ...runtime.command,
-        vitest,
-        'run',
-        '--project',
-        'cluster',
-        '--passWithNoTests',
-        ...vitestArgs,
-      ]),
-    );
-  }
+  for (const runtime of selected) results.push(await project('cluster', runtime));
 }
 
 process.stdout.write('\nnpm test:\n');

@@ -39,9 +39,10 @@ afterAll(async () => {
   await helm(['uninstall', release, '--namespace', ns], { check: false });
 });
 
-describe('the chart with monitoring on, against prometheus-operator’s CRDs', () => {
-  it('every object of the full render is accepted with strict validation and no warning', async () => {
-    const { stdout: manifest } = await helm([
+/** `helm template` with every optional part on (ci/full-values.yaml). */
+const fullRender = async (extra: string[]) =>
+  (
+    await helm([
       'template',
       release,
       CHART,
@@ -49,9 +50,13 @@ describe('the chart with monitoring on, against prometheus-operator’s CRDs', (
       ns,
       '-f',
       join(CI_VALUES, 'full-values.yaml'),
-      '--set',
-      'crds.install=false',
-    ]);
+      ...extra,
+    ])
+  ).stdout;
+
+describe('the chart with monitoring on, against prometheus-operator’s CRDs', () => {
+  it('every object of the full render is accepted with strict validation and no warning', async () => {
+    const manifest = await fullRender(['--set', 'crds.install=false']);
     const kinds = parseObjects(manifest).map((o) => o.kind);
     expect(kinds).toEqual(expect.arrayContaining(['ServiceMonitor', 'PrometheusRule']));
     const dryRun = await kubectl(
@@ -63,17 +68,7 @@ describe('the chart with monitoring on, against prometheus-operator’s CRDs', (
   });
 
   it('a misspelled field of the ServiceMonitor is refused by the same validation', async () => {
-    const { stdout } = await helm([
-      'template',
-      release,
-      CHART,
-      '--namespace',
-      ns,
-      '-f',
-      join(CI_VALUES, 'full-values.yaml'),
-      '--show-only',
-      'templates/servicemonitor.yaml',
-    ]);
+    const stdout = await fullRender(['--show-only', 'templates/servicemonitor.yaml']);
     const broken = stdout.replace(/^(\s+)interval:/m, '$1intervall:');
     expect(broken).not.toBe(stdout);
     const dryRun = await kubectl(
