@@ -687,7 +687,10 @@ async function main(): Promise<void> {
       ];
       // The whole run's start and duration stay: the docs quote how long a full run takes.
       for (const [k, v] of Object.entries(report)) {
-        if (k !== 'timestamp' && k !== 'benchSeconds') merged[k] = v;
+        if (k === 'timestamp' || k === 'benchSeconds') continue;
+        // Initial syncs are kept per size: a run of other sizes adds to them.
+        merged[k] =
+          k === 'initialSync' ? { ...(merged.initialSync as Record<string, unknown>), ...(v as object) } : v;
       }
       report = Object.assign(merged, { partialRuns: partial });
     }
