@@ -3,6 +3,7 @@
 // limit per (role, region) and one credentials cache per role session.
 
 import { callerAccount, type NamespaceRole, roleSessionName } from './accounts.js';
+import { ApplicationListings } from './application-listing.js';
 import type { AwsClients, RoleSession } from './clients.js';
 import { KeyVerifier, type KeyVerifierOptions } from './keys.js';
 import { AwsError, type AwsPort, type KeyFacts } from './port.js';
@@ -30,6 +31,8 @@ export interface AwsScope {
   actingAccount(): Promise<string>;
   /** The namespace's default region, when its annotations name one. */
   region: string | undefined;
+  /** ListApplications of this identity in this region, shared by every namespace acting as it. */
+  applications: ApplicationListings;
 }
 
 export interface AwsAccessOptions {
@@ -38,6 +41,12 @@ export interface AwsAccessOptions {
   /** `run --require-namespace-role`: a namespace without a role is refused. */
   requireNamespaceRole: boolean;
   keyVerifier?: KeyVerifierOptions;
+  /**
+   * A scope's application listing is refreshed in the background on its next use past
+   * `refreshAfterMs`, and not used past `maxAgeMs`; default 5 and 10 minutes (half a resync
+   * period and one).
+   */
+  listing?: { refreshAfterMs: number; maxAgeMs: number };
 }
 
 /** AwsError kind of a namespace the operator may not act for. */
@@ -61,6 +70,8 @@ export class AwsAccess {
   private readonly verifiers = new Map<string, KeyVerifier>();
   /** The operator's own account, once asked (a failed answer is not kept). */
   private operatorAccount: Promise<string> | undefined;
+  /** One listing per (role, external id, region): what one identity sees in one region. */
+  private readonly listings = new Map<string, ApplicationListings>();
 
   constructor(private readonly options: AwsAccessOptions) {}
 
@@ -90,12 +101,14 @@ export class AwsAccess {
     // Fails here, naming the role, when it cannot be assumed; cached credentials answer at once.
     if (session) await clients.roleCredentials.get(session.role, session.sessionName);
     const where = region(role?.region);
+    const port = clients.forSession(session, where);
     return {
-      port: clients.forSession(session, where),
+      port,
       keys: this.verifier(session),
       account: role?.account,
       actingAccount: role ? async () => role.account : () => this.ownAccount(),
       region: role?.region,
+      applications: this.listing(role, where, () => port.listApplications()),
     };
   }
 
@@ -105,6 +118,23 @@ export class AwsAccess {
       throw err;
     });
     return this.operatorAccount;
+  }
+
+  private listing(
+    role: NamespaceRole | undefined,
+    region: string,
+    list: () => ReturnType<AwsPort['listApplications']>,
+  ): ApplicationListings {
+    const key = `${role?.roleArn ?? ''} ${role?.externalId ?? ''} ${region}`;
+    let listings = this.listings.get(key);
+    if (!listings) {
+      listings = new ApplicationListings({
+        list,
+        ...(this.options.listing ?? { refreshAfterMs: 5 * 60_000, maxAgeMs: 10 * 60_000 }),
+      });
+      this.listings.set(key, listings);
+    }
+    return listings;
   }
 
   private verifier(session: RoleSession | undefined): KeyVerifier {

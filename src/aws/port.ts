@@ -24,6 +24,15 @@ export interface AwsApplication extends ApplicationFields {
   state: ApplicationState;
   stateDetails?: string;
   tags: Record<string, string>;
+  /** When the service last changed the application (any field or state; tags are not known to move it). */
+  updatedAt?: Date;
+}
+
+/** One live application as ListApplications answers it: enough to tell whether it moved. */
+export interface ApplicationSummary {
+  applicationId: string;
+  state: ApplicationState;
+  updatedAt?: Date;
 }
 
 export interface CreateApplicationInput extends ApplicationFields {
@@ -108,6 +117,8 @@ export interface AwsPort {
   readonly account?: string | undefined;
   /** undefined when the service answers ResourceNotFound. TERMINATED apps are returned. */
   getApplication(applicationId: string): Promise<AwsApplication | undefined>;
+  /** Every application not TERMINATED (all pages of ListApplications). */
+  listApplications(): Promise<ApplicationSummary[]>;
   /** The non-terminated app with this name tagged with this owner uid, if any. */
   findOwnedApplication(name: string, ownerUid: string): Promise<AwsApplication | undefined>;
   createApplication(input: CreateApplicationInput): Promise<{ applicationId: string; arn: string }>;

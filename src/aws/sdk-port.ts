@@ -5,6 +5,7 @@
 // (clients.ts), so they also cover every page of a paginated listing and every SDK retry.
 import {
   type Application,
+  type ApplicationSummary as ApplicationSummarySdk,
   CancelJobRunCommand,
   CreateApplicationCommand,
   type CreateApplicationRequest,
@@ -15,6 +16,7 @@ import {
   type JobRun,
   type JobRunState,
   ListApplicationsCommand,
+  type ListApplicationsCommandOutput,
   ListJobRunsCommand,
   StartApplicationCommand,
   StartJobRunCommand,
@@ -31,6 +33,7 @@ import { toAwsError } from './errors.js';
 import {
   APPLICATION_STATES,
   type ApplicationState,
+  type ApplicationSummary,
   type AwsApplication,
   type AwsJobRun,
   type AwsPort,
@@ -57,9 +60,9 @@ const ACTIVE_JOB_RUN_STATES: JobRunState[] = [
 /** ListJobRuns page size for countActiveJobRuns: see there. */
 export const ACTIVE_JOB_RUNS_PAGE_SIZE = 20;
 
-/** ListApplications' largest page; and a guard against a listing that never ends. */
+/** ListApplications' largest page; and a guard against a listing that never ends (100,000 apps). */
 const LIST_PAGE_SIZE = 50;
-const MAX_LIST_PAGES = 200;
+const MAX_LIST_PAGES = 2_000;
 
 /**
  * Application fields whose SDK shape equals the spec's, copied as answered. (The SDK types mark
@@ -105,6 +108,7 @@ export function toAwsApplication(app: Application): AwsApplication {
   };
   if (app.name !== undefined) out.name = app.name;
   if (app.stateDetails !== undefined) out.stateDetails = app.stateDetails;
+  if (app.updatedAt !== undefined) out.updatedAt = app.updatedAt;
 
   Object.assign(
     out,
@@ -200,6 +204,19 @@ export class SdkAwsPort implements AwsPort {
     }
   }
 
+  async listApplications(): Promise<ApplicationSummary[]> {
+    const out: ApplicationSummary[] = [];
+    for await (const summary of this.liveApplications()) {
+      if (!summary.id) continue;
+      out.push({
+        applicationId: summary.id,
+        state: (summary.state ?? 'CREATING') as ApplicationState,
+        ...(summary.updatedAt ? { updatedAt: summary.updatedAt } : {}),
+      });
+    }
+    return out;
+  }
+
   /**
    * Lists every live application (all pages), keeps those with this name, and reads their tags
    * with GetApplication (ListApplications has none). Usually one candidate, so they are read
@@ -207,7 +224,10 @@ export class SdkAwsPort implements AwsPort {
    * unlikely), the first listed wins.
    */
   async findOwnedApplication(name: string, ownerUid: string): Promise<AwsApplication | undefined> {
-    const candidates = await this.listLiveApplicationIds(name);
+    const candidates: string[] = [];
+    for await (const summary of this.liveApplications()) {
+      if (summary.name === name && summary.id) candidates.push(summary.id);
+    }
     for (const applicationId of candidates) {
       const app = await this.getApplication(applicationId);
       // It may have been deleted or terminated between the listing and now.
@@ -216,24 +236,22 @@ export class SdkAwsPort implements AwsPort {
     return undefined;
   }
 
-  private async listLiveApplicationIds(name: string): Promise<string[]> {
-    const ids: string[] = [];
+  /** Every application not TERMINATED, page by page (LIST_PAGE_SIZE each). */
+  private async *liveApplications(): AsyncGenerator<ApplicationSummarySdk> {
     let nextToken: string | undefined;
-    try {
-      for (let page = 0; page < MAX_LIST_PAGES; page++) {
-        const answer = await this.emr.send(
+    for (let page = 0; page < MAX_LIST_PAGES; page++) {
+      let answer: ListApplicationsCommandOutput;
+      try {
+        answer = await this.emr.send(
           new ListApplicationsCommand({ states: [...LIVE_STATES], maxResults: LIST_PAGE_SIZE, nextToken }),
         );
-        for (const summary of answer.applications ?? []) {
-          if (summary.name === name && summary.id) ids.push(summary.id);
-        }
-        nextToken = answer.nextToken;
-        if (!nextToken) break;
+      } catch (err) {
+        throw toAwsError(err, 'ListApplications');
       }
-    } catch (err) {
-      throw toAwsError(err, 'ListApplications');
+      yield* answer.applications ?? [];
+      nextToken = answer.nextToken;
+      if (!nextToken) return;
     }
-    return ids;
   }
 
   async createApplication(input: CreateApplicationInput): Promise<{ applicationId: string; arn: string }> {

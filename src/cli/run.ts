@@ -18,7 +18,7 @@ import { formatDuration, parseDuration } from '../controller/duration.js';
 import { shareConnections } from '../controller/kube-connections.js';
 import { DEFAULT_LEASE_NAME, defaultIdentity } from '../controller/leader.js';
 import { OperatorMetrics } from '../controller/metrics.js';
-import { createOperator } from '../controller/operator.js';
+import { createOperator, DEFAULT_FULL_READ_EVERY, type DriftDetection } from '../controller/operator.js';
 import { DNS_SUBDOMAIN, labelSelectorProblem } from './label-selector.js';
 
 export const SERVICE_ACCOUNT_NAMESPACE_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
@@ -35,6 +35,10 @@ export interface RunConfig {
   watchLabelSelector: string | undefined;
   concurrency: number;
   resyncPeriodMs: number;
+  /** How a resync finds drift: ListApplications then reads of what moved, or GetApplication each. */
+  driftDetection: DriftDetection;
+  /** `list` mode: resync periods between full reads (GetApplication) of each application. */
+  fullReadEvery: number;
   awsRps: number;
   verifyKeys: boolean;
   keyCacheTtlMs: number;
@@ -76,6 +80,13 @@ Flags (environment variable, default):
   --concurrency N               resources reconciled in parallel (default 4)
   --resync-period DURATION      reconcile every resource at least this often, e.g. 30s, 10m, 1h
                                 (default 10m, with ±10% jitter)
+  --drift-detection MODE        how a resync looks for changes made outside the operator: list
+                                (page through ListApplications, 50 applications a call, and read
+                                only those whose state or updatedAt moved) or get (GetApplication
+                                of every resource, for roles that may not list) (default list)
+  --full-read-every N           list mode: read every application in full at least every N resync
+                                periods, for changes that do not move updatedAt, such as tags
+                                (default ${DEFAULT_FULL_READ_EVERY})
   --aws-rps N                   client-side AWS request rate limit per region, EMR Serverless and
                                 KMS together; 0 = unlimited (default ${DEFAULT_AWS_RPS})
   --verify-keys[=BOOL]          check keys with KMS DescribeKey before sending them (default true;
@@ -167,6 +178,8 @@ export function parseRunArgs(args: string[], context: ParseContext = {}): RunCon
         'watch-label-selector': { type: 'string' },
         concurrency: { type: 'string' },
         'resync-period': { type: 'string' },
+        'drift-detection': { type: 'string' },
+        'full-read-every': { type: 'string' },
         'aws-rps': { type: 'string' },
         'verify-keys': { type: 'string' },
         'key-cache-ttl': { type: 'string' },
@@ -200,6 +213,11 @@ export function parseRunArgs(args: string[], context: ParseContext = {}): RunCon
       throw new UsageError(`--resync-period: ${(error as Error).message}`);
     }
     if (resyncPeriodMs < 1000) throw new UsageError('--resync-period must be at least 1s');
+  }
+
+  const driftDetection = str('drift-detection') ?? 'list';
+  if (driftDetection !== 'list' && driftDetection !== 'get') {
+    throw new UsageError(`--drift-detection takes list or get, not "${driftDetection}"`);
   }
 
   let keyCacheTtlMs = 3 * 60_000;
@@ -271,6 +289,11 @@ export function parseRunArgs(args: string[], context: ParseContext = {}): RunCon
     concurrency:
       str('concurrency') === undefined ? 4 : parsePositiveInt('concurrency', str('concurrency') as string, 1),
     resyncPeriodMs,
+    driftDetection,
+    fullReadEvery:
+      str('full-read-every') === undefined
+        ? DEFAULT_FULL_READ_EVERY
+        : parsePositiveInt('full-read-every', str('full-read-every') as string, 1),
     awsRps,
     verifyKeys:
       str('verify-keys') === undefined ? true : parseBool('verify-keys', str('verify-keys') as string),
@@ -407,6 +430,8 @@ async function runController(
       watchLabelSelector: config.watchLabelSelector ?? '(all)',
       concurrency: config.concurrency,
       resyncPeriod: formatDuration(config.resyncPeriodMs),
+      driftDetection: config.driftDetection,
+      ...(config.driftDetection === 'list' && { fullReadEvery: config.fullReadEvery }),
       awsRps: config.awsRps,
       verifyKeys: config.verifyKeys,
       leaderElect: config.leaderElect,
@@ -443,6 +468,8 @@ async function runController(
     region: config.region,
     verifyKeys: config.verifyKeys,
     resyncPeriodMs: config.resyncPeriodMs,
+    driftDetection: config.driftDetection,
+    fullReadEvery: config.fullReadEvery,
     keyCacheTtlMs: config.keyCacheTtlMs,
     ownership: { clusterId, adoptionNamespaces: config.adoptNamespaces },
     namespaces: config.namespaces,

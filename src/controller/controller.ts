@@ -12,6 +12,8 @@
 //   Resync delays carry ±10 % jitter per key, so thousands of keys do not come due together.
 //   A key whose object is gone from the cache is dropped (the finalizer keeps the object around
 //   until the reconciler has cleaned up, so that only happens after it did).
+// - A reconciler may queue another object of its kind at once (`enqueue`, controller-runtime's
+//   channel source): list drift detection does, when a listing shows that object's application moved.
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { ReconcileResult } from '../reconcile/ports.js';
@@ -42,6 +44,8 @@ export interface ReconcilerDeps {
   cache: CacheReader;
   /** The write guard every write must pass (false once this process may no longer write). */
   mayWrite: () => boolean;
+  /** Queues one of this controller's objects now, by `namespace/name` (a change seen outside a watch). */
+  enqueue: (key: string) => void;
 }
 
 /** Per-key backoff after a failed reconcile: 1 s, doubling, at most 5 minutes. */
@@ -143,8 +147,8 @@ export class Controller<T extends KubeObject = KubeObject> {
   }
 
   /** Builds the reconciler and subscribes the watches; the manager calls it once every controller exists. */
-  wire(deps: ReconcilerDeps, source: (plural: string) => Controller | undefined): void {
-    this.reconciler = this.definition.reconciler(deps);
+  wire(deps: Omit<ReconcilerDeps, 'enqueue'>, source: (plural: string) => Controller | undefined): void {
+    this.reconciler = this.definition.reconciler({ ...deps, enqueue: (key) => this.queue.add(key) });
     for (const watch of this.definition.watches ?? []) {
       const watched = source(watch.plural);
       if (!watched) throw new Error(`${this.name} watches ${watch.plural}, which no controller serves`);

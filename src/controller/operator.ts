@@ -41,7 +41,17 @@ export interface OperatorOptions {
   leaderElection?: LeaderElectionSettings;
   /** Events' reportingInstance (default: the pod or host name). */
   reportingInstance?: string;
+  /**
+   * `list` (default): resyncs page through ListApplications and read only what moved, plus a
+   * full read every `fullReadEvery` resync periods; `get`: one GetApplication per resource per resync.
+   */
+  driftDetection?: DriftDetection;
+  /** Resync periods between full reads of an application in `list` mode (default 6). */
+  fullReadEvery?: number;
 }
+
+export type DriftDetection = 'list' | 'get';
+export const DEFAULT_FULL_READ_EVERY = 6;
 
 export interface Operator {
   manager: Manager;
@@ -57,7 +67,13 @@ export function createOperator(o: OperatorOptions): Operator {
     namespaces: namespaceRoles,
     requireNamespaceRole: o.requireNamespaceRole ?? false,
     keyVerifier: { ttlMs: keyCacheTtlMs, negativeTtlMs: Math.min(keyCacheTtlMs, 30_000) },
+    // Listed twice a resync period in a busy scope: a change shows within half a period.
+    listing: { refreshAfterMs: o.resyncPeriodMs / 2, maxAgeMs: o.resyncPeriodMs },
   });
+  const listDrift =
+    (o.driftDetection ?? 'list') === 'list'
+      ? { fullReadPeriodMs: (o.fullReadEvery ?? DEFAULT_FULL_READ_EVERY) * o.resyncPeriodMs }
+      : undefined;
   const writer = new KubeResourceWriter(o.kubeConfig);
   const jobRunWriter = new KubeJobRunWriter(o.kubeConfig);
   const planOptions = {
@@ -85,7 +101,7 @@ export function createOperator(o: OperatorOptions): Operator {
     caches: [{ name: 'namespaces', cache: namespaceRoles.informer }],
     controllers: [
       applicationController(
-        ({ logger, mayWrite }) =>
+        ({ logger, mayWrite, enqueue }) =>
           new Reconciler({
             aws: access,
             writer,
@@ -96,6 +112,7 @@ export function createOperator(o: OperatorOptions): Operator {
             onKeyHealth: (resourceKey, health) => o.metrics.setKeyHealth(resourceKey, health),
             onStatus: (resourceKey, status) => o.metrics.setResourceStatus(resourceKey, status),
             mayWrite,
+            ...(listDrift && { listDrift, requeue: enqueue }),
           }),
       ),
       jobRunController(

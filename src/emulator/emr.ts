@@ -553,7 +553,9 @@ export class EmrService {
       app.transition = undefined;
       this.setState(app, patch.state as ApplicationState);
     } else {
-      app.updatedAt = Date.now();
+      // As TagResource, a change of tags alone is not an update of the application; neither is
+      // the emulator's own ignoreUpdates switch.
+      if (Object.keys(patch).some((k) => k !== 'tags' && k !== 'ignoreUpdates')) app.updatedAt = Date.now();
       this.armIdle(app);
     }
     return { application: this.applicationOut(app) };

@@ -5,8 +5,18 @@ import type { Logger } from 'pino';
 import type { EmrServerlessApplication, Spec, Status } from '../api/schema.js';
 import { KMS_KEY_ARN_PATTERN } from '../api/schema.js';
 import type { AwsScope } from '../aws/access.js';
+import type { ApplicationListing, ApplicationListings } from '../aws/application-listing.js';
 import { type AwsApplication, AwsError } from '../aws/port.js';
 import { jsonEqual } from './compare.js';
+import {
+  LastSeen,
+  movedReason,
+  mustRead,
+  type ReadReason,
+  readIsConfirmed,
+  type SeenApplication,
+  waitForListing,
+} from './drift.js';
 import { EventBatch } from './event-batch.js';
 import { execute } from './executor.js';
 import { failureOf } from './failures.js';
@@ -49,7 +59,20 @@ export interface ReconcilerDeps {
   onStatus?: (resourceKey: string, status: Status) => void;
   /** Checked before every write (AWS or Kubernetes); false once the leader lease is lost. */
   mayWrite?: WriteGuard;
+  /**
+   * `--drift-detection=list`: resyncs plan from the last view of an application that the scope's
+   * ListApplications shows unmoved (drift.ts). Absent: every reconcile reads with GetApplication.
+   */
+  listDrift?: { fullReadPeriodMs: number };
+  /** Reconciles a resource soon (a listing showed its application moved). */
+  requeue?: (resourceKey: string) => void;
 }
+
+/** How a plan's application was obtained, for what the process remembers of it (drift.ts). */
+type Sighting =
+  | { source: 'read'; at: number }
+  | { source: 'carried' }
+  | { source: 'reused'; seen: SeenApplication; listing: ApplicationListing };
 
 /** Enough steps for add-finalizer+create, then an update that a read showed, then a restart. */
 const MAX_STEPS = 4;
@@ -57,6 +80,11 @@ const MAX_STEPS = 4;
 export class Reconciler {
   private readonly now: () => Date;
   private readonly claims: ClaimLocks;
+  private readonly seen = new LastSeen<ApplicationListings>();
+  /** Listings already compared with every view (each once). */
+  private readonly scanned = new WeakSet<ApplicationListing>();
+  /** Listing failures already logged (each once, not once per resource). */
+  private readonly loggedFailures = new WeakSet<object>();
 
   constructor(private readonly deps: ReconcilerDeps) {
     this.now = deps.now ?? (() => new Date());
@@ -73,20 +101,25 @@ export class Reconciler {
     let resource = original;
     let carried: AwsApplication | undefined;
     let planned: Plan | undefined;
+    let scope: AwsScope | undefined;
+    let sighting: Sighting | undefined;
+    let app: AwsApplication | undefined;
     // What the API server holds, as far as this reconcile knows.
     let persisted = original.status ?? {};
     // Set while a step executes: the intents held before it, restored if it fails.
     let intentsBeforeStep: Intents | undefined;
     try {
-      const scope = await this.deps.aws.scopeFor(original.metadata.namespace, (namespaceRegion) =>
+      scope = await this.deps.aws.scopeFor(original.metadata.namespace, (namespaceRegion) =>
         regionOf(original, namespaceRegion ?? options.defaultRegion),
       );
       // The namespace's region is the default of its resources.
       if (scope.region) options = { ...options, defaultRegion: scope.region };
       const port = scope.port;
       for (let step = 0; step < MAX_STEPS; step++) {
-        const once = await this.planOnce(resource, scope, options, carried);
+        const once = await this.planOnce(resource, scope, options, carried, log);
         planned = once.plan;
+        sighting = once.sighting;
+        app = once.app;
         events.add(planned.events);
         if (planned.actions.length === 0 || step === MAX_STEPS - 1) break;
         log.info({ actions: planned.actions.map((a) => a.kind) }, 'acting');
@@ -111,6 +144,7 @@ export class Reconciler {
         );
         intentsBeforeStep = undefined;
         if (done.released) {
+          if (app) this.seen.forget(scope.applications, app.applicationId);
           events.flush(this.deps.events, done.resource);
           log.info('finalizer removed');
           return {};
@@ -132,6 +166,8 @@ export class Reconciler {
         };
       }
     } catch (err) {
+      // Whatever a failed step did or did not change, the next look reads the application.
+      if (scope && app) this.seen.forget(scope.applications, app.applicationId);
       if (!(err instanceof AwsError)) throw err;
       const base =
         planned && intentsBeforeStep
@@ -149,6 +185,7 @@ export class Reconciler {
     }
 
     const final = planned!;
+    this.remember(scope!, resourceKey, resource, app, sighting);
     events.flush(this.deps.events, resource);
     await this.writeStatus(original, final.status, log, persisted);
     this.deps.onKeyHealth?.(resourceKey, keyHealthLabel(final.status));
@@ -160,34 +197,62 @@ export class Reconciler {
     resource: EmrServerlessApplication,
     scope: AwsScope,
     options: PlanOptions,
-    carried?: AwsApplication,
-  ): Promise<{ plan: Plan; app: AwsApplication | undefined }> {
-    const { port } = scope;
-    const observed = await this.observe(resource, scope, carried);
-    const app = observed.app ?? undefined;
-    const input = { resource, observed, options, now: this.now() };
-    const first = plan(input);
-    if (first.needs !== 'activeJobRuns' || !observed.app) return { plan: first, app };
+    carried: AwsApplication | undefined,
+    log: Logger,
+  ): Promise<{ plan: Plan; app: AwsApplication | undefined; sighting: Sighting | undefined }> {
+    let observed = await this.observe(resource, scope, carried, log);
+    let first = plan({ resource, observed: observed.observed, options, now: this.now() });
+    if (observed.sighting?.source === 'reused' && (first.actions.length > 0 || first.needs)) {
+      // A view is never a reason to write (nor to count job runs): act on what AWS says now.
+      log.debug({ reason: 'planActs' }, 'reading application');
+      observed = await this.observe(resource, scope, carried, log, true);
+      first = plan({ resource, observed: observed.observed, options, now: this.now() });
+    }
+    const app = observed.observed.app ?? undefined;
+    const { sighting } = observed;
+    if (first.needs !== 'activeJobRuns' || !app) return { plan: first, app, sighting };
     const second = plan({
-      ...input,
-      observed: { ...observed, activeJobRuns: await port.countActiveJobRuns(observed.app.applicationId) },
+      resource,
+      observed: {
+        ...observed.observed,
+        activeJobRuns: await scope.port.countActiveJobRuns(app.applicationId),
+      },
+      options,
+      now: this.now(),
     });
-    return { plan: second, app };
+    return { plan: second, app, sighting };
   }
 
   private async observe(
     resource: EmrServerlessApplication,
     scope: AwsScope,
-    carried?: AwsApplication,
-  ): Promise<Observed> {
+    carried: AwsApplication | undefined,
+    log: Logger,
+    forceRead = false,
+  ): Promise<{ observed: Observed; sighting: Sighting | undefined }> {
     const { port, keys } = scope;
     const spec = (resource.spec ?? {}) as Partial<Spec>;
     const id = applicationIdOf(resource);
     let app: Observed['app'];
-    if (carried) app = carried;
-    else if (id) app = (await port.getApplication(id)) ?? null;
-    else if (mayOwnUnrecordedApplication(resource))
+    let sighting: Sighting | undefined;
+    if (carried) {
+      app = carried;
+      sighting = { source: 'carried' };
+    } else if (id) {
+      const view = forceRead ? undefined : await this.unmovedView(resource, id, scope, log);
+      if (view) {
+        app = view.seen.app;
+        sighting = view;
+      } else {
+        const at = this.now().getTime();
+        app = (await port.getApplication(id)) ?? null;
+        sighting = { source: 'read', at };
+      }
+    } else if (mayOwnUnrecordedApplication(resource)) {
+      const at = this.now().getTime();
       app = (await port.findOwnedApplication(spec.name!, resource.metadata.uid)) ?? null;
+      sighting = { source: 'read', at };
+    }
 
     const keyArn = spec.diskEncryptionConfiguration?.encryptionKeyArn;
     const verify =
@@ -197,7 +262,116 @@ export class Reconciler {
       KMS_KEY_ARN_PATTERN.test(keyArn);
     const key = verify ? await keys.describe(keyArn) : undefined;
     const account = await actingAccount(scope, app, !!bindingOf(resource) && !!boundAccountOf(resource));
-    return { app, key, ...(account !== undefined ? { account } : {}) };
+    return { observed: { app, key, ...(account !== undefined ? { account } : {}) }, sighting };
+  }
+
+  /**
+   * The last view of the application when the scope's listing shows it unmoved and nothing else
+   * asks for a read (drift.ts); undefined when it must be read.
+   */
+  private async unmovedView(
+    resource: EmrServerlessApplication,
+    applicationId: string,
+    scope: AwsScope,
+    log: Logger,
+  ): Promise<Extract<Sighting, { source: 'reused' }> | undefined> {
+    const policy = this.deps.listDrift;
+    if (!policy) return undefined;
+    const seen = this.seen.get(scope.applications, applicationId);
+    const now = this.now().getTime();
+    const read = (reason: ReadReason) => {
+      log.debug({ reason }, 'reading application');
+      return undefined;
+    };
+    const resourceKey = `${resource.metadata.namespace}/${resource.metadata.name}`;
+    const early = mustRead(
+      seen,
+      {
+        key: resourceKey,
+        generation: resource.metadata.generation,
+        deleting: Boolean(resource.metadata.deletionTimestamp),
+      },
+      now,
+      { fullReadPeriodMs: policy.fullReadPeriodMs, resyncPeriodMs: this.deps.options.resyncPeriodMs },
+    );
+    if (early || !seen) return read(early ?? 'firstLook');
+    let listing = scope.applications.ready(seen.observedAt);
+    try {
+      if (!listing) {
+        if (!waitForListing(seen, now, this.deps.options.resyncPeriodMs)) return read('polling');
+        listing = await scope.applications.takenAfter(seen.observedAt);
+      }
+    } catch (err) {
+      if (!(err instanceof AwsError)) throw err;
+      if (!this.loggedFailures.has(err)) {
+        this.loggedFailures.add(err);
+        log.warn(
+          { err: failureOf(err) },
+          'ListApplications failed; reading applications one by one meanwhile',
+        );
+      }
+      return read('notListed');
+    }
+    this.requeueMoved(scope.applications, listing, resourceKey);
+    const moved = movedReason(seen, listing.applications.get(applicationId));
+    if (moved) return read(moved);
+    return { source: 'reused', seen, listing };
+  }
+
+  /** Once per listing: resources whose application it shows moved are reconciled now, not at their resync. */
+  private requeueMoved(listings: ApplicationListings, listing: ApplicationListing, self: string): void {
+    if (this.scanned.has(listing)) return;
+    this.scanned.add(listing);
+    const sweepBefore = this.now().getTime() - 2 * this.deps.listDrift!.fullReadPeriodMs;
+    for (const key of this.seen.movedIn(listings, listing, sweepBefore)) {
+      if (key !== self) this.deps.requeue?.(key);
+    }
+  }
+
+  /** What this reconcile learnt of the application, for the next one (list drift detection only). */
+  private remember(
+    scope: AwsScope,
+    resourceKey: string,
+    resource: EmrServerlessApplication,
+    app: AwsApplication | undefined,
+    sighting: Sighting | undefined,
+  ): void {
+    if (!this.deps.listDrift || !sighting) return;
+    const listings = scope.applications;
+    if (!app) {
+      const id = applicationIdOf(resource);
+      if (id) this.seen.forget(listings, id);
+      return;
+    }
+    const generation = resource.metadata.generation;
+    const previous = this.seen.get(listings, app.applicationId);
+    const now = this.now().getTime();
+    switch (sighting.source) {
+      case 'reused':
+        this.seen.set(listings, { ...sighting.seen, observedAt: sighting.listing.takenAt });
+        return;
+      case 'read':
+        this.seen.set(listings, {
+          resourceKey,
+          generation,
+          app,
+          readAt: sighting.at,
+          observedAt: sighting.at,
+          confirmed: readIsConfirmed(app, sighting.at, previous),
+        });
+        return;
+      case 'carried':
+        // The operator's own writes left it so: the next look reads it to confirm.
+        this.seen.set(listings, {
+          resourceKey,
+          generation,
+          app,
+          readAt: now,
+          observedAt: now,
+          confirmed: false,
+        });
+        return;
+    }
   }
 
   private async writeStatus(

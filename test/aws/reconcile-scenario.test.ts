@@ -1,11 +1,9 @@
 // The planner and executor over a scripted scenario, against the local AWS service through
 // the real SDK: the AWS calls must be exactly those the contract implies. Kubernetes is played
 // by a small in-memory store here; the end-to-end suite runs the same story on a real API server.
-import { randomUUID } from 'node:crypto';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FINALIZER } from '../../src/api/constants.js';
-import type { EmrServerlessApplication, Spec, Status } from '../../src/api/schema.js';
+import type { Status } from '../../src/api/schema.js';
 import { AwsClients, operatorIdentity } from '../../src/aws/index.js';
 import {
   AWS_WRITE_OPERATIONS,
@@ -15,61 +13,9 @@ import {
 } from '../../src/emulator/index.js';
 import { type RecordedEvent, type ResourceWriter, WritesStoppedError } from '../../src/reconcile/ports.js';
 import { Reconciler } from '../../src/reconcile/reconciler.js';
+import { Store } from './resource-store.js';
 
 const REGION = 'eu-west-1';
-
-/** Plays the API server's part: holds one object, bumps generation on spec changes. */
-class Store implements ResourceWriter {
-  obj: EmrServerlessApplication;
-  statusWrites = 0;
-  gone = false;
-
-  constructor(spec: Partial<Spec>) {
-    this.obj = {
-      apiVersion: 'emrserverless.operator.dev/v1alpha1',
-      kind: 'EmrServerlessApplication',
-      metadata: {
-        name: 'analytics',
-        namespace: 'data',
-        uid: randomUUID(),
-        generation: 1,
-        finalizers: [],
-      },
-      spec,
-    };
-  }
-  setSpec(spec: Partial<Spec>) {
-    this.obj = {
-      ...this.obj,
-      spec,
-      metadata: { ...this.obj.metadata, generation: this.obj.metadata.generation + 1 },
-    };
-  }
-  delete() {
-    this.obj = {
-      ...this.obj,
-      metadata: { ...this.obj.metadata, deletionTimestamp: new Date().toISOString() },
-    };
-  }
-  async addFinalizer(obj: EmrServerlessApplication) {
-    this.obj = {
-      ...obj,
-      metadata: { ...obj.metadata, finalizers: [...(obj.metadata.finalizers ?? []), FINALIZER] },
-    };
-    return this.obj;
-  }
-  async removeFinalizer() {
-    this.gone = true;
-  }
-  async applyStatus(_obj: EmrServerlessApplication, status: Status) {
-    this.statusWrites++;
-    this.obj = { ...this.obj, status };
-    await this.onStatus?.(status);
-    return undefined;
-  }
-  /** Called after each status write (before the reconciler goes on). */
-  onStatus?: (status: Status) => Promise<void>;
-}
 
 describe('a scripted scenario through planner, executor and the real SDK', () => {
   let emulator: Emulator;

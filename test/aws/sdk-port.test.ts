@@ -172,6 +172,55 @@ describe('applications', () => {
   });
 });
 
+describe('listApplications', () => {
+  it('answers every live application, page by page of 50, with its state and updatedAt', async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 120; i++)
+      ids.push((await port.createApplication(input({ name: `app-${i}` }))).applicationId);
+    await waitForState(port, ids[119]!, 'CREATED');
+    const gone = ids[0]!;
+    await waitForState(port, gone, 'CREATED');
+    await port.deleteApplication(gone);
+
+    const mark = (await service.control.calls()).length;
+    const listed = await port.listApplications();
+    const lists = (await service.control.calls())
+      .slice(mark)
+      .filter((c) => c.operation === 'ListApplications');
+    expect(lists).toHaveLength(3);
+    expect(listed.map((a) => a.applicationId).sort()).toEqual(ids.slice(1).sort());
+    const read = await port.getApplication(ids[7]!);
+    expect(listed.find((a) => a.applicationId === ids[7])).toEqual({
+      applicationId: ids[7],
+      state: 'CREATED',
+      updatedAt: read?.updatedAt,
+    });
+    expect(read?.updatedAt).toBeInstanceOf(Date);
+  });
+
+  it('sees updatedAt move on an update and a state change, and not on tags', async () => {
+    const { applicationId, arn } = await port.createApplication(input());
+    const created = await waitForState(port, applicationId, 'CREATED');
+    const updatedAt = async () =>
+      (await port.listApplications()).find((a) => a.applicationId === applicationId)?.updatedAt?.getTime();
+    const afterCreate = await updatedAt();
+    expect(afterCreate).toBe(created.updatedAt?.getTime());
+
+    await port.tagApplication(arn, { owner: 'me' });
+    await port.untagApplication(arn, ['team']);
+    expect(await updatedAt()).toBe(afterCreate);
+
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    await port.updateApplication(applicationId, { maximumCapacity: { cpu: '8 vCPU', memory: '32 GB' } });
+    const afterUpdate = await updatedAt();
+    expect(afterUpdate).toBeGreaterThan(afterCreate!);
+
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    await port.startApplication(applicationId);
+    expect(await updatedAt()).toBeGreaterThan(afterUpdate!);
+  });
+});
+
 describe('findOwnedApplication', () => {
   const uid = '6a1f0e4c-0000-4000-8000-000000000001';
 
