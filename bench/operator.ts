@@ -232,8 +232,9 @@ function minimalSyncCalls(n: number): number {
   const creates = n - Math.floor(n / 2);
   const adopts = Math.floor(n / 2);
   // DescribeKey once per distinct key; create = CreateApplication + GetApplication (its state);
-  // adopt = GetApplication.
-  return keys + creates * 2 + adopts;
+  // adopt = GetApplication, then the ownership claim (src/reconcile/ownership.ts): GetApplication
+  // again under the claim lock, TagResource, GetApplication as read after the tag.
+  return keys + creates * 2 + adopts * 4;
 }
 
 async function waitForReconciles(op: OperatorProcess, atLeast: number, timeoutMs: number): Promise<void> {
