@@ -816,7 +816,7 @@ async function shardsScenario(ctx: Ctx): Promise<void> {
     syncOps.set(
       shard,
       // A resync period longer than the sync: the figure is the initial sync alone (at 25,000
-      // per shard and 50/s the floor, 750 s, is longer than the default 10 min).
+      // per shard and 50/s the floor, 1,500 s, is longer than the default 10 min).
       await startOperatorProcess(shardOptions(shard, 'sync', { awsRps: rps, resyncPeriod: '2h' })),
     );
   const peakRss = new Map<Shard, number>();
