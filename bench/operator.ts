@@ -777,7 +777,8 @@ const sumOf = (counts: Record<string, number>) => Object.values(counts).reduce((
  *   1. initial sync of both at once, each against its own rate floor;
  *   2. both restarted with a short resync period and unlimited rate; while shard b's restart is
  *      busy with its first pass over every resource, key changes of one resource of shard a
- *      (apply -> Ready), then a steady window of 2 periods: AWS calls per resource per period;
+ *      (apply -> Ready), then a steady window of one full-read cycle, as the steady scenario's:
+ *      AWS calls per resource per period;
  *   RSS of each process at the end of each phase.
  */
 async function shardsScenario(ctx: Ctx): Promise<void> {
@@ -926,13 +927,13 @@ async function shardsScenario(ctx: Ctx): Promise<void> {
     `shards: ${toReady.length} probe changes during shard b's first pass (${round(bFirstPassSeconds, 1)} s): to Ready p50 ${percentile(toReady, 50)} ms p99 ${percentile(toReady, 99)} ms`,
   );
 
-  // Steady: 2 periods, both shards in sync.
-  await sleep(1_000);
+  // Steady: from half a period after b's first pass, one full-read cycle (as the steady scenario).
+  await sleep((periodS * 1000) / 2);
   const m0 = new Map<Shard, Metrics>();
   for (const [shard, op] of ops) m0.set(shard, await op.metrics());
   const modified0 = watch.modified;
   const t0 = Date.now();
-  await sleep(2 * periodS * 1000);
+  await sleep(STEADY_WINDOW_PERIODS * periodS * 1000);
   const windowS = (Date.now() - t0) / 1000;
   const steady: Record<string, ShardSteady> = {};
   for (const [shard, op] of ops) {
