@@ -22,7 +22,10 @@ import { summariseProfile } from './lib/cpuprofile.js';
 import { summariseHeap } from './lib/heapsnapshot.js';
 import { adminKubeConfig, EventWatch, Kube, mapLimit, ResourceWatch } from './lib/kube.js';
 import {
+  deploymentNodeOptions,
   type EmulatorProcess,
+  type Metrics,
+  machineBusySeconds,
   type OperatorOptions,
   type OperatorProcess,
   pidsMentioning,
@@ -40,15 +43,21 @@ const { values: flags } = parseArgs({
     only: { type: 'string' },
     concurrency: { type: 'string', default: '4' },
     'sync-sizes': { type: 'string' },
+    'shards-size': { type: 'string' },
+    'shards-rps': { type: 'string', default: '50' },
+    'node-options': { type: 'string' },
   },
 });
 
 const quick = flags.quick === true;
-const SCENARIOS = ['latency', 'sync', 'steady', 'throttle', 'memory'] as const;
+const SCENARIOS = ['latency', 'sync', 'steady', 'throttle', 'memory', 'shards'] as const;
 /** The steady window: one full-read cycle of `run --full-read-every` (default 6 resync periods). */
 const STEADY_WINDOW_PERIODS = 6;
 const only = new Set(flags.only ? flags.only.split(',') : SCENARIOS);
 const concurrency = Number(flags.concurrency);
+// The operator runs with the V8 flags the shipped Deployment sets, unless told otherwise.
+const nodeOptions = flags['node-options'] ?? deploymentNodeOptions();
+const operatorNodeArgs = nodeOptions.split(/\s+/).filter(Boolean);
 
 const config = quick
   ? {
@@ -60,6 +69,7 @@ const config = quick
       throttleSeconds: 15,
       memoryTotal: 1_000,
       memorySettleS: 10,
+      shardsTotal: 2_000,
     }
   : {
       latencyChanges: 50,
@@ -70,9 +80,11 @@ const config = quick
       throttleSeconds: 60,
       memoryTotal: 10_000,
       memorySettleS: 30,
+      shardsTotal: 50_000,
     };
 
 if (flags['sync-sizes']) config.syncSizes = flags['sync-sizes'].split(',').map(Number);
+if (flags['shards-size']) config.shardsTotal = Number(flags['shards-size']);
 
 const root = findRepoRoot();
 const resultsDir = join(root, 'bench-results');
@@ -116,6 +128,7 @@ function operatorOptions(ctx: Ctx, scenario: string, o: Partial<OperatorOptions>
     logFile: join(runDir, `operator-${scenario}.log`),
     ...(cpuProfDir && { cpuProfDir }),
     ...o,
+    nodeArgs: [...operatorNodeArgs, ...(o.nodeArgs ?? [])],
   };
 }
 
@@ -136,7 +149,7 @@ async function stopOperator(op: OperatorProcess, scenario: string): Promise<void
 }
 
 /** CPU seconds of every process of the benchmark, for "who used the two cores". */
-function cpuSnapshot(ctx: Ctx, op?: OperatorProcess) {
+function cpuSnapshot(ctx: Ctx, op?: OperatorProcess, operators: Record<string, OperatorProcess> = {}) {
   const out: Record<string, number> = {};
   for (const { pid, name } of pidsMentioning(ctx.cp.dataDir)) {
     if (name !== 'etcd' && name !== 'kube-apiserver') continue; // the operator's --kubeconfig is there too
@@ -145,14 +158,21 @@ function cpuSnapshot(ctx: Ctx, op?: OperatorProcess) {
   }
   out.emulator = procStats(ctx.emu.pid)?.cpuSeconds ?? 0;
   if (op) out.operator = op.stats()?.cpuSeconds ?? 0;
+  for (const [name, o] of Object.entries(operators)) out[name] = o.stats()?.cpuSeconds ?? 0;
   const self = process.cpuUsage();
   out.bench = (self.user + self.system) / 1e6;
+  // The whole machine's busy CPU: what is left after the above is other users' load.
+  out.machine = machineBusySeconds();
   return out;
 }
 
 function cpuDelta(a: Record<string, number>, b: Record<string, number>, seconds: number) {
   const out: Record<string, number> = {};
   for (const [k, v] of Object.entries(b)) out[k] = round(v - (a[k] ?? 0), 1);
+  const ours = Object.entries(out)
+    .filter(([k]) => k !== 'machine')
+    .reduce((sum, [, v]) => sum + v, 0);
+  if (out.machine !== undefined) out.others = round(Math.max(0, out.machine - ours), 1);
   out.wallSeconds = round(seconds, 1);
   out.cores = cpus().length;
   return out;
@@ -174,13 +194,25 @@ async function precreateApps(ctx: Ctx, prefix: string, count: number): Promise<s
   );
 }
 
-/** Half creating (with the shared customer key), half adopting pre-created apps. */
-async function createMixed(ctx: Ctx, namespace: string, n: number, prefix: string): Promise<void> {
+/**
+ * Half creating (with the shared customer key), half adopting pre-created apps. With `shard`, the
+ * resources are named `<shard>-create-i` / `<shard>-adopt-i` and labelled `shard=<shard>`.
+ */
+async function createMixed(
+  ctx: Ctx,
+  namespace: string,
+  n: number,
+  prefix: string,
+  shard?: string,
+): Promise<void> {
   const adopt = Math.floor(n / 2);
   const ids = await precreateApps(ctx, `${prefix}-adopted`, adopt);
+  const name = (kind: string, i: number) => (shard ? `${shard}-${kind}-${i}` : `${kind}-${i}`);
+  const labels = shard ? { labels: { shard } } : {};
   const specs = [
     ...Array.from({ length: n - adopt }, (_, i) => ({
-      name: `create-${i}`,
+      name: name('create', i),
+      ...labels,
       spec: {
         name: `${prefix}-created-${i}`,
         type: 'SPARK',
@@ -188,10 +220,21 @@ async function createMixed(ctx: Ctx, namespace: string, n: number, prefix: strin
         diskEncryptionConfiguration: { encryptionKeyArn: ctx.keyA },
       },
     })),
-    ...ids.map((id, i) => ({ name: `adopt-${i}`, spec: { applicationId: id } })),
+    ...ids.map((id, i) => ({ name: name('adopt', i), ...labels, spec: { applicationId: id } })),
   ];
   await ctx.kube.ensureNamespace(namespace);
   await ctx.kube.createAll(namespace, specs, 32);
+}
+
+/** The minimal AWS calls of an initial sync of `createMixed(n)`: see bench/README.md. */
+function minimalSyncCalls(n: number): number {
+  const keys = 1; // every created resource declares the same customer-managed key
+  const creates = n - Math.floor(n / 2);
+  const adopts = Math.floor(n / 2);
+  // DescribeKey once per distinct key; create = CreateApplication + GetApplication (its state);
+  // adopt = GetApplication, then the ownership claim (src/reconcile/ownership.ts): GetApplication
+  // again under the claim lock, TagResource, GetApplication as read after the tag.
+  return keys + creates * 2 + adopts * 4;
 }
 
 async function waitForReconciles(op: OperatorProcess, atLeast: number, timeoutMs: number): Promise<void> {
@@ -325,12 +368,7 @@ async function syncScenario(ctx: Ctx, n: number): Promise<Record<string, unknown
   watch.stop();
 
   const byOp = countBy(calls, (c) => c.operation);
-  const keys = 1; // every created resource declares the same customer-managed key
-  const creates = n - Math.floor(n / 2);
-  const adopts = Math.floor(n / 2);
-  // Minimal AWS calls: DescribeKey once per distinct key; create = CreateApplication + GetApplication
-  // (its state); adopt = GetApplication.
-  const minimalCalls = keys + creates * 2 + adopts;
+  const minimalCalls = minimalSyncCalls(n);
   const floor = minimalCalls / rps;
   const first = calls.length ? callTime(calls[0]!) : op.startedAt;
   const kubeWrites = watch.modified - modifiedBefore;
@@ -539,6 +577,19 @@ async function throttleScenario(ctx: Ctx): Promise<void> {
 
 async function memoryScenario(ctx: Ctx): Promise<void> {
   const total = config.memoryTotal;
+  // Idle: an operator started on a namespace with no resources, once settled.
+  await ctx.kube.ensureNamespace('bench-idle');
+  const idle = await startOperatorProcess(
+    operatorOptions(ctx, 'idle', { namespace: 'bench-idle', awsRps: 0, logLevel: 'warn' }),
+  );
+  await idle.ready();
+  await sleep(config.memorySettleS * 1000);
+  Object.assign(report, {
+    idleRssMb: round(idle.stats()?.rssMb ?? 0, 1),
+    idleHeapUsedMb: round((await idle.metrics()).sum('nodejs_heap_size_used_bytes') / 2 ** 20, 1),
+  });
+  await stopOperator(idle, 'idle');
+  log(`memory: idle RSS ${report.idleRssMb} MB, heap used ${report.idleHeapUsedMb} MB`);
   log(`memory: operator on all namespaces, growing to ${total} resources`);
   const watch = new ResourceWatch(ctx.kube.kc, undefined);
   await watch.start();
@@ -621,6 +672,313 @@ async function memoryScenario(ctx: Ctx): Promise<void> {
   );
 }
 
+// --- 6. two shards --------------------------------------------------------------------------------
+
+const SHARDS = ['a', 'b'] as const;
+type Shard = (typeof SHARDS)[number];
+
+interface ShardSync {
+  resources: number;
+  seconds: number;
+  floorSeconds: number;
+  ratioToFloor: number;
+  met: boolean;
+  minimalAwsCalls: number;
+  actualAwsCalls: number;
+  awsCallsByOperation: Record<string, number>;
+  reconciles: number;
+  rssMb: number;
+  peakRssMb: number;
+  heapUsedMb: number;
+  cpuSeconds: number;
+}
+
+interface ShardSteady {
+  resources: number;
+  awsCallsByOperation: Record<string, number>;
+  awsCallsPerResourcePeriod: number;
+  reconciles: number;
+  rssMb: number;
+  heapUsedMb: number;
+}
+
+interface ShardsReport {
+  resources: number;
+  perShard: number;
+  awsRps: number;
+  resourceCreateSeconds: number;
+  initialSync: Record<string, ShardSync>;
+  initialSyncCpuSeconds: Record<string, number>;
+  busyNeighbour: {
+    changes: number;
+    applyToReadyP50Ms: number | undefined;
+    applyToReadyP99Ms: number | undefined;
+    applyToReadyMaxMs: number | undefined;
+    neighbourFirstPassSeconds: number;
+  };
+  steady: {
+    resyncPeriodSeconds: number;
+    windowSeconds: number;
+    kubeResourceWrites: number;
+    shards: Record<string, ShardSteady>;
+  };
+}
+
+/** AWS calls an operator made, by operation, from its own metrics (the emulator's log is shared). */
+function awsCallsByOperation(m: Metrics): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const s of m.samples) {
+    if (s.name !== 'emr_serverless_operator_aws_calls_total') continue;
+    const op = s.labels.operation ?? '?';
+    out[op] = (out[op] ?? 0) + s.value;
+  }
+  return out;
+}
+
+/** Waits for `check` (3 h at most); fails at once, with the shard's RSS, if an operator exits. */
+async function untilOrExit(
+  watch: ResourceWatch,
+  check: () => boolean,
+  ops: Map<Shard, OperatorProcess>,
+  what: string,
+): Promise<void> {
+  const lastRss = new Map<Shard, number>();
+  let crashed: string | undefined;
+  const poll = setInterval(() => {
+    for (const [shard, op] of ops) {
+      const ended = op.exited();
+      if (ended === undefined) {
+        lastRss.set(shard, op.stats()?.rssMb ?? 0);
+      } else if (crashed === undefined) {
+        crashed = `shard ${shard}'s operator ended (${ended}) with ${watch.ready} resources Ready; its last RSS ${round(lastRss.get(shard) ?? 0, 1)} MB`;
+        watch.recheck();
+      }
+    }
+  }, 250);
+  try {
+    await watch.until(() => check() || crashed !== undefined, 3 * 60 * 60_000, what);
+    if (crashed) throw new Error(crashed);
+  } finally {
+    clearInterval(poll);
+  }
+}
+
+function diffCounts(a: Record<string, number>, b: Record<string, number>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(b)) if (v - (a[k] ?? 0) > 0) out[k] = v - (a[k] ?? 0);
+  return out;
+}
+
+const sumOf = (counts: Record<string, number>) => Object.values(counts).reduce((x, y) => x + y, 0);
+
+/**
+ * N resources over two shards of one namespace (labels shard=a / shard=b), one operator process
+ * per shard (`--watch-label-selector shard=X`, each with its own Lease):
+ *   1. initial sync of both at once, each against its own rate floor;
+ *   2. both restarted with a short resync period and unlimited rate; while shard b's restart is
+ *      busy with its first pass over every resource, key changes of one resource of shard a
+ *      (apply -> Ready), then a steady window of one full-read cycle, as the steady scenario's:
+ *      AWS calls per resource per period;
+ *   RSS of each process at the end of each phase.
+ */
+async function shardsScenario(ctx: Ctx): Promise<void> {
+  const total = config.shardsTotal;
+  const perShard = Math.floor(total / 2);
+  const ns = 'bench-shards';
+  const rps = Number(flags['shards-rps']);
+  // Unlimited rate in steady state, so the period must leave each shard's resyncs room.
+  const periodS = Math.max(config.steadyPeriodS, Math.ceil(perShard / 200));
+  const shardOptions = (shard: Shard, phase: string, o: Partial<OperatorOptions>) =>
+    operatorOptions(ctx, `shards-${phase}-${shard}`, {
+      namespace: ns,
+      runArgs: [
+        `--watch-label-selector=shard=${shard}`,
+        '--leader-elect',
+        `--leader-election-namespace=${ns}`,
+        `--leader-election-id=bench-shard-${shard}`,
+      ],
+      ...o,
+    });
+  const resourcesOf = (shard: Shard) => perShard + (shard === 'a' ? 1 : 0); // shard a holds the probe
+
+  log(`shards: ${total} resources, ${perShard} per shard (half created, half adopted)`);
+  const createStarted = Date.now();
+  for (const shard of SHARDS) await createMixed(ctx, ns, perShard, `shard${shard}`, shard);
+  const createSeconds = (Date.now() - createStarted) / 1000;
+  log(`shards: created in ${round(createSeconds, 1)} s; starting one operator per shard`);
+  const watch = new ResourceWatch(ctx.kube.kc, ns);
+  await watch.start();
+  await watch.until(() => watch.objects.size >= 2 * perShard, 10 * 60_000, `${total} objects in the watch`);
+
+  // 1. Initial sync, both shards at once.
+  const cpu0 = cpuSnapshot(ctx);
+  const syncOps = new Map<Shard, OperatorProcess>();
+  for (const shard of SHARDS)
+    syncOps.set(
+      shard,
+      // A resync period longer than the sync: the figure is the initial sync alone (at 25,000
+      // per shard and 50/s the floor, 1,500 s, is longer than the default 10 min).
+      await startOperatorProcess(shardOptions(shard, 'sync', { awsRps: rps, resyncPeriod: '2h' })),
+    );
+  const peakRss = new Map<Shard, number>();
+  const rssTimer = setInterval(() => {
+    for (const [shard, op] of syncOps)
+      peakRss.set(shard, Math.max(peakRss.get(shard) ?? 0, op.stats()?.rssMb ?? 0));
+  }, 500);
+  const progress = setInterval(() => log(`shards: ${watch.ready}/${total} Ready`), 30_000);
+  try {
+    await untilOrExit(watch, () => watch.ready >= total, syncOps, `all ${total} Ready`);
+  } finally {
+    clearInterval(progress);
+    clearInterval(rssTimer);
+  }
+  const cpu1 = cpuSnapshot(
+    ctx,
+    undefined,
+    Object.fromEntries([...syncOps].map(([s, o]) => [`operator-${s}`, o])),
+  );
+  const sync: Record<string, ShardSync> = {};
+  let syncEnd = 0;
+  for (const [shard, op] of syncOps) {
+    let doneAt = 0;
+    for (const [name, r] of watch.readyAt) if (name.startsWith(`${shard}-`)) doneAt = Math.max(doneAt, r.at);
+    syncEnd = Math.max(syncEnd, doneAt);
+    const seconds = (doneAt - op.startedAt) / 1000;
+    const floor = minimalSyncCalls(perShard) / rps;
+    const m = await op.metrics();
+    const byOp = awsCallsByOperation(m);
+    sync[shard] = {
+      resources: perShard,
+      seconds: round(seconds, 1),
+      floorSeconds: round(floor, 1),
+      ratioToFloor: round(floor / seconds, 3),
+      met: floor / seconds >= 0.95,
+      minimalAwsCalls: minimalSyncCalls(perShard),
+      actualAwsCalls: sumOf(byOp),
+      awsCallsByOperation: byOp,
+      reconciles: m.sum('controller_runtime_reconcile_total'),
+      rssMb: round(op.stats()?.rssMb ?? 0, 1),
+      peakRssMb: round(peakRss.get(shard) ?? 0, 1),
+      heapUsedMb: round(m.sum('nodejs_heap_size_used_bytes') / 2 ** 20, 1),
+      cpuSeconds: round((cpu1[`operator-${shard}`] ?? 0) - (cpu0[`operator-${shard}`] ?? 0), 1),
+    };
+  }
+  const syncCpu = cpuDelta(
+    cpu0,
+    cpu1,
+    (syncEnd - Math.min(...[...syncOps.values()].map((o) => o.startedAt))) / 1000,
+  );
+  log(`shards: initial sync ${JSON.stringify(sync)}`);
+
+  // The probe: one STOPPED application of shard a whose key the latency phase changes.
+  const probe = 'a-probe';
+  await ctx.kube.createAll(ns, [
+    {
+      name: probe,
+      labels: { shard: 'a' },
+      spec: {
+        name: 'shards-probe',
+        type: 'SPARK',
+        releaseLabel: 'emr-7.5.0',
+        diskEncryptionConfiguration: { encryptionKeyArn: ctx.keyA },
+      },
+    },
+  ]);
+  await watch.until(() => watch.readyAt.has(probe), 5 * 60_000, 'the probe to be Ready');
+  const probeApp = (watch.objects.get(probe)!.status as { applicationId?: string }).applicationId!;
+  await ctx.control.patchApplication(probeApp, { state: 'STOPPED' });
+  for (const [shard, op] of syncOps) await stopOperator(op, `shards-sync-${shard}`);
+
+  // 2. Restart with a short period: shard a first; shard b's first pass is the busy neighbour.
+  log(`shards: restarting both with --resync-period ${periodS}s --aws-rps 0`);
+  const ops = new Map<Shard, OperatorProcess>();
+  const firstPass = async (shard: Shard) => {
+    const op = await startOperatorProcess(
+      shardOptions(shard, 'steady', { awsRps: 0, resyncPeriod: `${periodS}s` }),
+    );
+    ops.set(shard, op);
+    await op.ready(10 * 60_000);
+    return op;
+  };
+  const opA = await firstPass('a');
+  await waitForReconciles(opA, resourcesOf('a'), 60 * 60_000);
+  const opB = await firstPass('b');
+  const busy = async () => (await opB.metrics()).sum('controller_runtime_reconcile_total') < resourcesOf('b');
+  const toReady: number[] = [];
+  for (let i = 0; i < config.latencyChanges && (await busy()); i++) {
+    const res = await ctx.kube.patchSpec(ns, probe, {
+      diskEncryptionConfiguration: { encryptionKeyArn: i % 2 === 0 ? ctx.keyB : ctx.keyA },
+    });
+    const acceptedAt = Date.now();
+    const generation = res.metadata.generation!;
+    await watch.until(
+      () => watch.readyAt.get(probe)?.generation === generation,
+      5 * 60_000,
+      `probe generation ${generation} Ready`,
+    );
+    // Only changes that became Ready while shard b was still on its first pass count.
+    if (await busy()) toReady.push(watch.readyAt.get(probe)!.at - acceptedAt);
+    await sleep(100 + Math.random() * 150);
+  }
+  const bFirstPassStart = opB.startedAt;
+  await waitForReconciles(opB, resourcesOf('b'), 60 * 60_000);
+  const bFirstPassSeconds = (Date.now() - bFirstPassStart) / 1000;
+  log(
+    `shards: ${toReady.length} probe changes during shard b's first pass (${round(bFirstPassSeconds, 1)} s): to Ready p50 ${percentile(toReady, 50)} ms p99 ${percentile(toReady, 99)} ms`,
+  );
+
+  // Steady: from half a period after b's first pass, one full-read cycle (as the steady scenario).
+  await sleep((periodS * 1000) / 2);
+  const m0 = new Map<Shard, Metrics>();
+  for (const [shard, op] of ops) m0.set(shard, await op.metrics());
+  const modified0 = watch.modified;
+  const t0 = Date.now();
+  await sleep(STEADY_WINDOW_PERIODS * periodS * 1000);
+  const windowS = (Date.now() - t0) / 1000;
+  const steady: Record<string, ShardSteady> = {};
+  for (const [shard, op] of ops) {
+    const m1 = await op.metrics();
+    const before = m0.get(shard)!;
+    const byOp = diffCounts(awsCallsByOperation(before), awsCallsByOperation(m1));
+    steady[shard] = {
+      resources: resourcesOf(shard),
+      awsCallsByOperation: byOp,
+      awsCallsPerResourcePeriod: round(sumOf(byOp) / resourcesOf(shard) / (windowS / periodS), 3),
+      reconciles:
+        m1.sum('controller_runtime_reconcile_total') - before.sum('controller_runtime_reconcile_total'),
+      rssMb: round(op.stats()?.rssMb ?? 0, 1),
+      heapUsedMb: round(m1.sum('nodejs_heap_size_used_bytes') / 2 ** 20, 1),
+    };
+  }
+  const kubeWrites = watch.modified - modified0;
+  for (const [shard, op] of ops) await stopOperator(op, `shards-steady-${shard}`);
+  watch.stop();
+
+  const shardsReport: ShardsReport = {
+    resources: total + 1,
+    perShard,
+    awsRps: rps,
+    resourceCreateSeconds: round(createSeconds, 1),
+    initialSync: sync,
+    initialSyncCpuSeconds: syncCpu,
+    busyNeighbour: {
+      changes: toReady.length,
+      applyToReadyP50Ms: percentile(toReady, 50),
+      applyToReadyP99Ms: percentile(toReady, 99),
+      applyToReadyMaxMs: toReady.length ? Math.max(...toReady) : undefined,
+      neighbourFirstPassSeconds: round(bFirstPassSeconds, 1),
+    },
+    steady: {
+      resyncPeriodSeconds: periodS,
+      windowSeconds: round(windowS, 1),
+      kubeResourceWrites: kubeWrites,
+      shards: steady,
+    },
+  };
+  report.shards = shardsReport;
+  log(`shards: steady ${JSON.stringify(steady)}`);
+}
+
 // --- main ----------------------------------------------------------------------------------------
 
 async function main(): Promise<void> {
@@ -633,6 +991,7 @@ async function main(): Promise<void> {
     memoryGiB: round(totalmem() / 2 ** 30, 1),
     nodeVersion: process.version,
     operatorConcurrency: concurrency,
+    operatorNodeOptions: nodeOptions,
     profiled: flags.profile === true,
   });
   log(`mode ${report.mode}; results in ${runDir}`);
@@ -667,6 +1026,14 @@ async function main(): Promise<void> {
     }
     if (only.has('throttle')) await throttleScenario(ctx);
     if (only.has('memory')) await memoryScenario(ctx);
+    // Last: its tens of thousands of resources would otherwise be counted by the memory scenario.
+    if (only.has('shards')) {
+      // A shard that cannot hold its share (an operator that dies) is a result too: keep it.
+      await shardsScenario(ctx).catch((error: unknown) => {
+        report.shardsFailed = error instanceof Error ? error.message : String(error);
+        log(`shards: failed: ${report.shardsFailed}`);
+      });
+    }
     report.emulatorStats = await control.stats();
   } finally {
     sdk.destroy();
@@ -753,9 +1120,38 @@ function printTable(): void {
       `< 200 MB ${r.rssMb === undefined ? '' : ok(r.rssMb < 200)}`,
     ],
     ['RSS growth per 1000 resources', f(r.rssMbPer1000, ' MB')],
+    [
+      'operator RSS idle (no resources)',
+      f(r.idleRssMb, ' MB'),
+      `< 90 MB ${r.idleRssMb === undefined ? '' : ok(r.idleRssMb < 90)}`,
+    ],
     ['throttle storm: converge after end', f(r.throttleConvergeSeconds, ' s')],
     ['throttle storm: SDK retries / 429s', `${f(r.throttleRetries)} / ${f(r.throttle429s)}`],
   );
+  const shards = report.shards as ShardsReport | undefined;
+  for (const shard of SHARDS) {
+    const sync = shards?.initialSync[shard];
+    const steady = shards?.steady.shards[shard];
+    if (!sync || !steady) continue;
+    rows.push(
+      [
+        `shard ${shard}: initial sync ${sync.resources} (--aws-rps ${shards.awsRps})`,
+        `${sync.seconds} s (floor ${sync.floorSeconds} s, ratio ${sync.ratioToFloor})`,
+        `ratio >= 0.95 ${ok(sync.met)}`,
+      ],
+      [`shard ${shard}: AWS calls / resource / period`, f(steady.awsCallsPerResourcePeriod), '<= 0.25'],
+      [
+        `shard ${shard}: RSS after sync / steady`,
+        `${sync.rssMb} / ${steady.rssMb} MB (peak ${sync.peakRssMb})`,
+        `< 512 MB ${ok(sync.peakRssMb < 512 && steady.rssMb < 512)}`,
+      ],
+    );
+  }
+  if (shards)
+    rows.push([
+      `shard a: apply -> Ready while b is busy, p50 / p99 (${shards.busyNeighbour.changes})`,
+      `${f(shards.busyNeighbour.applyToReadyP50Ms)} / ${f(shards.busyNeighbour.applyToReadyP99Ms)} ms`,
+    ]);
   process.stdout.write(
     `\n${table(rows)}\n\nmode ${report.mode}, ${report.cores} cores (${report.cpuModel}), node ${report.nodeVersion}; ${join(resultsDir, 'latest.json')}\n`,
   );

@@ -77,10 +77,10 @@ export class Kube {
   /** Creates the resources with `concurrency` requests in flight; retries a few transient failures. */
   async createAll(
     namespace: string,
-    specs: Array<{ name: string; spec: Record<string, unknown> }>,
+    specs: Array<{ name: string; spec: Record<string, unknown>; labels?: Record<string, string> }>,
     concurrency = 32,
   ) {
-    await mapLimit(specs, concurrency, async ({ name, spec }) => {
+    await mapLimit(specs, concurrency, async ({ name, spec, labels }) => {
       for (let attempt = 0; ; attempt++) {
         try {
           await this.custom.createNamespacedCustomObject({
@@ -88,7 +88,12 @@ export class Kube {
             version: VERSION,
             namespace,
             plural: PLURAL,
-            body: { apiVersion: `${GROUP}/${VERSION}`, kind: KIND, metadata: { name, namespace }, spec },
+            body: {
+              apiVersion: `${GROUP}/${VERSION}`,
+              kind: KIND,
+              metadata: { name, namespace, ...(labels && { labels }) },
+              spec,
+            },
           });
           return;
         } catch (error) {
@@ -237,6 +242,11 @@ export class ResourceWatch {
       };
       this.waiters.push(waiter);
     });
+  }
+
+  /** Checks the waiters now, for conditions that change without an event. */
+  recheck(): void {
+    this.poke();
   }
 
   private poke(): void {

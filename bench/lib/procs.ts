@@ -8,10 +8,28 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { parseAllDocuments } from 'yaml';
 
 export const CLI = join(import.meta.dirname, '..', '..', 'dist', 'cli', 'main.js');
 /** Linux clock ticks per second (USER_HZ); 100 on every mainstream kernel. */
 const CLK_TCK = 100;
+
+/** NODE_OPTIONS of the operator container in manifests/deployment.yaml (the chart sets the same). */
+export function deploymentNodeOptions(): string {
+  const path = join(import.meta.dirname, '..', '..', 'manifests', 'deployment.yaml');
+  for (const doc of parseAllDocuments(readFileSync(path, 'utf8'))) {
+    const obj = doc.toJS() as {
+      kind?: string;
+      spec?: {
+        template?: { spec?: { containers?: Array<{ env?: Array<{ name: string; value?: string }> }> } };
+      };
+    };
+    if (obj?.kind !== 'Deployment') continue;
+    const env = obj.spec?.template?.spec?.containers?.[0]?.env ?? [];
+    return env.find((e) => e.name === 'NODE_OPTIONS')?.value ?? '';
+  }
+  return '';
+}
 
 export async function freePort(): Promise<number> {
   const server = createServer();
@@ -37,6 +55,15 @@ export function procStats(pid: number): { cpuSeconds: number; rssMb: number } | 
   } catch {
     return undefined;
   }
+}
+
+/** Busy CPU seconds of the whole machine since boot (all cores; /proc/stat minus idle and iowait). */
+export function machineBusySeconds(): number {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '';
+  const ticks = line.trim().split(/\s+/).slice(1).map(Number);
+  // user nice system idle iowait irq softirq steal (guest time is already in user)
+  const busy = ticks.slice(0, 8).reduce((sum, t, i) => (i === 3 || i === 4 ? sum : sum + t), 0);
+  return busy / CLK_TCK;
 }
 
 /** PIDs of the processes whose command line mentions `needle` (the control plane's data dir). */
@@ -94,6 +121,8 @@ export interface OperatorOptions {
   logLevel?: string;
   /** Extra `node` flags (before the script). */
   nodeArgs?: string[];
+  /** Extra flags of `run` (after the benchmark's own). */
+  runArgs?: string[];
 }
 
 export interface OperatorProcess {
@@ -104,6 +133,8 @@ export interface OperatorProcess {
   ready(timeoutMs?: number): Promise<number>;
   metrics(): Promise<Metrics>;
   stats(): { cpuSeconds: number; rssMb: number } | undefined;
+  /** How it ended (exit code or signal) once it has exited on its own; undefined while it runs. */
+  exited(): string | undefined;
   signal(signal: NodeJS.Signals): void;
   stop(): Promise<void>;
 }
@@ -137,6 +168,7 @@ export async function startOperatorProcess(o: OperatorOptions): Promise<Operator
     `127.0.0.1:${healthPort}`,
     '--log-level',
     o.logLevel ?? 'info',
+    ...(o.runArgs ?? []),
   ];
   const log = openSync(o.logFile, 'a');
   const startedAt = Date.now();
@@ -162,6 +194,12 @@ export async function startOperatorProcess(o: OperatorOptions): Promise<Operator
     },
     metrics: () => scrape(metricsUrl),
     stats: () => procStats(child.pid!),
+    exited: () =>
+      child.exitCode !== null
+        ? `exit code ${child.exitCode}`
+        : child.signalCode !== null
+          ? `signal ${child.signalCode}`
+          : undefined,
     signal: (signal) => child.kill(signal),
     stop: () => stopChild(child),
   };

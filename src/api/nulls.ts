@@ -74,6 +74,15 @@ export function nullValueMessage(nulls: readonly NullField[], also = ''): string
   );
 }
 
+/**
+ * Whether kubectl's last-applied configuration holds a null anywhere: the one thing
+ * `nullFields` reads it for. Without one it can tell nothing, and a cache may drop it.
+ */
+export function lastAppliedHoldsNull(resource: Declared): boolean {
+  const applied = lastApplied(resource);
+  return applied !== undefined && nullPaths(applied, []).length > 0;
+}
+
 function lastApplied(resource: Declared): Record<string, unknown> | undefined {
   const text = resource.metadata.annotations?.[LAST_APPLIED_ANNOTATION];
   if (!text) return undefined;

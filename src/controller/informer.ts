@@ -10,10 +10,11 @@
 //   any other failure -> unhealthy, retry the same step after a backoff
 //     (200 ms doubling to 30 s, with jitter), healthy again once a list or watch succeeds
 //
-// The cache holds the objects as received, minus metadata.managedFields (which the operator never
-// reads and which can be the larger part of an object), like controller-runtime's default transform.
+// The cache holds the objects as received, minus what no reader needs (cache-pruning.ts: managed
+// fields, kubectl's last-applied configuration), like controller-runtime's cache transforms.
 import { CustomObjectsApi, type KubeConfig, KubernetesObjectApi, Watch } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
+import { pruneForCache } from './cache-pruning.js';
 import { describeError, httpStatusOf } from './kube-errors.js';
 
 export interface KubeObject {
@@ -418,9 +419,7 @@ export class Informer<T extends KubeObject> {
   private prepare(obj: T): T {
     if (obj.apiVersion === undefined) obj.apiVersion = this.apiVersion;
     if (obj.kind === undefined) obj.kind = this.options.resource.kind;
-    const metadata = obj.metadata as { managedFields?: unknown };
-    if (metadata && 'managedFields' in metadata) delete metadata.managedFields;
-    return obj;
+    return pruneForCache(obj);
   }
 
   private emit(kind: 'add' | 'update' | 'delete', obj: T, old?: T): void {

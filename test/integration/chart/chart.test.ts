@@ -147,7 +147,7 @@ describe('helm lint and helm template', () => {
       '--log-level=debug',
     ]);
     expect(container.env).toEqual([
-      { name: 'NODE_OPTIONS', value: '--max-old-space-size=576' },
+      { name: 'NODE_OPTIONS', value: '--max-old-space-size=576 --max-semi-space-size=2' },
       { name: 'AWS_STS_REGIONAL_ENDPOINTS', value: 'regional' },
     ]);
     expect(find(full, 'ServiceAccount').metadata.annotations).toEqual({
