@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { EMRServerlessClient } from '@aws-sdk/client-emr-serverless';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { STSClient } from '@aws-sdk/client-sts';
-import { type NamespaceRole, RoleCredentials } from './accounts.js';
+import { type NamespaceRole, RoleCredentials, sessionKey } from './accounts.js';
 import { type AwsCallObserver, installCallMiddleware } from './middleware.js';
 import type { AwsPort } from './port.js';
 import { TokenBucket } from './rate-limiter.js';
@@ -161,9 +161,7 @@ export class AwsClients {
   }
 
   private scopeClients(session: RoleSession | undefined, region: string): ScopeClients {
-    const key = session
-      ? `${session.role.roleArn} ${session.role.externalId ?? ''} ${session.sessionName} ${region}`
-      : ` ${region}`;
+    const key = session ? `${sessionKey(session.role, session.sessionName)} ${region}` : ` ${region}`;
     let clients = this.scopes.get(key);
     if (!clients) {
       clients = this.create(session, region);
