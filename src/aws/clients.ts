@@ -123,17 +123,18 @@ export class AwsClients {
     return this.scopeClients(session, region).port;
   }
 
-  /** The token bucket of the operator's own identity in a region (for metrics and tests). */
+  /** The token bucket of a role (default: the operator's own identity) in a region (for metrics and tests). */
   bucketFor(region: string, roleArn?: string): TokenBucket {
     return this.bucket(roleArn, region);
   }
 
   /** The STS client of the operator's own identity (AssumeRole). */
   get sts(): STSClient {
+    const region = this.options.stsRegion ?? 'us-east-1';
     this.stsClient ??= this.instrument(
-      new STSClient(this.config(this.options.stsRegion ?? 'us-east-1', undefined)),
+      new STSClient(this.config(region, undefined)),
       OPERATOR_ACCOUNT_LABEL,
-      this.options.stsRegion ?? 'us-east-1',
+      region,
       'sts',
       // STS is not the EMR/KMS budget: its calls are a few per role per hour.
       new TokenBucket({ rps: 0 }),
