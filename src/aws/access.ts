@@ -2,7 +2,7 @@
 // kind's reconciler asks here, so all of them share one client cache per (role, region), one rate
 // limit per (role, region) and one credentials cache per role session.
 
-import { callerAccount, type NamespaceRole, roleSessionName } from './accounts.js';
+import { callerAccount, type NamespaceRole, roleSessionName, sessionKey } from './accounts.js';
 import { ApplicationListings } from './application-listing.js';
 import type { AwsClients, RoleSession } from './clients.js';
 import { KeyVerifier, type KeyVerifierOptions } from './keys.js';
@@ -138,9 +138,7 @@ export class AwsAccess {
   }
 
   private verifier(session: RoleSession | undefined): KeyVerifier {
-    const key = session
-      ? `${session.role.roleArn} ${session.role.externalId ?? ''} ${session.sessionName}`
-      : '';
+    const key = session ? sessionKey(session.role, session.sessionName) : '';
     let verifier = this.verifiers.get(key);
     if (!verifier) {
       const { clients } = this.options;

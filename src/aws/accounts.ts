@@ -65,6 +65,11 @@ export function namespaceRoleOf(
   };
 }
 
+/** Identifies a role session in caches: the same role with another external id is another session. */
+export function sessionKey(role: NamespaceRole, sessionName: string): string {
+  return `${role.roleArn} ${role.externalId ?? ''} ${sessionName}`;
+}
+
 /** `emr-serverless-operator-<namespace>`, cut to the 64 characters STS allows. */
 export function roleSessionName(namespace: string): string {
   return `emr-serverless-operator-${namespace}`.slice(0, 64);
@@ -135,7 +140,7 @@ export class RoleCredentials {
   }
 
   get(role: NamespaceRole, sessionName: string): Promise<TemporaryCredentials> {
-    const key = `${role.roleArn} ${role.externalId ?? ''} ${sessionName}`;
+    const key = sessionKey(role, sessionName);
     let session = this.sessions.get(key);
     if (!session) {
       session = { refreshAt: 0, mustWaitAt: 0 };

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { EMRServerlessClient } from '@aws-sdk/client-emr-serverless';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { STSClient } from '@aws-sdk/client-sts';
-import { type NamespaceRole, RoleCredentials } from './accounts.js';
+import { type NamespaceRole, RoleCredentials, sessionKey } from './accounts.js';
 import { type AwsCallObserver, installCallMiddleware } from './middleware.js';
 import type { AwsPort } from './port.js';
 import { TokenBucket } from './rate-limiter.js';
@@ -123,17 +123,18 @@ export class AwsClients {
     return this.scopeClients(session, region).port;
   }
 
-  /** The token bucket of the operator's own identity in a region (for metrics and tests). */
+  /** The token bucket of a role (default: the operator's own identity) in a region (for metrics and tests). */
   bucketFor(region: string, roleArn?: string): TokenBucket {
     return this.bucket(roleArn, region);
   }
 
   /** The STS client of the operator's own identity (AssumeRole). */
   get sts(): STSClient {
+    const region = this.options.stsRegion ?? 'us-east-1';
     this.stsClient ??= this.instrument(
-      new STSClient(this.config(this.options.stsRegion ?? 'us-east-1', undefined)),
+      new STSClient(this.config(region, undefined)),
       OPERATOR_ACCOUNT_LABEL,
-      this.options.stsRegion ?? 'us-east-1',
+      region,
       'sts',
       // STS is not the EMR/KMS budget: its calls are a few per role per hour.
       new TokenBucket({ rps: 0 }),
@@ -161,9 +162,7 @@ export class AwsClients {
   }
 
   private scopeClients(session: RoleSession | undefined, region: string): ScopeClients {
-    const key = session
-      ? `${session.role.roleArn} ${session.role.externalId ?? ''} ${session.sessionName} ${region}`
-      : ` ${region}`;
+    const key = session ? `${sessionKey(session.role, session.sessionName)} ${region}` : ` ${region}`;
     let clients = this.scopes.get(key);
     if (!clients) {
       clients = this.create(session, region);

@@ -744,20 +744,16 @@ export class EmrService {
     const seconds = Math.max(1, Math.round(((job.endedAt ?? Date.now()) - job.startedAt) / 1000));
     const hours = seconds / 3600;
     const round = (n: number) => Math.round(n * 1000) / 1000;
-    const used = {
-      vCPUHour: round(RUN_VCPU * hours),
-      memoryGBHour: round(RUN_MEMORY_GB * hours),
-      storageGBHour: round(RUN_STORAGE_GB * hours),
-    };
+    const usage = (h: number) => ({
+      vCPUHour: round(RUN_VCPU * h),
+      memoryGBHour: round(RUN_MEMORY_GB * h),
+      storageGBHour: round(RUN_STORAGE_GB * h),
+    });
     return {
       ...(job.endedAt !== undefined ? { totalExecutionDurationSeconds: seconds } : {}),
-      totalResourceUtilization: used,
+      totalResourceUtilization: usage(hours),
       // Billed with a one-minute minimum, as EMR Serverless bills workers.
-      billedResourceUtilization: {
-        vCPUHour: round(RUN_VCPU * Math.max(hours, 1 / 60)),
-        memoryGBHour: round(RUN_MEMORY_GB * Math.max(hours, 1 / 60)),
-        storageGBHour: round(RUN_STORAGE_GB * Math.max(hours, 1 / 60)),
-      },
+      billedResourceUtilization: usage(Math.max(hours, 1 / 60)),
     };
   }
 

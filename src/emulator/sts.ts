@@ -181,9 +181,6 @@ export class StsService {
       );
     }
     const role = this.roles.get(roleArn);
-    const callerArn = caller.roleArn
-      ? `arn:aws:sts::${caller.account}:assumed-role/${roleName(caller.roleArn)}/${caller.sessionName}`
-      : `arn:aws:iam::${caller.account}:user/emulator`;
     const trusted =
       role !== undefined &&
       !role.denied &&
@@ -193,7 +190,7 @@ export class StsService {
       throw new ServiceError(
         403,
         'AccessDenied',
-        `User: ${callerArn} is not authorized to perform: sts:AssumeRole on resource: ${roleArn}`,
+        `User: ${principalArn(caller)} is not authorized to perform: sts:AssumeRole on resource: ${roleArn}`,
       );
     }
     const lifetimeS = role.credentialLifetimeSeconds ?? duration;
@@ -227,12 +224,9 @@ export class StsService {
   }
 
   private getCallerIdentity(caller: Principal): string {
-    const arn = caller.roleArn
-      ? `arn:aws:sts::${caller.account}:assumed-role/${roleName(caller.roleArn)}/${caller.sessionName}`
-      : `arn:aws:iam::${caller.account}:user/emulator`;
     return xmlAnswer(
       'GetCallerIdentity',
-      `<Arn>${escapeXml(arn)}</Arn><UserId>AIDAEMULATOR</UserId><Account>${caller.account}</Account>`,
+      `<Arn>${escapeXml(principalArn(caller))}</Arn><UserId>AIDAEMULATOR</UserId><Account>${caller.account}</Account>`,
     );
   }
 }
@@ -240,6 +234,12 @@ export class StsService {
 const validation = (message: string): ServiceError => new ServiceError(400, 'ValidationError', message);
 
 const roleName = (roleArn: string): string => ROLE_ARN.exec(roleArn)?.[2] ?? 'unknown';
+
+/** The ARN a caller is known by: its assumed-role session, or the emulator's user of its account. */
+const principalArn = (caller: Principal): string =>
+  caller.roleArn
+    ? `arn:aws:sts::${caller.account}:assumed-role/${roleName(caller.roleArn)}/${caller.sessionName}`
+    : `arn:aws:iam::${caller.account}:user/emulator`;
 
 function createRoleId(roleArn: string): string {
   let h = 0;
