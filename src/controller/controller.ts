@@ -217,18 +217,17 @@ export class Controller<T extends KubeObject = KubeObject> {
     try {
       const result = await this.reconciler!.reconcile(obj);
       const resync = this.jitteredResync();
+      // A success either way, so the backoff starts over.
+      this.queue.forget(key);
       if (result.requeueAfterMs === 0) {
-        // Acted and looks again at once: a success, so the backoff starts over.
+        // Acted and looks again at once.
         outcome = 'requeue';
-        this.queue.forget(key);
         this.queue.add(key);
       } else if (result.requeueAfterMs !== undefined && result.requeueAfterMs > 0) {
         outcome = 'requeue_after';
-        this.queue.forget(key);
         this.queue.addAfter(key, Math.min(result.requeueAfterMs, resync));
       } else {
         outcome = 'success';
-        this.queue.forget(key);
         this.queue.addAfter(key, resync);
       }
     } catch (error) {

@@ -122,7 +122,7 @@ export class Manager {
     const cache = this.cacheReader();
     for (const c of this.controllers) {
       c.wire({ logger: options.logger, cache, mayWrite: () => this.mayWrite() }, (plural) =>
-        this.controllers.find((x) => x.plural === plural),
+        this.controllerOf(plural),
       );
     }
     if (options.leaderElection) {
@@ -293,9 +293,13 @@ export class Manager {
     for (const c of this.controllers) c.startWorkers();
   }
 
+  private controllerOf(plural: string): Controller | undefined {
+    return this.controllers.find((x) => x.plural === plural);
+  }
+
   private cacheReader(): CacheReader {
     const of = (plural: string) => {
-      const c = this.controllers.find((x) => x.plural === plural);
+      const c = this.controllerOf(plural);
       if (!c) throw new Error(`no controller caches ${plural}`);
       return c.informer;
     };

@@ -448,12 +448,20 @@ export class E2e {
     return result.stderr;
   }
 
-  async get(name: string): Promise<Resource> {
-    return JSON.parse((await this.kubectl(['get', 'emrsa', name, '-o', 'json'])).stdout) as Resource;
+  get(name: string): Promise<Resource> {
+    return this.getOf<Resource>('emrsa', name);
   }
 
-  async exists(name: string): Promise<boolean> {
-    const r = await this.kubectl(['get', 'emrsa', name, '--ignore-not-found', '-o', 'name'], {
+  exists(name: string): Promise<boolean> {
+    return this.existsOf('emrsa', name);
+  }
+
+  private async getOf<T>(kind: string, name: string): Promise<T> {
+    return JSON.parse((await this.kubectl(['get', kind, name, '-o', 'json'])).stdout) as T;
+  }
+
+  private async existsOf(kind: string, name: string): Promise<boolean> {
+    const r = await this.kubectl(['get', kind, name, '--ignore-not-found', '-o', 'name'], {
       check: false,
     });
     if (r.exitCode !== 0) throw new Error(r.stderr);
@@ -557,16 +565,12 @@ export class E2e {
 
   // ------------------------------------------------------------------------------ job runs
 
-  async getJob(name: string): Promise<JobRunResource> {
-    return JSON.parse((await this.kubectl(['get', 'emrjob', name, '-o', 'json'])).stdout) as JobRunResource;
+  getJob(name: string): Promise<JobRunResource> {
+    return this.getOf<JobRunResource>('emrjob', name);
   }
 
-  async jobExists(name: string): Promise<boolean> {
-    const r = await this.kubectl(['get', 'emrjob', name, '--ignore-not-found', '-o', 'name'], {
-      check: false,
-    });
-    if (r.exitCode !== 0) throw new Error(r.stderr);
-    return r.stdout.trim() !== '';
+  jobExists(name: string): Promise<boolean> {
+    return this.existsOf('emrjob', name);
   }
 
   /** Polls `kubectl get emrjob -o json` until `probe` answers something. */
