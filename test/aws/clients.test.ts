@@ -70,7 +70,8 @@ describe('rate limit', () => {
 
   it('gives each region its own bucket', async () => {
     // 1 rps, burst 1, two calls per region: about 1 s with a bucket each, 3 s with one shared. The
-    // slow rate leaves room for a loaded machine, which can only make the span longer.
+    // span is taken where the calls arrive, so a loaded machine can delay the first call's arrival
+    // (measured: 0.917 s); 0.5 s still tells a limited region from an unlimited one (about 0).
     const { clients } = newClients({ rps: 1, burst: 1 });
     const east = clients.forRegion(REGION);
     const west = clients.forRegion('eu-west-1');
@@ -79,7 +80,7 @@ describe('rate limit', () => {
       ...Array.from({ length: 2 }, () => west.getApplication('0000unknown')),
     ]);
     const span = spanSeconds(await service.control.calls());
-    expect(span).toBeGreaterThanOrEqual(0.95);
+    expect(span).toBeGreaterThanOrEqual(0.5);
     expect(span).toBeLessThan(2.5);
   });
 
