@@ -17,11 +17,16 @@ import { withoutOperatorTags } from './ownership.js';
 import type { RecordedEvent } from './ports.js';
 import type { Action } from './types.js';
 
+/** Whether the resource (of any kind) carries the operator's finalizer. */
+export function hasFinalizer(resource: { metadata: { finalizers?: string[] } }): boolean {
+  return (resource.metadata.finalizers ?? []).includes(FINALIZER);
+}
+
 /** Adds the operator's finalizer first when the resource (of any kind) lacks it. */
 export function ensureFinalizer(resource: {
   metadata: { finalizers?: string[] };
 }): { kind: 'AddFinalizer' }[] {
-  return (resource.metadata.finalizers ?? []).includes(FINALIZER) ? [] : [{ kind: 'AddFinalizer' }];
+  return hasFinalizer(resource) ? [] : [{ kind: 'AddFinalizer' }];
 }
 
 export function createAction(

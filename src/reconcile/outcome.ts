@@ -183,6 +183,14 @@ export function normal(reason: string, action: string, message: string): Recorde
   return { type: 'Normal', reason, action, message };
 }
 
+/** The InvalidSpec message for a spec its schema rejects (any kind). */
+export function invalidSpecMessage(
+  issues: readonly { path: readonly PropertyKey[]; message: string }[],
+): string {
+  const problems = issues.map((i) => `spec.${i.path.map(String).join('.')}: ${i.message}`).join('; ');
+  return `${problems}. Fix the spec; nothing was sent to AWS.`;
+}
+
 /** Status as the API server stores it: no undefined members. */
 export function withoutUndefined<T>(value: T): T {
   if (Array.isArray(value)) return value.map(withoutUndefined) as T;

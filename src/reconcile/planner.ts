@@ -4,7 +4,7 @@
 // Its parts: identity.ts (which application: the binding), claims.ts with ownership.ts (may
 // this resource act on it), changes.ts (what to send), keys.ts (may this key be sent),
 // outcome.ts (the status builder), failures.ts (a failed call's status).
-import { FINALIZER, OWNER_UID_TAG } from '../api/constants.js';
+import { OWNER_UID_TAG } from '../api/constants.js';
 import { nullFields, nullValueMessage } from '../api/nulls.js';
 import {
   type ApplicationFieldName,
@@ -18,6 +18,7 @@ import {
   createAction,
   ensureFinalizer,
   fieldChanges,
+  hasFinalizer,
   immutableConflict,
   list,
   pick,
@@ -28,7 +29,7 @@ import { deletionScope, planOwnership } from './claims.js';
 import { convergenceGuard } from './convergence.js';
 import { accountConflict, applicationIdOf, bindingConflict, regionOf } from './identity.js';
 import { keyCheck } from './keys.js';
-import { normal, Outcome, TRANSITION_POLL_MAX_MS } from './outcome.js';
+import { invalidSpecMessage, normal, Outcome, TRANSITION_POLL_MAX_MS } from './outcome.js';
 import { NO_ADOPTION, ownershipTags } from './ownership.js';
 import type { Action, Plan, PlanInput } from './types.js';
 
@@ -41,13 +42,8 @@ export function plan(input: PlanInput): Plan {
   const nulls = nullFields(input.resource, ['spec']);
   if (nulls.length > 0) return new Outcome(input, undefined).stalled('NullValue', nullValueMessage(nulls));
   const parsed = Spec.safeParse(input.resource.spec);
-  if (!parsed.success) {
-    const message = parsed.error.issues.map((i) => `spec.${i.path.join('.')}: ${i.message}`).join('; ');
-    return new Outcome(input, undefined).stalled(
-      'InvalidSpec',
-      `${message}. Fix the spec; nothing was sent to AWS.`,
-    );
-  }
+  if (!parsed.success)
+    return new Outcome(input, undefined).stalled('InvalidSpec', invalidSpecMessage(parsed.error.issues));
   return planApplication(input, parsed.data);
 }
 
@@ -270,7 +266,7 @@ function planStop(
 function planDeletion(input: PlanInput): Plan {
   const { resource, observed } = input;
   const out = new Outcome(input, undefined);
-  if (!(resource.metadata.finalizers ?? []).includes(FINALIZER)) return out.untouched();
+  if (!hasFinalizer(resource)) return out.untouched();
   // Not found from another account is not gone: the finalizer stays, nothing is deleted.
   const moved = accountConflict(resource, observed.account);
   if (moved) return out.stalled('AccountMappingChanged', moved);

@@ -5,16 +5,16 @@
 // A job run is submitted once: StartJobRun's clientToken is the resource's uid and the run is
 // tagged with it, so a run whose answer was lost (a crash between StartJobRun and the status
 // write) is found again (`lookups` says when to look) instead of being submitted twice.
-import { FINALIZER, OWNER_UID_TAG } from '../../api/constants.js';
+import { OWNER_UID_TAG } from '../../api/constants.js';
 import { type EmrServerlessJobRun, JobRunSpec } from '../../api/jobrun-schema.js';
 import { nullFields, nullValueMessage } from '../../api/nulls.js';
 import { type EmrServerlessApplication, KMS_KEY_ARN_PATTERN } from '../../api/schema.js';
 import { FINAL_JOB_RUN_STATES, type JobRunState } from '../../aws/port.js';
-import { ensureFinalizer } from '../changes.js';
+import { ensureFinalizer, hasFinalizer } from '../changes.js';
 import { findCondition } from '../conditions.js';
 import { accountOfArn, boundAccountOf } from '../identity.js';
 import { keyCheck } from '../keys.js';
-import { normal } from '../outcome.js';
+import { invalidSpecMessage, normal } from '../outcome.js';
 import { NO_ADOPTION, ownershipTags } from '../ownership.js';
 import type { PlanOptions } from '../types.js';
 import { JobRunOutcome } from './outcome.js';
@@ -31,8 +31,6 @@ export const isFinal = (state: string | undefined): boolean =>
   state !== undefined && (FINAL_JOB_RUN_STATES as readonly string[]).includes(state);
 
 const specOf = (resource: EmrServerlessJobRun) => (resource.spec ?? {}) as Partial<JobRunSpec>;
-const hasFinalizer = (resource: EmrServerlessJobRun) =>
-  (resource.metadata.finalizers ?? []).includes(FINALIZER);
 
 /** The name the run carries in AWS. */
 export const runName = (resource: EmrServerlessJobRun): string =>
@@ -94,13 +92,11 @@ export function planJobRun(input: JobRunPlanInput): JobRunPlan {
   if (nulls.length > 0)
     return new JobRunOutcome(input, undefined).stalled('NullValue', nullValueMessage(nulls));
   const parsed = JobRunSpec.safeParse(input.resource.spec);
-  if (!parsed.success) {
-    const message = parsed.error.issues.map((i) => `spec.${i.path.join('.')}: ${i.message}`).join('; ');
+  if (!parsed.success)
     return new JobRunOutcome(input, undefined).stalled(
       'InvalidSpec',
-      `${message}. Fix the spec; nothing was sent to AWS.`,
+      invalidSpecMessage(parsed.error.issues),
     );
-  }
   const spec = parsed.data;
   const { resource, observed } = input;
   const out = new JobRunOutcome(input, spec);

@@ -117,9 +117,9 @@ export class JobRunReconciler {
   }
 
   private async observe(resource: EmrServerlessJobRun): Promise<JobRunObserved> {
-    const ref = (resource.spec as { applicationRef?: { name?: unknown } } | undefined)?.applicationRef?.name;
+    const ref = applicationRefOf(resource);
     const application =
-      typeof ref === 'string'
+      ref !== undefined
         ? this.deps.cache.get<EmrServerlessApplication>(PLURAL, `${resource.metadata.namespace}/${ref}`)
         : undefined;
     const lookup = runLookup(resource, application);
@@ -236,10 +236,12 @@ export function unsubmittedJobRunsOf(
 ): string[] {
   return cache
     .list<EmrServerlessJobRun>(JOB_RUN_PLURAL, namespace)
-    .filter(
-      (r) =>
-        (r.spec as { applicationRef?: { name?: unknown } } | undefined)?.applicationRef?.name === name &&
-        !r.status?.jobRunId,
-    )
+    .filter((r) => applicationRefOf(r) === name && !r.status?.jobRunId)
     .map((r) => `${namespace}/${r.metadata.name}`);
+}
+
+/** The application name spec.applicationRef gives, read before the spec is validated. */
+function applicationRefOf(resource: EmrServerlessJobRun): string | undefined {
+  const ref = (resource.spec as { applicationRef?: { name?: unknown } } | undefined)?.applicationRef?.name;
+  return typeof ref === 'string' ? ref : undefined;
 }
