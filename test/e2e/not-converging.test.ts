@@ -3,7 +3,16 @@
 // NotConverging, naming the field and the values sent and seen, and nothing more is sent until
 // the spec changes or a resync period (2 s in this suite) has passed since the last attempt.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { baseSpec, condition, E2e, manifest, RESYNC_MS, reportFailures, sleep } from '../support/e2e.js';
+import {
+  baseSpec,
+  condition,
+  E2e,
+  manifest,
+  RESYNC_MS,
+  reportFailures,
+  sleep,
+  waitFor,
+} from '../support/e2e.js';
 
 let e2e: E2e;
 
@@ -57,7 +66,15 @@ describe('NotConverging', () => {
     }
     expect(condition(await e2e.get(name), 'Stalled')?.reason).toBe('NotConverging');
 
-    // A spec change ends it: back to key A, which AWS holds, is in sync with no write.
+    // A spec change ends it: back to key A, which AWS holds, is in sync with no write. Changed
+    // right after a retry, so that the next one (a resync period away) cannot land in the window
+    // before the operator sees the change.
+    const retries = async () =>
+      (await e2e.callsSince(mark)).filter((c) => c.operation === 'UpdateApplication').length;
+    const seen = await retries();
+    await waitFor('the next retry while stalled', async () => (await retries()) > seen, {
+      timeoutMs: 2 * RESYNC_MS + 5_000,
+    });
     const back = await e2e.mark();
     await e2e.apply(spec(keyA));
     const synced = await e2e.waitForReady(name, 'True', 'Reconciled');
