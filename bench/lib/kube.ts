@@ -10,7 +10,7 @@ import {
   Watch,
 } from '@kubernetes/client-node';
 import { GROUP, KIND, PLURAL, VERSION } from '../../src/api/constants.js';
-import { shareConnections } from '../../src/controller/kube-connections.js';
+import { shareConnections } from '../../src/kube/client-node-connections.js';
 
 export interface Resource {
   apiVersion?: string;

@@ -3,11 +3,10 @@
 // to merge into a session request. Read from the EmrServerlessApplication's status (what AWS
 // holds), never from spec: a key not applied yet is not offered.
 import { parseArgs } from 'node:util';
-import { CustomObjectsApi } from '@kubernetes/client-node';
 import { GROUP, PLURAL, VERSION } from '../api/constants.js';
 import type { DiskEncryptionStatus, EmrServerlessApplication } from '../api/schema.js';
-import { httpStatusOf } from '../controller/kube-errors.js';
-import { loadKubeConfig } from './run.js';
+import { connectKube, resourcePath } from '../kube/client.js';
+import { httpStatusOf } from '../kube/errors.js';
 
 const usage = `Usage: emr-serverless-operator livy-conf NAME [-n NAMESPACE] [--kubeconfig PATH]
 
@@ -77,18 +76,12 @@ export async function livyConfCommand(args: string[]): Promise<number> {
     console.error(`livy-conf takes one application name\n\n${usage}`);
     return 2;
   }
-  const { kc } = loadKubeConfig(parsed.values.kubeconfig);
-  const namespace =
-    parsed.values.namespace ?? kc.getContextObject(kc.getCurrentContext())?.namespace ?? 'default';
+  const kube = await connectKube({ ...(parsed.values.kubeconfig && { path: parsed.values.kubeconfig }) });
+  const namespace = parsed.values.namespace ?? kube.namespace ?? 'default';
   let app: EmrServerlessApplication;
   try {
-    app = (await kc.makeApiClient(CustomObjectsApi).getNamespacedCustomObject({
-      group: GROUP,
-      version: VERSION,
-      plural: PLURAL,
-      namespace,
-      name,
-    })) as EmrServerlessApplication;
+    const path = resourcePath({ group: GROUP, version: VERSION, plural: PLURAL, namespace, name });
+    app = await kube.request<EmrServerlessApplication>({ method: 'GET', path });
   } catch (err) {
     console.error(
       httpStatusOf(err) === 404
@@ -96,6 +89,8 @@ export async function livyConfCommand(args: string[]): Promise<number> {
         : `reading EmrServerlessApplication ${namespace}/${name}: ${(err as Error).message}`,
     );
     return 1;
+  } finally {
+    kube.destroy();
   }
   try {
     console.log(JSON.stringify(livySessionConf(name, app.status?.diskEncryption), null, 2));

@@ -6,19 +6,16 @@
 //
 // Exit codes: 0 after SIGTERM/SIGINT (graceful stop), 1 when the leader lease is lost or startup
 // fails, 2 for bad flags.
-import { existsSync, readFileSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { KubeConfig } from '@kubernetes/client-node';
 import pino, { type Logger } from 'pino';
 import { AwsClients, DEFAULT_AWS_RPS } from '../aws/index.js';
 import { readClusterUid } from '../controller/cluster-identity.js';
 import { formatDuration, parseDuration } from '../controller/duration.js';
-import { shareConnections } from '../controller/kube-connections.js';
 import { DEFAULT_LEASE_NAME, defaultIdentity } from '../controller/leader.js';
 import { OperatorMetrics } from '../controller/metrics.js';
 import { createOperator, DEFAULT_FULL_READ_EVERY, type DriftDetection } from '../controller/operator.js';
+import { connectKube, type KubeClient } from '../kube/client.js';
 import { DNS_SUBDOMAIN, labelSelectorProblem } from './label-selector.js';
 
 export const SERVICE_ACCOUNT_NAMESPACE_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
@@ -328,32 +325,6 @@ function parseNamespaces(values: string[]): string[] {
   return [...new Set(namespaces)];
 }
 
-/** Loads the kubeconfig as controller-runtime does: flag, KUBECONFIG, in-cluster, ~/.kube/config. */
-export function loadKubeConfig(
-  path: string | undefined,
-  env: NodeJS.ProcessEnv = process.env,
-): { kc: KubeConfig; source: string } {
-  const kc = new KubeConfig();
-  if (path) {
-    kc.loadFromFile(path);
-    return { kc, source: path };
-  }
-  if (env.KUBECONFIG) {
-    kc.loadFromDefault();
-    return { kc, source: `KUBECONFIG=${env.KUBECONFIG}` };
-  }
-  if (env.KUBERNETES_SERVICE_HOST && existsSync('/var/run/secrets/kubernetes.io/serviceaccount/token')) {
-    kc.loadFromCluster();
-    return { kc, source: 'in-cluster service account' };
-  }
-  const home = join(homedir(), '.kube', 'config');
-  if (existsSync(home)) {
-    kc.loadFromFile(home);
-    return { kc, source: home };
-  }
-  throw new Error('no Kubernetes configuration: pass --kubeconfig, set KUBECONFIG, or run in a pod');
-}
-
 export interface RunOptions {
   env?: NodeJS.ProcessEnv;
   /**
@@ -394,14 +365,10 @@ async function runController(
   logger: Logger,
   env: NodeJS.ProcessEnv,
 ): Promise<{ code: number; immediate: boolean }> {
-  let kc: KubeConfig;
+  let kube: KubeClient;
   try {
-    const loaded = loadKubeConfig(config.kubeconfig, env);
-    kc = shareConnections(loaded.kc);
-    logger.info(
-      { kubeconfig: loaded.source, server: kc.getCurrentCluster()?.server },
-      'loaded Kubernetes configuration',
-    );
+    kube = await connectKube({ ...(config.kubeconfig && { path: config.kubeconfig }), env });
+    logger.info({ kubeconfig: kube.source, server: kube.server }, 'loaded Kubernetes configuration');
   } catch (error) {
     logger.fatal({ err: (error as Error).message }, 'cannot load the Kubernetes configuration');
     return { code: 1, immediate: false };
@@ -449,7 +416,7 @@ async function runController(
   let clusterId = config.clusterId;
   if (clusterId === undefined) {
     try {
-      clusterId = await readClusterUid(kc);
+      clusterId = await readClusterUid(kube);
     } catch (error) {
       logger.fatal(
         { err: (error as Error).message },
@@ -461,7 +428,7 @@ async function runController(
     logger.info({ clusterId }, 'cluster identity: the uid of the kube-system namespace');
   }
   const { manager, events } = createOperator({
-    kubeConfig: kc,
+    kube,
     logger,
     metrics,
     aws,
@@ -518,5 +485,6 @@ async function runController(
     process.off('SIGTERM', onSignal);
     process.off('SIGINT', onSignal);
     aws.close();
+    kube.destroy();
   }
 }

@@ -14,11 +14,12 @@
 //   until the reconciler has cleaned up, so that only happens after it did).
 // - A reconciler may queue another object of its kind at once (`enqueue`, controller-runtime's
 //   channel source): list drift detection does, when a listing shows that object's application moved.
-import type { KubeConfig } from '@kubernetes/client-node';
+
 import type { Logger } from 'pino';
+import type { KubeClient } from '../kube/client.js';
+import { describeError } from '../kube/errors.js';
 import type { ReconcileResult } from '../reconcile/ports.js';
 import { type KubeObject, objectKey, type ResourceType } from './informer.js';
-import { describeError } from './kube-errors.js';
 import type { OperatorMetrics, ReconcileOutcome } from './metrics.js';
 import { informerFor, type ObjectCache } from './multi-namespace-informer.js';
 import { updateNeedsReconcile } from './predicates.js';
@@ -76,7 +77,7 @@ export interface ControllerDefinition<T extends KubeObject> {
 }
 
 export interface ControllerSettings {
-  kubeConfig: KubeConfig;
+  kube: KubeClient;
   logger: Logger;
   metrics: OperatorMetrics;
   /** Watched namespaces; all when empty. */
@@ -118,7 +119,7 @@ export class Controller<T extends KubeObject = KubeObject> {
     });
     this.informer = informerFor<T>(
       {
-        kubeConfig: settings.kubeConfig,
+        kube: settings.kube,
         resource: definition.resource,
         logger: settings.logger,
         ...(settings.labelSelector && { labelSelector: settings.labelSelector }),

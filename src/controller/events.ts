@@ -8,18 +8,11 @@
 // event must not fail a reconcile.
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import {
-  EventsV1Api,
-  type EventsV1Event,
-  type KubeConfig,
-  PatchStrategy,
-  setHeaderOptions,
-  V1MicroTime,
-} from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { GROUP } from '../api/constants.js';
+import { type KubeClient, microTime, PATCH_TYPES, resourcePath } from '../kube/client.js';
+import { describeError, httpStatusOf } from '../kube/errors.js';
 import type { EventRecorder, KubeResource, RecordedEvent } from '../reconcile/ports.js';
-import { describeError, httpStatusOf } from './kube-errors.js';
 
 export const REPORTING_CONTROLLER = `${GROUP}/emr-serverless-operator`;
 
@@ -131,17 +124,43 @@ export function truncateUtf8(text: string, maxBytes: number): string {
 
 // --- the recorder -----------------------------------------------------------------------------
 
+/** An events.k8s.io/v1 Event, the fields the recorder writes. */
+interface KubeEvent {
+  apiVersion: 'events.k8s.io/v1';
+  kind: 'Event';
+  metadata: { name: string; namespace: string };
+  /** MicroTime strings */
+  eventTime: string;
+  series?: { count: number; lastObservedTime: string };
+  reportingController: string;
+  reportingInstance: string;
+  action: string;
+  reason: string;
+  type: string;
+  note: string;
+  regarding: {
+    apiVersion?: string | undefined;
+    kind?: string | undefined;
+    name: string;
+    namespace: string;
+    uid?: string | undefined;
+    resourceVersion?: string;
+  };
+}
+
+const EVENTS = { group: 'events.k8s.io', version: 'v1', plural: 'events' };
+
 interface Payload {
   name: string;
   namespace: string;
   created: boolean;
-  body: EventsV1Event;
+  body: KubeEvent;
   /** Writes of one series happen one after the other. */
   chain: Promise<void>;
 }
 
 export interface KubeEventRecorderOptions extends EventCorrelatorOptions {
-  kubeConfig: KubeConfig;
+  kube: KubeClient;
   logger: Logger;
   /** Pod name; defaults to POD_NAME, then HOSTNAME, then the host name. */
   reportingInstance?: string;
@@ -149,7 +168,7 @@ export interface KubeEventRecorderOptions extends EventCorrelatorOptions {
 }
 
 export class KubeEventRecorder implements EventRecorder {
-  private readonly api: EventsV1Api;
+  private readonly kube: KubeClient;
   private readonly correlator: EventCorrelator<Payload>;
   private readonly log: Logger;
   private readonly now: () => number;
@@ -159,7 +178,7 @@ export class KubeEventRecorder implements EventRecorder {
   private readonly deferred = new Map<NodeJS.Timeout, SeriesEntry<Payload>>();
 
   constructor(options: KubeEventRecorderOptions) {
-    this.api = options.kubeConfig.makeApiClient(EventsV1Api);
+    this.kube = options.kube;
     this.correlator = new EventCorrelator(options);
     this.log = options.logger.child({ component: 'events' });
     this.now = options.now ?? Date.now;
@@ -217,7 +236,7 @@ export class KubeEventRecorder implements EventRecorder {
         apiVersion: 'events.k8s.io/v1',
         kind: 'Event',
         metadata: { name: '', namespace },
-        eventTime: new V1MicroTime(now),
+        eventTime: microTime(now),
         reportingController: REPORTING_CONTROLLER,
         reportingInstance: this.reportingInstance,
         action: truncateUtf8(event.action, 128),
@@ -248,21 +267,27 @@ export class KubeEventRecorder implements EventRecorder {
   private async writeNow(entry: SeriesEntry<Payload>): Promise<void> {
     const payload = entry.payload;
     const count = entry.count;
-    const series = count > 1 ? { count, lastObservedTime: new V1MicroTime(entry.lastSeen) } : undefined;
+    const series = count > 1 ? { count, lastObservedTime: microTime(entry.lastSeen) } : undefined;
     try {
       if (!payload.created) {
-        const body: EventsV1Event = {
+        const body: KubeEvent = {
           ...payload.body,
           metadata: { name: payload.name, namespace: payload.namespace },
           ...(series && { series }),
         };
-        await this.api.createNamespacedEvent({ namespace: payload.namespace, body });
+        await this.kube.request({
+          method: 'POST',
+          path: resourcePath({ ...EVENTS, namespace: payload.namespace }),
+          body,
+        });
         payload.created = true;
       } else {
-        await this.api.patchNamespacedEvent(
-          { name: payload.name, namespace: payload.namespace, body: { series } },
-          setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
-        );
+        await this.kube.request({
+          method: 'PATCH',
+          path: resourcePath({ ...EVENTS, namespace: payload.namespace, name: payload.name }),
+          body: { series },
+          contentType: PATCH_TYPES.merge,
+        });
       }
     } catch (error) {
       if (payload.created && httpStatusOf(error) === 404) {

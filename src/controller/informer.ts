@@ -1,7 +1,7 @@
-// A small list+watch informer (client-go's reflector + store), written on client-node's `Watch`
-// and `CustomObjectsApi` rather than on client-node's own `makeInformer`: that one stops for good
-// on a network error, a 403 or a failed list and leaves restarting to the caller, its cache keeps
-// two maps per object, and it gives no health to report on /readyz. This loop never gives up:
+// A small list+watch informer (client-go's reflector + store) on the operator's Kubernetes client.
+// Unlike client-node's `makeInformer`, which stops for good on a network error, a 403 or a failed
+// list and leaves restarting to the caller, keeps two maps per object and reports no health for
+// /readyz, this loop never gives up:
 //
 //   list (paginated) -> replace the cache, emitting add/update/delete for the differences
 //   watch from the list's resourceVersion (bookmarks on) -> apply events, remember each
@@ -12,10 +12,10 @@
 //
 // The cache holds the objects as received, minus what no reader needs (cache-pruning.ts: managed
 // fields, kubectl's last-applied configuration), like controller-runtime's cache transforms.
-import { CustomObjectsApi, type KubeConfig, KubernetesObjectApi, Watch } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
+import { type KubeClient, resourcePath } from '../kube/client.js';
+import { describeError, httpStatusOf } from '../kube/errors.js';
 import { pruneForCache } from './cache-pruning.js';
-import { describeError, httpStatusOf } from './kube-errors.js';
 
 export interface KubeObject {
   apiVersion?: string;
@@ -52,7 +52,7 @@ export interface InformerHealth {
 }
 
 export interface InformerOptions {
-  kubeConfig: KubeConfig;
+  kube: KubeClient;
   resource: ResourceType;
   /** Watch one namespace; all namespaces when absent. */
   namespace?: string;
@@ -78,9 +78,6 @@ export const objectKey = (obj: KubeObject): string =>
 export class Informer<T extends KubeObject> {
   private readonly cache = new Map<string, T>();
   private readonly handlers: InformerEventHandler<T>[] = [];
-  private readonly api: CustomObjectsApi;
-  private readonly objects: KubernetesObjectApi;
-  private readonly watcher: Watch;
   private readonly log: Logger;
   private readonly apiVersion: string;
   private resourceVersion: string | undefined;
@@ -95,9 +92,6 @@ export class Informer<T extends KubeObject> {
   private readonly syncWaiters: Array<() => void> = [];
 
   constructor(private readonly options: InformerOptions) {
-    this.api = options.kubeConfig.makeApiClient(CustomObjectsApi);
-    this.objects = KubernetesObjectApi.makeApiClient(options.kubeConfig);
-    this.watcher = new Watch(options.kubeConfig);
     this.log = options.logger.child({ component: 'informer', resource: options.resource.plural });
     const { group, version } = options.resource;
     this.apiVersion = group === '' ? version : `${group}/${version}`;
@@ -222,45 +216,19 @@ export class Informer<T extends KubeObject> {
 
   /** Lists every object (paginated) and replaces the cache with the result. */
   private async list(): Promise<void> {
-    const { group, version, plural } = this.options.resource;
     const limit = this.options.pageSize ?? 500;
     const fresh = new Map<string, T>();
     let continueToken: string | undefined;
     let listResourceVersion: string | undefined;
     do {
-      const page = (
-        group === ''
-          ? await this.objects.list(
-              this.apiVersion,
-              this.options.resource.kind,
-              this.options.namespace,
-              undefined,
-              undefined,
-              undefined,
-              undefined,
-              this.options.labelSelector,
-              limit,
-              continueToken,
-            )
-          : this.options.namespace
-            ? await this.api.listNamespacedCustomObject({
-                group,
-                version,
-                plural,
-                namespace: this.options.namespace,
-                limit,
-                ...(this.options.labelSelector && { labelSelector: this.options.labelSelector }),
-                ...(continueToken && { _continue: continueToken }),
-              })
-            : await this.api.listClusterCustomObject({
-                group,
-                version,
-                plural,
-                limit,
-                ...(this.options.labelSelector && { labelSelector: this.options.labelSelector }),
-                ...(continueToken && { _continue: continueToken }),
-              })
-      ) as { metadata?: { resourceVersion?: string; continue?: string }; items?: T[] };
+      const page = await this.options.kube.request<{
+        metadata?: { resourceVersion?: string; continue?: string };
+        items?: T[];
+      }>({
+        method: 'GET',
+        path: this.path(),
+        query: { limit, labelSelector: this.options.labelSelector, continue: continueToken },
+      });
       for (const item of page.items ?? []) {
         const obj = this.prepare(item);
         fresh.set(objectKey(obj), obj);
@@ -298,11 +266,6 @@ export class Informer<T extends KubeObject> {
 
   /** One watch request; resolves with what to do next, rejects on failure. */
   private watchOnce(): Promise<WatchEnd> {
-    const { group, version, plural } = this.options.resource;
-    const base = group === '' ? `/api/${version}` : `/apis/${group}/${version}`;
-    const path = this.options.namespace
-      ? `${base}/namespaces/${encodeURIComponent(this.options.namespace)}/${plural}`
-      : `${base}/${plural}`;
     const range = this.options.watchTimeoutSeconds ?? { min: 300, max: 600 };
     const timeoutSeconds = Math.floor(range.min + Math.random() * (range.max - range.min));
 
@@ -388,9 +351,9 @@ export class Informer<T extends KubeObject> {
         settle(undefined, 'resume');
       };
 
-      this.watcher
+      this.options.kube
         .watch(
-          path,
+          this.path(),
           {
             allowWatchBookmarks: true,
             resourceVersion: this.resourceVersion,
@@ -414,6 +377,10 @@ export class Informer<T extends KubeObject> {
           (error: unknown) => settle(error, 'resume'),
         );
     });
+  }
+
+  private path(): string {
+    return resourcePath({ ...this.options.resource, namespace: this.options.namespace });
   }
 
   private prepare(obj: T): T {

@@ -13,14 +13,31 @@
 // cannot both win (the loser gets 409 and tries again later).
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { CoordinationV1Api, type KubeConfig, type V1Lease, V1MicroTime } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { describeError, httpStatusOf } from './kube-errors.js';
+import { type KubeClient, microTime, resourcePath } from '../kube/client.js';
+import { describeError, httpStatusOf } from '../kube/errors.js';
 
 export const DEFAULT_LEASE_NAME = 'emr-serverless-operator';
 
+/** A coordination.k8s.io/v1 Lease, the fields leader election reads and writes. */
+interface Lease {
+  apiVersion?: string;
+  kind?: string;
+  metadata: { name: string; namespace: string; resourceVersion?: string };
+  spec?: {
+    holderIdentity?: string;
+    leaseDurationSeconds?: number;
+    /** MicroTime strings, e.g. 2026-11-30T16:00:00.123000Z */
+    acquireTime?: string;
+    renewTime?: string;
+    leaseTransitions?: number;
+  };
+}
+
+const LEASES = { group: 'coordination.k8s.io', version: 'v1', plural: 'leases' };
+
 export interface LeaderElectorOptions {
-  kubeConfig: KubeConfig;
+  kube: KubeClient;
   namespace: string;
   name?: string;
   /** Unique per process; default hostname + random suffix. */
@@ -47,7 +64,6 @@ type Attempt = 'held' | 'heldByOther';
 export class LeaderElector {
   readonly name: string;
   readonly identity: string;
-  private readonly api: CoordinationV1Api;
   private readonly log: Logger;
   private readonly leaseDurationMs: number;
   private readonly renewDeadlineMs: number;
@@ -58,7 +74,7 @@ export class LeaderElector {
   private running: Promise<void> | undefined;
   private wake: (() => void) | undefined;
   /** The lease as we last read or wrote it. */
-  private lease: V1Lease | undefined;
+  private lease: Lease | undefined;
   /** Identity of the record we last saw, and when (our clock) it last changed. */
   private observedRecord = '';
   private observedAt = 0;
@@ -69,7 +85,6 @@ export class LeaderElector {
   constructor(private readonly options: LeaderElectorOptions) {
     this.name = options.name ?? DEFAULT_LEASE_NAME;
     this.identity = options.identity ?? defaultIdentity();
-    this.api = options.kubeConfig.makeApiClient(CoordinationV1Api);
     this.log = options.logger.child({
       component: 'leader-election',
       lease: `${options.namespace}/${this.name}`,
@@ -116,19 +131,15 @@ export class LeaderElector {
     const lease = this.lease;
     if (!lease?.spec || lease.spec.holderIdentity !== this.identity) return;
     try {
-      const now = new V1MicroTime(this.now());
-      await this.api.replaceNamespacedLease({
-        name: this.name,
-        namespace: this.options.namespace,
-        body: {
-          ...lease,
-          spec: {
-            ...lease.spec,
-            holderIdentity: '',
-            leaseDurationSeconds: 1,
-            acquireTime: now,
-            renewTime: now,
-          },
+      const now = microTime(this.now());
+      await this.replace({
+        ...lease,
+        spec: {
+          ...lease.spec,
+          holderIdentity: '',
+          leaseDurationSeconds: 1,
+          acquireTime: now,
+          renewTime: now,
         },
       });
       this.log.info('lease released');
@@ -205,16 +216,17 @@ export class LeaderElector {
   private async tryAcquireOrRenew(): Promise<Attempt> {
     const namespace = this.options.namespace;
     const now = this.now();
-    const nowTime = new V1MicroTime(now);
+    const nowTime = microTime(now);
     const leaseDurationSeconds = Math.round(this.leaseDurationMs / 1000);
 
-    let current: V1Lease;
+    let current: Lease;
     try {
-      current = await this.api.readNamespacedLease({ name: this.name, namespace });
+      current = await this.options.kube.request<Lease>({ method: 'GET', path: this.path() });
     } catch (error) {
       if (httpStatusOf(error) !== 404) throw error;
-      const created = await this.api.createNamespacedLease({
-        namespace,
+      const created = await this.options.kube.request<Lease>({
+        method: 'POST',
+        path: resourcePath({ ...LEASES, namespace }),
         body: {
           apiVersion: 'coordination.k8s.io/v1',
           kind: 'Lease',
@@ -240,26 +252,31 @@ export class LeaderElector {
     const heldByUs = holder === this.identity;
     if (holder !== '' && !heldByUs && this.observedAt + observedDurationMs > now) return 'heldByOther';
 
-    const updated = await this.api.replaceNamespacedLease({
-      name: this.name,
-      namespace,
-      body: {
-        ...current,
-        spec: {
-          ...spec,
-          holderIdentity: this.identity,
-          leaseDurationSeconds,
-          renewTime: nowTime,
-          acquireTime: heldByUs && spec.acquireTime ? spec.acquireTime : nowTime,
-          leaseTransitions: heldByUs ? (spec.leaseTransitions ?? 0) : (spec.leaseTransitions ?? 0) + 1,
-        },
+    const updated = await this.replace({
+      ...current,
+      spec: {
+        ...spec,
+        holderIdentity: this.identity,
+        leaseDurationSeconds,
+        renewTime: nowTime,
+        acquireTime: heldByUs && spec.acquireTime ? spec.acquireTime : nowTime,
+        leaseTransitions: heldByUs ? (spec.leaseTransitions ?? 0) : (spec.leaseTransitions ?? 0) + 1,
       },
     });
     this.observe(updated, now);
     return 'held';
   }
 
-  private observe(lease: V1Lease, now: number): void {
+  private path(): string {
+    return resourcePath({ ...LEASES, namespace: this.options.namespace, name: this.name });
+  }
+
+  /** PUT, which the API server refuses (409) if the lease changed since `lease` was read. */
+  private replace(lease: Lease): Promise<Lease> {
+    return this.options.kube.request<Lease>({ method: 'PUT', path: this.path(), body: lease });
+  }
+
+  private observe(lease: Lease, now: number): void {
     const spec = lease.spec ?? {};
     const record = JSON.stringify([
       spec.holderIdentity,

@@ -10,8 +10,9 @@
 //   reconcile in flight sends nothing more, even before the elector notices.
 // - stop(): take no more work, wait for in-flight reconciles (bounded), stop the informers,
 //   release the lease, close the HTTP servers.
-import type { KubeConfig } from '@kubernetes/client-node';
+
 import type { Logger } from 'pino';
+import type { KubeClient } from '../kube/client.js';
 import {
   type CacheReader,
   Controller,
@@ -44,7 +45,7 @@ export interface LeaderElectionSettings {
 }
 
 export interface ManagerOptions {
-  kubeConfig: KubeConfig;
+  kube: KubeClient;
   logger: Logger;
   metrics: OperatorMetrics;
   /** One controller per kind; each gets its own informer, queue and workers. */
@@ -108,7 +109,7 @@ export class Manager {
       this.finish = resolve;
     });
     const settings = {
-      kubeConfig: options.kubeConfig,
+      kube: options.kube,
       logger: options.logger,
       metrics: options.metrics,
       concurrency: Math.max(1, options.concurrency ?? 4),
@@ -128,7 +129,7 @@ export class Manager {
     if (options.leaderElection) {
       const le = options.leaderElection;
       this.elector = new LeaderElector({
-        kubeConfig: options.kubeConfig,
+        kube: options.kube,
         namespace: le.namespace,
         ...(le.name && { name: le.name }),
         ...(le.identity && { identity: le.identity }),

@@ -6,7 +6,7 @@
 // mapping from memory and a change to a namespace's role annotations is told at once to whoever
 // listens (the manager re-queues that namespace's resources). Before the cache has synced, or for
 // a namespace it does not hold yet, the namespace is read with a `get`.
-import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
+
 import type { Logger } from 'pino';
 import type { NamespaceRoles } from '../aws/access.js';
 import {
@@ -16,12 +16,14 @@ import {
   REGION_ANNOTATION,
   ROLE_ARN_ANNOTATION,
 } from '../aws/accounts.js';
+import { type KubeClient, resourcePath } from '../kube/client.js';
+import { httpStatusOf } from '../kube/errors.js';
 import { Informer, type KubeObject } from './informer.js';
-import { httpStatusOf } from './kube-errors.js';
 
 type Namespace = KubeObject & { metadata: { annotations?: Record<string, string> } };
 
 const MAPPING_ANNOTATIONS = [ROLE_ARN_ANNOTATION, REGION_ANNOTATION, EXTERNAL_ID_ANNOTATION];
+const NAMESPACES = { group: '', version: 'v1', plural: 'namespaces', kind: 'Namespace' };
 
 /** Whether two versions of a namespace map it differently (any of the three annotations). */
 export function mappingChanged(before: Namespace | undefined, after: Namespace | undefined): boolean {
@@ -33,14 +35,15 @@ export function mappingChanged(before: Namespace | undefined, after: Namespace |
 export class KubeNamespaceRoles implements NamespaceRoles {
   /** The namespaces, as the manager starts, stops and health-checks its other caches. */
   readonly informer: Informer<Namespace>;
-  private readonly api: CoreV1Api;
   private readonly listeners: Array<(namespace: string) => void> = [];
 
-  constructor(kubeConfig: KubeConfig, logger: Logger) {
-    this.api = kubeConfig.makeApiClient(CoreV1Api);
+  constructor(
+    private readonly kube: KubeClient,
+    logger: Logger,
+  ) {
     this.informer = new Informer<Namespace>({
-      kubeConfig,
-      resource: { group: '', version: 'v1', plural: 'namespaces', kind: 'Namespace' },
+      kube,
+      resource: NAMESPACES,
       logger,
     });
     const tell = (before: Namespace | undefined, after: Namespace | undefined) => {
@@ -66,7 +69,8 @@ export class KubeNamespaceRoles implements NamespaceRoles {
 
   private async read(name: string): Promise<Record<string, string> | undefined> {
     try {
-      return (await this.api.readNamespace({ name })).metadata?.annotations;
+      const path = resourcePath({ ...NAMESPACES, name });
+      return (await this.kube.request<Namespace>({ method: 'GET', path })).metadata.annotations;
     } catch (err) {
       // A namespace that is gone has no resources left to act for.
       if (httpStatusOf(err) !== 404) throw err;

@@ -1,10 +1,11 @@
 // The operator assembled: the manager running one controller per kind (applications, job runs)
 // over the AWS port, with key verification, status writes and events. `run` and the in-process
 // integration tests build it here, so what is tested is what runs.
-import type { KubeConfig } from '@kubernetes/client-node';
+
 import type { Logger } from 'pino';
 import { AwsAccess } from '../aws/access.js';
 import type { AwsClients } from '../aws/index.js';
+import type { KubeClient } from '../kube/client.js';
 import { JobRunReconciler } from '../reconcile/jobrun/reconciler.js';
 import { ClaimLocks, NO_ADOPTION, type OwnershipOptions } from '../reconcile/ownership.js';
 import { Reconciler } from '../reconcile/reconciler.js';
@@ -17,7 +18,7 @@ import { KubeNamespaceRoles } from './namespace-roles.js';
 import { KubeResourceWriter } from './resource-writer.js';
 
 export interface OperatorOptions {
-  kubeConfig: KubeConfig;
+  kube: KubeClient;
   logger: Logger;
   metrics: OperatorMetrics;
   aws: AwsClients;
@@ -61,7 +62,7 @@ export interface Operator {
 
 export function createOperator(o: OperatorOptions): Operator {
   const keyCacheTtlMs = o.keyCacheTtlMs ?? 3 * 60_000;
-  const namespaceRoles = new KubeNamespaceRoles(o.kubeConfig, o.logger);
+  const namespaceRoles = new KubeNamespaceRoles(o.kube, o.logger);
   const access = new AwsAccess({
     clients: o.aws,
     namespaces: namespaceRoles,
@@ -74,8 +75,8 @@ export function createOperator(o: OperatorOptions): Operator {
     (o.driftDetection ?? 'list') === 'list'
       ? { fullReadPeriodMs: (o.fullReadEvery ?? DEFAULT_FULL_READ_EVERY) * o.resyncPeriodMs }
       : undefined;
-  const writer = new KubeResourceWriter(o.kubeConfig);
-  const jobRunWriter = new KubeJobRunWriter(o.kubeConfig);
+  const writer = new KubeResourceWriter(o.kube);
+  const jobRunWriter = new KubeJobRunWriter(o.kube);
   const planOptions = {
     defaultRegion: o.region,
     verifyKeys: o.verifyKeys,
@@ -83,12 +84,12 @@ export function createOperator(o: OperatorOptions): Operator {
     ownership: o.ownership ?? NO_ADOPTION,
   };
   const events = new KubeEventRecorder({
-    kubeConfig: o.kubeConfig,
+    kube: o.kube,
     logger: o.logger,
     ...(o.reportingInstance && { reportingInstance: o.reportingInstance }),
   });
   const manager = new Manager({
-    kubeConfig: o.kubeConfig,
+    kube: o.kube,
     logger: o.logger,
     metrics: o.metrics,
     ...(o.namespaces && { namespaces: o.namespaces }),

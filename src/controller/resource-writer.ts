@@ -7,11 +7,12 @@
 //
 // Status: server-side apply on the /status subresource as field manager emr-serverless-operator,
 // forced, with the whole status (fields the operator no longer sets are removed by the apply).
-import { CustomObjectsApi, type KubeConfig, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+
 import { FIELD_MANAGER, FINALIZER, GROUP, PLURAL, VERSION } from '../api/constants.js';
 import type { EmrServerlessApplication, Status } from '../api/schema.js';
+import { type KubeClient, PATCH_TYPES, resourcePath } from '../kube/client.js';
+import { httpStatusOf } from '../kube/errors.js';
 import type { KubeResource, ResourceWriter } from '../reconcile/ports.js';
-import { httpStatusOf } from './kube-errors.js';
 
 /** Thrown when the object changed since it was read; the caller retries with a fresh copy. */
 export class ConflictError extends Error {
@@ -47,13 +48,21 @@ export function finalizerPatch(obj: KubeResource, next: string[]): JsonPatchOp[]
 export class KubeResourceWriter<T extends KubeResource = EmrServerlessApplication, S = Status>
   implements ResourceWriter<T, S>
 {
-  protected readonly api: CustomObjectsApi;
-
   constructor(
-    kubeConfig: KubeConfig,
+    protected readonly kube: KubeClient,
     protected readonly plural: string = PLURAL,
-  ) {
-    this.api = kubeConfig.makeApiClient(CustomObjectsApi);
+  ) {}
+
+  protected path(obj: KubeResource, subresource?: string): string {
+    const { name, namespace } = obj.metadata;
+    return resourcePath({
+      group: GROUP,
+      version: VERSION,
+      plural: this.plural,
+      namespace,
+      name,
+      ...(subresource && { subresource }),
+    });
   }
 
   async addFinalizer(obj: T): Promise<T> {
@@ -80,37 +89,26 @@ export class KubeResourceWriter<T extends KubeResource = EmrServerlessApplicatio
   async applyStatus(obj: T, status: S): Promise<string | undefined> {
     const { name, namespace } = obj.metadata;
     const body = { apiVersion: obj.apiVersion, kind: obj.kind, metadata: { name, namespace }, status };
-    const applied = (await this.api.patchNamespacedCustomObjectStatus(
-      {
-        group: GROUP,
-        version: VERSION,
-        namespace,
-        plural: this.plural,
-        name,
-        body,
-        fieldManager: FIELD_MANAGER,
-        force: true,
-      },
-      setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply),
-    )) as EmrServerlessApplication;
+    const applied = await this.kube.request<EmrServerlessApplication>({
+      method: 'PATCH',
+      path: this.path(obj, 'status'),
+      query: { fieldManager: FIELD_MANAGER, force: true },
+      body,
+      contentType: PATCH_TYPES.apply,
+    });
     return applied.metadata?.resourceVersion;
   }
 
   private async patchFinalizers(obj: T, next: string[]): Promise<T> {
     const { name, namespace } = obj.metadata;
     try {
-      return (await this.api.patchNamespacedCustomObject(
-        {
-          group: GROUP,
-          version: VERSION,
-          namespace,
-          plural: this.plural,
-          name,
-          body: finalizerPatch(obj, next),
-          fieldManager: FIELD_MANAGER,
-        },
-        setHeaderOptions('Content-Type', PatchStrategy.JsonPatch),
-      )) as T;
+      return await this.kube.request<T>({
+        method: 'PATCH',
+        path: this.path(obj),
+        query: { fieldManager: FIELD_MANAGER },
+        body: finalizerPatch(obj, next),
+        contentType: PATCH_TYPES.json,
+      });
     } catch (error) {
       const status = httpStatusOf(error);
       // 409: resourceVersion moved on; 422: a `test` op failed (the API server reports that as invalid).

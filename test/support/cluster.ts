@@ -3,6 +3,7 @@
 // with startControlPlane() from src/envtest instead.
 import { randomBytes } from 'node:crypto';
 import { KubeConfig } from '@kubernetes/client-node';
+import { connectKube, type KubeClient } from '../../src/kube/client.js';
 import { inject } from 'vitest';
 import {
   createServiceAccountKubeconfig,
@@ -40,6 +41,11 @@ declare module 'vitest' {
 /** Runs the real kubectl as admin against the shared control plane; throws on failure unless `check: false`. */
 export function kubectl(args: string[], options?: KubectlOptions): Promise<KubectlResult> {
   return runKubectl(inject('kubectl'), inject('kubeconfig'), args, options);
+}
+
+/** The operator's own Kubernetes client, as the admin user of the shared control plane. */
+export function adminKube(): Promise<KubeClient> {
+  return connectKube({ path: inject('kubeconfig') });
 }
 
 /** A client-node KubeConfig for the admin user of the shared control plane. */

@@ -4,7 +4,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FINALIZER } from '../../../src/api/constants.js';
 import { AwsClients } from '../../../src/aws/index.js';
-import { shareConnections } from '../../../src/controller/kube-connections.js';
 import type { Manager } from '../../../src/controller/manager.js';
 import { OperatorMetrics } from '../../../src/controller/metrics.js';
 import { createOperator } from '../../../src/controller/operator.js';
@@ -14,11 +13,12 @@ import {
   EmulatorControl,
   startEmulator,
 } from '../../../src/emulator/index.js';
-import { adminKubeConfig, kubectl, newNamespace } from '../../support/cluster.js';
+import { adminKube, adminKubeConfig, kubectl, newNamespace } from '../../support/cluster.js';
 import { Apps, CRD_DIR, CRD_NAME, testLogger, waitFor } from './helpers.js';
 
 const REGION = 'eu-west-1';
-const kc = shareConnections(adminKubeConfig());
+const kc = adminKubeConfig();
+const kube = await adminKube();
 const apps = new Apps(kc);
 let ns: string;
 let emulator: Emulator;
@@ -36,7 +36,7 @@ beforeAll(async () => {
   const metrics = new OperatorMetrics({ processMetrics: false });
   aws = new AwsClients({ endpoint: emulator.endpoint, rps: 0, observer: metrics, env: {} });
   ({ manager } = createOperator({
-    kubeConfig: kc,
+    kube,
     logger,
     metrics,
     aws,

@@ -6,12 +6,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GROUP, KIND, PLURAL, VERSION } from '../../../src/api/constants.js';
 import type { EmrServerlessApplication } from '../../../src/api/schema.js';
 import { Informer } from '../../../src/controller/informer.js';
+import { connectKube, type KubeClient } from '../../../src/kube/client.js';
 import { type ControlPlane, startControlPlane } from '../../../src/envtest/index.js';
 import { Apps, CRD_DIR, testLogger, waitFor } from './helpers.js';
 
 const resource = { group: GROUP, version: VERSION, plural: PLURAL, kind: KIND };
 let cp: ControlPlane;
 let admin: KubeConfig;
+let adminKube: KubeClient;
 let apps: Apps;
 
 beforeAll(async () => {
@@ -19,6 +21,7 @@ beforeAll(async () => {
   admin = new KubeConfig();
   admin.loadFromFile(cp.kubeconfig);
   apps = new Apps(admin);
+  adminKube = await connectKube({ path: cp.kubeconfig });
 }, 300_000);
 
 afterAll(async () => {
@@ -40,7 +43,7 @@ describe('Informer supervision', () => {
     await cp.kubectlAdmin(['create', 'namespace', 'restart']);
     await apps.create('restart', 'before');
     const informer = new Informer<EmrServerlessApplication>({
-      kubeConfig: admin,
+      kube: adminKube,
       resource,
       logger: testLogger(),
       backoff: { initialMs: 100, maxMs: 2_000 },
@@ -75,12 +78,11 @@ describe('Informer supervision', () => {
   it('reports a 403, then syncs by itself once RBAC is granted; and again after RBAC is revoked and restored', async () => {
     const namespace = 'rbac';
     const sa = await cp.createServiceAccountKubeconfig({ namespace, name: 'operator' });
-    const kc = new KubeConfig();
-    kc.loadFromFile(sa.kubeconfig);
+    const kube = await connectKube({ path: sa.kubeconfig });
     await apps.create(namespace, 'x');
 
     const informer = new Informer<EmrServerlessApplication>({
-      kubeConfig: kc,
+      kube,
       resource,
       namespace,
       logger: testLogger(),

@@ -9,10 +9,11 @@ import { Manager } from '../../../src/controller/manager.js';
 import { OperatorMetrics } from '../../../src/controller/metrics.js';
 import { KubeResourceWriter } from '../../../src/controller/resource-writer.js';
 import type { ReconcileResult } from '../../../src/reconcile/ports.js';
-import { adminKubeConfig, kubectl, newNamespace } from '../../support/cluster.js';
+import { adminKube, adminKubeConfig, kubectl, newNamespace } from '../../support/cluster.js';
 import { Apps, CRD_DIR, CRD_NAME, testLogger, waitFor } from './helpers.js';
 
 const kc = adminKubeConfig();
+const kube = await adminKube();
 const apps = new Apps(kc);
 let ns: string;
 
@@ -28,7 +29,7 @@ class TestReconciler {
   readonly seen: Seen[] = [];
   readonly statusWrites: string[] = [];
   failNext = new Set<string>();
-  private readonly writer = new KubeResourceWriter(kc);
+  private readonly writer = new KubeResourceWriter(kube);
   constructor(readonly logger: Logger) {}
 
   async reconcile(obj: EmrServerlessApplication): Promise<ReconcileResult> {
@@ -69,7 +70,7 @@ beforeAll(async () => {
   ns = await newNamespace('controller-manager');
   metrics = new OperatorMetrics({ processMetrics: false });
   manager = new Manager({
-    kubeConfig: kc,
+    kube,
     logger: testLogger(),
     metrics,
     namespaces: [ns],

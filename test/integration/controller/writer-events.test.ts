@@ -5,10 +5,11 @@ import { FIELD_MANAGER, FINALIZER } from '../../../src/api/constants.js';
 import type { Status } from '../../../src/api/schema.js';
 import { KubeEventRecorder, REPORTING_CONTROLLER } from '../../../src/controller/events.js';
 import { ConflictError, KubeResourceWriter } from '../../../src/controller/resource-writer.js';
-import { adminKubeConfig, kubectl, newNamespace } from '../../support/cluster.js';
+import { adminKube, adminKubeConfig, kubectl, newNamespace } from '../../support/cluster.js';
 import { Apps, CRD_DIR, CRD_NAME, testLogger, waitFor } from './helpers.js';
 
 const kc = adminKubeConfig();
+const kube = await adminKube();
 const apps = new Apps(kc);
 let ns: string;
 
@@ -34,7 +35,7 @@ const status = (state: string): Status => ({
 });
 
 describe('KubeResourceWriter', () => {
-  const writer = new KubeResourceWriter(kc);
+  const writer = new KubeResourceWriter(kube);
 
   it('adds the finalizer next to others and removes only its own', async () => {
     const created = await apps.create(ns, 'fin', { finalizers: ['example.com/other'] });
@@ -134,7 +135,7 @@ describe('KubeEventRecorder', () => {
     const obj = await apps.create(ns, 'events');
     let now = Date.now();
     const recorder = new KubeEventRecorder({
-      kubeConfig: kc,
+      kube,
       logger: testLogger(),
       reportingInstance: 'test-pod',
       patchIntervalMs: 1_000,
@@ -187,7 +188,7 @@ describe('KubeEventRecorder', () => {
   });
 
   it('never throws into the caller when the API refuses the event', async () => {
-    const recorder = new KubeEventRecorder({ kubeConfig: kc, logger: testLogger(), reportingInstance: 'x' });
+    const recorder = new KubeEventRecorder({ kube, logger: testLogger(), reportingInstance: 'x' });
     const ghost = {
       apiVersion: 'emrserverless.operator.dev/v1alpha1',
       kind: 'EmrServerlessApplication',

@@ -51,54 +51,45 @@ describe('the RBAC objects of manifests/', () => {
 const KINDS = crdFiles().map(
   (f) => `emrserverless.operator.dev/${(f.crd.spec as { names: { plural: string } }).names.plural}`,
 );
-/** Files whose custom-object calls are about one kind only. */
-const ONE_KIND: Record<string, string> = {
-  'jobrun-writer.ts': 'emrserverless.operator.dev/emrserverlessjobruns',
+/** What each file of src/controller that talks to the API server talks about. */
+const RESOURCES_OF_FILE: Record<string, string[]> = {
+  'informer.ts': KINDS,
+  'resource-writer.ts': KINDS,
+  'jobrun-writer.ts': ['emrserverless.operator.dev/emrserverlessjobruns'],
+  'leader.ts': ['coordination.k8s.io/leases'],
+  'events.ts': ['events.k8s.io/events'],
+  'namespace-roles.ts': ['/namespaces'],
+  'cluster-identity.ts': ['/namespaces'],
 };
+const VERBS: Record<string, string> = { GET: 'get', POST: 'create', PUT: 'update', PATCH: 'patch', DELETE: 'delete' };
 
 /**
  * The Kubernetes calls in src/controller, as "apiGroup/resource verb", read from the source: each
- * `this.api.<method>(` of a client-node API class, `new Watch(` (the informer's watch), and
- * informers of core resources.
- * Custom-object calls count for every kind served, unless the file serves one kind (ONE_KIND).
+ * `.request({ method, path })` and `.watch(` of the Kubernetes client, on the resources of its
+ * file (RESOURCES_OF_FILE; the informer's GET is a list, a path naming 'status' the
+ * subresource), and informers of core resources.
  */
 function callsInSource(): Set<string> {
   const dir = new URL('../../../src/controller/', import.meta.url);
   const calls = new Set<string>();
   for (const file of readdirSync(dir).filter((f) => f.endsWith('.ts'))) {
     const source = readFileSync(new URL(file, dir), 'utf8');
-    const apiClass =
-      /makeApiClient\((\w+)\)/.exec(source)?.[1] ?? (file in ONE_KIND ? 'CustomObjectsApi' : undefined);
-    const kinds = ONE_KIND[file] ? [ONE_KIND[file]] : KINDS;
-    if (/new Watch\(/.test(source)) for (const kind of kinds) calls.add(`${kind} watch`);
     // An Informer of a core resource (namespace-roles.ts: namespaces) lists and watches it.
-    for (const [, plural] of source.matchAll(/resource: \{ group: '', version: '\w+', plural: '(\w+)'/g)) {
+    for (const [, plural] of source.matchAll(/\{ group: '', version: '\w+', plural: '(\w+)'/g)) {
       calls.add(`/${plural} list`);
       calls.add(`/${plural} watch`);
     }
-    for (const [, method] of source.matchAll(/this\.api\.(\w+)\(/g)) {
-      const match = /^(list|read|get|create|replace|patch|delete)(Namespaced|Cluster)?(\w+)$/.exec(method!);
-      if (!match) throw new Error(`${file}: teach this test what ${method} needs`);
-      const verb = {
-        list: 'list',
-        read: 'get',
-        get: 'get',
-        create: 'create',
-        replace: 'update',
-        patch: 'patch',
-        delete: 'delete',
-      }[match[1] as 'list'];
-      const resources: Record<string, string[]> = {
-        'CustomObjectsApi:CustomObject': kinds,
-        'CustomObjectsApi:CustomObjectStatus': kinds.map((k) => `${k}/status`),
-        'EventsV1Api:Event': ['events.k8s.io/events'],
-        'CoreV1Api:Event': ['/events'],
-        'CoordinationV1Api:Lease': ['coordination.k8s.io/leases'],
-        'CoreV1Api:Namespace': ['/namespaces'],
-      };
-      const resource = resources[`${apiClass}:${match[3]}`];
-      if (!resource) throw new Error(`${file}: teach this test what ${apiClass}.${method} needs`);
-      for (const r of resource) calls.add(`${r} ${verb}`);
+    const requests = [...source.matchAll(/\.request(?:<[^(]*?>)?\(\{\s*method: '(\w+)',\s*path: ([^\n]+)/g)];
+    const watches = /kube\s*\.watch\(/.test(source);
+    if (requests.length === 0 && !watches) continue;
+    const resources = RESOURCES_OF_FILE[file];
+    if (!resources) throw new Error(`${file}: teach this test what its Kubernetes calls are about`);
+    if (watches) for (const r of resources) calls.add(`${r} watch`);
+    for (const [, method, path] of requests) {
+      const verb = file === 'informer.ts' && method === 'GET' ? 'list' : VERBS[method!];
+      if (!verb) throw new Error(`${file}: teach this test what ${method} needs`);
+      const sub = path!.includes("'status'") ? '/status' : '';
+      for (const r of resources) calls.add(`${r}${sub} ${verb}`);
     }
   }
   return calls;

@@ -1,6 +1,6 @@
 import { KubeConfig } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
-import { shareConnections } from '../../../src/controller/kube-connections.js';
+import { shareConnections } from '../../../src/kube/client-node-connections.js';
 
 function config(server = 'https://127.0.0.1:6443') {
   const kc = new KubeConfig();
