@@ -9,6 +9,7 @@
 //
 // Writes bench-results/latest.json (and bench-results/<mode>.json) and prints a table.
 // See bench/README.md for what each figure means and how it is measured.
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -23,6 +24,7 @@ import { summariseHeap } from './lib/heapsnapshot.js';
 import { adminKubeConfig, EventWatch, Kube, mapLimit, ResourceWatch } from './lib/kube.js';
 import {
   deploymentNodeOptions,
+  deploymentRuntimeEnv,
   type EmulatorProcess,
   type Metrics,
   machineBusySeconds,
@@ -46,6 +48,7 @@ const { values: flags } = parseArgs({
     'shards-size': { type: 'string' },
     'shards-rps': { type: 'string', default: '50' },
     'node-options': { type: 'string' },
+    'operator-node': { type: 'string', default: 'path' },
   },
 });
 
@@ -58,6 +61,11 @@ const concurrency = Number(flags.concurrency);
 // The operator runs with the V8 flags the shipped Deployment sets, unless told otherwise.
 const nodeOptions = flags['node-options'] ?? deploymentNodeOptions();
 const operatorNodeArgs = nodeOptions.split(/\s+/).filter(Boolean);
+// And the Deployment's glibc tuning (MALLOC_ARENA_MAX), recorded in the report as operatorEnv.
+const { NODE_OPTIONS: _deploymentNodeOptions, ...operatorEnv } = deploymentRuntimeEnv();
+// The Node.js that runs the operator: this one (`path`), or the image's (`image`: package.json
+// config.imageNodeVersion, installed by scripts/node.sh as the tests do).
+const operatorNode = operatorNodeBinary(flags['operator-node'] ?? 'path');
 
 const config = quick
   ? {
@@ -129,7 +137,22 @@ function operatorOptions(ctx: Ctx, scenario: string, o: Partial<OperatorOptions>
     ...(cpuProfDir && { cpuProfDir }),
     ...o,
     nodeArgs: [...operatorNodeArgs, ...(o.nodeArgs ?? [])],
+    node: operatorNode.binary,
+    env: operatorEnv,
   };
+}
+
+function operatorNodeBinary(which: string): { binary: string; version: string } {
+  if (which === 'path') return { binary: process.execPath, version: process.version };
+  if (which !== 'image') throw new Error(`--operator-node: path or image, not ${which}`);
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+    config: { imageNodeVersion: string };
+  };
+  const script = new URL('../scripts/node.sh', import.meta.url).pathname;
+  const binary = execFileSync(script, [pkg.config.imageNodeVersion, '-p', 'process.execPath'], {
+    encoding: 'utf8',
+  }).trim();
+  return { binary, version: `v${pkg.config.imageNodeVersion}` };
 }
 
 /** Stops the operator; with --profile, summarises its CPU profile into the report. */
@@ -990,6 +1013,8 @@ async function main(): Promise<void> {
     cpuModel: cpus()[0]?.model ?? 'unknown',
     memoryGiB: round(totalmem() / 2 ** 30, 1),
     nodeVersion: process.version,
+    operatorNodeVersion: operatorNode.version,
+    operatorEnv,
     operatorConcurrency: concurrency,
     operatorNodeOptions: nodeOptions,
     profiled: flags.profile === true,

@@ -16,6 +16,14 @@ const CLK_TCK = 100;
 
 /** NODE_OPTIONS of the operator container in manifests/deployment.yaml (the chart sets the same). */
 export function deploymentNodeOptions(): string {
+  return deploymentRuntimeEnv().NODE_OPTIONS ?? '';
+}
+
+/**
+ * The operator container's runtime tuning in manifests/deployment.yaml: NODE_OPTIONS and the
+ * glibc MALLOC_* variables, so the benchmark measures the process as it ships.
+ */
+export function deploymentRuntimeEnv(): Record<string, string> {
   const path = join(import.meta.dirname, '..', '..', 'manifests', 'deployment.yaml');
   for (const doc of parseAllDocuments(readFileSync(path, 'utf8'))) {
     const obj = doc.toJS() as {
@@ -26,9 +34,13 @@ export function deploymentNodeOptions(): string {
     };
     if (obj?.kind !== 'Deployment') continue;
     const env = obj.spec?.template?.spec?.containers?.[0]?.env ?? [];
-    return env.find((e) => e.name === 'NODE_OPTIONS')?.value ?? '';
+    return Object.fromEntries(
+      env
+        .filter((e) => e.value !== undefined && (e.name === 'NODE_OPTIONS' || e.name.startsWith('MALLOC_')))
+        .map((e) => [e.name, e.value as string]),
+    );
   }
-  return '';
+  return {};
 }
 
 export async function freePort(): Promise<number> {
@@ -115,6 +127,10 @@ export interface OperatorOptions {
   awsRps: number;
   resyncPeriod: string;
   concurrency?: number;
+  /** Added to the environment (the Deployment's MALLOC_* tuning). */
+  env?: Record<string, string>;
+  /** The Node.js binary (default: the one running the benchmark). */
+  node?: string;
   logFile: string;
   /** Directory for `node --cpu-prof` output; no profiling when absent. */
   cpuProfDir?: string;
@@ -172,7 +188,10 @@ export async function startOperatorProcess(o: OperatorOptions): Promise<Operator
   ];
   const log = openSync(o.logFile, 'a');
   const startedAt = Date.now();
-  const child = spawn(process.execPath, args, { stdio: ['ignore', log, log] });
+  const child = spawn(o.node ?? process.execPath, args, {
+    stdio: ['ignore', log, log],
+    env: { ...process.env, ...o.env },
+  });
   closeSync(log);
   const metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
   return {

@@ -1,4 +1,5 @@
-// Connection reuse for @kubernetes/client-node 1.x.
+// Connection reuse for @kubernetes/client-node 1.x, where the operator still uses it: a kubeconfig
+// config.ts hands to client-node (an auth-provider, a proxy-url), and the benchmark's own client.
 //
 // client-node 1.x builds a new https.Agent for every request (KubeConfig.createAgent, called from
 // applySecurityAuthentication and applyToHTTPSOptions), so every API call opens a new TCP + TLS
