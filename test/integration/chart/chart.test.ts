@@ -148,6 +148,7 @@ describe('helm lint and helm template', () => {
     ]);
     expect(container.env).toEqual([
       { name: 'NODE_OPTIONS', value: '--max-old-space-size=576 --max-semi-space-size=2' },
+      { name: 'MALLOC_ARENA_MAX', value: '2' },
       { name: 'AWS_STS_REGIONAL_ENDPOINTS', value: 'regional' },
     ]);
     expect(find(full, 'ServiceAccount').metadata.annotations).toEqual({
