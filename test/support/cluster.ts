@@ -3,7 +3,6 @@
 // with startControlPlane() from src/envtest instead.
 import { randomBytes } from 'node:crypto';
 import { KubeConfig } from '@kubernetes/client-node';
-import { connectKube, type KubeClient } from '../../src/kube/client.js';
 import { inject } from 'vitest';
 import {
   createServiceAccountKubeconfig,
@@ -13,6 +12,7 @@ import {
   type ServiceAccountKubeconfig,
   type ServiceAccountKubeconfigOptions,
 } from '../../src/envtest/index.js';
+import { connectKube, type KubeClient } from '../../src/kube/client.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {

@@ -6,8 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GROUP, KIND, PLURAL, VERSION } from '../../../src/api/constants.js';
 import type { EmrServerlessApplication } from '../../../src/api/schema.js';
 import { Informer } from '../../../src/controller/informer.js';
-import { connectKube, type KubeClient } from '../../../src/kube/client.js';
 import { type ControlPlane, startControlPlane } from '../../../src/envtest/index.js';
+import { connectKube, type KubeClient } from '../../../src/kube/client.js';
 import { Apps, CRD_DIR, testLogger, waitFor } from './helpers.js';
 
 const resource = { group: GROUP, version: VERSION, plural: PLURAL, kind: KIND };

@@ -61,7 +61,13 @@ const RESOURCES_OF_FILE: Record<string, string[]> = {
   'namespace-roles.ts': ['/namespaces'],
   'cluster-identity.ts': ['/namespaces'],
 };
-const VERBS: Record<string, string> = { GET: 'get', POST: 'create', PUT: 'update', PATCH: 'patch', DELETE: 'delete' };
+const VERBS: Record<string, string> = {
+  GET: 'get',
+  POST: 'create',
+  PUT: 'update',
+  PATCH: 'patch',
+  DELETE: 'delete',
+};
 
 /**
  * The Kubernetes calls in src/controller, as "apiGroup/resource verb", read from the source: each
