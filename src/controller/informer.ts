@@ -15,7 +15,7 @@
 import type { Logger } from 'pino';
 import { type KubeClient, resourcePath } from '../kube/client.js';
 import { describeError, httpStatusOf } from '../kube/errors.js';
-import { pruneForCache } from './cache-pruning.js';
+import { pruneForCache, SharedStrings } from './cache-pruning.js';
 
 export interface KubeObject {
   apiVersion?: string;
@@ -80,6 +80,7 @@ export class Informer<T extends KubeObject> {
   private readonly handlers: InformerEventHandler<T>[] = [];
   private readonly log: Logger;
   private readonly apiVersion: string;
+  private readonly strings = new SharedStrings();
   private resourceVersion: string | undefined;
   private synced = false;
   private healthy = false;
@@ -387,9 +388,11 @@ export class Informer<T extends KubeObject> {
   }
 
   private prepare(obj: T): T {
-    if (obj.apiVersion === undefined) obj.apiVersion = this.apiVersion;
-    if (obj.kind === undefined) obj.kind = this.options.resource.kind;
-    return pruneForCache(obj);
+    // The informer's own copies, when the object says the same (a list's items may say nothing).
+    if (obj.apiVersion === undefined || obj.apiVersion === this.apiVersion) obj.apiVersion = this.apiVersion;
+    const kind = this.options.resource.kind;
+    if (obj.kind === undefined || obj.kind === kind) obj.kind = kind;
+    return this.strings.shareMetadata(pruneForCache(obj));
   }
 
   private emit(kind: 'add' | 'update' | 'delete', obj: T, old?: T): void {

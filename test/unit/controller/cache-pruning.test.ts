@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { LAST_APPLIED_ANNOTATION, nullFields } from '../../../src/api/nulls.js';
-import { pruneForCache } from '../../../src/controller/cache-pruning.js';
+import { pruneForCache, SharedStrings } from '../../../src/controller/cache-pruning.js';
 import { updateNeedsReconcile } from '../../../src/controller/predicates.js';
 
 interface Obj {
@@ -95,5 +95,27 @@ describe('pruneForCache', () => {
       received({ [LAST_APPLIED_ANNOTATION]: applied({ releaseLabel: 'emr-7.6.0' }) }),
     );
     expect(updateNeedsReconcile(clean(), other)).toBe(false);
+  });
+});
+
+describe('SharedStrings', () => {
+  it('gives every object one copy of its namespace and finalizer names, and changes no value', () => {
+    const strings = new SharedStrings();
+    const [a, b] = [0, 1].map(
+      () =>
+        JSON.parse('{"metadata":{"name":"x","namespace":"team-a","finalizers":["f/one","f/two"]}}') as Obj,
+    ) as [Obj, Obj];
+    expect(strings.shareMetadata(a)).toBe(a);
+    strings.shareMetadata(b);
+    expect(b.metadata).toEqual({ name: 'x', namespace: 'team-a', finalizers: ['f/one', 'f/two'] });
+    const pool = (strings as unknown as { pool: Map<string, string> }).pool;
+    expect([...pool.keys()]).toEqual(['team-a', 'f/one', 'f/two']);
+  });
+
+  it('stops adding past its bound, and still returns each value', () => {
+    const strings = new SharedStrings(2);
+    expect(['a', 'b', 'c', 'c'].map((s) => strings.share(s))).toEqual(['a', 'b', 'c', 'c']);
+    const pool = (strings as unknown as { pool: Map<string, string> }).pool;
+    expect(pool.size).toBe(2);
   });
 });
