@@ -43,7 +43,7 @@ const { values: flags } = parseArgs({
     profile: { type: 'boolean', default: false },
     'heap-snapshot': { type: 'boolean', default: false },
     only: { type: 'string' },
-    concurrency: { type: 'string', default: '4' },
+    concurrency: { type: 'string', default: '10' },
     'sync-sizes': { type: 'string' },
     'shards-size': { type: 'string' },
     'shards-rps': { type: 'string', default: '50' },
