@@ -43,7 +43,7 @@ const { values: flags } = parseArgs({
     profile: { type: 'boolean', default: false },
     'heap-snapshot': { type: 'boolean', default: false },
     only: { type: 'string' },
-    concurrency: { type: 'string', default: '4' },
+    concurrency: { type: 'string', default: '10' },
     'sync-sizes': { type: 'string' },
     'shards-size': { type: 'string' },
     'shards-rps': { type: 'string', default: '50' },
@@ -138,7 +138,7 @@ function operatorOptions(ctx: Ctx, scenario: string, o: Partial<OperatorOptions>
     ...o,
     nodeArgs: [...operatorNodeArgs, ...(o.nodeArgs ?? [])],
     node: operatorNode.binary,
-    env: operatorEnv,
+    env: { ...operatorEnv, ...o.env },
   };
 }
 
@@ -411,12 +411,7 @@ async function syncScenario(ctx: Ctx, n: number): Promise<Record<string, unknown
     kubeResourceWrites: kubeWrites,
     kubeEventWrites: events.writes,
     reconciles: m.sum('controller_runtime_reconcile_total'),
-    reconcilesByResult: Object.fromEntries(
-      ['success', 'requeue', 'requeue_after', 'error'].map((r) => [
-        r,
-        m.sum('controller_runtime_reconcile_total', { result: r }),
-      ]),
-    ),
+    reconcilesByResult: reconcilesByResult(m),
     operatorRssMb: round(rss, 1),
     operatorPeakRssMb: round(peakRss, 1),
     cpuSeconds: cpuDelta(cpu0, cpu1, (doneAt - op.startedAt) / 1000),
@@ -709,7 +704,16 @@ interface ShardSync {
   minimalAwsCalls: number;
   actualAwsCalls: number;
   awsCallsByOperation: Record<string, number>;
+  /**
+   * Where the time beyond the floor goes, from the emulator's log of this shard's calls: spawn to
+   * first AWS call (start-up, cache sync, lease), the rate kept from the first call to the last
+   * (at most --aws-rps, plus the bucket's first second of burst), last call to last Ready.
+   */
+  toFirstAwsCallSeconds: number;
+  awsCallsPerSecond: number;
+  afterLastAwsCallSeconds: number;
   reconciles: number;
+  reconcilesByResult: Record<string, number>;
   rssMb: number;
   peakRssMb: number;
   heapUsedMb: number;
@@ -745,6 +749,16 @@ interface ShardsReport {
     kubeResourceWrites: number;
     shards: Record<string, ShardSteady>;
   };
+}
+
+/** An operator's reconciles by result, from its own metrics. */
+function reconcilesByResult(m: Metrics): Record<string, number> {
+  return Object.fromEntries(
+    ['success', 'requeue', 'requeue_after', 'error'].map((r) => [
+      r,
+      m.sum('controller_runtime_reconcile_total', { result: r }),
+    ]),
+  );
 }
 
 /** AWS calls an operator made, by operation, from its own metrics (the emulator's log is shared). */
@@ -820,6 +834,8 @@ async function shardsScenario(ctx: Ctx): Promise<void> {
         `--leader-election-namespace=${ns}`,
         `--leader-election-id=bench-shard-${shard}`,
       ],
+      // Its own access key id: the emulator's log tells the shards' calls apart by it.
+      env: { AWS_ACCESS_KEY_ID: `bench-shard-${shard}`, AWS_SECRET_ACCESS_KEY: 'bench' },
       ...o,
     });
   const resourcesOf = (shard: Shard) => perShard + (shard === 'a' ? 1 : 0); // shard a holds the probe
@@ -861,6 +877,7 @@ async function shardsScenario(ctx: Ctx): Promise<void> {
     Object.fromEntries([...syncOps].map(([s, o]) => [`operator-${s}`, o])),
   );
   const sync: Record<string, ShardSync> = {};
+  const allCalls = await ctx.control.calls();
   let syncEnd = 0;
   for (const [shard, op] of syncOps) {
     let doneAt = 0;
@@ -870,6 +887,17 @@ async function shardsScenario(ctx: Ctx): Promise<void> {
     const floor = minimalSyncCalls(perShard) / rps;
     const m = await op.metrics();
     const byOp = awsCallsByOperation(m);
+    // Tens of thousands of calls: a loop, not Math.min(...times) (too many arguments).
+    let firstCall = Number.POSITIVE_INFINITY;
+    let lastCall = 0;
+    let shardCalls = 0;
+    for (const call of allCalls) {
+      if (call.caller !== `bench-shard-${shard}`) continue;
+      const at = callTime(call);
+      firstCall = Math.min(firstCall, at);
+      lastCall = Math.max(lastCall, at);
+      shardCalls++;
+    }
     sync[shard] = {
       resources: perShard,
       seconds: round(seconds, 1),
@@ -879,7 +907,11 @@ async function shardsScenario(ctx: Ctx): Promise<void> {
       minimalAwsCalls: minimalSyncCalls(perShard),
       actualAwsCalls: sumOf(byOp),
       awsCallsByOperation: byOp,
+      toFirstAwsCallSeconds: round((firstCall - op.startedAt) / 1000, 2),
+      awsCallsPerSecond: round(shardCalls / ((lastCall - firstCall) / 1000), 2),
+      afterLastAwsCallSeconds: round((doneAt - lastCall) / 1000, 2),
       reconciles: m.sum('controller_runtime_reconcile_total'),
+      reconcilesByResult: reconcilesByResult(m),
       rssMb: round(op.stats()?.rssMb ?? 0, 1),
       peakRssMb: round(peakRss.get(shard) ?? 0, 1),
       heapUsedMb: round(m.sum('nodejs_heap_size_used_bytes') / 2 ** 20, 1),

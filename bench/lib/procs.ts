@@ -127,7 +127,7 @@ export interface OperatorOptions {
   awsRps: number;
   resyncPeriod: string;
   concurrency?: number;
-  /** Added to the environment (the Deployment's MALLOC_* tuning). */
+  /** Added to the environment (the Deployment's MALLOC_* tuning; a shard's access key id). */
   env?: Record<string, string>;
   /** The Node.js binary (default: the one running the benchmark). */
   node?: string;

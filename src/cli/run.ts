@@ -14,7 +14,12 @@ import { readClusterUid } from '../controller/cluster-identity.js';
 import { formatDuration, parseDuration } from '../controller/duration.js';
 import { DEFAULT_LEASE_NAME, defaultIdentity } from '../controller/leader.js';
 import { OperatorMetrics } from '../controller/metrics.js';
-import { createOperator, DEFAULT_FULL_READ_EVERY, type DriftDetection } from '../controller/operator.js';
+import {
+  createOperator,
+  DEFAULT_CONCURRENCY,
+  DEFAULT_FULL_READ_EVERY,
+  type DriftDetection,
+} from '../controller/operator.js';
 import { connectKube, type KubeClient } from '../kube/client.js';
 import { DNS_SUBDOMAIN, labelSelectorProblem } from './label-selector.js';
 
@@ -74,7 +79,7 @@ Flags (environment variable, default):
                                 'shard notin (a,b)': one shard of them, for running several
                                 operators side by side (each with its own --leader-election-id;
                                 the selectors must not overlap) (default: all resources)
-  --concurrency N               resources reconciled in parallel (default 4)
+  --concurrency N               resources reconciled in parallel (default ${DEFAULT_CONCURRENCY})
   --resync-period DURATION      reconcile every resource at least this often, e.g. 30s, 10m, 1h
                                 (default 10m, with ±10% jitter)
   --drift-detection MODE        how a resync looks for changes made outside the operator: list
@@ -284,7 +289,9 @@ export function parseRunArgs(args: string[], context: ParseContext = {}): RunCon
     namespaces,
     watchLabelSelector: watchLabelSelector?.trim(),
     concurrency:
-      str('concurrency') === undefined ? 4 : parsePositiveInt('concurrency', str('concurrency') as string, 1),
+      str('concurrency') === undefined
+        ? DEFAULT_CONCURRENCY
+        : parsePositiveInt('concurrency', str('concurrency') as string, 1),
     resyncPeriodMs,
     driftDetection,
     fullReadEvery:

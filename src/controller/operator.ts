@@ -53,6 +53,14 @@ export interface OperatorOptions {
 
 export type DriftDetection = 'list' | 'get';
 export const DEFAULT_FULL_READ_EVERY = 6;
+/**
+ * Parallel reconciles of the `run` command. A reconcile spends most of its time on its Kubernetes
+ * writes (finalizer, status), not on AWS: a create took about 200 ms for its two AWS calls on a
+ * busy API server, so a worker sent about 10 calls/s and 4 of them left up to a fifth of an
+ * --aws-rps of 50 unused. Ten keep the rate limit, not the workers, the bound up to about 80/s;
+ * at the default 20 the extra workers wait for tokens (docs/install.md, shards).
+ */
+export const DEFAULT_CONCURRENCY = 10;
 
 export interface Operator {
   manager: Manager;

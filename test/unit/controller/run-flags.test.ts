@@ -13,7 +13,7 @@ describe('run flags', () => {
       awsEndpoint: undefined,
       namespaces: [],
       watchLabelSelector: undefined,
-      concurrency: 4,
+      concurrency: 10,
       resyncPeriodMs: 600_000,
       driftDetection: 'list',
       fullReadEvery: 6,
