@@ -375,10 +375,9 @@ export class Informer<T extends KubeObject> {
             // The request was answered 200 and the stream is open.
             this.succeed();
           },
-          // The watch request itself refused: a resourceVersion too old for the server is
-          // answered 410 here too, and only a new list gets past it.
-          (error: unknown) =>
-            httpStatusOf(error) === 410 ? settle(undefined, 'relist') : settle(error, 'resume'),
+          // The watch request itself refused (a resourceVersion too old is answered 410 here
+          // too): the same ending as a stream that fails.
+          onDone,
         );
     });
   }

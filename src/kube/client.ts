@@ -74,16 +74,11 @@ export class KubeClient {
     const options = await this.options(req.method, req.path, req.query, headers);
     return new Promise<T>((resolve, reject) => {
       const request = this.transport().request(options, (response) => {
-        const chunks: Buffer[] = [];
-        response.on('data', (chunk: Buffer) => chunks.push(chunk));
-        response.on('error', reject);
-        response.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          const status = response.statusCode ?? 0;
-          const parsed = parseJson(text);
+        const status = response.statusCode ?? 0;
+        readJson(response).then((parsed) => {
           if (status < 200 || status > 299) reject(new KubeApiError(status, parsed, req.method, req.path));
           else resolve(parsed as T);
-        });
+        }, reject);
       });
       request.setTimeout(REQUEST_TIMEOUT_MS, () =>
         request.destroy(new Error(`${req.method} ${req.path}: no answer within ${REQUEST_TIMEOUT_MS} ms`)),
@@ -121,19 +116,10 @@ export class KubeClient {
       };
       const request = this.transport().request({ ...options, signal: controller.signal }, (response) => {
         if (response.statusCode !== 200) {
-          const chunks: Buffer[] = [];
-          response.on('data', (chunk: Buffer) => chunks.push(chunk));
-          response.on('end', () =>
-            reject(
-              new KubeApiError(
-                response.statusCode ?? 0,
-                parseJson(Buffer.concat(chunks).toString('utf8')),
-                'GET',
-                path,
-              ),
-            ),
+          readJson(response).then(
+            (body) => reject(new KubeApiError(response.statusCode ?? 0, body, 'GET', path)),
+            reject,
           );
-          response.on('error', reject);
           return;
         }
         resolve(controller);
@@ -198,7 +184,11 @@ export class KubeClient {
   }
 }
 
-function parseJson(text: string): unknown {
+/** The whole answer, as JSON when it parses (the API server's Status), else as text. */
+async function readJson(response: http.IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of response) chunks.push(chunk as Buffer);
+  const text = Buffer.concat(chunks).toString('utf8');
   if (text === '') return undefined;
   try {
     return JSON.parse(text);

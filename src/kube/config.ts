@@ -8,7 +8,7 @@
 // anything else (an auth-provider such as oidc, or a proxy-url) is handed whole to client-node's
 // KubeConfig, loaded only then: importing client-node costs the process about 60 MB of memory,
 // mostly its generated API code, which the operator does not use.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import type { RequestOptions } from 'node:https';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
@@ -43,6 +43,8 @@ export interface KubeConnection {
   agentFrom?: (options: RequestOptions) => Promise<void>;
 }
 
+type Authenticate = KubeConnection['authenticate'];
+
 export interface LoadOptions {
   /** --kubeconfig */
   path?: string;
@@ -61,19 +63,10 @@ export async function loadKubeConnection(options: LoadOptions = {}): Promise<Kub
     return fromFiles(paths, `KUBECONFIG=${env.KUBECONFIG}`);
   }
   const saDir = options.serviceAccountDir ?? SERVICE_ACCOUNT_DIR;
-  if (env.KUBERNETES_SERVICE_HOST && readable(join(saDir, 'token'))) return inCluster(env, saDir);
+  if (env.KUBERNETES_SERVICE_HOST && existsSync(join(saDir, 'token'))) return inCluster(env, saDir);
   const home = join(options.home ?? homedir(), '.kube', 'config');
-  if (readable(home)) return fromFiles([home], home);
+  if (existsSync(home)) return fromFiles([home], home);
   throw new Error('no Kubernetes configuration: pass --kubeconfig, set KUBECONFIG, or run in a pod');
-}
-
-function readable(path: string): boolean {
-  try {
-    readFileSync(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** A file read again once it is older than `maxAgeMs` (a projected service account token). */
@@ -89,30 +82,34 @@ function rereadEvery(path: string, maxAgeMs: number): () => string {
   };
 }
 
+/** Sends `Authorization: <value>` on every request. */
+function authorization(value: () => string): Authenticate {
+  return async (options) => {
+    options.headers.Authorization = value();
+  };
+}
+
+/** A bearer token from a file, read now (so a missing file fails at start) and every minute. */
+function tokenFileAuthentication(path: string): Authenticate {
+  const token = rereadEvery(path, TOKEN_REREAD_MS);
+  token();
+  return authorization(() => `Bearer ${token()}`);
+}
+
 function inCluster(env: NodeJS.ProcessEnv, saDir: string): KubeConnection {
   const host = env.KUBERNETES_SERVICE_HOST ?? '';
   const port = env.KUBERNETES_SERVICE_PORT ?? '443';
-  const token = rereadEvery(join(saDir, 'token'), TOKEN_REREAD_MS);
-  token();
+  const namespaceFile = join(saDir, 'namespace');
   return {
     server: `https://${host.includes(':') ? `[${host}]` : host}:${port}`,
     source: 'in-cluster service account',
-    ...(readable(join(saDir, 'namespace')) && {
-      namespace: readFileSync(join(saDir, 'namespace'), 'utf8').trim(),
-    }),
+    ...(existsSync(namespaceFile) && { namespace: readFileSync(namespaceFile, 'utf8').trim() }),
     tls: { ca: readFileSync(join(saDir, 'ca.crt')), rejectUnauthorized: true },
-    authenticate: async (options) => {
-      options.headers.Authorization = `Bearer ${token()}`;
-    },
+    authenticate: tokenFileAuthentication(join(saDir, 'token')),
   };
 }
 
 // --- kubeconfig files --------------------------------------------------------------------------
-
-interface Named<T> {
-  name: string;
-  value: T;
-}
 
 interface KubeconfigFile {
   'current-context'?: string;
@@ -127,8 +124,8 @@ interface KubeconfigFile {
  */
 async function fromFiles(paths: string[], source: string): Promise<KubeConnection> {
   let current: string | undefined;
-  const clusters = new Map<string, Named<Record<string, unknown>>>();
-  const users = new Map<string, Named<Record<string, unknown>>>();
+  const clusters = new Map<string, Record<string, unknown>>();
+  const users = new Map<string, Record<string, unknown>>();
   const contexts = new Map<string, { cluster?: string; user?: string; namespace?: string }>();
   for (const path of paths) {
     let text: string;
@@ -143,12 +140,10 @@ async function fromFiles(paths: string[], source: string): Promise<KubeConnectio
     const dir = dirname(resolve(path));
     current ??= file['current-context'] || undefined;
     for (const c of file.clusters ?? []) {
-      if (c?.name && !clusters.has(c.name))
-        clusters.set(c.name, { name: c.name, value: absolute(c.cluster ?? {}, dir) });
+      if (c?.name && !clusters.has(c.name)) clusters.set(c.name, absolute(c.cluster ?? {}, dir));
     }
     for (const u of file.users ?? []) {
-      if (u?.name && !users.has(u.name))
-        users.set(u.name, { name: u.name, value: absolute(u.user ?? {}, dir) });
+      if (u?.name && !users.has(u.name)) users.set(u.name, absolute(u.user ?? {}, dir));
     }
     for (const c of file.contexts ?? [])
       if (c?.name && !contexts.has(c.name)) contexts.set(c.name, c.context ?? {});
@@ -156,26 +151,26 @@ async function fromFiles(paths: string[], source: string): Promise<KubeConnectio
   if (!current) throw new Error(`${source}: no current-context`);
   const context = contexts.get(current);
   if (!context) throw new Error(`${source}: context "${current}" not found`);
-  const cluster = context.cluster ? clusters.get(context.cluster)?.value : undefined;
+  const cluster = context.cluster ? clusters.get(context.cluster) : undefined;
   if (!cluster || typeof cluster.server !== 'string') {
     throw new Error(`${source}: context "${current}" has no cluster with a server`);
   }
-  const user = context.user ? users.get(context.user) : undefined;
-  if (cluster['proxy-url'] || user?.value['auth-provider']) return viaClientNode(paths, source);
+  const user = (context.user ? users.get(context.user) : undefined) ?? {};
+  if (cluster['proxy-url'] || user['auth-provider']) return viaClientNode(paths, source);
   const server = cluster.server.replace(/\/+$/, '');
   const tls: KubeTls = {
     rejectUnauthorized: cluster['insecure-skip-tls-verify'] !== true,
     ...fileOrData(cluster, 'certificate-authority', 'ca'),
     ...(typeof cluster['tls-server-name'] === 'string' && { servername: cluster['tls-server-name'] }),
-    ...fileOrData(user?.value ?? {}, 'client-certificate', 'cert'),
-    ...fileOrData(user?.value ?? {}, 'client-key', 'key'),
+    ...fileOrData(user, 'client-certificate', 'cert'),
+    ...fileOrData(user, 'client-key', 'key'),
   };
   return {
     server,
     source,
     ...(context.namespace && { namespace: context.namespace }),
     tls,
-    authenticate: await userAuthentication(user),
+    authenticate: await userAuthentication(context.user ?? '', user),
   };
 }
 
@@ -199,36 +194,20 @@ function fileOrData(entry: Record<string, unknown>, name: string, option: 'ca' |
   return {};
 }
 
-type Authenticate = KubeConnection['authenticate'];
-
-async function userAuthentication(user: Named<Record<string, unknown>> | undefined): Promise<Authenticate> {
-  const u = user?.value ?? {};
-  if (typeof u.token === 'string' && u.token !== '') {
-    const header = `Bearer ${u.token}`;
-    return async (options) => {
-      options.headers.Authorization = header;
-    };
-  }
-  if (typeof u.tokenFile === 'string' && u.tokenFile !== '') {
-    const token = rereadEvery(u.tokenFile, TOKEN_REREAD_MS);
-    token();
-    return async (options) => {
-      options.headers.Authorization = `Bearer ${token()}`;
-    };
-  }
-  if (u.exec && typeof u.exec === 'object' && user) {
+async function userAuthentication(name: string, u: Record<string, unknown>): Promise<Authenticate> {
+  if (typeof u.token === 'string' && u.token !== '') return authorization(() => `Bearer ${u.token}`);
+  if (typeof u.tokenFile === 'string' && u.tokenFile !== '') return tokenFileAuthentication(u.tokenFile);
+  if (u.exec && typeof u.exec === 'object') {
     // client-node's exec plugin runner (no generated code behind it): runs the command, caches
     // the credential until its expirationTimestamp, sets the bearer token or client certificate.
     const { ExecAuth } = await import('@kubernetes/client-node/dist/exec_auth.js');
     const exec = new ExecAuth();
-    const execUser = { name: user.name, exec: u.exec };
+    const execUser = { name, exec: u.exec };
     return (options) => exec.applyAuthentication(execUser, options);
   }
   if (typeof u.username === 'string' && typeof u.password === 'string') {
-    const header = `Basic ${Buffer.from(`${u.username}:${u.password}`).toString('base64')}`;
-    return async (options) => {
-      options.headers.Authorization = header;
-    };
+    const basic = `Basic ${Buffer.from(`${u.username}:${u.password}`).toString('base64')}`;
+    return authorization(() => basic);
   }
   return async () => {};
 }
