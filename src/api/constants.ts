@@ -37,3 +37,9 @@ export const JOB_RUN_KIND = 'EmrServerlessJobRun';
 export const JOB_RUN_PLURAL = 'emrserverlessjobruns';
 export const JOB_RUN_SINGULAR = 'emrserverlessjobrun';
 export const JOB_RUN_SHORT_NAMES = ['emrjob', 'emrjr'];
+
+/** The namespace policy kind: cluster-scoped, written by the cluster admin (src/api/policy-schema.ts). */
+export const POLICY_KIND = 'EmrServerlessPolicy';
+export const POLICY_PLURAL = 'emrserverlesspolicies';
+export const POLICY_SINGULAR = 'emrserverlesspolicy';
+export const POLICY_SHORT_NAMES = ['emrpolicy', 'emrpol'];

@@ -13,11 +13,17 @@ import {
   JOB_RUN_SINGULAR,
   KIND,
   PLURAL,
+  POLICY_KIND,
+  POLICY_PLURAL,
+  POLICY_SHORT_NAMES,
+  POLICY_SINGULAR,
   SHORT_NAMES,
   SINGULAR,
   VERSION,
 } from './constants.js';
 import { JobRunSpec, JobRunStatus } from './jobrun-schema.js';
+import { policyAdmissionPolicies } from './policy-rules.js';
+import { PolicySpec } from './policy-schema.js';
 import { BINDING_RULES, Spec, Status } from './schema.js';
 
 type JsonSchema = { [key: string]: unknown };
@@ -88,9 +94,14 @@ interface KindDefinition {
   description: string;
   printerColumns: Array<{ name: string; type: string; jsonPath: string }>;
   spec: z.ZodType;
-  status: z.ZodType;
+  /** Absent for a kind the operator never writes status to. */
+  status?: z.ZodType;
+  /** Default Namespaced. */
+  scope?: 'Namespaced' | 'Cluster';
   /** Rules over the whole object (old and new), where spec alone cannot say them. */
   rootRules?: unknown[];
+  /** Admission policies that go with the kind besides the one refusing nulls. */
+  admission?: () => Array<Record<string, unknown>>;
 }
 
 const READY_COLUMN = {
@@ -140,6 +151,27 @@ const JOB_RUN: KindDefinition = {
   status: JobRunStatus,
 };
 
+const POLICY: KindDefinition = {
+  source: 'src/api/policy-schema.ts',
+  kind: POLICY_KIND,
+  plural: POLICY_PLURAL,
+  singular: POLICY_SINGULAR,
+  shortNames: POLICY_SHORT_NAMES,
+  scope: 'Cluster',
+  description:
+    'What the EmrServerlessApplications and EmrServerlessJobRuns of some namespaces may reach in AWS: KMS keys, execution roles, log and metric destinations, subnets. Written by the cluster admin; every policy that selects a namespace applies.',
+  printerColumns: [
+    { name: 'Namespaces', type: 'string', jsonPath: '.spec.namespaces' },
+    { name: 'Selector', type: 'string', jsonPath: '.spec.namespaceSelector' },
+    { name: 'Require CMK', type: 'boolean', jsonPath: '.spec.encryption.requireCustomerManagedKey' },
+    AGE_COLUMN,
+  ],
+  spec: PolicySpec,
+  admission: policyAdmissionPolicies,
+};
+
+const scope = (d: KindDefinition) => d.scope ?? 'Namespaced';
+
 function customResourceDefinition(d: KindDefinition): Record<string, unknown> {
   return {
     apiVersion: 'apiextensions.k8s.io/v1',
@@ -147,21 +179,22 @@ function customResourceDefinition(d: KindDefinition): Record<string, unknown> {
     metadata: { name: `${d.plural}.${GROUP}` },
     spec: {
       group: GROUP,
-      scope: 'Namespaced',
+      scope: scope(d),
       names: {
         kind: d.kind,
         listKind: `${d.kind}List`,
         plural: d.plural,
         singular: d.singular,
         shortNames: d.shortNames,
-        categories: CATEGORIES,
+        // Not in the tenants' categories: `kubectl get emr` must not need the admin's kind.
+        ...(scope(d) === 'Namespaced' && { categories: CATEGORIES }),
       },
       versions: [
         {
           name: VERSION,
           served: true,
           storage: true,
-          subresources: { status: {} },
+          ...(d.status && { subresources: { status: {} } }),
           additionalPrinterColumns: d.printerColumns,
           schema: {
             openAPIV3Schema: {
@@ -174,7 +207,7 @@ function customResourceDefinition(d: KindDefinition): Record<string, unknown> {
                 kind: { type: 'string' },
                 metadata: { type: 'object' },
                 spec: specSchema(d),
-                status: openApiSchema(d.status),
+                ...(d.status && { status: openApiSchema(d.status) }),
               },
             },
           },
@@ -194,14 +227,19 @@ export function buildJobRunCrd(): Record<string, unknown> {
   return customResourceDefinition(JOB_RUN);
 }
 
-/** Each kind's file in crds/: its CRD and the admission policy that goes with it. */
+/** The EmrServerlessPolicy CRD. */
+export function buildPolicyCrd(): Record<string, unknown> {
+  return customResourceDefinition(POLICY);
+}
+
+/** Each kind's file in crds/: its CRD and the admission policies that go with it. */
 export function crdFiles(): Array<{ file: string; crd: Record<string, unknown>; yaml: string }> {
-  return [APPLICATION, JOB_RUN].map((d) => {
+  return [APPLICATION, JOB_RUN, POLICY].map((d) => {
     const crd = customResourceDefinition(d);
-    const documents = [crd, ...admissionPolicy(d.plural, specSchema(d))].map((doc) =>
-      stringify(doc, { lineWidth: 0 }),
-    );
-    const yaml = `# Generated from ${d.source} and src/api/admission.ts by \`emr-serverless-operator crd\`. Do not edit.\n${documents.join('---\n')}`;
+    const policies = [...admissionPolicy(d.plural, specSchema(d)), ...(d.admission?.() ?? [])];
+    const documents = [crd, ...policies].map((doc) => stringify(doc, { lineWidth: 0 }));
+    const sources = d.admission ? 'src/api/admission.ts and src/api/policy-rules.ts' : 'src/api/admission.ts';
+    const yaml = `# Generated from ${d.source} and ${sources} by \`emr-serverless-operator crd\`. Do not edit.\n${documents.join('---\n')}`;
     return { file: `${GROUP}_${d.plural}.yaml`, crd, yaml };
   });
 }

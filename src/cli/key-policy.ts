@@ -1,5 +1,17 @@
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { keyPolicyStatements, operatorIamPolicy } from '../aws/policies.js';
+import { parseAllDocuments } from 'yaml';
+import { GROUP, POLICY_KIND } from '../api/constants.js';
+import { PolicySpec } from '../api/policy-schema.js';
+import {
+  iamResourceProblem,
+  jobSubmissionResources,
+  keyPolicyStatements,
+  operatorIamPolicy,
+  type PolicyFromFile,
+  rolePathPattern,
+} from '../aws/policies.js';
 
 const usage = `Usage: emr-serverless-operator key-policy --application-arn ARN [flags]
 
@@ -14,9 +26,20 @@ Flags:
   --operator-iam-policy         print instead the IAM policy for the operator's own role
   --cluster-id ID               with --operator-iam-policy: allow writes only to applications
                                 tagged with this cluster (the operator's run --cluster-id)
+  --policies PATH               with --operator-iam-policy: allow iam:PassRole only on the roles
+                                (and the job-level KMS actions only on the keys) that these
+                                EmrServerlessPolicy objects allow; a YAML file or a directory of
+                                them (repeatable)
+  --pass-role-arn ARN           with --operator-iam-policy: allow iam:PassRole on this role ARN
+                                or pattern (* as in IAM) (repeatable)
+  --role-path /PATH/            with --operator-iam-policy: allow iam:PassRole on the roles under
+                                this IAM path (repeatable)
   -h, --help                    show this help
 
-Exit status: 0, or 2 for invalid flags.`;
+The narrowing flags add up: iam:PassRole is allowed on the union of what they name. Notes on
+what stays wide, or is left out, go to stderr.
+
+Exit status: 0, or 2 for invalid flags or an invalid policy file.`;
 
 const options = {
   'application-arn': { type: 'string' },
@@ -25,6 +48,9 @@ const options = {
   'operator-role-arn': { type: 'string' },
   'operator-iam-policy': { type: 'boolean' },
   'cluster-id': { type: 'string' },
+  policies: { type: 'string', multiple: true },
+  'pass-role-arn': { type: 'string', multiple: true },
+  'role-path': { type: 'string', multiple: true },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -47,9 +73,10 @@ export async function keyPolicyCommand(args: string[]): Promise<number> {
     return 0;
   }
   if (values['operator-iam-policy']) {
-    const clusterId = values['cluster-id'];
-    console.log(JSON.stringify(operatorIamPolicy(clusterId ? { clusterId } : {}), null, 2));
-    return 0;
+    return operatorIamPolicyCommand(values);
+  }
+  for (const flag of ['policies', 'pass-role-arn', 'role-path'] as const) {
+    if (values[flag] !== undefined) return refuse(`--${flag} only goes with --operator-iam-policy`);
   }
   if (!values['application-arn']) {
     return refuse('--application-arn is required');
@@ -76,4 +103,107 @@ export async function keyPolicyCommand(args: string[]): Promise<number> {
   }
   console.log(JSON.stringify({ Statement: statements }, null, 2));
   return 0;
+}
+
+/** A managed policy holds at most this many characters, whitespace aside. */
+const MANAGED_POLICY_LIMIT = 6144;
+
+async function operatorIamPolicyCommand(values: {
+  'cluster-id'?: string;
+  policies?: string[];
+  'pass-role-arn'?: string[];
+  'role-path'?: string[];
+}): Promise<number> {
+  const passRoleArns = values['pass-role-arn'] ?? [];
+  const rolePaths = values['role-path'] ?? [];
+  for (const arn of passRoleArns) {
+    const problem = iamResourceProblem(arn);
+    if (problem) return refuse(`--pass-role-arn ${arn} ${problem}`);
+  }
+  for (const path of rolePaths) {
+    try {
+      rolePathPattern(path);
+    } catch (error) {
+      return refuse((error as Error).message);
+    }
+  }
+  let narrowed: ReturnType<typeof jobSubmissionResources>;
+  try {
+    const policies = values.policies ? await readPolicies(values.policies) : undefined;
+    narrowed = jobSubmissionResources({ policies, passRoleArns, rolePaths });
+  } catch (error) {
+    // A file that cannot be read, or a policy that is invalid or cannot be written as IAM.
+    console.error(`error: ${(error as Error).message}`);
+    return 2;
+  }
+  const clusterId = values['cluster-id'];
+  const policy = operatorIamPolicy({ ...(clusterId && { clusterId }), ...narrowed.options });
+  const size = JSON.stringify(policy).length;
+  if (size > MANAGED_POLICY_LIMIT) {
+    narrowed.notes.push(
+      `the policy is ${size} characters, more than the ${MANAGED_POLICY_LIMIT} of a managed policy: attach it inline (up to 10240), or use broader patterns or --role-path`,
+    );
+  }
+  for (const note of narrowed.notes) console.error(`note: ${note}`);
+  console.log(JSON.stringify(policy, null, 2));
+  return 0;
+}
+
+/**
+ * The EmrServerlessPolicy objects in these YAML files, or in the .yaml/.yml/.json files of these
+ * directories (not their subdirectories). Documents may be several to a file, or a List (as
+ * `kubectl get -o yaml` prints); other kinds are skipped. Throws, naming the file, for unreadable
+ * YAML, an invalid policy, or no policy at all.
+ */
+export async function readPolicies(paths: readonly string[]): Promise<PolicyFromFile[]> {
+  const files: string[] = [];
+  for (const path of paths) {
+    let isDirectory: boolean;
+    try {
+      isDirectory = (await stat(path)).isDirectory();
+    } catch (error) {
+      throw new Error(`--policies ${path}: ${(error as Error).message}`);
+    }
+    if (!isDirectory) files.push(path);
+    else {
+      const names = (await readdir(path)).filter((n) => /\.(ya?ml|json)$/.test(n)).sort();
+      files.push(...names.map((n) => join(path, n)));
+    }
+  }
+  const policies: PolicyFromFile[] = [];
+  for (const file of files) {
+    for (const document of parseAllDocuments(await readFile(file, 'utf8'))) {
+      const error = document.errors[0];
+      if (error) throw new Error(`${file}: not valid YAML: ${error.message}`);
+      const content: unknown = document.toJS();
+      const objects =
+        isObject(content) && Array.isArray(content.items) && /List$/.test(String(content.kind))
+          ? (content.items as unknown[])
+          : [content];
+      for (const object of objects) {
+        if (!isObject(object) || object.kind !== POLICY_KIND) continue;
+        if (!String(object.apiVersion).startsWith(`${GROUP}/`)) continue;
+        const name = isObject(object.metadata) ? object.metadata.name : undefined;
+        if (typeof name !== 'string' || name === '') {
+          throw new Error(`${file}: an ${POLICY_KIND} without metadata.name`);
+        }
+        const parsed = PolicySpec.safeParse(object.spec);
+        if (!parsed.success) {
+          const problems = parsed.error.issues
+            .map((i) => `spec${i.path.map((p) => `.${String(p)}`).join('')}: ${i.message}`)
+            .join('; ');
+          throw new Error(`${file}: ${POLICY_KIND} "${name}" is invalid: ${problems}`);
+        }
+        policies.push({ name, spec: parsed.data, file });
+      }
+    }
+  }
+  if (policies.length === 0) {
+    throw new Error(`--policies: no ${POLICY_KIND} (${GROUP}) in ${paths.join(', ')}`);
+  }
+  return policies;
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

@@ -53,6 +53,8 @@ export interface RunConfig {
   leaderElectionId: string;
   /** Refuse namespaces without the role annotation (Stalled NoAccountMapping). */
   requireNamespaceRole: boolean;
+  /** Refuse namespaces no EmrServerlessPolicy selects (Stalled NoNamespacePolicy). */
+  requireNamespacePolicy: boolean;
   metricsAddr: string;
   healthAddr: string;
   logLevel: LogLevel;
@@ -103,6 +105,10 @@ Flags (environment variable, default):
                                 emrserverless.operator.dev/role-arn (Stalled NoAccountMapping)
                                 instead of using the operator's own AWS identity for them
                                 (default false)
+  --require-namespace-policy[=BOOL]
+                                refuse resources in namespaces that no EmrServerlessPolicy selects
+                                (Stalled NoNamespacePolicy; a cluster admin creates a policy that
+                                selects the namespace) (default false: such namespaces are allowed)
   --cluster-id ID               this cluster's identity in the ownership tag
                                 emrserverless.operator.dev/cluster (default: the uid of the
                                 kube-system namespace)
@@ -120,7 +126,7 @@ Flags (environment variable, default):
 Exit status: 0 after SIGTERM or SIGINT, 1 when the leader lease is lost or startup fails,
 2 for invalid flags.`;
 
-const BOOLEAN_FLAGS = ['verify-keys', 'leader-elect', 'require-namespace-role'];
+const BOOLEAN_FLAGS = ['verify-keys', 'leader-elect', 'require-namespace-role', 'require-namespace-policy'];
 
 /** Thrown for invalid flags; the message is meant for the user. */
 export class UsageError extends Error {
@@ -188,6 +194,7 @@ export function parseRunArgs(args: string[], context: ParseContext = {}): RunCon
         'leader-elect': { type: 'string' },
         'adopt-namespaces': { type: 'string' },
         'require-namespace-role': { type: 'string' },
+        'require-namespace-policy': { type: 'string' },
         'cluster-id': { type: 'string' },
         'leader-election-namespace': { type: 'string' },
         'leader-election-id': { type: 'string' },
@@ -313,6 +320,10 @@ export function parseRunArgs(args: string[], context: ParseContext = {}): RunCon
       str('require-namespace-role') === undefined
         ? false
         : parseBool('require-namespace-role', str('require-namespace-role') as string),
+    requireNamespacePolicy:
+      str('require-namespace-policy') === undefined
+        ? false
+        : parseBool('require-namespace-policy', str('require-namespace-policy') as string),
     metricsAddr: str('metrics-addr') ?? ':8080',
     healthAddr: str('health-addr') ?? ':8081',
     logLevel: logLevel as LogLevel,
@@ -408,6 +419,7 @@ async function runController(
       ...(config.driftDetection === 'list' && { fullReadEvery: config.fullReadEvery }),
       awsRps: config.awsRps,
       verifyKeys: config.verifyKeys,
+      requireNamespacePolicy: config.requireNamespacePolicy,
       leaderElect: config.leaderElect,
       clusterId: config.clusterId ?? '(the kube-system namespace uid)',
       adoptNamespaces: config.adoptNamespaces.length ? config.adoptNamespaces : '(none)',
@@ -449,6 +461,7 @@ async function runController(
     namespaces: config.namespaces,
     ...(config.watchLabelSelector && { labelSelector: config.watchLabelSelector }),
     requireNamespaceRole: config.requireNamespaceRole,
+    requireNamespacePolicy: config.requireNamespacePolicy,
     concurrency: config.concurrency,
     metricsAddr: config.metricsAddr,
     healthAddr: config.healthAddr,

@@ -142,6 +142,7 @@ export class Controller<T extends KubeObject = KubeObject> {
           metrics.setKeyHealth(key, undefined);
           metrics.setResourceStatus(key, undefined);
         }
+        metrics.setPolicyViolations(definition.resource.kind, key, []);
         this.queue.add(key);
       },
     });

@@ -274,11 +274,17 @@ export class Manager {
 
   /** Reconciles every resource of `namespace` again, of every kind (its AWS role changed). */
   requeueNamespace(namespace: string): void {
-    const prefix = `${namespace}/`;
+    this.requeueNamespaces([namespace]);
+  }
+
+  /** Reconciles every resource of these namespaces again, of every kind (a policy changed), in one pass. */
+  requeueNamespaces(namespaces: Iterable<string>): void {
+    const wanted = new Set(namespaces);
+    if (wanted.size === 0) return;
     for (const c of this.controllers) {
       for (const key of c.informer.keys()) {
-        if (!key.startsWith(prefix)) continue;
-        // A fresh start: backoff earned under the old mapping says nothing about the new one.
+        if (!wanted.has(key.slice(0, key.indexOf('/')))) continue;
+        // A fresh start: backoff earned under the old mapping or policy says nothing about the new one.
         c.queue.forget(key);
         c.queue.add(key);
       }

@@ -1,5 +1,6 @@
 // The operator's Prometheus metrics, under controller-runtime's names so the usual dashboards and
-// alerts work unchanged, plus the AWS call metrics and the managed-key health gauge.
+// alerts work unchanged, plus the AWS call metrics, the managed-key health gauge and the
+// resources refused by each EmrServerlessPolicy.
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { QueueMetricsHooks } from './queue.js';
 
@@ -59,6 +60,9 @@ export class OperatorMetrics implements AwsCallObserver {
   private readonly resources: Gauge<ResourceLabel>;
   /** Labels per resource key, so the gauge counts resources, not reconciles. */
   private readonly resourceLabels = new Map<string, ResourceLabels>();
+  private readonly policyViolations: Gauge<'policy' | 'kind'>;
+  /** The policies refusing each resource, by `kind namespace/name`, so the gauge counts resources. */
+  private readonly refusals = new Map<string, readonly string[]>();
 
   constructor(options: OperatorMetricsOptions = {}) {
     const registers = [this.registry];
@@ -156,6 +160,12 @@ export class OperatorMetrics implements AwsCallObserver {
       labelNames: ['ready', 'reason', 'stalled'],
       registers,
     });
+    this.policyViolations = new Gauge({
+      name: 'emr_serverless_operator_policy_violations',
+      help: 'Resources refused by an EmrServerlessPolicy (Stalled PolicyViolation, nothing sent to AWS), by policy and kind',
+      labelNames: ['policy', 'kind'],
+      registers,
+    });
     if (options.processMetrics !== false) collectDefaultMetrics({ register: this.registry });
   }
 
@@ -235,6 +245,21 @@ export class OperatorMetrics implements AwsCallObserver {
     }
   }
 
+  /**
+   * Records the policies refusing a resource of `kind` (EmrServerlessApplication or
+   * EmrServerlessJobRun) after its reconcile; none when it is allowed (or gone). A policy that no
+   * longer refuses anything stays at 0.
+   */
+  setPolicyViolations(kind: string, resourceKey: string, policies: readonly string[]): void {
+    const key = `${kind} ${resourceKey}`;
+    const previous = this.refusals.get(key) ?? [];
+    if (sameList(previous, policies)) return;
+    for (const policy of previous) this.policyViolations.dec({ policy, kind });
+    for (const policy of policies) this.policyViolations.inc({ policy, kind });
+    if (policies.length > 0) this.refusals.set(key, [...policies]);
+    else this.refusals.delete(key);
+  }
+
   /** The Prometheus text exposition. */
   async render(): Promise<{ contentType: string; body: string }> {
     return { contentType: this.registry.contentType, body: await this.registry.metrics() };
@@ -258,6 +283,9 @@ function resourceLabelsOf(status: ResourceStatus): ResourceLabels {
     stalled: stalled?.status === 'True' ? 'true' : 'false',
   };
 }
+
+const sameList = (a: readonly string[], b: readonly string[]) =>
+  a.length === b.length && a.every((v, i) => v === b[i]);
 
 const sameLabels = (a: ResourceLabels, b: ResourceLabels) =>
   a.ready === b.ready && a.reason === b.reason && a.stalled === b.stalled;

@@ -6,6 +6,9 @@
 // mapping from memory and a change to a namespace's role annotations is told at once to whoever
 // listens (the manager re-queues that namespace's resources). Before the cache has synced, or for
 // a namespace it does not hold yet, the namespace is read with a `get`.
+//
+// The same cache gives the namespaces' labels, which EmrServerlessPolicies select namespaces by
+// (namespace-policies.ts).
 
 import type { Logger } from 'pino';
 import type { NamespaceRoles } from '../aws/access.js';
@@ -20,7 +23,9 @@ import { type KubeClient, resourcePath } from '../kube/client.js';
 import { httpStatusOf } from '../kube/errors.js';
 import { Informer, type KubeObject } from './informer.js';
 
-type Namespace = KubeObject & { metadata: { annotations?: Record<string, string> } };
+export type Namespace = KubeObject & {
+  metadata: { labels?: Record<string, string>; annotations?: Record<string, string> };
+};
 
 const MAPPING_ANNOTATIONS = [ROLE_ARN_ANNOTATION, REGION_ANNOTATION, EXTERNAL_ID_ANNOTATION];
 const NAMESPACES = { group: '', version: 'v1', plural: 'namespaces', kind: 'Namespace' };
@@ -62,15 +67,23 @@ export class KubeNamespaceRoles implements NamespaceRoles {
   }
 
   async roleOf(namespace: string): Promise<NamespaceRole | undefined> {
-    const cached = this.informer.hasSynced() ? this.informer.get(namespace) : undefined;
-    const annotations = cached ? cached.metadata.annotations : await this.read(namespace);
-    return namespaceRoleOf(namespace, annotations);
+    return namespaceRoleOf(namespace, (await this.metadataOf(namespace))?.annotations);
   }
 
-  private async read(name: string): Promise<Record<string, string> | undefined> {
+  /** The namespace's labels; undefined when it has none or is gone. */
+  async labelsOf(namespace: string): Promise<Record<string, string> | undefined> {
+    return (await this.metadataOf(namespace))?.labels;
+  }
+
+  private async metadataOf(namespace: string): Promise<Namespace['metadata'] | undefined> {
+    const cached = this.informer.hasSynced() ? this.informer.get(namespace) : undefined;
+    return cached ? cached.metadata : await this.read(namespace);
+  }
+
+  private async read(name: string): Promise<Namespace['metadata'] | undefined> {
     try {
       const path = resourcePath({ ...NAMESPACES, name });
-      return (await this.kube.request<Namespace>({ method: 'GET', path })).metadata.annotations;
+      return (await this.kube.request<Namespace>({ method: 'GET', path })).metadata;
     } catch (err) {
       // A namespace that is gone has no resources left to act for.
       if (httpStatusOf(err) !== 404) throw err;

@@ -1,8 +1,9 @@
 // The operator assembled: the manager running one controller per kind (applications, job runs)
-// over the AWS port, with key verification, status writes and events. `run` and the in-process
-// integration tests build it here, so what is tested is what runs.
+// over the AWS port, with key verification, namespace policies, status writes and events. `run`
+// and the in-process integration tests build it here, so what is tested is what runs.
 
 import type { Logger } from 'pino';
+import { JOB_RUN_KIND, KIND } from '../api/constants.js';
 import { AwsAccess } from '../aws/access.js';
 import type { AwsClients } from '../aws/index.js';
 import type { KubeClient } from '../kube/client.js';
@@ -14,6 +15,7 @@ import { KubeJobRunWriter } from './jobrun-writer.js';
 import { applicationController, jobRunController } from './kinds.js';
 import { type LeaderElectionSettings, Manager } from './manager.js';
 import type { OperatorMetrics } from './metrics.js';
+import { KubeNamespacePolicies } from './namespace-policies.js';
 import { KubeNamespaceRoles } from './namespace-roles.js';
 import { KubeResourceWriter } from './resource-writer.js';
 
@@ -24,6 +26,8 @@ export interface OperatorOptions {
   aws: AwsClients;
   /** `run --require-namespace-role`: refuse namespaces without a role annotation (default false). */
   requireNamespaceRole?: boolean;
+  /** `run --require-namespace-policy`: refuse namespaces no EmrServerlessPolicy selects (default false). */
+  requireNamespacePolicy?: boolean;
   /** For resources that name no region. */
   region: string;
   verifyKeys: boolean;
@@ -71,6 +75,7 @@ export interface Operator {
 export function createOperator(o: OperatorOptions): Operator {
   const keyCacheTtlMs = o.keyCacheTtlMs ?? 3 * 60_000;
   const namespaceRoles = new KubeNamespaceRoles(o.kube, o.logger);
+  const namespacePolicies = new KubeNamespacePolicies(o.kube, o.logger, namespaceRoles);
   const access = new AwsAccess({
     clients: o.aws,
     namespaces: namespaceRoles,
@@ -90,6 +95,7 @@ export function createOperator(o: OperatorOptions): Operator {
     verifyKeys: o.verifyKeys,
     resyncPeriodMs: o.resyncPeriodMs,
     ownership: o.ownership ?? NO_ADOPTION,
+    requireNamespacePolicy: o.requireNamespacePolicy ?? false,
   };
   const events = new KubeEventRecorder({
     kube: o.kube,
@@ -107,7 +113,10 @@ export function createOperator(o: OperatorOptions): Operator {
     ...(o.metricsAddr && { metricsAddr: o.metricsAddr }),
     ...(o.healthAddr && { healthAddr: o.healthAddr }),
     ...(o.leaderElection && { leaderElection: o.leaderElection }),
-    caches: [{ name: 'namespaces', cache: namespaceRoles.informer }],
+    caches: [
+      { name: 'namespaces', cache: namespaceRoles.informer },
+      { name: 'policies', cache: namespacePolicies.informer },
+    ],
     controllers: [
       applicationController(
         ({ logger, mayWrite, enqueue }) =>
@@ -120,6 +129,9 @@ export function createOperator(o: OperatorOptions): Operator {
             claims: new ClaimLocks(),
             onKeyHealth: (resourceKey, health) => o.metrics.setKeyHealth(resourceKey, health),
             onStatus: (resourceKey, status) => o.metrics.setResourceStatus(resourceKey, status),
+            policies: namespacePolicies,
+            onPolicyRefusals: (resourceKey, policies) =>
+              o.metrics.setPolicyViolations(KIND, resourceKey, policies),
             mayWrite,
             ...(listDrift && { listDrift, requeue: enqueue }),
           }),
@@ -134,6 +146,9 @@ export function createOperator(o: OperatorOptions): Operator {
             logger,
             options: planOptions,
             mayWrite,
+            policies: namespacePolicies,
+            onPolicyRefusals: (resourceKey, policies) =>
+              o.metrics.setPolicyViolations(JOB_RUN_KIND, resourceKey, policies),
           }),
       ),
     ],
@@ -142,6 +157,14 @@ export function createOperator(o: OperatorOptions): Operator {
   namespaceRoles.onMappingChange((namespace) => {
     o.logger.info({ namespace }, 'namespace role annotations changed; reconciling its resources');
     manager.requeueNamespace(namespace);
+  });
+  // A policy changed, or a namespace's labels changed which policies select it: checked now too.
+  namespacePolicies.onChange((namespaces) => {
+    o.logger.info(
+      { namespaces: namespaces.length > 20 ? namespaces.length : namespaces },
+      'namespace policies changed; reconciling the resources concerned',
+    );
+    manager.requeueNamespaces(namespaces);
   });
   return { manager, events };
 }

@@ -3,8 +3,9 @@
 //
 // Its parts: identity.ts (which application: the binding), claims.ts with ownership.ts (may
 // this resource act on it), changes.ts (what to send), keys.ts (may this key be sent),
-// outcome.ts (the status builder), failures.ts (a failed call's status).
-import { OWNER_UID_TAG } from '../api/constants.js';
+// outcome.ts (the status builder), failures.ts (a failed call's status), policies.ts (what the
+// namespace's EmrServerlessPolicies refuse).
+import { OWNER_UID_TAG, PLURAL } from '../api/constants.js';
 import { nullFields, nullValueMessage } from '../api/nulls.js';
 import {
   type ApplicationFieldName,
@@ -31,6 +32,7 @@ import { accountConflict, applicationIdOf, bindingConflict, regionOf } from './i
 import { keyCheck } from './keys.js';
 import { invalidSpecMessage, normal, Outcome, TRANSITION_POLL_MAX_MS } from './outcome.js';
 import { NO_ADOPTION, ownershipTags } from './ownership.js';
+import { policyRefusal } from './policies.js';
 import type { Action, Plan, PlanInput } from './types.js';
 
 export { planFailure } from './failures.js';
@@ -51,6 +53,16 @@ function planApplication(input: PlanInput, spec: Spec): Plan {
   const { resource, observed } = input;
   const app = observed.app ?? undefined;
   const out = new Outcome(input, spec);
+  // The admin's policies first: a refused spec gets no AWS write at all, and an application
+  // already on what a newer policy forbids is reported, not changed.
+  const refusal = policyRefusal(
+    PLURAL,
+    spec,
+    resource.metadata.namespace,
+    observed.policies,
+    input.options.requireNamespacePolicy ?? false,
+  );
+  if (refusal) return { ...out.stalled(refusal.reason, refusal.message), refusedBy: refusal.policies };
   const region = regionOf(resource, input.options.defaultRegion);
   const moved = accountConflict(resource, observed.account);
   if (moved) return out.stalled('AccountMappingChanged', moved);

@@ -48,6 +48,8 @@ export const CONDITION_REASONS = {
   AccountMappingChanged: 'Stalled',
   QuotaExceeded: 'Stalled',
   NotConverging: 'Stalled',
+  PolicyViolation: 'Stalled',
+  NoNamespacePolicy: 'Stalled',
   // Job runs.
   JobRunFailed: 'Stalled',
   JobRunCancelled: 'Stalled',

@@ -32,6 +32,7 @@ import {
   planFailure,
   regionOf,
 } from './planner.js';
+import type { NamespacePolicies, PolicySource } from './policies.js';
 import {
   assertMayWrite,
   type EventRecorder,
@@ -57,6 +58,10 @@ export interface ReconcilerDeps {
   onKeyHealth?: (resourceKey: string, health: string | undefined) => void;
   /** Told the status each reconcile leaves (metrics: resources by Ready reason, Stalled). */
   onStatus?: (resourceKey: string, status: Status) => void;
+  /** The EmrServerlessPolicies governing a namespace (the policy cache); none are enforced without it. */
+  policies?: PolicySource;
+  /** Told which policies refuse the resource after each reconcile, none when it is allowed (metrics). */
+  onPolicyRefusals?: (resourceKey: string, policies: readonly string[]) => void;
   /** Checked before every write (AWS or Kubernetes); false once the leader lease is lost. */
   mayWrite?: WriteGuard;
   /**
@@ -114,9 +119,13 @@ export class Reconciler {
       );
       // The namespace's region is the default of its resources.
       if (scope.region) options = { ...options, defaultRegion: scope.region };
+      // Policies never hold up a deletion, so a deleting resource does not wait for them either.
+      const policies = original.metadata.deletionTimestamp
+        ? undefined
+        : await this.deps.policies?.policiesFor(original.metadata.namespace);
       const port = scope.port;
       for (let step = 0; step < MAX_STEPS; step++) {
-        const once = await this.planOnce(resource, scope, options, carried, log);
+        const once = await this.planOnce(resource, scope, options, carried, policies, log);
         planned = once.plan;
         sighting = once.sighting;
         app = once.app;
@@ -190,6 +199,7 @@ export class Reconciler {
     await this.writeStatus(original, final.status, log, persisted);
     this.deps.onKeyHealth?.(resourceKey, keyHealthLabel(final.status));
     this.deps.onStatus?.(resourceKey, final.status);
+    this.deps.onPolicyRefusals?.(resourceKey, final.refusedBy ?? []);
     return { requeueAfterMs: final.requeueAfterMs };
   }
 
@@ -198,14 +208,15 @@ export class Reconciler {
     scope: AwsScope,
     options: PlanOptions,
     carried: AwsApplication | undefined,
+    policies: NamespacePolicies | undefined,
     log: Logger,
   ): Promise<{ plan: Plan; app: AwsApplication | undefined; sighting: Sighting | undefined }> {
-    let observed = await this.observe(resource, scope, carried, log);
+    let observed = await this.observe(resource, scope, carried, policies, log);
     let first = plan({ resource, observed: observed.observed, options, now: this.now() });
     if (observed.sighting?.source === 'reused' && (first.actions.length > 0 || first.needs)) {
       // A view is never a reason to write (nor to count job runs): act on what AWS says now.
       log.debug({ reason: 'planActs' }, 'reading application');
-      observed = await this.observe(resource, scope, carried, log, true);
+      observed = await this.observe(resource, scope, carried, policies, log, true);
       first = plan({ resource, observed: observed.observed, options, now: this.now() });
     }
     const app = observed.observed.app ?? undefined;
@@ -227,6 +238,7 @@ export class Reconciler {
     resource: EmrServerlessApplication,
     scope: AwsScope,
     carried: AwsApplication | undefined,
+    policies: NamespacePolicies | undefined,
     log: Logger,
     forceRead = false,
   ): Promise<{ observed: Observed; sighting: Sighting | undefined }> {
@@ -262,7 +274,10 @@ export class Reconciler {
       KMS_KEY_ARN_PATTERN.test(keyArn);
     const key = verify ? await keys.describe(keyArn) : undefined;
     const account = await actingAccount(scope, app, !!bindingOf(resource) && !!boundAccountOf(resource));
-    return { observed: { app, key, ...(account !== undefined ? { account } : {}) }, sighting };
+    return {
+      observed: { app, key, ...(account !== undefined ? { account } : {}), ...(policies && { policies }) },
+      sighting,
+    };
   }
 
   /**

@@ -2,6 +2,7 @@
 import type { ApplicationFields, EmrServerlessApplication, Status } from '../api/schema.js';
 import type { AwsApplication, CreateApplicationInput, KeyFacts } from '../aws/port.js';
 import type { OwnershipOptions } from './ownership.js';
+import type { NamespacePolicies } from './policies.js';
 import type { RecordedEvent } from './ports.js';
 
 export type Action = (
@@ -26,6 +27,8 @@ export interface PlanOptions {
   resyncPeriodMs: number;
   /** Cluster identity and where adoption is allowed; default: no cluster tag, adoption nowhere. */
   ownership?: OwnershipOptions;
+  /** `run --require-namespace-policy`: refuse namespaces no EmrServerlessPolicy selects (default false). */
+  requireNamespacePolicy?: boolean;
 }
 
 export interface Observed {
@@ -40,6 +43,8 @@ export interface Observed {
    * known (a found application's ARN, or STS for a bound application not found); else undefined.
    */
   account?: string;
+  /** The EmrServerlessPolicies governing the namespace; looked up for every plan but deletion's. */
+  policies?: NamespacePolicies;
 }
 
 export interface PlanInput {
@@ -57,4 +62,6 @@ export interface Plan {
   requeueAfterMs: number;
   /** The plan cannot be made without this observation: fetch it and plan again. */
   needs?: 'activeJobRuns';
+  /** The policies that refuse the resource (Stalled PolicyViolation); absent when none does. */
+  refusedBy?: string[];
 }

@@ -16,7 +16,7 @@ import { createInterface } from 'node:readline';
 import { CreateApplicationCommand, EMRServerlessClient } from '@aws-sdk/client-emr-serverless';
 import { afterEach, inject } from 'vitest';
 import { parseAllDocuments, stringify } from 'yaml';
-import { JOB_RUN_PLURAL, PLURAL } from '../../src/api/constants.js';
+import { JOB_RUN_PLURAL, PLURAL, POLICY_PLURAL } from '../../src/api/constants.js';
 import type { EmrServerlessJobRun } from '../../src/api/jobrun-schema.js';
 import type { Condition, EmrServerlessApplication } from '../../src/api/schema.js';
 import {
@@ -41,6 +41,7 @@ export const CLI = join(ROOT, 'dist', 'cli', 'main.js');
 export const CRD_DIR = join(ROOT, 'crds');
 export const CRD_NAME = `${PLURAL}.emrserverless.operator.dev`;
 export const JOB_RUN_CRD_NAME = `${JOB_RUN_PLURAL}.emrserverless.operator.dev`;
+export const POLICY_CRD_NAME = `${POLICY_PLURAL}.emrserverless.operator.dev`;
 export const REGION = 'eu-west-1';
 export const ACCOUNT = '123456789012';
 /** What `--resync-period` the suite's operators run with, in ms. */
@@ -299,6 +300,7 @@ export function ensureCrd(cluster: ClusterAccess): Promise<void> {
         '--timeout=60s',
         `crd/${CRD_NAME}`,
         `crd/${JOB_RUN_CRD_NAME}`,
+        `crd/${POLICY_CRD_NAME}`,
       ]);
     })();
     crdInstalled.set(cluster.kubeconfig, done);

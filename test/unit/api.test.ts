@@ -16,18 +16,28 @@ describe('the CRD', () => {
     },
   );
 
-  it('crd prints every CRD, each with its admission policy, as one YAML stream', () => {
+  it('crd prints every CRD, each with its admission policies, as one YAML stream', () => {
     const kinds = parseAllDocuments(crdYaml()).map((d) => {
-      const o = d.toJS() as { kind: string; spec: { names?: { kind: string } } };
-      return o.kind === 'CustomResourceDefinition' ? `CRD/${o.spec.names?.kind}` : o.kind;
+      const o = d.toJS() as { kind: string; metadata: { name: string }; spec: { names?: { kind: string } } };
+      return o.kind === 'CustomResourceDefinition'
+        ? `CRD/${o.spec.names?.kind}`
+        : `${o.kind}/${o.metadata.name}`;
     });
+    const pair = (name: string) => [
+      `ValidatingAdmissionPolicy/${name}`,
+      `ValidatingAdmissionPolicyBinding/${name}`,
+    ];
     expect(kinds).toEqual([
       'CRD/EmrServerlessApplication',
-      'ValidatingAdmissionPolicy',
-      'ValidatingAdmissionPolicyBinding',
+      ...pair('emrserverlessapplications.emrserverless.operator.dev-refuse-nulls'),
       'CRD/EmrServerlessJobRun',
-      'ValidatingAdmissionPolicy',
-      'ValidatingAdmissionPolicyBinding',
+      ...pair('emrserverlessjobruns.emrserverless.operator.dev-refuse-nulls'),
+      // The policy kind: its own nulls refused (a null allow-list must not read as "no limit"),
+      // and the policies' rules for the two kinds they govern.
+      'CRD/EmrServerlessPolicy',
+      ...pair('emrserverlesspolicies.emrserverless.operator.dev-refuse-nulls'),
+      ...pair('emrserverlessapplications.emrserverless.operator.dev-namespace-policies'),
+      ...pair('emrserverlessjobruns.emrserverless.operator.dev-namespace-policies'),
     ]);
   });
 

@@ -19,3 +19,19 @@ describe.each(Object.keys(commands))('%s', (name) => {
     expect(out.stdout).toContain(`Usage: emr-serverless-operator ${name}`);
   });
 });
+
+describe('key-policy', () => {
+  it('lists the flags that narrow the operator IAM policy in its usage', async () => {
+    const out = await runCommand('key-policy', ['--help']);
+    expect(out.code).toBe(0);
+    for (const flag of [
+      '--operator-iam-policy',
+      '--cluster-id',
+      '--policies',
+      '--pass-role-arn',
+      '--role-path',
+    ]) {
+      expect(out.stdout).toMatch(new RegExp(`^ {2}${flag} `, 'm'));
+    }
+  });
+});

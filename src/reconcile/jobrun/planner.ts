@@ -5,7 +5,7 @@
 // A job run is submitted once: StartJobRun's clientToken is the resource's uid and the run is
 // tagged with it, so a run whose answer was lost (a crash between StartJobRun and the status
 // write) is found again (`lookups` says when to look) instead of being submitted twice.
-import { OWNER_UID_TAG } from '../../api/constants.js';
+import { JOB_RUN_PLURAL, OWNER_UID_TAG } from '../../api/constants.js';
 import { type EmrServerlessJobRun, JobRunSpec } from '../../api/jobrun-schema.js';
 import { nullFields, nullValueMessage } from '../../api/nulls.js';
 import { type EmrServerlessApplication, KMS_KEY_ARN_PATTERN } from '../../api/schema.js';
@@ -16,6 +16,7 @@ import { accountOfArn, boundAccountOf } from '../identity.js';
 import { keyCheck } from '../keys.js';
 import { invalidSpecMessage, normal } from '../outcome.js';
 import { NO_ADOPTION, ownershipTags } from '../ownership.js';
+import { inheritedKeyRefusal, type PolicyRefusal, policyRefusal } from '../policies.js';
 import type { PlanOptions } from '../types.js';
 import { JobRunOutcome } from './outcome.js';
 import type { JobRunPlan, JobRunPlanInput, JobRunTarget } from './types.js';
@@ -128,12 +129,20 @@ export function planJobRun(input: JobRunPlanInput): JobRunPlan {
   return planSubmission(input, spec, out);
 }
 
-/** Not submitted yet: check the application and the key, then StartJobRun. */
+/** Not submitted yet: check the policies, the application and the key, then StartJobRun. */
 function planSubmission(input: JobRunPlanInput, spec: JobRunSpec, out: JobRunOutcome): JobRunPlan {
   const { resource, observed } = input;
   const app = observed.application;
   const ref = spec.applicationRef.name;
   const namespace = resource.metadata.namespace;
+  const refusal = policyRefusal(
+    JOB_RUN_PLURAL,
+    spec,
+    namespace,
+    observed.policies,
+    input.options.requireNamespacePolicy ?? false,
+  );
+  if (refusal) return refused(out, refusal);
   if (!app) {
     return out.waiting(
       'WaitingForApplication',
@@ -161,7 +170,14 @@ function planSubmission(input: JobRunPlanInput, spec: JobRunSpec, out: JobRunOut
     );
   }
   const declared = spec.configurationOverrides?.diskEncryptionConfiguration;
-  out.submitTo(target, declared === undefined ? app.status?.diskEncryption : undefined);
+  const inherited = declared === undefined ? app.status?.diskEncryption : undefined;
+  out.submitTo(target, inherited);
+  // Without a key of its own the run uses its application's current one: the policies must allow it too.
+  if (inherited) {
+    const keyArn = inherited.mode === 'AwsOwned' ? undefined : inherited.encryptionKeyArn;
+    const inheritedRefusal = inheritedKeyRefusal(keyArn, observed.policies);
+    if (inheritedRefusal) return refused(out, inheritedRefusal);
+  }
   const key = keyCheck(declared?.encryptionKeyArn, observed.key, input.options.verifyKeys, JOB_KEY_FIELD);
   out.keyHealth = key.health;
   out.warnOnce(key.warning, (prev) => prev.diskEncryption?.key?.reason !== key.health?.reason);
@@ -198,6 +214,11 @@ function planSubmission(input: JobRunPlanInput, spec: JobRunSpec, out: JobRunOut
       ],
     })
     .progressing('Submitting', `Submitting job run ${name} to application ${target.applicationId}.`);
+}
+
+/** Stalled by the policies: nothing is submitted. */
+function refused(out: JobRunOutcome, refusal: PolicyRefusal): JobRunPlan {
+  return { ...out.stalled(refusal.reason, refusal.message), refusedBy: refusal.policies };
 }
 
 /** A submitted run: its state as the run (or, once final, status) says. */

@@ -11,6 +11,7 @@ import { jsonEqual } from '../compare.js';
 import { EventBatch } from '../event-batch.js';
 import { failureOf, planFailure } from '../failures.js';
 import { actingAccount } from '../identity.js';
+import type { NamespacePolicies, PolicySource } from '../policies.js';
 import {
   assertMayWrite,
   type EventRecorder,
@@ -51,6 +52,10 @@ export interface JobRunReconcilerDeps {
   now?: () => Date;
   /** False once this process may no longer write (leader lease lost): checked before each write. */
   mayWrite?: WriteGuard;
+  /** The EmrServerlessPolicies governing a namespace (the policy cache); none are enforced without it. */
+  policies?: PolicySource;
+  /** Told which policies refuse the run after each reconcile, none when it is allowed (metrics). */
+  onPolicyRefusals?: (resourceKey: string, policies: readonly string[]) => void;
 }
 
 /** Enough for add-finalizer+StartJobRun, then one look at the run it started. */
@@ -70,10 +75,15 @@ export class JobRunReconciler {
     let resource = original;
     let planned: JobRunPlan | undefined;
     try {
+      // Only a submission is checked against the policies: a submitted run, or a deletion, is not.
+      const policies =
+        original.metadata.deletionTimestamp || original.status?.jobRunId
+          ? undefined
+          : await this.deps.policies?.policiesFor(namespace);
       for (let step = 0; step < MAX_STEPS; step++) {
         planned = planJobRun({
           resource,
-          observed: await this.observe(resource),
+          observed: await this.observe(resource, policies),
           options: this.deps.options,
           now: this.now(),
         });
@@ -113,10 +123,14 @@ export class JobRunReconciler {
     const final = planned!;
     events.flush(this.deps.events, resource);
     await this.writeStatus(original, final.status, log);
+    this.deps.onPolicyRefusals?.(`${namespace}/${name}`, final.refusedBy ?? []);
     return { requeueAfterMs: final.requeueAfterMs };
   }
 
-  private async observe(resource: EmrServerlessJobRun): Promise<JobRunObserved> {
+  private async observe(
+    resource: EmrServerlessJobRun,
+    policies: NamespacePolicies | undefined,
+  ): Promise<JobRunObserved> {
     const ref = applicationRefOf(resource);
     const application =
       ref !== undefined
@@ -159,6 +173,7 @@ export class JobRunReconciler {
       ...(run !== undefined && { run }),
       ...(key && { key }),
       ...(account !== undefined && { account }),
+      ...(policies && { policies }),
     };
   }
 

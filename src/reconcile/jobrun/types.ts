@@ -2,6 +2,7 @@
 import type { EmrServerlessJobRun, JobRunStatus } from '../../api/jobrun-schema.js';
 import type { EmrServerlessApplication } from '../../api/schema.js';
 import type { AwsJobRun, KeyFacts, StartJobRunInput } from '../../aws/port.js';
+import type { NamespacePolicies } from '../policies.js';
 import type { RecordedEvent } from '../ports.js';
 import type { PlanOptions } from '../types.js';
 
@@ -35,6 +36,8 @@ export interface JobRunObserved {
    * (for a submitted run not found) the operator's own, asked of STS.
    */
   account?: string;
+  /** The EmrServerlessPolicies governing the namespace; looked up only before submission. */
+  policies?: NamespacePolicies;
 }
 
 export interface JobRunPlanInput {
@@ -50,4 +53,6 @@ export interface JobRunPlan {
   /** Events to record now (entering a waiting or stalled state, warnings). */
   events: RecordedEvent[];
   requeueAfterMs: number;
+  /** The policies that refuse the submission (Stalled PolicyViolation); absent when none does. */
+  refusedBy?: string[];
 }

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { buildCrd } from '../../../src/api/crd.js';
+import { PolicySpec } from '../../../src/api/policy-schema.js';
 import { findRepoRoot } from '../../../src/envtest/index.js';
 import { kubectl } from '../../support/cluster.js';
 import {
@@ -23,6 +24,20 @@ const NS = 'emr-serverless-operator';
 
 // biome-ignore lint/suspicious/noExplicitAny: rendered YAML, read loosely by the assertions
 type Loose = RenderedObject & Record<string, any>;
+
+/** The generated files of crds/, as the chart renders them (sorted as objectNames sorts). */
+const CRD_OBJECTS = ['emrserverlessapplications', 'emrserverlessjobruns', 'emrserverlesspolicies'].map(
+  (plural) => `CustomResourceDefinition/${plural}.emrserverless.operator.dev`,
+);
+const ADMISSION_OBJECTS = ['ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding'].flatMap((kind) =>
+  [
+    'emrserverlessapplications.emrserverless.operator.dev-namespace-policies',
+    'emrserverlessapplications.emrserverless.operator.dev-refuse-nulls',
+    'emrserverlessjobruns.emrserverless.operator.dev-namespace-policies',
+    'emrserverlessjobruns.emrserverless.operator.dev-refuse-nulls',
+    'emrserverlesspolicies.emrserverless.operator.dev-refuse-nulls',
+  ].map((name) => `${kind}/${name}`),
+);
 
 const find = (objects: RenderedObject[], kind: string, name?: string) => {
   const found = objects.find((o) => o.kind === kind && (name === undefined || o.metadata.name === name));
@@ -48,23 +63,23 @@ describe('helm lint and helm template', () => {
   it('renders the documented objects for each values file', async () => {
     expect(objectNames(await helmTemplate(RELEASE, NS, ['default-values.yaml']))).toEqual([
       'ClusterRole/emr-serverless-operator',
+      'ClusterRole/emr-serverless-operator-edit',
+      'ClusterRole/emr-serverless-operator-view',
       'ClusterRoleBinding/emr-serverless-operator',
-      'CustomResourceDefinition/emrserverlessapplications.emrserverless.operator.dev',
-      'CustomResourceDefinition/emrserverlessjobruns.emrserverless.operator.dev',
+      ...CRD_OBJECTS,
       'Deployment/emr-serverless-operator/emr-serverless-operator',
       'PodDisruptionBudget/emr-serverless-operator/emr-serverless-operator',
       'Role/emr-serverless-operator/emr-serverless-operator-leader-election',
       'RoleBinding/emr-serverless-operator/emr-serverless-operator-leader-election',
       'Service/emr-serverless-operator/emr-serverless-operator-metrics',
       'ServiceAccount/emr-serverless-operator/emr-serverless-operator',
-      'ValidatingAdmissionPolicy/emrserverlessapplications.emrserverless.operator.dev-refuse-nulls',
-      'ValidatingAdmissionPolicy/emrserverlessjobruns.emrserverless.operator.dev-refuse-nulls',
-      'ValidatingAdmissionPolicyBinding/emrserverlessapplications.emrserverless.operator.dev-refuse-nulls',
-      'ValidatingAdmissionPolicyBinding/emrserverlessjobruns.emrserverless.operator.dev-refuse-nulls',
+      ...ADMISSION_OBJECTS,
     ]);
     expect(objectNames(await helmTemplate('shard-a', 'ops', ['shard-values.yaml']))).toEqual([
       'ClusterRole/shard-a-emr-serverless-operator',
       'ClusterRole/shard-a-emr-serverless-operator-cluster-identity',
+      'ClusterRole/shard-a-emr-serverless-operator-edit',
+      'ClusterRole/shard-a-emr-serverless-operator-view',
       'ClusterRoleBinding/shard-a-emr-serverless-operator-cluster-identity',
       'Deployment/ops/shard-a-emr-serverless-operator',
       'PodDisruptionBudget/ops/shard-a-emr-serverless-operator',
@@ -77,10 +92,11 @@ describe('helm lint and helm template', () => {
     ]);
     expect(objectNames(await helmTemplate(RELEASE, NS, ['full-values.yaml']))).toEqual([
       'ClusterRole/emr-serverless-operator',
+      'ClusterRole/emr-serverless-operator-edit',
+      'ClusterRole/emr-serverless-operator-view',
       'ClusterRoleBinding/emr-serverless-operator',
       'ConfigMap/emr-serverless-operator/emr-serverless-operator-dashboard',
-      'CustomResourceDefinition/emrserverlessapplications.emrserverless.operator.dev',
-      'CustomResourceDefinition/emrserverlessjobruns.emrserverless.operator.dev',
+      ...CRD_OBJECTS,
       'Deployment/emr-serverless-operator/emr-serverless-operator',
       'PodDisruptionBudget/emr-serverless-operator/emr-serverless-operator',
       'PrometheusRule/emr-serverless-operator/emr-serverless-operator',
@@ -89,10 +105,7 @@ describe('helm lint and helm template', () => {
       'Service/emr-serverless-operator/emr-serverless-operator-metrics',
       'ServiceAccount/emr-serverless-operator/emr-serverless-operator',
       'ServiceMonitor/emr-serverless-operator/emr-serverless-operator',
-      'ValidatingAdmissionPolicy/emrserverlessapplications.emrserverless.operator.dev-refuse-nulls',
-      'ValidatingAdmissionPolicy/emrserverlessjobruns.emrserverless.operator.dev-refuse-nulls',
-      'ValidatingAdmissionPolicyBinding/emrserverlessapplications.emrserverless.operator.dev-refuse-nulls',
-      'ValidatingAdmissionPolicyBinding/emrserverlessjobruns.emrserverless.operator.dev-refuse-nulls',
+      ...ADMISSION_OBJECTS,
     ]);
   });
 
@@ -108,10 +121,16 @@ describe('helm lint and helm template', () => {
         '--leader-election-id=emr-serverless-operator-shard-a',
       ]),
     );
-    // Bound in the watched namespaces only, but namespace reads (cluster-scoped) need a
-    // ClusterRoleBinding of their own: exactly the namespaces rule of manifests/rbac.yaml.
+    // Bound in the watched namespaces only, but reads of cluster-scoped objects (namespaces, the
+    // EmrServerlessPolicies) need a ClusterRoleBinding of their own: exactly those rules of
+    // manifests/rbac.yaml.
     expect(find(shard, 'ClusterRole', 'shard-a-emr-serverless-operator-cluster-identity').rules).toEqual([
       { apiGroups: [''], resources: ['namespaces'], verbs: ['get', 'list', 'watch'] },
+      {
+        apiGroups: ['emrserverless.operator.dev'],
+        resources: ['emrserverlesspolicies'],
+        verbs: ['get', 'list', 'watch'],
+      },
     ]);
     const leaseRule = find(shard, 'Role').rules.find((r: { resourceNames?: string[] }) => r.resourceNames);
     expect(leaseRule.resourceNames).toEqual(['emr-serverless-operator-shard-a']);
@@ -191,12 +210,107 @@ describe('helm lint and helm template', () => {
     [['--set', 'replicas=3'], /additional properties 'replicas' not allowed/],
     [['--set', 'operator.clusterId=a|b'], /\/operator\/clusterId/],
     [['--set', 'operator.adoptNamespaces[0]=Data'], /\/operator\/adoptNamespaces\/0/],
+    [['--set', 'rbac.aggregateToTenantRoles=sometimes'], /\/rbac\/aggregateToTenantRoles/],
+    [['--set-json', 'policies=[{"spec":{"namespaces":["finance"]}}]'], /\/policies\/0.*name/],
+    [['--set-json', 'policies=[{"name":"finance","spec":"strict"}]'], /\/policies\/0\/spec/],
+    [['--set-json', 'policies=[{"name":"Finance","spec":{}}]'], /\/policies\/0\/name/],
   ])('refuses %j at install time', async (args, message) => {
     const result = await helm(['template', RELEASE, CHART, '--set', 'aws.region=eu-west-1', ...args], {
       check: false,
     });
     expect(result.exitCode).not.toBe(0);
     expect(result.stderr).toMatch(message);
+  });
+});
+
+describe('tenant roles and policies', () => {
+  const tenantRoles = (objects: RenderedObject[]) =>
+    objects.filter((o) => o.kind === 'ClusterRole' && /-(view|edit)$/.test(o.metadata.name)) as Loose[];
+
+  it('aggregates reads into view and writes into edit and admin, never /status nor the policy kind', async () => {
+    const roles = tenantRoles(await helmTemplate('blue', 'ops', ['default-values.yaml']));
+    expect(roles.map((r) => r.metadata.name).sort()).toEqual([
+      'blue-emr-serverless-operator-edit',
+      'blue-emr-serverless-operator-view',
+    ]);
+    const byName = Object.fromEntries(roles.map((r) => [r.metadata.name, r]));
+    const view = byName['blue-emr-serverless-operator-view']!;
+    const edit = byName['blue-emr-serverless-operator-edit']!;
+    expect(view.metadata.labels).toMatchObject({
+      'rbac.authorization.k8s.io/aggregate-to-view': 'true',
+      'rbac.authorization.k8s.io/aggregate-to-edit': 'true',
+      'rbac.authorization.k8s.io/aggregate-to-admin': 'true',
+      'app.kubernetes.io/instance': 'blue',
+    });
+    expect(edit.metadata.labels).toMatchObject({
+      'rbac.authorization.k8s.io/aggregate-to-edit': 'true',
+      'rbac.authorization.k8s.io/aggregate-to-admin': 'true',
+    });
+    expect(edit.metadata.labels).not.toHaveProperty(['rbac.authorization.k8s.io/aggregate-to-view']);
+    expect(view.rules.flatMap((r: { verbs: string[] }) => r.verbs).sort()).toEqual(['get', 'list', 'watch']);
+    expect(edit.rules.flatMap((r: { verbs: string[] }) => r.verbs).sort()).toEqual([
+      'create',
+      'delete',
+      'deletecollection',
+      'patch',
+      'update',
+    ]);
+    for (const rule of [...view.rules, ...edit.rules] as Array<{
+      apiGroups: string[];
+      resources: string[];
+    }>) {
+      expect(rule.apiGroups).toEqual(['emrserverless.operator.dev']);
+      expect(rule.resources.sort()).toEqual(['emrserverlessapplications', 'emrserverlessjobruns']);
+      for (const resource of rule.resources) {
+        expect(resource).not.toContain('/');
+        expect(resource).not.toMatch(/emrserverlesspolic|\*/);
+      }
+    }
+    const off = await helmTemplate(
+      'blue',
+      'ops',
+      ['default-values.yaml'],
+      ['--set', 'rbac.aggregateToTenantRoles=false'],
+    );
+    expect(tenantRoles(off)).toEqual([]);
+  });
+
+  it('installs the policies of the `policies` value as EmrServerlessPolicies, spec as written', async () => {
+    const spec = {
+      namespaceSelector: { matchLabels: { 'emrserverless.operator.dev/tenant': 'finance' } },
+      encryption: {
+        requireCustomerManagedKey: true,
+        allowedKeyArns: ['arn:aws:kms:*:111122223333:key/*'],
+        jobRunKeyOverride: 'Forbidden',
+      },
+      jobRuns: { allowedExecutionRoleArns: ['arn:aws:iam::111122223333:role/finance-*'] },
+      monitoring: { allowedS3LogUris: ['s3://finance-logs/*'] },
+    };
+    const objects = await helmTemplate(
+      RELEASE,
+      NS,
+      ['default-values.yaml'],
+      [
+        '--set-json',
+        `policies=${JSON.stringify([
+          { name: 'finance', spec },
+          { name: 'everyone', spec: { namespaceSelector: {} } },
+        ])}`,
+      ],
+    );
+    const policies = objects.filter((o) => o.kind === 'EmrServerlessPolicy') as Loose[];
+    expect(policies.map((p) => [p.apiVersion, p.metadata.name, p.metadata.namespace])).toEqual([
+      ['emrserverless.operator.dev/v1alpha1', 'finance', undefined],
+      ['emrserverless.operator.dev/v1alpha1', 'everyone', undefined],
+    ]);
+    expect(policies[0]!.spec).toEqual(spec);
+    expect(policies[1]!.spec).toEqual({ namespaceSelector: {} });
+    expect(policies[0]!.metadata.labels).toMatchObject({ 'app.kubernetes.io/instance': RELEASE });
+    // The spec the chart renders is the spec the CRD's schema takes.
+    expect(PolicySpec.safeParse(policies[0]!.spec).success).toBe(true);
+    // None by default.
+    const none = await helmTemplate(RELEASE, NS, ['default-values.yaml']);
+    expect(none.filter((o) => o.kind === 'EmrServerlessPolicy')).toEqual([]);
   });
 });
 
@@ -209,9 +323,14 @@ describe('the chart and manifests/ do not drift', () => {
     kustomize = parseObjects((await kubectl(['kustomize', join(root, 'manifests')])).stdout);
   });
 
-  it('installs the same generated CRD and admission policy', () => {
-    const { labels: _l, annotations, ...metadata } = find(chart, 'CustomResourceDefinition').metadata;
-    expect({ ...find(chart, 'CustomResourceDefinition'), metadata }).toEqual(buildCrd());
+  it('installs the same generated CRDs and admission policies', () => {
+    const crd = find(
+      chart,
+      'CustomResourceDefinition',
+      'emrserverlessapplications.emrserverless.operator.dev',
+    );
+    const { labels: _l, annotations, ...metadata } = crd.metadata;
+    expect({ ...crd, metadata }).toEqual(buildCrd());
     expect(annotations).toEqual({ 'helm.sh/resource-policy': 'keep' });
     // Labels and annotations differ by design; kustomize also puts its namespace on the
     // (cluster-scoped) policy objects, which the API server ignores.
@@ -219,19 +338,38 @@ describe('the chart and manifests/ do not drift', () => {
       const { labels: _labels, annotations: _annotations, namespace: _namespace, ...rest } = o.metadata;
       return { ...o, metadata: rest };
     };
-    for (const kind of [
-      'CustomResourceDefinition',
-      'ValidatingAdmissionPolicy',
-      'ValidatingAdmissionPolicyBinding',
-    ]) {
-      expect(bare(find(chart, kind)), kind).toEqual(bare(find(kustomize, kind)));
-    }
+    const generated = (objects: RenderedObject[]) =>
+      objects
+        .filter((o) =>
+          [
+            'CustomResourceDefinition',
+            'ValidatingAdmissionPolicy',
+            'ValidatingAdmissionPolicyBinding',
+          ].includes(o.kind),
+        )
+        .map(bare)
+        .sort((a, b) => `${a.kind}/${a.metadata.name}`.localeCompare(`${b.kind}/${b.metadata.name}`));
+    expect(objectNames(generated(chart))).toEqual([...CRD_OBJECTS, ...ADMISSION_OBJECTS]);
+    expect(generated(chart)).toEqual(generated(kustomize));
   });
 
   it('grants the same rights', () => {
-    for (const kind of ['ClusterRole', 'Role']) {
-      expect(find(chart, kind).rules, kind).toEqual(find(kustomize, kind).rules);
-    }
+    expect(find(chart, 'ClusterRole', RELEASE).rules).toEqual(find(kustomize, 'ClusterRole', RELEASE).rules);
+    expect(find(chart, 'Role').rules).toEqual(find(kustomize, 'Role').rules);
+    // The tenant roles: same names (the release is named like the chart), labels and rules.
+    const tenant = (objects: RenderedObject[]) =>
+      objects
+        .filter((o) => o.kind === 'ClusterRole' && /-(view|edit)$/.test(o.metadata.name))
+        .map((o) => ({
+          name: o.metadata.name,
+          aggregation: Object.entries(o.metadata.labels ?? {})
+            .filter(([k]) => k.startsWith('rbac.authorization.k8s.io/'))
+            .sort(),
+          rules: (o as Loose).rules,
+        }))
+        .sort((a, b) => a.name.localeCompare(b.name));
+    expect(tenant(chart).map((r) => r.name)).toEqual([`${RELEASE}-edit`, `${RELEASE}-view`]);
+    expect(tenant(chart)).toEqual(tenant(kustomize));
     expect(find(chart, 'ClusterRoleBinding').subjects).toEqual(
       find(kustomize, 'ClusterRoleBinding').subjects,
     );

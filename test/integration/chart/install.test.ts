@@ -78,6 +78,47 @@ describe('helm install, upgrade, uninstall', () => {
     expect(d.spec.template.spec.serviceAccountName).toBe(fullname);
   });
 
+  it('renders policies from values that the EmrServerlessPolicy CRD accepts, and the tenant roles', async () => {
+    const policies = [
+      {
+        name: `${release}-finance`,
+        spec: {
+          namespaces: [ns],
+          encryption: {
+            requireCustomerManagedKey: true,
+            allowedKeyArns: ['arn:aws:kms:*:111122223333:key/*'],
+            jobRunKeyOverride: 'Forbidden',
+          },
+          jobRuns: { allowedExecutionRoleArns: ['arn:aws:iam::111122223333:role/finance-*'] },
+          monitoring: { allowedS3LogUris: ['s3://finance-logs/*'] },
+        },
+      },
+    ];
+    const { stdout } = await helm([
+      'template',
+      release,
+      CHART,
+      '--namespace',
+      ns,
+      ...BASE,
+      '--set-json',
+      `policies=${JSON.stringify(policies)}`,
+      '--show-only',
+      'templates/policies.yaml',
+    ]);
+    const dryRun = await kubectl(
+      ['apply', '--server-side', '--dry-run=server', '--validate=strict', '-f', '-'],
+      {
+        input: stdout,
+      },
+    );
+    expect(dryRun.stderr).not.toMatch(/warning/i);
+    expect(dryRun.stdout).toMatch(/emrserverlesspolicy.*finance serverside-applied/);
+    // The release installed above holds the tenant roles.
+    const roles = await kubectl(['get', 'clusterrole', `${fullname}-view`, `${fullname}-edit`, '-o', 'name']);
+    expect(roles.stdout.trim().split('\n')).toHaveLength(2);
+  });
+
   it("the Deployment's pods pass the restricted Pod Security Standard of the release namespace", async () => {
     const { asWritten, withoutSecurityContext } = await dryRunPod(ns, (await deployment()).spec.template);
     expect(asWritten.stderr).toBe('');
@@ -153,7 +194,16 @@ describe('helm install, upgrade, uninstall', () => {
       'name',
     ]);
     expect(left.stdout.trim()).toBe('');
-    const cluster = await kubectl(['get', 'clusterrole', fullname, '--ignore-not-found', '-o', 'name']);
+    const cluster = await kubectl([
+      'get',
+      'clusterrole',
+      fullname,
+      `${fullname}-view`,
+      `${fullname}-edit`,
+      '--ignore-not-found',
+      '-o',
+      'name',
+    ]);
     expect(cluster.stdout.trim()).toBe('');
     const binding = await kubectl([
       'get',

@@ -69,9 +69,12 @@ describe('kubectl kustomize manifests/', () => {
     expect(rendered.map((o) => `${o.kind}/${o.metadata.name}`).sort()).toEqual(
       [
         'ClusterRole/emr-serverless-operator',
+        'ClusterRole/emr-serverless-operator-edit',
+        'ClusterRole/emr-serverless-operator-view',
         'ClusterRoleBinding/emr-serverless-operator',
         'CustomResourceDefinition/emrserverlessapplications.emrserverless.operator.dev',
         'CustomResourceDefinition/emrserverlessjobruns.emrserverless.operator.dev',
+        'CustomResourceDefinition/emrserverlesspolicies.emrserverless.operator.dev',
         'Deployment/emr-serverless-operator',
         'Namespace/emr-serverless-operator',
         'PodDisruptionBudget/emr-serverless-operator',
@@ -83,6 +86,12 @@ describe('kubectl kustomize manifests/', () => {
         'ValidatingAdmissionPolicyBinding/emrserverlessapplications.emrserverless.operator.dev-refuse-nulls',
         'ValidatingAdmissionPolicy/emrserverlessjobruns.emrserverless.operator.dev-refuse-nulls',
         'ValidatingAdmissionPolicyBinding/emrserverlessjobruns.emrserverless.operator.dev-refuse-nulls',
+        'ValidatingAdmissionPolicy/emrserverlesspolicies.emrserverless.operator.dev-refuse-nulls',
+        'ValidatingAdmissionPolicyBinding/emrserverlesspolicies.emrserverless.operator.dev-refuse-nulls',
+        'ValidatingAdmissionPolicy/emrserverlessapplications.emrserverless.operator.dev-namespace-policies',
+        'ValidatingAdmissionPolicyBinding/emrserverlessapplications.emrserverless.operator.dev-namespace-policies',
+        'ValidatingAdmissionPolicy/emrserverlessjobruns.emrserverless.operator.dev-namespace-policies',
+        'ValidatingAdmissionPolicyBinding/emrserverlessjobruns.emrserverless.operator.dev-namespace-policies',
       ].sort(),
     );
     const crds = rendered.filter((o) => o.kind === 'CustomResourceDefinition');
@@ -145,6 +154,62 @@ describe('kubectl kustomize manifests/', () => {
   });
 });
 
+describe('manifests/tenant-roles.yaml', () => {
+  interface Rule {
+    apiGroups: string[];
+    resources: string[];
+    verbs: string[];
+  }
+  const roles = () =>
+    rendered.filter((o) => o.kind === 'ClusterRole' && o.metadata.name !== 'emr-serverless-operator');
+  const aggregation = (o: Obj) =>
+    Object.entries(o.metadata.labels ?? {})
+      .filter(([k]) => k.startsWith('rbac.authorization.k8s.io/aggregate-to-'))
+      .map(([k, v]) => `${k.slice('rbac.authorization.k8s.io/'.length)}=${v}`)
+      .sort();
+
+  it('adds reads to view, and writes to edit and admin, of the two namespaced kinds only', () => {
+    expect(roles().map((o) => ({ name: o.metadata.name, labels: aggregation(o), rules: o.rules }))).toEqual([
+      {
+        name: 'emr-serverless-operator-edit',
+        labels: ['aggregate-to-admin=true', 'aggregate-to-edit=true'],
+        rules: [
+          {
+            apiGroups: ['emrserverless.operator.dev'],
+            resources: ['emrserverlessapplications', 'emrserverlessjobruns'],
+            verbs: ['create', 'update', 'patch', 'delete', 'deletecollection'],
+          },
+        ],
+      },
+      {
+        name: 'emr-serverless-operator-view',
+        labels: ['aggregate-to-admin=true', 'aggregate-to-edit=true', 'aggregate-to-view=true'],
+        rules: [
+          {
+            apiGroups: ['emrserverless.operator.dev'],
+            resources: ['emrserverlessapplications', 'emrserverlessjobruns'],
+            verbs: ['get', 'list', 'watch'],
+          },
+        ],
+      },
+    ]);
+  });
+
+  it('never grants a /status subresource, the policy kind, or a wildcard', () => {
+    const rules = roles().flatMap((o) => o.rules as Rule[]);
+    expect(rules.length).toBeGreaterThan(0);
+    for (const rule of rules) {
+      for (const resource of rule.resources) {
+        expect(resource).not.toContain('/');
+        expect(resource).not.toMatch(/emrserverlesspolic/);
+        expect(resource).not.toContain('*');
+      }
+      expect(rule.verbs).not.toContain('*');
+      expect(rule.apiGroups).toEqual(['emrserverless.operator.dev']);
+    }
+  });
+});
+
 describe('kubectl apply -k manifests/ against the API server', () => {
   it('`kubectl apply -f crds/` still applies just the CRDs and their admission policies (crds/Kustomization is not a .yaml file)', async () => {
     const { stdout } = await kubectl([
@@ -163,6 +228,13 @@ describe('kubectl apply -k manifests/ against the API server', () => {
       'customresourcedefinition.apiextensions.k8s.io/emrserverlessjobruns.emrserverless.operator.dev',
       'validatingadmissionpolicy.admissionregistration.k8s.io/emrserverlessjobruns.emrserverless.operator.dev-refuse-nulls',
       'validatingadmissionpolicybinding.admissionregistration.k8s.io/emrserverlessjobruns.emrserverless.operator.dev-refuse-nulls',
+      'customresourcedefinition.apiextensions.k8s.io/emrserverlesspolicies.emrserverless.operator.dev',
+      'validatingadmissionpolicy.admissionregistration.k8s.io/emrserverlesspolicies.emrserverless.operator.dev-refuse-nulls',
+      'validatingadmissionpolicybinding.admissionregistration.k8s.io/emrserverlesspolicies.emrserverless.operator.dev-refuse-nulls',
+      'validatingadmissionpolicy.admissionregistration.k8s.io/emrserverlessapplications.emrserverless.operator.dev-namespace-policies',
+      'validatingadmissionpolicybinding.admissionregistration.k8s.io/emrserverlessapplications.emrserverless.operator.dev-namespace-policies',
+      'validatingadmissionpolicy.admissionregistration.k8s.io/emrserverlessjobruns.emrserverless.operator.dev-namespace-policies',
+      'validatingadmissionpolicybinding.admissionregistration.k8s.io/emrserverlessjobruns.emrserverless.operator.dev-namespace-policies',
     ]);
   });
 

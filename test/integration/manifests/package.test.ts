@@ -75,9 +75,13 @@ describe('the npm package', () => {
         'dist/cli/main.js',
         'dist/cli/run.js',
         'crds/emrserverless.operator.dev_emrserverlessapplications.yaml',
+        'crds/emrserverless.operator.dev_emrserverlessjobruns.yaml',
+        'crds/emrserverless.operator.dev_emrserverlesspolicies.yaml',
         'crds/Kustomization',
         'manifests/kustomization.yaml',
         'manifests/rbac.yaml',
+        'manifests/tenant-roles.yaml',
+        'examples/08-namespace-policy.yaml',
         'manifests/deployment.yaml',
         'argocd/health.lua',
         'argocd/argocd-cm-patch.yaml',
@@ -145,6 +149,7 @@ describe('the controller from the production install', () => {
       '--timeout=60s',
       'crd/emrserverlessapplications.emrserverless.operator.dev',
       'crd/emrserverlessjobruns.emrserverless.operator.dev',
+      'crd/emrserverlesspolicies.emrserverless.operator.dev',
     ]);
     const operatorNs = await newNamespace('package-operator');
     const appNs = await newNamespace('package-apps');

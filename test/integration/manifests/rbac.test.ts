@@ -3,7 +3,7 @@
 // namespace for its resources and in its own namespace for the leader Lease; nothing else is.
 import { readdirSync, readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
-import { crdFiles } from '../../../src/api/crd.js';
+import { JOB_RUN_PLURAL, PLURAL, POLICY_PLURAL } from '../../../src/api/constants.js';
 import { runKubectl, type ServiceAccountKubeconfig } from '../../../src/envtest/index.js';
 import { kubectl, newNamespace, serviceAccountKubeconfig } from '../../support/cluster.js';
 import { operatorRbacObjects, operatorServiceAccountKubeconfig } from '../../support/operator-rbac.js';
@@ -12,6 +12,7 @@ import { all, canI, forbiddenAccess, neededAccess } from '../../support/rbac-che
 const CRD_DIR = new URL('../../../crds/', import.meta.url).pathname;
 const apps = 'emrserverlessapplications.emrserverless.operator.dev';
 const jobs = 'emrserverlessjobruns.emrserverless.operator.dev';
+const policies = `${POLICY_PLURAL}.emrserverless.operator.dev`;
 const LEASE = 'emr-serverless-operator';
 
 let sa: ServiceAccountKubeconfig;
@@ -20,7 +21,14 @@ let otherNs: string;
 
 beforeAll(async () => {
   await kubectl(['apply', '--server-side', '-f', CRD_DIR]);
-  await kubectl(['wait', '--for=condition=Established', '--timeout=60s', `crd/${apps}`, `crd/${jobs}`]);
+  await kubectl([
+    'wait',
+    '--for=condition=Established',
+    '--timeout=60s',
+    `crd/${apps}`,
+    `crd/${jobs}`,
+    `crd/${policies}`,
+  ]);
   operatorNs = await newNamespace('operator-rbac');
   otherNs = await newNamespace('team-data');
   sa = await operatorServiceAccountKubeconfig(operatorNs);
@@ -48,9 +56,9 @@ describe('the RBAC objects of manifests/', () => {
 });
 
 /** The kinds the operator serves; the informer and resource-writer.ts serve each of them. */
-const KINDS = crdFiles().map(
-  (f) => `emrserverless.operator.dev/${(f.crd.spec as { names: { plural: string } }).names.plural}`,
-);
+const KINDS = [PLURAL, JOB_RUN_PLURAL].map((plural) => `emrserverless.operator.dev/${plural}`);
+/** The policies, which it only reads (namespace-policies.ts, through an Informer). */
+const POLICIES = `emrserverless.operator.dev/${POLICY_PLURAL}`;
 /** What each file of src/controller that talks to the API server talks about. */
 const RESOURCES_OF_FILE: Record<string, string[]> = {
   'informer.ts': KINDS,
@@ -84,6 +92,11 @@ function callsInSource(): Set<string> {
     for (const [, plural] of source.matchAll(/\{ group: '', version: '\w+', plural: '(\w+)'/g)) {
       calls.add(`/${plural} list`);
       calls.add(`/${plural} watch`);
+    }
+    // So does the Informer of the policies (namespace-policies.ts).
+    if (/\{ group: GROUP, version: VERSION, plural: POLICY_PLURAL/.test(source)) {
+      calls.add(`${POLICIES} list`);
+      calls.add(`${POLICIES} watch`);
     }
     const requests = [...source.matchAll(/\.request(?:<[^(]*?>)?\(\{\s*method: '(\w+)',\s*path: ([^\n]+)/g)];
     const watches = /kube\s*\.watch\(/.test(source);
@@ -130,6 +143,8 @@ describe('the RBAC of manifests/ against the source', () => {
       'emrserverless.operator.dev/emrserverlessjobruns patch',
       'emrserverless.operator.dev/emrserverlessjobruns watch',
       'emrserverless.operator.dev/emrserverlessjobruns/status patch',
+      'emrserverless.operator.dev/emrserverlesspolicies list',
+      'emrserverless.operator.dev/emrserverlesspolicies watch',
       'events.k8s.io/events create',
       'events.k8s.io/events patch',
     ]);
@@ -180,6 +195,7 @@ describe("the operator's service account", () => {
         `${jobs}/finalizers [] [] [update]`,
         'events.events.k8s.io [] [] [create patch]',
         'namespaces [] [] [get list watch]',
+        `${policies} [] [] [get list watch]`,
       ].sort(),
     );
   });

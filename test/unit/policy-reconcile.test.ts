@@ -1,0 +1,98 @@
+// The application reconciler with a policy source, against the local AWS service: the policies
+// reach the planner, a refused spec sends no AWS write at all, the refusing policies are reported
+// for the metric, and a deleting resource does not even wait for the policies.
+import pino from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { NamedPolicy } from '../../src/api/policy-rules.js';
+import { AwsClients, operatorIdentity } from '../../src/aws/index.js';
+import {
+  AWS_WRITE_OPERATIONS,
+  type Emulator,
+  EmulatorControl,
+  startEmulator,
+} from '../../src/emulator/index.js';
+import type { NamespacePolicies } from '../../src/reconcile/policies.js';
+import { Reconciler } from '../../src/reconcile/reconciler.js';
+import { Store } from '../aws/resource-store.js';
+
+const REGION = 'eu-west-1';
+const CMK: NamedPolicy = {
+  name: 'cmk',
+  spec: { namespaces: ['data'], encryption: { requireCustomerManagedKey: true } },
+};
+
+describe('the application reconciler under namespace policies', () => {
+  let emulator: Emulator;
+  let control: EmulatorControl;
+  let clients: AwsClients;
+
+  beforeAll(async () => {
+    emulator = await startEmulator({ transitionMs: 20, defaultRegion: REGION });
+    control = new EmulatorControl(emulator.endpoint);
+    clients = new AwsClients({ endpoint: emulator.endpoint, rps: 0 });
+  });
+  afterAll(async () => {
+    await emulator.close();
+  });
+
+  function reconcilerFor(store: Store, current: { policies: NamespacePolicies }, refusals: string[][]) {
+    let lookups = 0;
+    const reconciler = new Reconciler({
+      aws: operatorIdentity(clients, { ttlMs: 0, negativeTtlMs: 0 }),
+      writer: store,
+      events: { record: () => undefined },
+      logger: pino({ level: 'silent' }),
+      options: { defaultRegion: REGION, verifyKeys: false, resyncPeriodMs: 600_000 },
+      policies: {
+        policiesFor: async (namespace) => {
+          expect(namespace).toBe('data');
+          lookups++;
+          return current.policies;
+        },
+      },
+      onPolicyRefusals: (_key, policies) => refusals.push([...policies]),
+    });
+    return { reconciler, lookups: () => lookups };
+  }
+
+  const writesSince = async (from: number) =>
+    (await control.calls())
+      .slice(from)
+      .filter((c) => AWS_WRITE_OPERATIONS.has(c.operation))
+      .map((c) => c.operation);
+
+  it('refuses with no AWS write, then creates once the policy no longer refuses', async () => {
+    const store = new Store({ name: 'refused', type: 'SPARK', releaseLabel: 'emr-7.5.0' });
+    const current = { policies: { policies: [CMK], invalid: [] } as NamespacePolicies };
+    const refusals: string[][] = [];
+    const { reconciler, lookups } = reconcilerFor(store, current, refusals);
+    const mark = (await control.calls()).length;
+
+    await reconciler.reconcile(store.obj);
+    expect(await writesSince(mark)).toEqual([]);
+    expect(store.obj.metadata.finalizers).toEqual([]);
+    expect(store.obj.status?.conditions?.find((c) => c.type === 'Stalled')).toMatchObject({
+      status: 'True',
+      reason: 'PolicyViolation',
+    });
+    expect(refusals).toEqual([['cmk']]);
+    expect(lookups()).toBe(1);
+
+    // The admin withdraws the policy: the next reconcile creates the application.
+    current.policies = { policies: [], invalid: [] };
+    await reconciler.reconcile(store.obj);
+    expect(await writesSince(mark)).toEqual(['CreateApplication']);
+    expect(refusals.at(-1)).toEqual([]);
+
+    // Deleting: the policies are not looked up (nor could they hold it up).
+    current.policies = { policies: [CMK], invalid: [] };
+    store.delete();
+    const before = lookups();
+    for (let i = 0; i < 20 && !store.gone; i++) {
+      await reconciler.reconcile(store.obj);
+      await new Promise((r) => setTimeout(r, 30));
+    }
+    expect(store.gone).toBe(true);
+    expect(lookups()).toBe(before);
+  });
+});
