@@ -422,7 +422,8 @@ describe('a tenant with edit rights in its namespace', () => {
 
   beforeAll(async () => {
     // The shipped tenant roles, bound in this namespace only: what a platform team gives a team.
-    await e2e.kubectl(['apply', '-f', join(ROOT, 'manifests', 'tenant-roles.yaml')]);
+    // Server-side, as test/integration/manifests applies manifests/ in the same cluster: one field manager.
+    await e2e.kubectl(['apply', '--server-side', '-f', join(ROOT, 'manifests', 'tenant-roles.yaml')]);
     await e2e.kubectl(['create', 'serviceaccount', 'tenant']);
     // The test control plane runs no controller-manager, so no aggregation into `edit`: bind the
     // two shipped roles that `edit` aggregates, and nothing else.
