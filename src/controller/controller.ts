@@ -24,6 +24,7 @@ import type { OperatorMetrics, ReconcileOutcome } from './metrics.js';
 import { informerFor, type ObjectCache } from './multi-namespace-informer.js';
 import { updateNeedsReconcile } from './predicates.js';
 import { ExponentialBackoffRateLimiter, WorkQueue } from './queue.js';
+import { ConflictError } from './resource-writer.js';
 
 /** What a controller calls. Throws to ask for a retry with backoff. */
 export interface ReconcilerLike<T> {
@@ -234,10 +235,11 @@ export class Controller<T extends KubeObject = KubeObject> {
       }
     } catch (error) {
       outcome = 'error';
-      this.log.error(
-        { resource: key, err: describeError(error), retries: this.queue.numRequeues(key) },
-        'reconcile failed; retrying with backoff',
-      );
+      const details = { resource: key, err: describeError(error), retries: this.queue.numRequeues(key) };
+      // A conflict is routine (the object changed while it was reconciled): planned again from the newer version.
+      if (error instanceof ConflictError)
+        this.log.info(details, 'object changed meanwhile; reconciling it again');
+      else this.log.error(details, 'reconcile failed; retrying with backoff');
       this.queue.addRateLimited(key);
     }
     const seconds = (performance.now() - started) / 1000;

@@ -6,7 +6,10 @@
 // 409 (or 422 for a failed test): the error is thrown and the key retried with the fresh object.
 //
 // Status: server-side apply on the /status subresource as field manager emr-serverless-operator,
-// forced, with the whole status (fields the operator no longer sets are removed by the apply).
+// forced, with the whole status (fields the operator no longer sets are removed by the apply), and
+// conditional on the resourceVersion the reconciler planned from: a status planned from a stale
+// cache must never replace a newer one, or it could drop an intent written ahead (a restart after
+// an update). A stale version answers 409: ConflictError, and the key is reconciled again.
 
 import { FIELD_MANAGER, FINALIZER, GROUP, PLURAL, VERSION } from '../api/constants.js';
 import type { EmrServerlessApplication, Status } from '../api/schema.js';
@@ -87,34 +90,49 @@ export class KubeResourceWriter<T extends KubeResource = EmrServerlessApplicatio
   }
 
   async applyStatus(obj: T, status: S): Promise<string | undefined> {
-    const { name, namespace } = obj.metadata;
-    const body = { apiVersion: obj.apiVersion, kind: obj.kind, metadata: { name, namespace }, status };
-    const applied = await this.kube.request<EmrServerlessApplication>({
-      method: 'PATCH',
-      path: this.path(obj, 'status'),
-      query: { fieldManager: FIELD_MANAGER, force: true },
-      body,
-      contentType: PATCH_TYPES.apply,
-    });
+    const { name, namespace, resourceVersion } = obj.metadata;
+    const body = {
+      apiVersion: obj.apiVersion,
+      kind: obj.kind,
+      // With a resourceVersion, server-side apply is a conditional update.
+      metadata: { name, namespace, ...(resourceVersion && { resourceVersion }) },
+      status,
+    };
+    const applied = await this.guarded(obj, [409], () =>
+      this.kube.request<EmrServerlessApplication>({
+        method: 'PATCH',
+        path: this.path(obj, 'status'),
+        query: { fieldManager: FIELD_MANAGER, force: true },
+        body,
+        contentType: PATCH_TYPES.apply,
+      }),
+    );
     return applied.metadata?.resourceVersion;
   }
 
-  private async patchFinalizers(obj: T, next: string[]): Promise<T> {
-    const { name, namespace } = obj.metadata;
-    try {
-      return await this.kube.request<T>({
+  private patchFinalizers(obj: T, next: string[]): Promise<T> {
+    // 422: a `test` op failed (the API server reports that as invalid).
+    return this.guarded(obj, [409, 422], () =>
+      this.kube.request<T>({
         method: 'PATCH',
         path: this.path(obj),
         query: { fieldManager: FIELD_MANAGER },
         body: finalizerPatch(obj, next),
         contentType: PATCH_TYPES.json,
-      });
+      }),
+    );
+  }
+
+  /** A write conditional on the object's resourceVersion: a stale one (`stale` answers) becomes ConflictError. */
+  private async guarded<R>(obj: KubeResource, stale: number[], write: () => Promise<R>): Promise<R> {
+    try {
+      return await write();
     } catch (error) {
       const status = httpStatusOf(error);
-      // 409: resourceVersion moved on; 422: a `test` op failed (the API server reports that as invalid).
-      if (status === 409 || status === 422) {
+      if (status !== undefined && stale.includes(status)) {
+        const { name, namespace, resourceVersion } = obj.metadata;
         throw new ConflictError(
-          `${namespace}/${name} changed since resourceVersion ${obj.metadata.resourceVersion}; retrying with the current version`,
+          `${namespace}/${name} changed since resourceVersion ${resourceVersion}; retrying with the current version`,
           { cause: error },
         );
       }

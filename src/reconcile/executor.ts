@@ -27,10 +27,12 @@ export async function execute(
     claims: ClaimLocks;
     mayWrite?: WriteGuard | undefined;
     /**
-     * Called before each AWS write: writes the plan's intents to status if they are not there
-     * yet (write-ahead.ts); answers the object's new resourceVersion when it wrote.
+     * Called before each AWS write with the resource as last written: writes the plan's intents
+     * to status if they are not there yet (write-ahead.ts); answers the new resourceVersion when it wrote.
      */
-    beforeAwsWrite?: (() => Promise<string | undefined>) | undefined;
+    beforeAwsWrite?: ((current: EmrServerlessApplication) => Promise<string | undefined>) | undefined;
+    /** Told the resource after each Kubernetes write, so a later write (even after a failure) is made on its version. */
+    written?: ((current: EmrServerlessApplication) => void) | undefined;
   },
   appBefore: AwsApplication | undefined,
 ): Promise<Execution> {
@@ -41,14 +43,16 @@ export async function execute(
     // Checked before each write: once the lease is lost, the rest of the plan is not sent.
     assertMayWrite(deps.mayWrite, action.kind);
     if (action.kind !== 'AddFinalizer' && action.kind !== 'RemoveFinalizer') {
-      const resourceVersion = await deps.beforeAwsWrite?.();
+      const resourceVersion = await deps.beforeAwsWrite?.(result.resource);
       if (resourceVersion) {
         result.resource = { ...result.resource, metadata: { ...result.resource.metadata, resourceVersion } };
+        deps.written?.(result.resource);
       }
     }
     switch (action.kind) {
       case 'AddFinalizer':
         result.resource = await writer.addFinalizer(result.resource);
+        deps.written?.(result.resource);
         break;
       case 'RemoveFinalizer':
         await writer.removeFinalizer(result.resource);

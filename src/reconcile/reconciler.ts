@@ -104,6 +104,9 @@ export class Reconciler {
     const events = new EventBatch();
 
     let resource = original;
+    // The object as last written by this reconcile: every status write is conditional on its
+    // resourceVersion, so one planned from a stale cache cannot replace a newer status.
+    let latest = original;
     let carried: AwsApplication | undefined;
     let planned: Plan | undefined;
     let scope: AwsScope | undefined;
@@ -136,9 +139,9 @@ export class Reconciler {
         const toPersist = planned.status;
         // Just before the step's first AWS write (after any finalizer patch, which an earlier
         // status write would make stale): its intents go to the API server.
-        const beforeAwsWrite = async (): Promise<string | undefined> => {
+        const beforeAwsWrite = async (current: EmrServerlessApplication): Promise<string | undefined> => {
           if (!intentsDiffer(toPersist, persisted)) return undefined;
-          const resourceVersion = await this.writeStatus(resource, toPersist, log, persisted);
+          const resourceVersion = await this.writeStatus(current, toPersist, log, persisted);
           persisted = toPersist;
           log.info({ intents: intentsOf(toPersist) }, 'intents written ahead');
           return resourceVersion;
@@ -148,7 +151,17 @@ export class Reconciler {
         const done = await execute(
           planned.actions,
           resource,
-          { port, writer, events, claims: this.claims, mayWrite: this.deps.mayWrite, beforeAwsWrite },
+          {
+            port,
+            writer,
+            events,
+            claims: this.claims,
+            mayWrite: this.deps.mayWrite,
+            beforeAwsWrite,
+            written: (current) => {
+              latest = current;
+            },
+          },
           once.app,
         );
         intentsBeforeStep = undefined;
@@ -187,7 +200,7 @@ export class Reconciler {
       const failure = planFailure({ resource, options, now: this.now() }, base, failed);
       events.add(failure.events);
       events.flush(this.deps.events, resource);
-      await this.writeStatus(original, failure.status, log, persisted);
+      await this.writeStatus(latest, failure.status, log, persisted);
       this.deps.onStatus?.(resourceKey, failure.status);
       if (failure.backoff) throw err;
       return { requeueAfterMs: failure.requeueAfterMs };
@@ -196,7 +209,7 @@ export class Reconciler {
     const final = planned!;
     this.remember(scope!, resourceKey, resource, app, sighting);
     events.flush(this.deps.events, resource);
-    await this.writeStatus(original, final.status, log, persisted);
+    await this.writeStatus(latest, final.status, log, persisted);
     this.deps.onKeyHealth?.(resourceKey, keyHealthLabel(final.status));
     this.deps.onStatus?.(resourceKey, final.status);
     this.deps.onPolicyRefusals?.(resourceKey, final.refusedBy ?? []);

@@ -5,6 +5,7 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Status } from '../../src/api/schema.js';
 import { AwsClients, operatorIdentity } from '../../src/aws/index.js';
+import { ConflictError } from '../../src/controller/resource-writer.js';
 import {
   AWS_WRITE_OPERATIONS,
   type Emulator,
@@ -304,6 +305,60 @@ describe('a scripted scenario through planner, executor and the real SDK', () =>
       diskEncryptionConfiguration: { encryptionKeyArn: keyB.Arn },
     });
     expect(store.obj.status?.updateAttempts).toBeUndefined();
+    await control.clearFaults();
+  });
+
+  it('a reconcile from a stale cache cannot drop an intent written ahead: its status write is refused, nothing sent', async () => {
+    const [keyA, keyB] = await Promise.all([
+      control.createKey({ region: REGION }),
+      control.createKey({ region: REGION }),
+    ]);
+    const base = {
+      name: 'stale-cache',
+      type: 'SPARK' as const,
+      releaseLabel: 'emr-7.5.0',
+      updateStrategy: 'StopWhenIdle' as const,
+    };
+    const store = new Store({ ...base, diskEncryptionConfiguration: { encryptionKeyArn: keyA.Arn } });
+    await converge(store);
+    const id = store.obj.status!.applicationId!;
+    await clients.forRegion(REGION).startApplication(id);
+    await new Promise((r) => setTimeout(r, 60));
+    await converge(store);
+    expect(store.obj.status?.state).toBe('STARTED');
+
+    // A key change while STARTED: the restart intent is written, then StopApplication takes
+    // effect and its answer never comes (the process dies there).
+    await control.fault({ operation: 'StopApplication', count: 1, holdAnswerMs: 60_000 });
+    store.setSpec({ ...base, diskEncryptionConfiguration: { encryptionKeyArn: keyB.Arn } });
+    const cached = structuredClone(store.obj); // what a cache holds until the intent's write comes back
+    const mark = (await control.calls()).length;
+    reconcilerFor(store)
+      .reconcile(store.obj)
+      .catch(() => {});
+    for (let i = 0; i < 100 && !(await writesSince(mark)).includes('StopApplication'); i++)
+      await new Promise((r) => setTimeout(r, 20));
+    expect(store.obj.status?.restartAfterUpdate).toBe(true);
+    await new Promise((r) => setTimeout(r, 100)); // STOPPED by now
+
+    // The next process reconciles the cached copy: it plans an update with no restart after it.
+    // Its first status write is refused, before UpdateApplication is sent, and the intent stays.
+    await expect(reconcilerFor(store).reconcile(cached)).rejects.toBeInstanceOf(ConflictError);
+    expect(store.obj.status?.restartAfterUpdate).toBe(true);
+    expect(await writesSince(mark)).toEqual(['StopApplication']);
+
+    // Planned again from what the API server holds: updated and started again.
+    for (
+      let i = 0;
+      i < 20 && !(store.obj.status?.state === 'STARTED' && !store.obj.status.restartAfterUpdate);
+      i++
+    )
+      await converge(store);
+    expect(await writesSince(mark)).toEqual(['StopApplication', 'UpdateApplication', 'StartApplication']);
+    expect(await clients.forRegion(REGION).getApplication(id)).toMatchObject({
+      state: 'STARTED',
+      diskEncryptionConfiguration: { encryptionKeyArn: keyB.Arn },
+    });
     await control.clearFaults();
   });
 

@@ -73,6 +73,8 @@ export class JobRunReconciler {
     const log = this.deps.logger.child({ resource: `${namespace}/${name}`, kind: original.kind });
     const events = new EventBatch();
     let resource = original;
+    // The object as last written: status writes are conditional on its resourceVersion.
+    let latest = original;
     let planned: JobRunPlan | undefined;
     try {
       // Only a submission is checked against the policies: a submitted run, or a deletion, is not.
@@ -90,7 +92,9 @@ export class JobRunReconciler {
         events.add(planned.events);
         if (planned.actions.length === 0 || step === MAX_STEPS - 1) break;
         log.info({ actions: planned.actions.map((a) => a.kind) }, 'acting');
-        const done = await this.execute(planned.actions, resource, events);
+        const done = await this.execute(planned.actions, resource, events, (current) => {
+          latest = current;
+        });
         if (done.released) {
           events.flush(this.deps.events, done.resource);
           log.info('finalizer removed');
@@ -116,13 +120,13 @@ export class JobRunReconciler {
       );
       events.add(failure.events);
       events.flush(this.deps.events, resource);
-      await this.writeStatus(original, failure.status, log);
+      await this.writeStatus(latest, original.status, failure.status, log);
       if (failure.backoff) throw err;
       return { requeueAfterMs: failure.requeueAfterMs };
     }
     const final = planned!;
     events.flush(this.deps.events, resource);
-    await this.writeStatus(original, final.status, log);
+    await this.writeStatus(latest, original.status, final.status, log);
     this.deps.onPolicyRefusals?.(`${namespace}/${name}`, final.refusedBy ?? []);
     return { requeueAfterMs: final.requeueAfterMs };
   }
@@ -194,6 +198,7 @@ export class JobRunReconciler {
     actions: readonly JobRunAction[],
     resource: EmrServerlessJobRun,
     events: EventBatch,
+    written: (current: EmrServerlessJobRun) => void,
   ): Promise<{
     resource: EmrServerlessJobRun;
     released: boolean;
@@ -208,6 +213,7 @@ export class JobRunReconciler {
       switch (action.kind) {
         case 'AddFinalizer':
           current = await writer.addFinalizer(current);
+          written(current);
           break;
         case 'RemoveFinalizer':
           await writer.removeFinalizer(current);
@@ -231,8 +237,14 @@ export class JobRunReconciler {
     return { resource: current, released, ...(started && { started }) };
   }
 
-  private async writeStatus(resource: EmrServerlessJobRun, status: JobRunStatus, log: Logger): Promise<void> {
-    if (jsonEqual(status, resource.status ?? {})) return;
+  /** Writes `status` unless it equals what was read, on the resource's last written version. */
+  private async writeStatus(
+    resource: EmrServerlessJobRun,
+    read: JobRunStatus | undefined,
+    status: JobRunStatus,
+    log: Logger,
+  ): Promise<void> {
+    if (jsonEqual(status, read ?? {})) return;
     assertMayWrite(this.deps.mayWrite, 'a status update');
     await this.deps.writer.applyStatus(resource, status);
     const ready = status.conditions?.find((c) => c.type === 'Ready');

@@ -121,8 +121,22 @@ describe('KubeResourceWriter', () => {
       '-p',
       '{"status":{"state":"STOPPED"}}',
     ]);
-    await writer.applyStatus(created, { state: 'STARTED' });
+    await writer.applyStatus(await apps.get(ns, 'force'), { state: 'STARTED' });
     expect((await apps.get(ns, 'force')).status?.state).toBe('STARTED');
+  });
+
+  it('refuses a status planned from a stale version (ConflictError): the newer status, with its intent, stays', async () => {
+    const created = await apps.create(ns, 'stale-status');
+    const version = await writer.applyStatus(created, { ...status('STOPPED'), restartAfterUpdate: true });
+    expect(version).toBeDefined();
+    // A reconcile that read the object before that write (a cache not caught up) plans without the intent.
+    await expect(writer.applyStatus(created, status('STOPPED'))).rejects.toBeInstanceOf(ConflictError);
+    const now = await apps.get(ns, 'stale-status');
+    expect(now.status?.restartAfterUpdate).toBe(true);
+    expect(now.metadata.resourceVersion).toBe(version);
+    // On the current version it goes through.
+    await writer.applyStatus(now, status('STARTED'));
+    expect((await apps.get(ns, 'stale-status')).status?.state).toBe('STARTED');
   });
 });
 
