@@ -166,6 +166,11 @@ export class Controller<T extends KubeObject = KubeObject> {
     }
   }
 
+  /** The plurals of the kinds this controller watches besides its own (their caches are read too). */
+  get watchedPlurals(): string[] {
+    return (this.definition.watches ?? []).map((w) => w.plural);
+  }
+
   /** Why this controller's cache is not ready, or undefined when it is. */
   cacheProblem(): string | undefined {
     return cacheProblem(this.informer);

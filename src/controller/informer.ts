@@ -12,6 +12,8 @@
 //
 // The cache holds the objects as received, minus what no reader needs (cache-pruning.ts: managed
 // fields, kubectl's last-applied configuration), like controller-runtime's cache transforms.
+// It is indexed by namespace (client-go's namespace index), kept in step on every add, update,
+// delete and relist, so `byNamespace` answers one namespace's objects without a scan.
 import type { Logger } from 'pino';
 import { type KubeClient, resourcePath } from '../kube/client.js';
 import { describeError, httpStatusOf } from '../kube/errors.js';
@@ -77,6 +79,8 @@ export const objectKey = (obj: KubeObject): string =>
 
 export class Informer<T extends KubeObject> {
   private readonly cache = new Map<string, T>();
+  /** The cache's keys by namespace ('' for cluster-scoped objects), kept in step with `cache`. */
+  private readonly namespaceIndex = new Map<string, Set<string>>();
   private readonly handlers: InformerEventHandler<T>[] = [];
   private readonly log: Logger;
   private readonly apiVersion: string;
@@ -109,6 +113,14 @@ export class Informer<T extends KubeObject> {
 
   keys(): IterableIterator<string> {
     return this.cache.keys();
+  }
+
+  /** The cached objects of one namespace ('' for cluster-scoped ones), from the index: no scan. */
+  byNamespace(namespace: string): T[] {
+    const keys = this.namespaceIndex.get(namespace);
+    if (!keys) return [];
+    // put/remove keep every indexed key in the cache.
+    return [...keys].map((key) => this.cache.get(key) as T);
   }
 
   get size(): number {
@@ -253,7 +265,8 @@ export class Informer<T extends KubeObject> {
   private replace(fresh: Map<string, T>): void {
     const old = new Map(this.cache);
     this.cache.clear();
-    for (const [key, obj] of fresh) this.cache.set(key, obj);
+    this.namespaceIndex.clear();
+    for (const [key, obj] of fresh) this.put(key, obj);
     for (const [key, obj] of fresh) {
       const before = old.get(key);
       if (before === undefined) this.emit('add', obj);
@@ -333,12 +346,12 @@ export class Informer<T extends KubeObject> {
         if (prepared.metadata.resourceVersion) this.resourceVersion = prepared.metadata.resourceVersion;
         if (type === 'ADDED' || type === 'MODIFIED') {
           const before = this.cache.get(key);
-          this.cache.set(key, prepared);
+          this.put(key, prepared);
           if (before === undefined) this.emit('add', prepared);
           else this.emit('update', prepared, before);
         } else if (type === 'DELETED') {
           const before = this.cache.get(key);
-          this.cache.delete(key);
+          this.remove(key, before ?? prepared);
           this.emit('delete', before ?? prepared);
         }
       };
@@ -380,6 +393,28 @@ export class Informer<T extends KubeObject> {
           onDone,
         );
     });
+  }
+
+  /** Stores an object and indexes it by namespace (a key never changes namespace). */
+  private put(key: string, obj: T): void {
+    this.cache.set(key, obj);
+    const namespace = obj.metadata.namespace ?? '';
+    let keys = this.namespaceIndex.get(namespace);
+    if (!keys) {
+      keys = new Set();
+      this.namespaceIndex.set(namespace, keys);
+    }
+    keys.add(key);
+  }
+
+  /** Drops an object and its index entry; an emptied namespace leaves the index. */
+  private remove(key: string, obj: T): void {
+    this.cache.delete(key);
+    const namespace = obj.metadata.namespace ?? '';
+    const keys = this.namespaceIndex.get(namespace);
+    if (!keys) return;
+    keys.delete(key);
+    if (keys.size === 0) this.namespaceIndex.delete(namespace);
   }
 
   private path(): string {

@@ -3,8 +3,13 @@
 // and owns what they share: one lease, one health endpoint, one metrics endpoint, the caches
 // each reconciler may read, and the lifecycle.
 //
+// - A controller's workers start only once every cache it reads has synced (controller-runtime's
+//   WaitForCacheSync): its own kind's, the kinds it watches (their objects are read from the
+//   cache: a job run's application) and the shared caches (namespaces, policies). Before that a
+//   reconcile could take an object not listed yet for one that does not exist. /readyz says which
+//   caches each controller still waits for (`caches-<controller>`).
 // - With leader election on, the informers run from the start (a standby has warm caches) but
-//   workers start only once the lease is held. Losing the lease stops everything at once and
+//   workers start only once the lease is held (and the caches synced). Losing the lease stops everything at once and
 //   `done` resolves with a non-zero code. Every reconciler gets a write guard (`mayWrite`) that
 //   says no as soon as the lease was last renewed longer than the renew deadline ago, so a
 //   reconcile in flight sends nothing more, even before the elector notices.
@@ -21,7 +26,7 @@ import {
   FAILURE_BACKOFF,
 } from './controller.js';
 import { type RunningServer, startHealthServer, startMetricsServer } from './health.js';
-import type { KubeObject } from './informer.js';
+import { type KubeObject, objectKey } from './informer.js';
 import { APPLICATION_CONTROLLER } from './kinds.js';
 import { LeaderElector } from './leader.js';
 import type { OperatorMetrics } from './metrics.js';
@@ -102,6 +107,12 @@ export class Manager {
   private stopping: Promise<void> | undefined;
   private finish!: (exit: ManagerExit) => void;
   private aborted = false;
+  /** Aborted on stop: ends the waits for caches that will never sync now. */
+  private readonly syncAbort = new AbortController();
+  /** Per controller: resolves true once every cache it reads has synced, false if stopped first. */
+  private readonly cachesSynced = new Map<string, Promise<boolean>>();
+  /** The controllers whose caches have all synced. */
+  private readonly syncedControllers = new Set<string>();
 
   constructor(private readonly options: ManagerOptions) {
     this.log = options.logger.child({ component: 'manager' });
@@ -152,9 +163,26 @@ export class Manager {
     return c;
   }
 
-  /** Resolves once every controller's cache holds every object. */
+  /** Resolves once every cache (each controller's and the shared ones) holds every object. */
   async waitForSync(): Promise<void> {
-    await Promise.all(this.controllers.map((c) => c.informer.waitForSync()));
+    await Promise.all([
+      ...this.controllers.map((c) => c.informer.waitForSync()),
+      ...this.sharedCaches.map(({ cache }) => cache.waitForSync()),
+    ]);
+  }
+
+  /**
+   * The caches a controller reads, by name: its own kind's, the kinds it watches, the shared
+   * ones. Its workers start once they have all synced.
+   */
+  cachesOf(controller: Controller): Array<{ name: string; cache: ObjectCache<KubeObject> }> {
+    const kinds = [controller.plural, ...controller.watchedPlurals].map((plural) => {
+      const source = this.controllerOf(plural);
+      if (!source) throw new Error(`${controller.name} reads ${plural}, which no controller serves`);
+      return { name: plural, cache: source.informer as ObjectCache<KubeObject> };
+    });
+    const unique = kinds.filter((k, i) => kinds.findIndex((o) => o.name === k.name) === i);
+    return [...unique, ...this.sharedCaches];
   }
 
   /** Bound addresses of the HTTP servers (undefined when disabled). */
@@ -203,6 +231,11 @@ export class Manager {
             name: `informer-${name}`,
             check: () => cacheProblem(cache),
           })),
+          // Whether each controller may start its workers: every cache it reads has synced.
+          ...this.controllers.map((c) => ({
+            name: `caches-${c.name}`,
+            check: () => this.syncProblem(c),
+          })),
         ],
         this.log,
       );
@@ -214,6 +247,8 @@ export class Manager {
     }
     for (const c of this.controllers) c.informer.start();
     for (const { cache } of this.sharedCaches) cache.start();
+    // Waited for from the start, leader or not: a standby's caches are warm and it reports ready.
+    for (const c of this.controllers) this.cachesSynced.set(c.name, this.waitForCaches(c));
     if (this.elector) this.elector.start();
     else this.startWorkers();
   }
@@ -234,6 +269,7 @@ export class Manager {
 
   private async shutdown(reason: string, code: number, graceful: boolean): Promise<void> {
     this.log.info({ reason }, 'stopping');
+    this.syncAbort.abort(new Error(`stopping: ${reason}`));
     const drained = Promise.all(this.controllers.map((c) => c.drain()));
     if (!graceful) {
       // Lease lost: nothing to hand over (the lease is not ours to release) and no time to wait
@@ -282,11 +318,13 @@ export class Manager {
     const wanted = new Set(namespaces);
     if (wanted.size === 0) return;
     for (const c of this.controllers) {
-      for (const key of c.informer.keys()) {
-        if (!wanted.has(key.slice(0, key.indexOf('/')))) continue;
-        // A fresh start: backoff earned under the old mapping or policy says nothing about the new one.
-        c.queue.forget(key);
-        c.queue.add(key);
+      for (const namespace of wanted) {
+        for (const obj of c.informer.byNamespace(namespace)) {
+          const key = objectKey(obj);
+          // A fresh start: backoff earned under the old mapping or policy says nothing about the new one.
+          c.queue.forget(key);
+          c.queue.add(key);
+        }
       }
     }
   }
@@ -295,9 +333,44 @@ export class Manager {
     return this.options.caches ?? [];
   }
 
+  /** Starts each controller's workers once every cache it reads has synced (not if stopped first). */
   private startWorkers(): void {
     if (this.stopping) return;
-    for (const c of this.controllers) c.startWorkers();
+    for (const c of this.controllers) {
+      void this.cachesSynced.get(c.name)?.then((synced) => {
+        if (synced && !this.stopping) c.startWorkers();
+      });
+    }
+  }
+
+  /** Resolves true once every cache `controller` reads has synced; false when stopped first. */
+  private async waitForCaches(controller: Controller): Promise<boolean> {
+    const caches = this.cachesOf(controller);
+    const started = performance.now();
+    try {
+      await Promise.all(caches.map(({ cache }) => cache.waitForSync(this.syncAbort.signal)));
+    } catch {
+      return false;
+    }
+    this.syncedControllers.add(controller.name);
+    this.log.info(
+      {
+        controller: controller.name,
+        caches: caches.map(({ name }) => name),
+        ms: Math.round(performance.now() - started),
+      },
+      'caches synced',
+    );
+    return true;
+  }
+
+  /** Which caches `controller` still waits for, or undefined once they have all synced. */
+  private syncProblem(controller: Controller): string | undefined {
+    if (this.syncedControllers.has(controller.name)) return undefined;
+    const waiting = this.cachesOf(controller)
+      .filter(({ cache }) => !cache.hasSynced())
+      .map(({ name }) => name);
+    return `waiting for caches to sync: ${waiting.length > 0 ? waiting.join(', ') : 'starting'}`;
   }
 
   private controllerOf(plural: string): Controller | undefined {
@@ -312,14 +385,7 @@ export class Manager {
     };
     return {
       get: <T>(plural: string, key: string) => of(plural).get(key) as T | undefined,
-      list: <T>(plural: string, namespace: string) => {
-        const informer = of(plural);
-        const prefix = `${namespace}/`;
-        return [...informer.keys()]
-          .filter((k) => k.startsWith(prefix))
-          .map((k) => informer.get(k) as T)
-          .filter((o) => o !== undefined);
-      },
+      list: <T>(plural: string, namespace: string) => of(plural).byNamespace(namespace) as T[],
     };
   }
 }

@@ -14,6 +14,8 @@ export interface ObjectCache<T extends KubeObject> {
   addEventHandler(handler: InformerEventHandler<T>): void;
   get(key: string): T | undefined;
   keys(): IterableIterator<string>;
+  /** The cached objects of one namespace ('' for cluster-scoped ones), from an index kept on every change. */
+  byNamespace(namespace: string): T[];
   readonly size: number;
   health(): InformerHealth;
   hasSynced(): boolean;
@@ -57,6 +59,10 @@ export class MultiNamespaceInformer<T extends KubeObject> implements ObjectCache
 
   *keys(): IterableIterator<string> {
     for (const informer of this.informers.values()) yield* informer.keys();
+  }
+
+  byNamespace(namespace: string): T[] {
+    return this.informers.get(namespace)?.byNamespace(namespace) ?? [];
   }
 
   get size(): number {
