@@ -6,11 +6,58 @@
 import { GROUP } from './constants.js';
 import { AWS_OWNED_KEY_HINT, LAST_APPLIED_ANNOTATION, NULL_IS_NOT_EMPTY, nullHint } from './nulls.js';
 
+/** A whole JSON string token: its quotes, and every escape taken as one. */
+const STRING = String.raw`"(?:[^"\\]|\\.)*"`;
+
 /**
- * A JSON member whose value is null, in kubectl's compact JSON: a whole string token (so text
- * inside a string value cannot match), a colon, null, and the end of the value.
+ * A JSON member whose value is null, in kubectl's compact JSON: a string token, a colon, null and
+ * the end of the value. Alone it may also begin at the closing quote of a string (`":"` in
+ * `"sparkSubmitParameters":":null,"` is a string token to it), so it is only ever searched from a
+ * place where a member name begins: see FIRST_NULL_MEMBER.
  */
-export const NULL_MEMBER = String.raw`"(?:[^"\\]|\\.)*":null[,}]`;
+export const NULL_MEMBER = `${STRING}:null[,}]`;
+
+/**
+ * From the start of a text that begins outside strings: whole tokens (a string, or one character
+ * outside strings), as few as needed, then a null member. Every token is consumed whole, so a
+ * string can only begin at an opening quote, and one followed by `:` is a member name: the match
+ * ends at the first null member and no text inside a string value can be taken for one. (CEL's
+ * regular expressions, RE2, have no lookbehind: this is how the match is kept in step.)
+ */
+export const FIRST_NULL_MEMBER = `^(?:[^"]|${STRING})*?${NULL_MEMBER}`;
+
+/**
+ * The null member at the end of a FIRST_NULL_MEMBER match, for the message. The leftmost start
+ * is the member's opening quote: an earlier quote would have to take it in as a string's content,
+ * and it follows `{` or `,`, never an escaping backslash.
+ */
+export const NULL_MEMBER_AT_END = `${NULL_MEMBER}$`;
+
+/** Whole tokens whose brackets balance, nested at most `depth` deep. */
+function balanced(depth: number): string {
+  const token = String.raw`[^"{}\[\]]|${STRING}`;
+  let tokens = `(?:${token})*`;
+  for (let i = 0; i < depth; i++) tokens = String.raw`(?:${token}|[{\[]${tokens}[}\]])*`;
+  return tokens;
+}
+
+/**
+ * How deep the applied `status` may nest for the policy to tell it from spec: the operator's own
+ * status (conditions, diskEncryption.encryptionContext) is three deep.
+ */
+export const STATUS_DEPTH = 4;
+
+/**
+ * The top-level `status` member of kubectl's applied configuration and the closing brace after
+ * it: the end of the text (kubectl ends it with a newline). kubectl sorts the members, so status
+ * follows spec and is the last. A `,"status":` nested in spec cannot match (what follows it
+ * closes more than it opens), and `,"status":` never occurs inside a string (its first quote
+ * would close one and leave `status` outside). A status nested deeper than STATUS_DEPTH does not
+ * match: then the whole rest of the text is searched, as if it were spec (the safe side).
+ * Searched from the first `},"status":`, normally the top-level one, so the cost of this long
+ * expression is paid on the applied status alone.
+ */
+export const STATUS_AT_END = String.raw`,"status":${balanced(STATUS_DEPTH)}\}\s*$`;
 
 type JsonSchema = { [key: string]: unknown };
 
@@ -102,13 +149,27 @@ export function admissionPolicy(plural: string, specSchema: JsonSchema): Array<R
             expression: `request.operation == 'CREATE' || oldObject.metadata.?annotations[?'${LAST_APPLIED_ANNOTATION}'].orValue('') != variables.lastApplied`,
           },
           {
+            // Where spec begins: kubectl's compact JSON writes a member as `"spec":{`, and a string
+            // cannot hold that text (its quotes would be escaped).
+            name: 'specAt',
+            expression: `variables.lastApplied.indexOf('"spec":{')`,
+          },
+          {
+            // The applied top-level status and the closing brace after it (e.g. a manifest exported
+            // with its status); '' if there is none. Searched from the first `},"status":` on.
+            name: 'statusTail',
+            expression: `variables.lastApplied.contains('},"status":') ? variables.lastApplied.substring(variables.lastApplied.indexOf('},"status":')).find('${celString(STATUS_AT_END)}') : ''`,
+          },
+          {
+            // The spec member alone, from `"spec":{` to its closing brace (and the root's, when no
+            // status follows): nothing after spec is judged.
             name: 'appliedSpec',
-            expression: `variables.lastApplied.contains('"spec":{') ? variables.lastApplied.substring(variables.lastApplied.indexOf('"spec":{')) : ''`,
+            expression: `variables.specAt < 0 ? '' : variables.lastApplied.size() - variables.statusTail.size() > variables.specAt ? variables.lastApplied.substring(variables.specAt, variables.lastApplied.size() - variables.statusTail.size()) : variables.lastApplied.substring(variables.specAt)`,
           },
           {
             // The first null member of the applied spec, e.g. `"encryptionKeyArn":null}`; '' if none.
             name: 'appliedNull',
-            expression: `variables.appliedNow ? variables.appliedSpec.find('${celString(NULL_MEMBER)}') : ''`,
+            expression: `variables.appliedNow ? variables.appliedSpec.find('${celString(FIRST_NULL_MEMBER)}').find('${celString(NULL_MEMBER_AT_END)}') : ''`,
           },
           {
             // The operator's own writes and deletion never change spec: only a new spec is judged.

@@ -75,12 +75,13 @@ export function nullValueMessage(nulls: readonly NullField[], also = ''): string
 }
 
 /**
- * Whether kubectl's last-applied configuration holds a null anywhere: the one thing
- * `nullFields` reads it for. Without one it can tell nothing, and a cache may drop it.
+ * Whether kubectl's last-applied configuration holds a null under `roots`: the one thing
+ * `nullFields` reads it for (a null elsewhere, e.g. in an applied status, is nobody's concern).
+ * Without one it can tell nothing, and a cache may drop it.
  */
-export function lastAppliedHoldsNull(resource: Declared): boolean {
+export function lastAppliedHoldsNull(resource: Declared, roots: readonly string[]): boolean {
   const applied = lastApplied(resource);
-  return applied !== undefined && nullPaths(applied, []).length > 0;
+  return applied !== undefined && roots.some((root) => nullPaths(applied[root], [root]).length > 0);
 }
 
 function lastApplied(resource: Declared): Record<string, unknown> | undefined {

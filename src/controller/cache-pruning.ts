@@ -3,13 +3,16 @@
 // - metadata.managedFields, never read (controller-runtime's default transform drops it too);
 // - kubectl's last-applied-configuration annotation (a second copy of the object as JSON text,
 //   often its largest field, written by `kubectl apply` and Argo CD's default sync), unless it
-//   holds a null: the planners read it only to find nulls (src/api/nulls.ts).
+//   holds a null under spec: the planners read it only to find nulls there (src/api/nulls.ts).
 // Nothing a write needs is dropped: the finalizer patch tests resourceVersion and finalizers,
 // status is applied by name, events name the uid. The update predicate compares the annotations
 // of two objects pruned alike, so an annotation change that matters still reconciles.
 // And it keeps one copy of the strings every object repeats (SharedStrings): JSON parsing makes
 // a new one per object.
 import { LAST_APPLIED_ANNOTATION, lastAppliedHoldsNull } from '../api/nulls.js';
+
+/** Where every kind's planner looks for nulls (`nullFields(resource, ['spec'])`). */
+const NULL_ROOTS = ['spec'];
 
 interface Prunable {
   metadata: { annotations?: Record<string, string>; managedFields?: unknown };
@@ -21,7 +24,10 @@ export function pruneForCache<T>(obj: T): T {
   if (!metadata) return obj;
   if ('managedFields' in metadata) delete metadata.managedFields;
   const annotations = metadata.annotations;
-  if (annotations?.[LAST_APPLIED_ANNOTATION] !== undefined && !lastAppliedHoldsNull({ metadata })) {
+  if (
+    annotations?.[LAST_APPLIED_ANNOTATION] !== undefined &&
+    !lastAppliedHoldsNull({ metadata }, NULL_ROOTS)
+  ) {
     delete annotations[LAST_APPLIED_ANNOTATION];
     if (Object.keys(annotations).length === 0) delete metadata.annotations;
   }

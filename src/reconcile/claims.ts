@@ -57,6 +57,7 @@ export function planOwnership(input: PlanInput, app: AwsApplication, out: Outcom
       .act(...ensureFinalizer(resource), {
         kind: 'ClaimApplication',
         applicationId: id,
+        arn: app.arn,
         tags: ownershipTags(resource, options.clusterId),
       })
       .progressing('Claiming', `Claiming application ${id} for this resource.`);

@@ -2,9 +2,10 @@
 // means for a resource, where adoption is allowed, and the claim itself.
 //
 // AWS tags have no conditional write, so the claim is made safe in two steps: every claim by
-// this process on one application runs one at a time (ClaimLocks, keyed by region and id), and
-// inside that turn the tags are read again, written only if still unclaimed, and read once more;
-// the planner then binds only when that last read names the resource. Leader election makes the
+// this process on one application runs one at a time (ClaimLocks, keyed by the application's
+// account, region and id, whichever identity claims it), and inside that turn the tags are read
+// again, written only if still unclaimed, and read once more; the planner then binds only when
+// that last read names the resource. Leader election makes the
 // leader the only process that writes. See docs/reference.md "Ownership".
 import {
   OPERATOR_TAG_PREFIX,
@@ -128,10 +129,9 @@ export class ClaimLocks {
 export async function claimApplication(
   port: AwsPort,
   locks: ClaimLocks,
-  claim: { applicationId: string; tags: Record<string, string> },
+  claim: { applicationId: string; arn: string; tags: Record<string, string> },
 ): Promise<AwsApplication | undefined> {
-  // Keyed by account too: the same id in two accounts is two applications.
-  return locks.run(`${port.account ?? 'operator'}/${port.region}/${claim.applicationId}`, async () => {
+  return locks.run(claimKey(port, claim), async () => {
     const current = await port.getApplication(claim.applicationId);
     if (!current) return undefined;
     const holder = claimOf(current.tags);
@@ -139,4 +139,22 @@ export async function claimApplication(
     await port.tagApplication(current.arn, claim.tags);
     return port.getApplication(claim.applicationId);
   });
+}
+
+/**
+ * One key per application, whichever identity claims it: `ACCOUNT/REGION/ID`. The account is
+ * in the key because the same id in two accounts is two applications. A namespace role's port
+ * knows its account; the operator's own identity does not, and takes it from the ARN the
+ * application was read with (arn:aws:emr-serverless:REGION:ACCOUNT:/applications/ID), so that
+ * the operator and a namespace role of the same account take the same turn.
+ */
+export function claimKey(port: AwsPort, claim: { applicationId: string; arn: string }): string {
+  const account = port.account ?? accountOfArn(claim.arn) ?? 'operator';
+  return `${account}/${port.region}/${claim.applicationId}`;
+}
+
+/** The account an ARN names (its fifth field), if it has one. */
+export function accountOfArn(arn: string): string | undefined {
+  const parts = arn.split(':');
+  return parts[0] === 'arn' && parts.length >= 6 && parts[4] ? parts[4] : undefined;
 }

@@ -13,7 +13,7 @@ export type Action = (
   | { kind: 'TagApplication'; arn: string; tags: Record<string, string> }
   | { kind: 'UntagApplication'; arn: string; tagKeys: string[] }
   /** Tag an application with this resource's ownership tags unless another resource holds it; see ownership.ts. */
-  | { kind: 'ClaimApplication'; applicationId: string; tags: Record<string, string> }
+  | { kind: 'ClaimApplication'; applicationId: string; arn: string; tags: Record<string, string> }
   | { kind: 'StartApplication' | 'StopApplication' | 'DeleteApplication'; applicationId: string }
 ) & {
   /** Recorded once the action has succeeded. */

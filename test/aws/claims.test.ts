@@ -2,9 +2,10 @@
 // concurrent claims on one application write once, and the read after the claim decides.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { OWNER_UID_TAG } from '../../src/api/constants.js';
+import { namespaceRoleOf } from '../../src/aws/accounts.js';
 import { AwsClients } from '../../src/aws/clients.js';
 import type { AwsPort } from '../../src/aws/port.js';
-import { ClaimLocks, claimApplication } from '../../src/reconcile/ownership.js';
+import { ClaimLocks, claimApplication, claimKey } from '../../src/reconcile/ownership.js';
 import { useLocalService } from './local-service.js';
 
 const service = useLocalService();
@@ -12,10 +13,11 @@ const service = useLocalService();
 let clients: AwsClients;
 let port: AwsPort;
 let applicationId: string;
+let arn: string;
 beforeEach(async () => {
   clients = new AwsClients({ endpoint: service.endpoint, rps: 0 });
   port = clients.forRegion('us-east-1');
-  ({ applicationId } = await port.createApplication({
+  ({ applicationId, arn } = await port.createApplication({
     name: 'contested',
     type: 'SPARK',
     releaseLabel: 'emr-7.5.0',
@@ -30,8 +32,8 @@ afterEach(async () => {
   clients.close();
 });
 
-const claimBy = (locks: ClaimLocks, uid: string) =>
-  claimApplication(port, locks, { applicationId, tags: { [OWNER_UID_TAG]: uid, team: 'x' } });
+const claimBy = (locks: ClaimLocks, uid: string, by: AwsPort = port) =>
+  claimApplication(by, locks, { applicationId, arn, tags: { [OWNER_UID_TAG]: uid, team: 'x' } });
 
 const tagWrites = async () =>
   (await service.control.calls()).filter(
@@ -55,6 +57,30 @@ describe('claimApplication', () => {
     expect((await claimBy(locks, 'first'))?.tags[OWNER_UID_TAG]).toBe('first');
     expect((await claimBy(locks, 'second'))?.tags[OWNER_UID_TAG]).toBe('first');
     expect(await tagWrites()).toBe(2);
+  });
+
+  it("the operator's own identity and a namespace role of the same account take one turn: exactly one writes", async () => {
+    const account = arn.split(':')[4]!;
+    const roleArn = `arn:aws:iam::${account}:role/team`;
+    await service.control.declareRole({ roleArn });
+    const role = namespaceRoleOf('team', { 'emrserverless.operator.dev/role-arn': roleArn })!;
+    const rolePort = clients.forSession({ role, sessionName: 'emr-serverless-operator-team' }, 'us-east-1');
+    expect([port.account, rolePort.account]).toEqual([undefined, account]);
+
+    const locks = new ClaimLocks();
+    const reads = await Promise.all([
+      claimBy(locks, 'through-the-operator', port),
+      claimBy(locks, 'through-the-role', rolePort),
+    ]);
+    expect(await tagWrites()).toBe(1);
+    expect(new Set(reads.map((app) => app?.tags[OWNER_UID_TAG])).size).toBe(1);
+    expect(claimKey(port, { applicationId, arn })).toBe(`${account}/us-east-1/${applicationId}`);
+    expect(claimKey(rolePort, { applicationId, arn })).toBe(claimKey(port, { applicationId, arn }));
+  });
+
+  it('the same id in another account is another application: another turn', () => {
+    const other = { applicationId, arn: arn.replace(/:\d{12}:/, ':999999999999:') };
+    expect(claimKey(port, other)).not.toBe(claimKey(port, { applicationId, arn }));
   });
 
   it('without a shared turn (two processes, no leader election) both claims write: the cross-cluster case the docs describe', async () => {

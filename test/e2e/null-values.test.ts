@@ -8,6 +8,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
 import { E2e, RESYNC_MS, reportFailures, sleep, waitFor } from '../support/e2e.js';
 import { helm } from '../support/helm.js';
 import {
@@ -153,6 +154,53 @@ describe('the other spec fields', () => {
       if (path !== CLIENT_SIDE_APPLY) expect(r.stderr).not.toContain('diskEncryptionConfiguration: {}');
       expect(await e2e.exists(name)).toBe(false);
     }
+    expect(await e2e.writesSince(mark)).toEqual([]);
+  });
+});
+
+describe('what is not a null in spec, applied with kubectl (client-side)', () => {
+  // The policy reads the applied manifest as JSON text: a string value that begins like a null
+  // member is a string, and a status applied with the manifest (one exported with its status)
+  // is not spec. Both are admitted, and the operator reconciles them.
+  const apply = (name: string, spec: Record<string, unknown>, status?: Record<string, unknown>) =>
+    e2e.kubectl(['apply', '-f', '-'], {
+      input: stringify({
+        apiVersion: 'emrserverless.operator.dev/v1alpha1',
+        kind: 'EmrServerlessApplication',
+        metadata: { name },
+        spec,
+        ...(status && { status }),
+      }).replace(/: null$/gm, ':'),
+      check: false,
+    });
+
+  it('a string value that begins with :null, (or :null}) is accepted', async () => {
+    const name = 'csa-null-text';
+    const runtimeConfiguration = [
+      { classification: 'spark-defaults', properties: { 'spark.app.a': ':null,', 'spark.app.b': ':null}' } },
+    ];
+    const r = await apply(name, { ...withDisk(name), runtimeConfiguration });
+    expect(r.exitCode, r.stderr).toBe(0);
+    await e2e.waitForReady(name, 'True', 'Reconciled');
+  });
+
+  it('a null under status is accepted; a null in spec beside it is still refused', async () => {
+    const status = {
+      applicationId: null,
+      conditions: [{ type: 'Ready', status: 'True', reason: null }],
+      diskEncryption: { encryptionKeyArn: null },
+    };
+    const name = 'csa-null-status';
+    const r = await apply(name, withDisk(name), status);
+    expect(r.exitCode, r.stderr).toBe(0);
+    await e2e.waitForReady(name, 'True', 'Reconciled');
+
+    const mark = await e2e.mark();
+    const refused = await apply(`${name}-spec`, withDisk(`${name}-spec`, { encryptionKeyArn: null }), status);
+    expect(refused.exitCode).not.toBe(0);
+    expect(refused.stderr).toContain(POLICY);
+    expect(refused.stderr).toContain('("encryptionKeyArn":null)');
+    expect(await e2e.exists(`${name}-spec`)).toBe(false);
     expect(await e2e.writesSince(mark)).toEqual([]);
   });
 });

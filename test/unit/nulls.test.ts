@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { LAST_APPLIED_ANNOTATION, nullFields, nullValueMessage } from '../../src/api/nulls.js';
+import {
+  LAST_APPLIED_ANNOTATION,
+  lastAppliedHoldsNull,
+  nullFields,
+  nullValueMessage,
+} from '../../src/api/nulls.js';
 
 const object = (spec: unknown, lastApplied?: unknown) => {
   const annotations: Record<string, string> = {};
@@ -55,6 +60,25 @@ describe('nullFields', () => {
     ).toEqual([]);
     expect(nullFields(object({}, '{not json'), ['spec'])).toEqual([]);
     expect(nullFields(object({}, 'null'), ['spec'])).toEqual([]);
+  });
+
+  it('agrees with the admission policy: text inside a string is no null, a null in an applied status is nobody’s', () => {
+    const applied = (spec: unknown, status?: unknown) =>
+      object({}, { apiVersion: 'v1', kind: 'K', metadata: { name: 'a' }, spec, status });
+    for (const spec of [
+      { sparkSubmitParameters: ':null,' },
+      { tags: { team: ':null}' } },
+      { subnetIds: ['a', ':null,'] },
+    ]) {
+      expect(nullFields(applied(spec), ['spec'])).toEqual([]);
+      expect(lastAppliedHoldsNull(applied(spec), ['spec'])).toBe(false);
+    }
+    const withStatus = applied({ name: 'a' }, { applicationId: null });
+    expect(nullFields(withStatus, ['spec'])).toEqual([]);
+    expect(lastAppliedHoldsNull(withStatus, ['spec'])).toBe(false);
+    const both = applied({ tags: { team: null } }, { applicationId: null });
+    expect(nullFields(both, ['spec'])).toEqual([{ path: 'spec.tags.team', source: 'lastApplied' }]);
+    expect(lastAppliedHoldsNull(both, ['spec'])).toBe(true);
   });
 });
 

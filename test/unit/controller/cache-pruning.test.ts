@@ -83,6 +83,16 @@ describe('pruneForCache', () => {
     ]);
   });
 
+  it('drops a last-applied configuration whose only null is outside spec (an applied status)', () => {
+    const text = JSON.stringify({
+      metadata: { name: 'a' },
+      spec: { name: 'a' },
+      status: { applicationId: null },
+    });
+    const obj = pruneForCache(received({ [LAST_APPLIED_ANNOTATION]: text }));
+    expect(obj.metadata.annotations).toBeUndefined();
+  });
+
   it('still reconciles when a null appears in or leaves the last-applied configuration', () => {
     const clean = () =>
       pruneForCache(received({ [LAST_APPLIED_ANNOTATION]: applied({ releaseLabel: 'emr-7.5.0' }) }));
