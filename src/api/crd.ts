@@ -142,6 +142,8 @@ const JOB_RUN: KindDefinition = {
     { name: 'Application', type: 'string', jsonPath: '.spec.applicationRef.name' },
     { name: 'Job Run ID', type: 'string', jsonPath: '.status.jobRunId' },
     { name: 'State', type: 'string', jsonPath: '.status.state' },
+    // A date column: kubectl shows how long ago the run started, with no status write per poll.
+    { name: 'Started', type: 'date', jsonPath: '.status.startedAt' },
     { name: 'Encryption', type: 'string', jsonPath: '.status.diskEncryption.mode' },
     { name: 'Key Source', type: 'string', jsonPath: '.status.diskEncryption.source' },
     READY_COLUMN,

@@ -154,11 +154,18 @@ const ResourceUtilization = z.object({
   storageGBHour: z.number().optional(),
 });
 
+const FIGURES =
+  'As GetJobRun reported it when the run last changed state; final once the run has ended (not rewritten on every poll of a running run).';
+
 export const JobRunStatus = z.object({
   observedGeneration: z.number().int().optional(),
   /** The application the run was submitted to, and where. */
   applicationId: z.string().optional(),
   region: z.string().optional(),
+  account: z.string().optional().meta({
+    description:
+      'The AWS account the run belongs to: its application’s, recorded at submission. A namespace that acts in another account later submits or changes nothing (AccountMappingChanged).',
+  }),
   jobRunId: z.string().optional(),
   arn: z.string().optional(),
   state: z.string().optional(),
@@ -167,9 +174,9 @@ export const JobRunStatus = z.object({
   startedAt: z.string().optional(),
   endedAt: z.string().optional(),
   attempt: z.number().int().optional(),
-  totalExecutionDurationSeconds: z.number().int().optional(),
-  totalResourceUtilization: ResourceUtilization.optional(),
-  billedResourceUtilization: ResourceUtilization.optional(),
+  totalExecutionDurationSeconds: z.number().int().optional().meta({ description: FIGURES }),
+  totalResourceUtilization: ResourceUtilization.optional().meta({ description: FIGURES }),
+  billedResourceUtilization: ResourceUtilization.optional().meta({ description: FIGURES }),
   diskEncryption: JobRunDiskEncryptionStatus.optional(),
   conditions: z
     .array(Condition)

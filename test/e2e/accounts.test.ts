@@ -370,6 +370,37 @@ describe('the admin changes a mapping under bound resources (resync 10 min: only
     await b.waitForJobCondition('hourly', 'Reconciling', 'InProgress', 20_000);
     expect(await writesSince(mark)).toEqual([]);
   });
+
+  it('role removed before a job run is submitted: Stalled AccountMappingChanged, zero StartJobRun; restored: submitted once, in account A', async () => {
+    const app = await created(a, 'batch');
+    expect(app.account).toBe(ACCOUNT_A);
+    // The job run is created and the role removed while the operator is down: at start it sees
+    // the application still Ready in account A and a namespace on the operator's own identity.
+    await Promise.all(a.operators.map((op) => op.stop(5_000)));
+    await a.apply(
+      jobRunManifest('weekly', 'batch', { executionRoleArn: `arn:aws:iam::${ACCOUNT_A}:role/emr-job` }),
+    );
+    await annotate(a, { [ROLE_ARN]: null, [EXTERNAL_ID]: null });
+    const mark = await a.mark();
+    await startOperator(['--resync-period=10m']);
+    const job = await a.waitForJobCondition('weekly', 'Stalled', 'AccountMappingChanged', 20_000);
+    expect(stalledMessage(job)).toContain(`is bound in AWS account ${ACCOUNT_A}`);
+    expect(stalledMessage(job)).toContain(`now acts in account ${ACCOUNT}`);
+    expect(job.status?.jobRunId).toBeUndefined();
+    await sleep(1_000);
+    const calls = (await a.calls()).slice(mark);
+    expect(calls.filter((c) => c.operation === 'StartJobRun')).toEqual([]);
+    expect(await writesSince(mark)).toEqual([]);
+
+    await annotate(a, MAPPING_A);
+    const r = await a.waitForJob('weekly', 'submitted', (x) => !!x.status?.jobRunId && x, 20_000);
+    expect(r.status?.account).toBe(ACCOUNT_A);
+    const starts = (await a.calls()).slice(mark).filter((c) => c.operation === 'StartJobRun');
+    expect(starts).toHaveLength(1);
+    expect(starts[0]).toMatchObject({ status: 200, account: ACCOUNT_A, applicationId: app.id });
+    await a.aws.setJobRunState(app.id, r.status!.jobRunId!, 'SUCCESS');
+    await a.waitForJobCondition('weekly', 'Ready', 'Succeeded');
+  });
 });
 
 describe('--require-namespace-role: one operator sees all three namespaces', () => {

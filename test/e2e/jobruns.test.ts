@@ -147,7 +147,7 @@ describe('a job run on the application’s key', () => {
     expect((await e2e.getJob('inherit')).metadata.resourceVersion).toBe(rv);
   });
 
-  it('shows Application, Job run ID, State, Encryption with its source and Ready in kubectl get', async () => {
+  it('shows Application, Job run ID, State, Started, Encryption with its source and Ready in kubectl get', async () => {
     const { stdout } = await e2e.kubectl(['get', 'emrjr', 'inherit']);
     const [header, row] = stdout.trim().split('\n');
     expect(header!.split(/\s{2,}/)).toEqual([
@@ -155,16 +155,18 @@ describe('a job run on the application’s key', () => {
       'APPLICATION',
       'JOB RUN ID',
       'STATE',
+      'STARTED',
       'ENCRYPTION',
       'KEY SOURCE',
       'READY',
       'AGE',
     ]);
-    expect(row!.split(/\s+/).slice(0, 7)).toEqual([
+    expect(row!.split(/\s+/).slice(0, 8)).toEqual([
       'inherit',
       APP,
       (await e2e.getJob('inherit')).status!.jobRunId!,
       'SUCCESS',
+      expect.stringMatching(/^\d+(s|m|h|d)/),
       'CustomerManaged',
       'Application',
       'True',

@@ -421,6 +421,68 @@ describe('following the run', () => {
     expect(plan(jobRun({}, { status }), { run: run() }).status.diskEncryption).toEqual(status.diskEncryption);
   });
 
+  describe('figures that move on every poll (duration, utilisation) are taken on a state change and at the end', () => {
+    const usage = (vCPUHour: number) => ({
+      vCPUHour,
+      memoryGBHour: vCPUHour * 4,
+      storageGBHour: vCPUHour * 5,
+    });
+    const figures = (n: number) => ({
+      totalExecutionDurationSeconds: n,
+      totalResourceUtilization: usage(n / 1000),
+      billedResourceUtilization: usage(Math.max(n, 60) / 1000),
+    });
+    const started = new Date('2026-01-01T11:00:00Z');
+    /** The status written when the run was first seen RUNNING (figures of 10 s). */
+    const running = plan(jobRun({}, { status: { ...SUBMITTED, state: 'SUBMITTED' } }), {
+      run: run({ state: 'RUNNING', startedAt: started, attempt: 1, ...figures(10) }),
+    }).status;
+
+    it.each([
+      ['RUNNING, figures moved', 'RUNNING', figures(500), false],
+      ['RUNNING, no figures in the answer', 'RUNNING', {}, false],
+      ['RUNNING -> PENDING is a change: figures taken', 'PENDING', figures(500), true],
+      ['CANCELLING: figures taken', 'CANCELLING', figures(500), true],
+      ['SUCCESS: the final figures', 'SUCCESS', figures(1826), true],
+      ['FAILED: the final figures', 'FAILED', figures(1826), true],
+      ['CANCELLED: the final figures', 'CANCELLED', figures(1826), true],
+    ] as const)('%s', (_what, state, answered, taken) => {
+      const p = plan(jobRun({}, { status: running }), {
+        run: run({ state, startedAt: started, attempt: 1, ...answered }),
+      });
+      const shown = {
+        totalExecutionDurationSeconds: p.status.totalExecutionDurationSeconds,
+        totalResourceUtilization: p.status.totalResourceUtilization,
+        billedResourceUtilization: p.status.billedResourceUtilization,
+      };
+      if (taken) {
+        expect(p.status.state).toBe(state);
+        expect(shown).toEqual(answered);
+      } else {
+        expect(shown).toEqual(figures(10));
+        // Nothing else moved either: the status equals the one written, so nothing is written.
+        expect(p.status).toEqual(running);
+      }
+    });
+
+    it('a run first seen RUNNING takes its figures', () => {
+      expect(running).toMatchObject({ state: 'RUNNING', attempt: 1, ...figures(10) });
+    });
+
+    it('what else the answer says (details, a new attempt) is still written at once', () => {
+      const p = plan(jobRun({}, { status: running }), {
+        run: run({
+          state: 'RUNNING',
+          startedAt: started,
+          attempt: 2,
+          stateDetails: 'retried',
+          ...figures(500),
+        }),
+      });
+      expect(p.status).toMatchObject({ attempt: 2, stateDetails: 'retried', ...figures(10) });
+    });
+  });
+
   it('a recorded run gone from AWS: Stalled JobRunNotFound, not submitted again', () => {
     const p = plan(jobRun({}, { status: SUBMITTED }), { run: null });
     expect(p.actions).toEqual([]);
@@ -491,6 +553,51 @@ describe('the namespace acts in another account than the run (its role changed o
     expect(p.actions).toEqual([]);
     expect(reasonOf(p, 'Stalled')).toBe('AccountMappingChanged');
   });
+
+  it('submission records the account the run belongs to: its application’s', () => {
+    const fresh = jobRun({}, { metadata: { finalizers: [] } as never });
+    const bound = plan(fresh, {
+      application: application({ account: '111111111111' }),
+      account: '111111111111',
+    });
+    expect(bound.actions.map((a) => a.kind)).toEqual(['AddFinalizer', 'StartJobRun']);
+    expect(bound.status.account).toBe('111111111111');
+    // Read from the application's ARN when its status names no account.
+    const byArn = plan(fresh, {
+      application: application({ arn: 'arn:aws:emr-serverless:eu-west-1:111111111111:/applications/00fapp' }),
+      account: '111111111111',
+    });
+    expect(byArn.status.account).toBe('111111111111');
+    // An application whose account is unknown: the account this reconcile acts in.
+    expect(plan(fresh, { application: application(), account: '123456789012' }).status.account).toBe(
+      '123456789012',
+    );
+    // Kept once the run is followed.
+    const followed = plan(jobRun({}, { status: { ...inA, account: '111111111111' } }), {
+      run: run({ arn: RUN_ARN }),
+      account: '111111111111',
+    });
+    expect(followed.status.account).toBe('111111111111');
+  });
+
+  it.each([
+    ['the application records its account', application({ account: '111111111111' }), {}],
+    [
+      'the account recorded by an earlier attempt (StartJobRun failed)',
+      application(),
+      { applicationId: '00fapp', region: 'eu-west-1', account: '111111111111' },
+    ],
+  ])(
+    'role removed before submission, the operator’s own identity in another account (%s): nothing submitted',
+    (_what, app, status) => {
+      const p = plan(jobRun({}, { status }), { application: app, account: '123456789012' });
+      expect(p.actions).toEqual([]);
+      expect(reasonOf(p, 'Stalled')).toBe('AccountMappingChanged');
+      expect(p.status.conditions?.find((c) => c.type === 'Stalled')?.message).toContain(
+        'is bound in AWS account 111111111111, but namespace team now acts in account 123456789012: nothing is submitted',
+      );
+    },
+  );
 
   it('the same account: goes on as usual; a final run does not care', () => {
     expect(

@@ -3,7 +3,7 @@
 // builder uses (conditions.ts, outcome.ts).
 import type { JobRunDiskEncryptionStatus, JobRunSpec, JobRunStatus } from '../../api/jobrun-schema.js';
 import type { DiskEncryptionConfiguration, DiskEncryptionStatus, KeyHealth } from '../../api/schema.js';
-import type { AwsJobRun } from '../../aws/port.js';
+import { type AwsJobRun, FINAL_JOB_RUN_STATES } from '../../aws/port.js';
 import { encryptionIntent } from '../compare.js';
 import { conditionsFor, findCondition, type Verdict } from '../conditions.js';
 import { normal, pollDelay, stalledEvents, withoutUndefined } from '../outcome.js';
@@ -23,6 +23,7 @@ export class JobRunOutcome {
   keyHealth?: KeyHealth;
   private run?: AwsJobRun;
   private target?: JobRunTarget;
+  private account?: string;
   /** The application's disk encryption, recorded before submission for a run that inherits it. */
   private inherited?: DiskEncryptionStatus;
 
@@ -36,9 +37,15 @@ export class JobRunOutcome {
     return this;
   }
 
-  submitTo(target: JobRunTarget, inherited: DiskEncryptionStatus | undefined): this {
+  /** Where the run goes, the key it inherits, and the account it belongs to (recorded before StartJobRun). */
+  submitTo(
+    target: JobRunTarget,
+    inherited: DiskEncryptionStatus | undefined,
+    account: string | undefined,
+  ): this {
     this.target = target;
     this.inherited = inherited;
+    this.account = account;
     return this;
   }
 
@@ -110,8 +117,9 @@ export class JobRunOutcome {
       region: this.target?.region ?? previous.region,
       jobRunId: run?.jobRunId ?? previous.jobRunId,
       arn: run?.arn ?? previous.arn,
+      account: this.account ?? previous.account,
       state: run?.state ?? previous.state,
-      ...(run ? runDetails(run) : pickRunDetails(previous)),
+      ...(run ? runDetails(run, previous) : pickRunDetails(previous, RUN_DETAIL_FIELDS)),
       diskEncryption: this.diskEncryption(previous),
       conditions: conditionsFor(verdict, resource.metadata.generation, previous.conditions, now),
     };
@@ -165,33 +173,51 @@ function described(
   };
 }
 
+/**
+ * Figures that grow on every poll of a running run (its run time and what it used). They are taken
+ * when the state changes and when the run ends; while a run goes on in the same state the previous
+ * figures stay, so an unchanged run answers the same status and costs no status write.
+ */
+const MOVING_FIELDS = [
+  'totalExecutionDurationSeconds',
+  'totalResourceUtilization',
+  'billedResourceUtilization',
+] as const satisfies readonly (keyof JobRunStatus)[];
+
 const RUN_DETAIL_FIELDS = [
   'stateDetails',
   'submittedAt',
   'startedAt',
   'endedAt',
   'attempt',
-  'totalExecutionDurationSeconds',
-  'totalResourceUtilization',
-  'billedResourceUtilization',
+  ...MOVING_FIELDS,
 ] as const satisfies readonly (keyof JobRunStatus)[];
 type RunDetails = Pick<JobRunStatus, (typeof RUN_DETAIL_FIELDS)[number]>;
 
 const iso = (d: Date | undefined) => d?.toISOString().replace(/\.\d{3}Z$/, 'Z');
 
-function runDetails(run: AwsJobRun): RunDetails {
+/** What the run says about itself; the moving figures only when its state changed or it ended. */
+function runDetails(run: AwsJobRun, previous: JobRunStatus): RunDetails {
+  const moved = run.state !== previous.state || FINAL_JOB_RUN_STATES.includes(run.state);
   return {
     stateDetails: run.stateDetails,
     submittedAt: iso(run.createdAt),
     startedAt: iso(run.startedAt),
     endedAt: iso(run.endedAt),
     attempt: run.attempt,
-    totalExecutionDurationSeconds: run.totalExecutionDurationSeconds,
-    totalResourceUtilization: run.totalResourceUtilization,
-    billedResourceUtilization: run.billedResourceUtilization,
+    ...(moved
+      ? {
+          totalExecutionDurationSeconds: run.totalExecutionDurationSeconds,
+          totalResourceUtilization: run.totalResourceUtilization,
+          billedResourceUtilization: run.billedResourceUtilization,
+        }
+      : pickRunDetails(previous, MOVING_FIELDS)),
   };
 }
 
-function pickRunDetails(status: JobRunStatus): RunDetails {
-  return Object.fromEntries(RUN_DETAIL_FIELDS.map((f) => [f, status[f]])) as RunDetails;
+function pickRunDetails<F extends keyof JobRunStatus>(
+  status: JobRunStatus,
+  fields: readonly F[],
+): Pick<JobRunStatus, F> {
+  return Object.fromEntries(fields.map((f) => [f, status[f]])) as Pick<JobRunStatus, F>;
 }

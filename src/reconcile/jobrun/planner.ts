@@ -171,7 +171,9 @@ function planSubmission(input: JobRunPlanInput, spec: JobRunSpec, out: JobRunOut
   }
   const declared = spec.configurationOverrides?.diskEncryptionConfiguration;
   const inherited = declared === undefined ? app.status?.diskEncryption : undefined;
-  out.submitTo(target, inherited);
+  // The run belongs to its application's account (else the one this reconcile acts in): recorded
+  // with the submission, so a namespace acting elsewhere later is refused, not followed.
+  out.submitTo(target, inherited, resource.status?.account ?? boundAccountOf(app) ?? observed.account);
   // Without a key of its own the run uses its application's current one: the policies must allow it too.
   if (inherited) {
     const keyArn = inherited.mode === 'AwsOwned' ? undefined : inherited.encryptionKeyArn;
@@ -280,14 +282,17 @@ function follow(input: JobRunPlanInput, out: JobRunOutcome): JobRunPlan {
 }
 
 /**
- * The account the run is in (its ARN), or, before submission, the one its application is bound
- * in; a namespace now acting in another account (its role changed or removed) moves nothing.
+ * The account the run is in (its ARN), or, before submission, the one recorded for it, else the
+ * one its application is bound in; a namespace now acting in another account (its role changed or
+ * removed) moves nothing.
  */
 function recordedAccountOf(
   resource: EmrServerlessJobRun,
   application: EmrServerlessApplication | undefined,
 ): string | undefined {
-  if (resource.status?.jobRunId) return accountOfArn(resource.status.arn);
+  const status = resource.status ?? {};
+  if (status.jobRunId) return accountOfArn(status.arn) ?? status.account;
+  if (status.account) return status.account;
   return application?.status?.applicationId ? boundAccountOf(application) : undefined;
 }
 

@@ -103,10 +103,10 @@ export class JobRunReconciler {
         if (!done.started) break;
         // Record where the run went, with which key, and what StartJobRun answered, then look at
         // the run once; the persisted conditions stay the base for transition times.
-        const { applicationId, region, diskEncryption } = planned.status;
+        const { applicationId, region, account, diskEncryption } = planned.status;
         resource = {
           ...done.resource,
-          status: { ...resource.status, applicationId, region, diskEncryption, ...done.started },
+          status: { ...resource.status, applicationId, region, account, diskEncryption, ...done.started },
         };
       }
     } catch (err) {
@@ -168,10 +168,15 @@ export class JobRunReconciler {
           await this.scope(resource, 'target' in lookup ? lookup.target.region : undefined)
         ).keys.describe(keyArn)
       : undefined;
-    // Before submission, a namespace role's account is compared with the application's.
+    // Before submission, the account the namespace acts in is compared with the one the run
+    // belongs to (its application's): under the operator's own identity too, whose account STS
+    // names (once per process), so a namespace whose role was removed submits nothing elsewhere.
     const target = targetOf(resource, application);
-    if (account === undefined && target && !isFinal(resource.status?.state))
-      account = (await this.scope(resource, target.region)).account;
+    if (account === undefined && target && !isFinal(resource.status?.state)) {
+      const scope = await this.scope(resource, target.region);
+      const submitting = !resource.status?.jobRunId && !resource.metadata.deletionTimestamp;
+      account = submitting ? await scope.actingAccount() : scope.account;
+    }
     return {
       ...(application && { application }),
       ...(run !== undefined && { run }),
