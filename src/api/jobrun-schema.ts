@@ -178,6 +178,10 @@ export const JobRunStatus = z.object({
   totalResourceUtilization: ResourceUtilization.optional().meta({ description: FIGURES }),
   billedResourceUtilization: ResourceUtilization.optional().meta({ description: FIGURES }),
   diskEncryption: JobRunDiskEncryptionStatus.optional(),
+  deletionSearch: z.string().optional().meta({
+    description:
+      'While a resource whose job run id was never recorded is deleted: when a search (ListJobRuns by name and owner tag) first found nothing. A listing may lag, so the finalizer stays until a search at least the listing lag later finds nothing either.',
+  }),
   conditions: z
     .array(Condition)
     .optional()

@@ -408,6 +408,10 @@ export const Status = z.object({
     description:
       'Written before each UpdateApplication; AWS still differing after the same update is sent repeatedly makes the resource Stalled NotConverging.',
   }),
+  deletionSearch: z.string().optional().meta({
+    description:
+      'While a resource whose application id was never recorded is deleted: when a search (ListApplications by name and owner tag) first found nothing. A listing may lag, so the finalizer stays until a search at least the listing lag later finds nothing either.',
+  }),
   conditions: z
     .array(Condition)
     .optional()

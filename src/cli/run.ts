@@ -21,6 +21,7 @@ import {
   type DriftDetection,
 } from '../controller/operator.js';
 import { connectKube, type KubeClient } from '../kube/client.js';
+import { LISTING_LAG_MS } from '../reconcile/absence.js';
 import { DNS_SUBDOMAIN, labelSelectorProblem } from './label-selector.js';
 
 export const SERVICE_ACCOUNT_NAMESPACE_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
@@ -44,6 +45,8 @@ export interface RunConfig {
   awsRps: number;
   verifyKeys: boolean;
   keyCacheTtlMs: number;
+  /** How long a new application or job run may be missing from its listing (absence.ts). */
+  listingLagMs: number;
   leaderElect: boolean;
   leaderElectionNamespace: string;
   /** The cluster tag's value; undefined: the kube-system namespace's uid. */
@@ -97,6 +100,11 @@ Flags (environment variable, default):
                                 --verify-keys=false turns it off)
   --key-cache-ttl DURATION      how long a DescribeKey answer is reused; a disabled key is noticed
                                 within this plus one resync (default 3m; negative answers 30s)
+  --listing-lag DURATION        how long a new application or job run may be missing from
+                                ListApplications or ListJobRuns: a deletion that searched for
+                                one whose create answer was lost, and found nothing, searches
+                                again this much later before it releases the finalizer (default
+                                10s, an assumption: AWS documents no consistency for its lists)
   --adopt-namespaces NS[,NS...]
                                 namespaces whose resources may adopt existing applications
                                 (spec.applicationId); * for all (default: none, adoption refused)
@@ -191,6 +199,7 @@ export function parseRunArgs(args: string[], context: ParseContext = {}): RunCon
         'aws-rps': { type: 'string' },
         'verify-keys': { type: 'string' },
         'key-cache-ttl': { type: 'string' },
+        'listing-lag': { type: 'string' },
         'leader-elect': { type: 'string' },
         'adopt-namespaces': { type: 'string' },
         'require-namespace-role': { type: 'string' },
@@ -237,6 +246,17 @@ export function parseRunArgs(args: string[], context: ParseContext = {}): RunCon
     } catch (error) {
       throw new UsageError(`--key-cache-ttl: ${(error as Error).message}`);
     }
+  }
+
+  let listingLagMs = LISTING_LAG_MS;
+  const listingLag = str('listing-lag');
+  if (listingLag !== undefined) {
+    try {
+      listingLagMs = parseDuration(listingLag);
+    } catch (error) {
+      throw new UsageError(`--listing-lag: ${(error as Error).message}`);
+    }
+    if (listingLagMs < 0) throw new UsageError('--listing-lag must not be negative');
   }
 
   const awsRpsText = str('aws-rps');
@@ -309,6 +329,7 @@ export function parseRunArgs(args: string[], context: ParseContext = {}): RunCon
     verifyKeys:
       str('verify-keys') === undefined ? true : parseBool('verify-keys', str('verify-keys') as string),
     keyCacheTtlMs,
+    listingLagMs,
     leaderElect:
       str('leader-elect') === undefined ? false : parseBool('leader-elect', str('leader-elect') as string),
     leaderElectionNamespace:
@@ -419,6 +440,7 @@ async function runController(
       ...(config.driftDetection === 'list' && { fullReadEvery: config.fullReadEvery }),
       awsRps: config.awsRps,
       verifyKeys: config.verifyKeys,
+      listingLag: formatDuration(config.listingLagMs),
       requireNamespacePolicy: config.requireNamespacePolicy,
       leaderElect: config.leaderElect,
       clusterId: config.clusterId ?? '(the kube-system namespace uid)',
@@ -457,6 +479,7 @@ async function runController(
     driftDetection: config.driftDetection,
     fullReadEvery: config.fullReadEvery,
     keyCacheTtlMs: config.keyCacheTtlMs,
+    listingLagMs: config.listingLagMs,
     ownership: { clusterId, adoptionNamespaces: config.adoptNamespaces },
     namespaces: config.namespaces,
     ...(config.watchLabelSelector && { labelSelector: config.watchLabelSelector }),

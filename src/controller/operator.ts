@@ -36,6 +36,8 @@ export interface OperatorOptions {
   ownership?: OwnershipOptions;
   /** How long a DescribeKey answer is reused (default 3 minutes; negative answers at most 30 s). */
   keyCacheTtlMs?: number;
+  /** `run --listing-lag`: how long a new application or job run may be missing from its listing. */
+  listingLagMs?: number;
   /** Watched namespaces; all when absent or empty. */
   namespaces?: readonly string[];
   /** Reconcile only resources whose labels match (one shard); all when absent. */
@@ -96,6 +98,7 @@ export function createOperator(o: OperatorOptions): Operator {
     resyncPeriodMs: o.resyncPeriodMs,
     ownership: o.ownership ?? NO_ADOPTION,
     requireNamespacePolicy: o.requireNamespacePolicy ?? false,
+    ...(o.listingLagMs !== undefined && { listingLagMs: o.listingLagMs }),
   };
   const events = new KubeEventRecorder({
     kube: o.kube,

@@ -79,7 +79,7 @@ export class EmulatorControl {
     return this.request('GET', '/stats');
   }
 
-  /** Forgets applications, job runs, keys, aliases, faults and calls. */
+  /** Forgets applications, job runs, keys, aliases, faults and calls, and ends any listing lag. */
   async reset(): Promise<void> {
     await this.request('POST', '/reset');
   }
@@ -95,6 +95,18 @@ export class EmulatorControl {
 
   async clearFaults(): Promise<void> {
     await this.request('DELETE', '/faults');
+  }
+
+  /**
+   * Lists lag: ListApplications and ListJobRuns leave out items created less than `ms` ago
+   * (GetApplication and GetJobRun never lag); 0 ends it. Reset also ends it.
+   */
+  async setListingLag(ms: number): Promise<void> {
+    await this.request('POST', '/listing-lag', { ms });
+  }
+
+  async listingLag(): Promise<number> {
+    return (await this.request<{ ms: number }>('GET', '/listing-lag')).ms;
   }
 
   /** Changes an application out of band (no API rules); `null` removes a field. */

@@ -219,6 +219,11 @@ export class EmrService {
   /** `${applicationId} ${clientToken}` -> job run id (StartJobRun idempotency). */
   private jobTokens = new Map<string, string>();
   private seq = 0;
+  /**
+   * How long a new application or job run stays out of ListApplications / ListJobRuns (the
+   * listing-lag control): AWS documents no consistency for its lists, reads by id are immediate.
+   */
+  private listingLagMs = 0;
 
   constructor(
     private readonly opts: EmrOptions,
@@ -230,6 +235,21 @@ export class EmrService {
     this.jobs.clear();
     this.appTokens.clear();
     this.jobTokens.clear();
+    this.listingLagMs = 0;
+  }
+
+  /** Leaves items created less than `ms` ago out of list answers (0: lists are immediate). */
+  setListingLag(ms: number): void {
+    this.listingLagMs = ms;
+  }
+
+  get listingLag(): number {
+    return this.listingLagMs;
+  }
+
+  /** Whether a list answer shows an item created at `createdAt` yet (Get calls always do). */
+  private listed(createdAt: number): boolean {
+    return this.listingLagMs <= 0 || Date.now() - createdAt >= this.listingLagMs;
   }
 
   // ------------------------------------------------------------------ application API
@@ -347,7 +367,7 @@ export class EmrService {
     const max = this.maxResults(query);
     const token = this.nextToken(query);
     const candidates = [...this.apps.values()].filter(
-      (a) => visibleTo(a, ctx) && (!filter || filter.includes(a.state)),
+      (a) => visibleTo(a, ctx) && (!filter || filter.includes(a.state)) && this.listed(a.createdAt),
     );
     const { items, nextToken } = page(candidates, filter, max, token);
     return {
@@ -481,7 +501,8 @@ export class EmrService {
         (!filter || filter.includes(j.state)) &&
         (after === undefined || j.createdAt >= after) &&
         (before === undefined || j.createdAt <= before) &&
-        (mode === null || (j.fields.mode ?? 'BATCH') === mode),
+        (mode === null || (j.fields.mode ?? 'BATCH') === mode) &&
+        this.listed(j.createdAt),
     );
     const { items, nextToken } = page(candidates, filter, max, token);
     return {

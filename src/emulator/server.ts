@@ -2,7 +2,7 @@
 //  - EMR Serverless (restJson1) on its REST paths,
 //  - KMS (awsJson1_1) on `POST /` with `x-amz-target: TrentService.*`,
 //  - STS (awsQuery) on a form-encoded `POST /` (AssumeRole, GetCallerIdentity),
-//  - the control API under `/_emulator/` (calls log, reset, faults, out-of-band changes).
+//  - the control API under `/_emulator/` (calls log, reset, faults, listing lag, out-of-band changes).
 // Signatures are never checked; the caller's region is read from the SigV4 credential scope and
 // its account from the access key id (keys issued by AssumeRole act in their role's account).
 import { randomUUID } from 'node:crypto';
@@ -649,6 +649,16 @@ export class EmulatorServer {
       case 'DELETE faults':
         this.faults = [];
         return { ok: true };
+      case 'GET listing-lag':
+        return { ms: this.emr.listingLag };
+      case 'POST listing-lag': {
+        const ms = body.ms;
+        if (typeof ms !== 'number' || !(ms >= 0 && ms <= 3_600_000)) {
+          throw new HttpProblem(400, 'ValidationException', 'listing-lag: ms must be a number in 0..3600000');
+        }
+        this.emr.setListingLag(ms);
+        return { ms };
+      }
       case 'GET applications/:id': {
         const app = this.emr.describeForControl(b!);
         if (!app) throw new HttpProblem(404, 'ResourceNotFoundException', `Application ${b} does not exist`);

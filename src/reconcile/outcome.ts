@@ -17,7 +17,7 @@ import type { ReasonOf } from './reasons.js';
 import type { Action, Plan, PlanInput } from './types.js';
 
 /** Polling bounds while AWS moves through a transitional state. */
-const POLL_MIN_MS = 250;
+export const POLL_MIN_MS = 250;
 export const TRANSITION_POLL_MAX_MS = 10_000;
 const WAIT_POLL_MAX_MS = 60_000;
 
@@ -30,6 +30,8 @@ export class Outcome {
   // Intents (see write-ahead.ts): carried over from status unless the plan changes them.
   restartAfterUpdate: boolean | undefined;
   updateAttempts: UpdateAttempts | undefined;
+  /** A deletion's first empty search (absence.ts); set only by the plan that waits on it. */
+  deletionSearch: string | undefined;
 
   constructor(
     private readonly input: PlanInput,
@@ -71,6 +73,12 @@ export class Outcome {
       { phase: 'Progressing', reason, message },
       this.actions.length ? 0 : this.pollDelay(reason, pollMaxMs),
     );
+  }
+
+  /** Progressing, looked at again after `delayMs` (within the polling bounds and the resync period). */
+  progressingFor(reason: ReasonOf<'Progressing'>, message: string, delayMs: number): Plan {
+    const delay = Math.max(POLL_MIN_MS, Math.min(delayMs, this.input.options.resyncPeriodMs));
+    return this.finish({ phase: 'Progressing', reason, message }, this.actions.length ? 0 : delay);
   }
 
   /** Waiting on something outside the operator's hands: announced once, polled slowly. */
@@ -126,6 +134,7 @@ export class Outcome {
       ...this.encryptionStatus(previous),
       restartAfterUpdate: this.restartAfterUpdate || undefined,
       updateAttempts: this.updateAttempts,
+      deletionSearch: this.deletionSearch,
       conditions: conditionsFor(verdict, resource.metadata.generation, previous.conditions, now),
     };
     return { actions: this.actions, events: this.events, status: withoutUndefined(status), requeueAfterMs };

@@ -29,6 +29,12 @@ export interface PlanOptions {
   ownership?: OwnershipOptions;
   /** `run --require-namespace-policy`: refuse namespaces no EmrServerlessPolicy selects (default false). */
   requireNamespacePolicy?: boolean;
+  /**
+   * How long a new application or job run may be missing from its listing (default
+   * LISTING_LAG_MS, absence.ts): a deletion that found nothing by searching waits this long and
+   * searches again before it releases the finalizer.
+   */
+  listingLagMs?: number;
 }
 
 export interface Observed {

@@ -253,3 +253,82 @@ describe('SIGKILL inside every AWS write of each scenario', () => {
     });
   });
 });
+
+// The answer of CreateApplication lost (the operator killed while it is held), the resource deleted
+// meanwhile, and the listing lagging: the restarted operator's search by name and tag finds
+// nothing at first. It keeps the finalizer (status.deletionSearch) and searches again a listing
+// lag later, when the application shows: exactly one application in the end, as declared.
+describe('a lost CreateApplication answer, then deletion, while ListApplications lags', () => {
+  /** The local service's lag, and the operator's (at least as long). */
+  const LAG_MS = 12_000;
+  const OPERATOR_LAG = '13s';
+
+  it.each([
+    ['Delete', 'deleted (TERMINATED)'],
+    ['Retain', 'retained, released only once found'],
+  ] as const)('deletionPolicy %s: one application, %s', { timeout: 120_000 }, async (policy, _end) => {
+    const name = `lost-create-${policy.toLowerCase()}`;
+    const diagnostics = () => e2e.diagnostics(name);
+    if (!e2e.operator.running) await e2e.startOperator();
+    const mark = await e2e.mark();
+    await e2e.aws.setListingLag(LAG_MS);
+    try {
+      await e2e.aws.fault({ operation: 'CreateApplication', count: 1, holdAnswerMs: 60_000 });
+      await e2e.apply(manifest(name, baseSpec(name, { deletionPolicy: policy })));
+      const created = await waitFor(
+        'CreateApplication to take effect',
+        async () =>
+          (await e2e.callsSince(mark)).find((c) => c.operation === 'CreateApplication' && c.status === 200),
+        { timeoutMs: 30_000, intervalMs: 25, diagnostics },
+      );
+      await e2e.operator.kill('SIGKILL');
+      await e2e.aws.clearFaults();
+      const id = created.applicationId!;
+      await e2e.kubectl(['delete', 'emrsa', name, '--wait=false']);
+      const dying = await e2e.get(name);
+      expect(dying.status?.applicationId, 'the answer was lost: no id recorded').toBeUndefined();
+      expect(dying.metadata.finalizers).toContain('emrserverless.operator.dev/finalizer');
+
+      await e2e.startOperator([`--listing-lag=${OPERATOR_LAG}`]);
+      // The first search finds nothing (the listing lags): the finalizer stays, and status says why.
+      const held = await waitFor(
+        `${name}: a search that found nothing, recorded`,
+        async () => {
+          if (!(await e2e.exists(name))) return 'released' as const;
+          const r = await e2e.get(name);
+          return r.status?.deletionSearch !== undefined && r;
+        },
+        { timeoutMs: 30_000, diagnostics },
+      );
+      if (held === 'released') {
+        expect.fail(
+          `the finalizer was released on the first, lagging search: application ${id} is left ${(await e2e.application(id)).state}`,
+        );
+      }
+      expect(condition(held, 'Reconciling')?.message).toContain('may not be listed yet');
+      await e2e.waitGone(name, 60_000);
+
+      const apps = await applicationsNamed(name);
+      expect(apps.map((a) => a.id)).toEqual([id]);
+      const creates = (await e2e.callsSince(mark)).filter(
+        (c) => c.operation === 'CreateApplication' && c.status === 200,
+      );
+      expect(creates).toHaveLength(1);
+      const released = (await e2e.events(name)).map((e) => e.reason);
+      if (policy === 'Delete') {
+        expect((await e2e.application(id)).state).toBe('TERMINATED');
+        expect(await e2e.writesSince(mark, id)).toEqual(['CreateApplication', 'DeleteApplication']);
+      } else {
+        expect((await e2e.application(id)).state).not.toBe('TERMINATED');
+        expect(released).toContain('Retained');
+        expect(await e2e.writesSince(mark, id)).toEqual(['CreateApplication']);
+      }
+      table.push(
+        `lost CreateApplication answer + delete (${policy}), listing lagging | one application; ${policy === 'Delete' ? 'TERMINATED' : 'retained'}`,
+      );
+    } finally {
+      await e2e.aws.setListingLag(0);
+      await e2e.aws.clearFaults();
+    }
+  });
+});

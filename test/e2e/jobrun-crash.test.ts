@@ -144,3 +144,67 @@ describe.each([
     expect(await cancelJobRuns(runId)).toHaveLength(1);
   });
 });
+
+// The answer of StartJobRun lost (the operator killed while it is held), the resource deleted
+// meanwhile, and ListJobRuns lagging: the restarted operator's search finds nothing at first. It
+// keeps the finalizer (status.deletionSearch), searches again a listing lag later, finds the run
+// and cancels it (deletionPolicy: Cancel): one run, cancelled, no orphan.
+describe('a lost StartJobRun answer, then deletion, while ListJobRuns lags', () => {
+  /** The local service's lag, and the operator's (at least as long). */
+  const LAG_MS = 12_000;
+  const OPERATOR_LAG = '13s';
+
+  it('the run is found and cancelled: one StartJobRun, one CancelJobRun, then the finalizer goes', {
+    timeout: 120_000,
+  }, async () => {
+    const name = 'lost-start-deleted';
+    if (!e2e.operator.running) await e2e.startOperator();
+    const before = (await startJobRuns()).length;
+    await e2e.aws.setListingLag(LAG_MS);
+    try {
+      await e2e.aws.fault({ operation: 'StartJobRun', count: 1, holdAnswerMs: 60_000 });
+      await e2e.apply(jobRunManifest(name, APP, { deletionPolicy: 'Cancel' }));
+      const started = await waitFor(
+        'StartJobRun to take effect',
+        async () => (await startJobRuns()).slice(before).find((c) => c.status === 200),
+        { timeoutMs: 20_000, intervalMs: 25 },
+      );
+      await e2e.operator.kill('SIGKILL');
+      await e2e.aws.clearFaults();
+      const runId = started.jobRunId!;
+      await e2e.aws.setJobRunState(appId, runId, 'RUNNING');
+      await e2e.kubectl(['delete', 'emrjob', name, '--wait=false']);
+      const dying = await e2e.getJob(name);
+      expect(dying.status?.jobRunId, 'the answer was lost: no id recorded').toBeUndefined();
+      expect(dying.metadata.finalizers).toContain('emrserverless.operator.dev/finalizer');
+
+      await e2e.startOperator([`--listing-lag=${OPERATOR_LAG}`]);
+      // The first search finds nothing (the listing lags): the finalizer stays, and status says why.
+      const held = await waitFor(
+        `job run ${name}: a search that found nothing, recorded`,
+        async () => {
+          if (!(await e2e.jobExists(name))) return 'released' as const;
+          const r = await e2e.getJob(name);
+          return r.status?.deletionSearch !== undefined && r;
+        },
+        { timeoutMs: 30_000 },
+      );
+      if (held === 'released') {
+        expect.fail(
+          `the finalizer was released on the first, lagging search: job run ${runId} is left ${(await e2e.aws.jobRun(appId, runId)).jobRun.state}`,
+        );
+      }
+      expect(held.status?.conditions?.find((c) => c.type === 'Reconciling')?.message).toContain(
+        'may not be listed yet',
+      );
+      await e2e.waitJobGone(name, 60_000);
+
+      expect(['CANCELLING', 'CANCELLED']).toContain((await e2e.aws.jobRun(appId, runId)).jobRun.state);
+      expect(await cancelJobRuns(runId)).toHaveLength(1);
+      expect((await startJobRuns()).length).toBe(before + 1);
+    } finally {
+      await e2e.aws.setListingLag(0);
+      await e2e.aws.clearFaults();
+    }
+  });
+});

@@ -20,6 +20,7 @@ const BODIES: Record<string, object> = {
   'PATCH /_emulator/keys/{keyId or ARN}': { keyState: 'Disabled' },
   'POST /_emulator/jobruns/{appId}': { state: 'RUNNING' },
   'PATCH /_emulator/jobruns/{appId}/{jobRunId}': { state: 'SUCCESS' },
+  'POST /_emulator/listing-lag': { ms: 0 },
 };
 
 let h: Harness;

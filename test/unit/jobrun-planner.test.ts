@@ -524,6 +524,140 @@ describe('deletion', () => {
   });
 });
 
+// A deletion that searched (ListJobRuns by name and tag: a lost StartJobRun answer left no id) and
+// found nothing: released only after a second empty search at least the listing lag later. The
+// first one's time is kept in status (a restart never shortens the wait).
+describe('deletion after a search that found nothing', () => {
+  const LAG = 10_000;
+  const at = (msBefore: number) => new Date(NOW.getTime() - msBefore).toISOString();
+  const deleting = (deletionSearch?: string, spec: Record<string, unknown> = {}) =>
+    jobRun(spec, {
+      metadata: { deletionTimestamp: NOW.toISOString() } as never,
+      ...(deletionSearch && { status: { deletionSearch } }),
+    });
+  const planWith = (resource: EmrServerlessJobRun, observed: JobRunObserved, options = OPTIONS) =>
+    planJobRun({ resource, observed, options, now: NOW });
+  const message = (p: ReturnType<typeof plan>) =>
+    p.status.conditions?.find((c) => c.type === 'Reconciling')?.message ?? '';
+
+  it.each([
+    // name, status.deletionSearch, the run found, options, actions, deletionSearch after, requeue
+    [
+      'first empty search: kept, the time recorded',
+      undefined,
+      undefined,
+      OPTIONS,
+      [],
+      NOW.toISOString(),
+      LAG,
+    ],
+    ['searched again too early: the first time kept', at(3_000), undefined, OPTIONS, [], at(3_000), 7_000],
+    ['searched again a lag later: released', at(LAG), undefined, OPTIONS, ['RemoveFinalizer'], undefined, 0],
+    [
+      'a first time in the future (another clock): starts over',
+      at(-5_000),
+      undefined,
+      OPTIONS,
+      [],
+      NOW.toISOString(),
+      LAG,
+    ],
+    [
+      'a lower --listing-lag, waited out',
+      at(1_000),
+      undefined,
+      { ...OPTIONS, listingLagMs: 1_000 },
+      ['RemoveFinalizer'],
+      undefined,
+      0,
+    ],
+    [
+      '--listing-lag 0: one search is enough',
+      undefined,
+      undefined,
+      { ...OPTIONS, listingLagMs: 0 },
+      ['RemoveFinalizer'],
+      undefined,
+      0,
+    ],
+    [
+      'found once the listing shows it: cancelled, the search time dropped',
+      at(LAG),
+      run(),
+      OPTIONS,
+      ['CancelJobRun'],
+      undefined,
+      0,
+    ],
+    ['found while waiting: cancelled', at(2_000), run(), OPTIONS, ['CancelJobRun'], undefined, 0],
+    [
+      'found already final: released',
+      at(2_000),
+      run({ state: 'SUCCESS' }),
+      OPTIONS,
+      ['RemoveFinalizer'],
+      undefined,
+      0,
+    ],
+  ] as const)('%s', (_what, first, found, options, actions, after, requeue) => {
+    const p = planWith(
+      deleting(first),
+      { application: application(), ...(found && { run: found }) },
+      options,
+    );
+    expect(p.actions.map((a) => a.kind)).toEqual(actions);
+    expect(p.status.deletionSearch).toBe(after);
+    expect(p.requeueAfterMs).toBe(requeue);
+    expect(reasonOf(p, 'Reconciling')).toBe('Deleting');
+    if (actions.length === 0) {
+      expect(p.events).toEqual([]);
+      expect(message(p)).toContain('may not be listed yet: the finalizer stays');
+      expect(message(p)).toContain(
+        `ListJobRuns of application 00fapp by name nightly and tag ${OWNER_UID_TAG}=uid-1`,
+      );
+    }
+  });
+
+  it('says what was searched when it releases', () => {
+    const p = plan(deleting(at(LAG)), { application: application() });
+    expect(p.actions[0]?.events?.map((e) => e.reason)).toEqual(['Deleted']);
+    expect(message(p)).toContain('found none, twice, at least 10 s apart');
+  });
+
+  it('deletionPolicy Orphan waits the same: a run found is left, a run not found is searched for again', () => {
+    const waiting = plan(deleting(undefined, { deletionPolicy: 'Orphan' }), { application: application() });
+    expect(waiting.actions).toEqual([]);
+    const found = plan(deleting(waiting.status.deletionSearch, { deletionPolicy: 'Orphan' }), {
+      application: application(),
+      run: run(),
+    });
+    expect(found.actions[0]?.events?.map((e) => e.reason)).toEqual(['Orphaned']);
+  });
+
+  it('searched from another account than the application: Stalled AccountMappingChanged, the finalizer stays', () => {
+    const p = plan(deleting(at(LAG)), {
+      application: application({ account: '111111111111' }),
+      account: '444444444444',
+    });
+    expect(p.actions).toEqual([]);
+    expect(reasonOf(p, 'Stalled')).toBe('AccountMappingChanged');
+  });
+
+  it('nowhere to search (no application known): released at once, as nothing was submitted', () => {
+    expect(plan(deleting(), {}).actions.map((a) => a.kind)).toEqual(['RemoveFinalizer']);
+  });
+
+  it('a recorded id is read, not searched: not found releases at once', () => {
+    const p = plan(
+      jobRun({}, { metadata: { deletionTimestamp: NOW.toISOString() } as never, status: SUBMITTED }),
+      {
+        run: null,
+      },
+    );
+    expect(p.actions.map((a) => a.kind)).toEqual(['RemoveFinalizer']);
+  });
+});
+
 describe('the namespace acts in another account than the run (its role changed or was removed)', () => {
   const RUN_ARN = 'arn:aws:emr-serverless:eu-west-1:111111111111:/applications/00fapp/jobruns/00frun';
   const inA = { ...SUBMITTED, arn: RUN_ARN };

@@ -1264,6 +1264,124 @@ describe('planner', () => {
   });
 });
 
+// A deletion that searched (ListApplications by name and tag, no id ever recorded: a lost
+// CreateApplication answer) and found nothing: released only after a second empty search at least
+// the listing lag later. The first one's time is kept in status (a restart never shortens the wait).
+describe('deletion after a search that found nothing', () => {
+  const LAG = 10_000;
+  const at = (msBefore: number) => new Date(NOW.getTime() - msBefore).toISOString();
+  const unbound = (deletionSearch?: string, spec: Partial<Spec> = baseSpec) =>
+    resource(spec, { deleting: true, ...(deletionSearch && { status: { deletionSearch } }) });
+  const conditionMessage = (p: Plan) => cond(p, 'Reconciling')?.message ?? '';
+
+  it.each([
+    // name, status.deletionSearch, observed, options, actions, deletionSearch after, requeue
+    ['first empty search: kept, the time recorded', undefined, null, options, [], NOW.toISOString(), LAG],
+    ['searched again too early: the first time kept', at(4_000), null, options, [], at(4_000), 6_000],
+    ['searched again a lag later: released', at(LAG), null, options, ['RemoveFinalizer'], undefined, 0],
+    ['long after: released', at(3_600_000), null, options, ['RemoveFinalizer'], undefined, 0],
+    [
+      'a first time in the future (another clock): starts over',
+      at(-60_000),
+      null,
+      options,
+      [],
+      NOW.toISOString(),
+      LAG,
+    ],
+    ['an unreadable first time: starts over', 'yesterday', null, options, [], NOW.toISOString(), LAG],
+    [
+      'a lower --listing-lag, waited out',
+      at(2_000),
+      null,
+      { ...options, listingLagMs: 2_000 },
+      ['RemoveFinalizer'],
+      undefined,
+      0,
+    ],
+    [
+      'a lower --listing-lag, first search',
+      undefined,
+      null,
+      { ...options, listingLagMs: 2_000 },
+      [],
+      NOW.toISOString(),
+      2_000,
+    ],
+    [
+      '--listing-lag 0: one search is enough',
+      undefined,
+      null,
+      { ...options, listingLagMs: 0 },
+      ['RemoveFinalizer'],
+      undefined,
+      0,
+    ],
+    [
+      'found once the listing shows it: deleted, the search time dropped',
+      at(LAG),
+      app({ state: 'CREATED' }),
+      options,
+      ['DeleteApplication'],
+      undefined,
+      0,
+    ],
+    [
+      'found while waiting: deleted',
+      at(2_000),
+      app({ state: 'CREATED' }),
+      options,
+      ['DeleteApplication'],
+      undefined,
+      0,
+    ],
+  ] as const)('%s', (_what, first, found, opts, actions, after, requeue) => {
+    const p = run(unbound(first), { app: found }, opts);
+    expect(kinds(p)).toEqual(actions);
+    expect(p.status.deletionSearch).toBe(after);
+    expect(p.requeueAfterMs).toBe(requeue);
+    expect(cond(p, 'Reconciling')?.reason).toBe('Deleting');
+    if (actions.length === 0) {
+      expect(reasons(p)).toEqual([]);
+      expect(conditionMessage(p)).toContain('may not be listed yet: the finalizer stays');
+      expect(conditionMessage(p)).toContain(`tag ${OWNER_UID_TAG}=${UID}`);
+    }
+  });
+
+  it('says what was searched when it releases', () => {
+    const p = run(unbound(at(LAG)), { app: null });
+    expect(reasons(p)).toEqual(['Deleted']);
+    expect(conditionMessage(p)).toContain('found none, twice, at least 10 s apart');
+  });
+
+  it.each([
+    ['Retain', 'Retained'],
+    ['Delete', 'Deleting'],
+  ] as const)('deletionPolicy %s: waits the same; released (or deleted) only once found', (policy, then) => {
+    const spec = { ...baseSpec, deletionPolicy: policy };
+    const waiting = run(unbound(undefined, spec), { app: null });
+    expect(kinds(waiting)).toEqual([]);
+    const found = run(unbound(waiting.status.deletionSearch, spec), { app: app({ state: 'CREATED' }) });
+    expect(found.status.deletionSearch).toBeUndefined();
+    expect([...found.actions.flatMap((a) => a.events ?? [])].map((e) => e.reason)).toEqual([then]);
+  });
+
+  it('a recorded id is read, not searched: not found releases at once', () => {
+    const p = run(resource(baseSpec, { status: known, deleting: true }), { app: null });
+    expect(kinds(p)).toEqual(['RemoveFinalizer']);
+  });
+
+  it('nothing to search for (no name, so nothing was created): released at once', () => {
+    const p = run(resource({ type: 'SPARK' }, { deleting: true }), { app: undefined });
+    expect(kinds(p)).toEqual(['RemoveFinalizer']);
+  });
+
+  it('a plan that is not a deletion carries no search time', () => {
+    const p = run(resource(baseSpec, { status: { ...known, deletionSearch: at(1_000) } }), { app: app() });
+    expect(p.status.deletionSearch).toBeUndefined();
+  });
+});
+
 describe('planFailure', () => {
   const input = { resource: resource(baseSpec, { status: known }), options, now: NOW };
   it.each([

@@ -6,7 +6,7 @@ import type { DiskEncryptionConfiguration, DiskEncryptionStatus, KeyHealth } fro
 import { type AwsJobRun, FINAL_JOB_RUN_STATES } from '../../aws/port.js';
 import { encryptionIntent } from '../compare.js';
 import { conditionsFor, findCondition, type Verdict } from '../conditions.js';
-import { normal, pollDelay, stalledEvents, withoutUndefined } from '../outcome.js';
+import { normal, POLL_MIN_MS, pollDelay, stalledEvents, withoutUndefined } from '../outcome.js';
 import type { RecordedEvent } from '../ports.js';
 import type { ReasonOf } from '../reasons.js';
 import type { JobRunAction, JobRunPlan, JobRunPlanInput, JobRunTarget } from './types.js';
@@ -26,6 +26,8 @@ export class JobRunOutcome {
   private account?: string;
   /** The application's disk encryption, recorded before submission for a run that inherits it. */
   private inherited?: DiskEncryptionStatus;
+  /** A deletion's first empty search (absence.ts); set only by the plan that waits on it. */
+  deletionSearch?: string;
 
   constructor(
     private readonly input: JobRunPlanInput,
@@ -82,6 +84,12 @@ export class JobRunOutcome {
     return this.finish({ phase: 'Progressing', reason, message }, delay);
   }
 
+  /** Progressing, looked at again after `delayMs` (within the polling bounds and the resync period). */
+  progressingFor(reason: ReasonOf<'Progressing'>, message: string, delayMs: number): JobRunPlan {
+    const delay = Math.max(POLL_MIN_MS, Math.min(delayMs, this.input.options.resyncPeriodMs));
+    return this.finish({ phase: 'Progressing', reason, message }, this.actions.length ? 0 : delay);
+  }
+
   /** Waiting on something outside the operator's hands: announced once, polled slowly. */
   waiting(reason: ReasonOf<'Progressing'>, message: string): JobRunPlan {
     this.announce(normal(reason, 'Wait', message));
@@ -121,6 +129,7 @@ export class JobRunOutcome {
       state: run?.state ?? previous.state,
       ...(run ? runDetails(run, previous) : pickRunDetails(previous, RUN_DETAIL_FIELDS)),
       diskEncryption: this.diskEncryption(previous),
+      deletionSearch: this.deletionSearch,
       conditions: conditionsFor(verdict, resource.metadata.generation, previous.conditions, now),
     };
     return { actions: this.actions, events: this.events, status: withoutUndefined(status), requeueAfterMs };
