@@ -3,7 +3,7 @@
 // kubectl's last-applied configuration, where client-side apply leaves the null it turned into
 // "delete this field". Shipped next to the CRD (crds/); the operator refuses the same nulls
 // (Stalled NullValue) where this policy is not installed.
-import { GROUP } from './constants.js';
+import { GROUP, VERSION } from './constants.js';
 import { AWS_OWNED_KEY_HINT, LAST_APPLIED_ANNOTATION, NULL_IS_NOT_EMPTY, nullHint } from './nulls.js';
 
 /** A whole JSON string token: its quotes, and every escape taken as one. */
@@ -119,83 +119,109 @@ function nullChecks(schema: JsonSchema, value: string, path: string, depth = 0):
 
 /** The policy and its binding, for the kind `plural` whose spec has this (CRD) schema. */
 export function admissionPolicy(plural: string, specSchema: JsonSchema): Array<Record<string, unknown>> {
-  const name = `${plural}.${GROUP}-refuse-nulls`;
+  return validatingPolicy({
+    name: `${plural}.${GROUP}-refuse-nulls`,
+    plural,
+    failurePolicy: 'Fail',
+    variables: [
+      {
+        name: 'lastApplied',
+        expression: `object.metadata.?annotations[?'${LAST_APPLIED_ANNOTATION}'].orValue('')`,
+      },
+      {
+        // Only a write that records a new applied configuration is judged by it: an older one
+        // may be stale, and the operator's own writes (a finalizer) must never be refused.
+        name: 'appliedNow',
+        expression: `request.operation == 'CREATE' || oldObject.metadata.?annotations[?'${LAST_APPLIED_ANNOTATION}'].orValue('') != variables.lastApplied`,
+      },
+      {
+        // Where spec begins: kubectl's compact JSON writes a member as `"spec":{`, and a string
+        // cannot hold that text (its quotes would be escaped).
+        name: 'specAt',
+        expression: `variables.lastApplied.indexOf('"spec":{')`,
+      },
+      {
+        // The applied top-level status and the closing brace after it (e.g. a manifest exported
+        // with its status); '' if there is none. Searched from the first `},"status":` on.
+        name: 'statusTail',
+        expression: `variables.lastApplied.contains('},"status":') ? variables.lastApplied.substring(variables.lastApplied.indexOf('},"status":')).find('${celString(STATUS_AT_END)}') : ''`,
+      },
+      {
+        // The spec member alone, from `"spec":{` to its closing brace (and the root's, when no
+        // status follows): nothing after spec is judged.
+        name: 'appliedSpec',
+        expression: `variables.specAt < 0 ? '' : variables.lastApplied.size() - variables.statusTail.size() > variables.specAt ? variables.lastApplied.substring(variables.specAt, variables.lastApplied.size() - variables.statusTail.size()) : variables.lastApplied.substring(variables.specAt)`,
+      },
+      {
+        // The first null member of the applied spec, e.g. `"encryptionKeyArn":null}`; '' if none.
+        name: 'appliedNull',
+        expression: `variables.appliedNow ? variables.appliedSpec.find('${celString(FIRST_NULL_MEMBER)}').find('${celString(NULL_MEMBER_AT_END)}') : ''`,
+      },
+      {
+        // The operator's own writes and deletion never change spec: only a new spec is judged.
+        name: 'specChanged',
+        expression: `request.operation == 'CREATE' || object.spec != oldObject.spec`,
+      },
+    ],
+    validations: [
+      {
+        expression: `variables.appliedNull == ''`,
+        messageExpression: `'spec holds a null in the applied manifest (' + variables.appliedNull.substring(0, variables.appliedNull.size() - 1) + '): a template value that did not render? kubectl apply would remove the field. ${NULL_IS_NOT_EMPTY} ${AWS_OWNED_KEY_HINT}'`,
+        reason: 'Invalid',
+      },
+      ...nullChecks(specSchema, 'object.spec', 'spec').map((check) => ({
+        expression: `!variables.specChanged || !(${check.expression})`,
+        message: `${check.path} is null: a template value that did not render? ${nullHint([check.path])}`,
+        reason: 'Invalid',
+      })),
+    ],
+  });
+}
+
+export interface PolicyDefinition {
+  name: string;
+  /** The kind it judges, by plural, on create and update. */
+  plural: string;
+  failurePolicy: 'Fail' | 'Ignore';
+  /** The kind whose objects are its parameters; every one of them is (an empty paramRef selector). */
+  paramKind?: string;
+  variables: Array<{ name: string; expression: string }>;
+  validations: Array<Record<string, string>>;
+}
+
+/** A ValidatingAdmissionPolicy of this project's group and its Deny binding. */
+export function validatingPolicy(d: PolicyDefinition): Array<Record<string, unknown>> {
   return [
     {
       apiVersion: 'admissionregistration.k8s.io/v1',
       kind: 'ValidatingAdmissionPolicy',
-      metadata: { name },
+      metadata: { name: d.name },
       spec: {
-        failurePolicy: 'Fail',
+        failurePolicy: d.failurePolicy,
+        ...(d.paramKind && { paramKind: { apiVersion: `${GROUP}/${VERSION}`, kind: d.paramKind } }),
         matchConstraints: {
           resourceRules: [
             {
               apiGroups: [GROUP],
               apiVersions: ['*'],
               operations: ['CREATE', 'UPDATE'],
-              resources: [plural],
+              resources: [d.plural],
             },
           ],
         },
-        variables: [
-          {
-            name: 'lastApplied',
-            expression: `object.metadata.?annotations[?'${LAST_APPLIED_ANNOTATION}'].orValue('')`,
-          },
-          {
-            // Only a write that records a new applied configuration is judged by it: an older one
-            // may be stale, and the operator's own writes (a finalizer) must never be refused.
-            name: 'appliedNow',
-            expression: `request.operation == 'CREATE' || oldObject.metadata.?annotations[?'${LAST_APPLIED_ANNOTATION}'].orValue('') != variables.lastApplied`,
-          },
-          {
-            // Where spec begins: kubectl's compact JSON writes a member as `"spec":{`, and a string
-            // cannot hold that text (its quotes would be escaped).
-            name: 'specAt',
-            expression: `variables.lastApplied.indexOf('"spec":{')`,
-          },
-          {
-            // The applied top-level status and the closing brace after it (e.g. a manifest exported
-            // with its status); '' if there is none. Searched from the first `},"status":` on.
-            name: 'statusTail',
-            expression: `variables.lastApplied.contains('},"status":') ? variables.lastApplied.substring(variables.lastApplied.indexOf('},"status":')).find('${celString(STATUS_AT_END)}') : ''`,
-          },
-          {
-            // The spec member alone, from `"spec":{` to its closing brace (and the root's, when no
-            // status follows): nothing after spec is judged.
-            name: 'appliedSpec',
-            expression: `variables.specAt < 0 ? '' : variables.lastApplied.size() - variables.statusTail.size() > variables.specAt ? variables.lastApplied.substring(variables.specAt, variables.lastApplied.size() - variables.statusTail.size()) : variables.lastApplied.substring(variables.specAt)`,
-          },
-          {
-            // The first null member of the applied spec, e.g. `"encryptionKeyArn":null}`; '' if none.
-            name: 'appliedNull',
-            expression: `variables.appliedNow ? variables.appliedSpec.find('${celString(FIRST_NULL_MEMBER)}').find('${celString(NULL_MEMBER_AT_END)}') : ''`,
-          },
-          {
-            // The operator's own writes and deletion never change spec: only a new spec is judged.
-            name: 'specChanged',
-            expression: `request.operation == 'CREATE' || object.spec != oldObject.spec`,
-          },
-        ],
-        validations: [
-          {
-            expression: `variables.appliedNull == ''`,
-            messageExpression: `'spec holds a null in the applied manifest (' + variables.appliedNull.substring(0, variables.appliedNull.size() - 1) + '): a template value that did not render? kubectl apply would remove the field. ${NULL_IS_NOT_EMPTY} ${AWS_OWNED_KEY_HINT}'`,
-            reason: 'Invalid',
-          },
-          ...nullChecks(specSchema, 'object.spec', 'spec').map((check) => ({
-            expression: `!variables.specChanged || !(${check.expression})`,
-            message: `${check.path} is null: a template value that did not render? ${nullHint([check.path])}`,
-            reason: 'Invalid',
-          })),
-        ],
+        variables: d.variables,
+        validations: d.validations,
       },
     },
     {
       apiVersion: 'admissionregistration.k8s.io/v1',
       kind: 'ValidatingAdmissionPolicyBinding',
-      metadata: { name },
-      spec: { policyName: name, validationActions: ['Deny'] },
+      metadata: { name: d.name },
+      spec: {
+        policyName: d.name,
+        validationActions: ['Deny'],
+        ...(d.paramKind && { paramRef: { selector: {}, parameterNotFoundAction: 'Allow' } }),
+      },
     },
   ];
 }

@@ -4,7 +4,8 @@
 //   refuse a breaking create or update at the API server (crds/).
 // Both read the same table, match patterns the same way (globPattern / celGlob) and say the same
 // words, and test/e2e/policy-agreement.test.ts runs a table of cases through both.
-import { GROUP, JOB_RUN_PLURAL, PLURAL, POLICY_KIND, VERSION } from './constants.js';
+import { validatingPolicy } from './admission.js';
+import { GROUP, JOB_RUN_PLURAL, PLURAL, POLICY_KIND } from './constants.js';
 import type { LabelSelector, PolicySpec } from './policy-schema.js';
 
 /** The kinds a policy governs, by plural. */
@@ -374,59 +375,32 @@ function celSelectorMatches(selector: string, labels: string): string {
  * judged, so the operator's own writes (finalizers) and deletion never are.
  */
 export function policyAdmissionPolicies(): Array<Record<string, unknown>> {
-  return ([PLURAL, JOB_RUN_PLURAL] as const).flatMap((plural) => {
-    const name = `${plural}.${GROUP}-namespace-policies`;
-    return [
-      {
-        apiVersion: 'admissionregistration.k8s.io/v1',
-        kind: 'ValidatingAdmissionPolicy',
-        metadata: { name },
-        spec: {
-          failurePolicy: 'Fail',
-          paramKind: { apiVersion: `${GROUP}/${VERSION}`, kind: POLICY_KIND },
-          matchConstraints: {
-            resourceRules: [
-              {
-                apiGroups: [GROUP],
-                apiVersions: ['*'],
-                operations: ['CREATE', 'UPDATE'],
-                resources: [plural],
-              },
-            ],
-          },
-          variables: [
-            {
-              name: 'specChanged',
-              expression: `request.operation == 'CREATE' || object.spec != oldObject.spec`,
-            },
-            { name: 'labels', expression: `namespaceObject.metadata.?labels.orValue({})` },
-            {
-              name: 'governed',
-              expression:
-                `params.spec.?namespaces.orValue([]).exists(n, n == namespaceObject.metadata.name) || ` +
-                `(has(params.spec.namespaceSelector) && ${celSelectorMatches('params.spec.namespaceSelector', 'variables.labels')})`,
-            },
-          ],
-          validations: RULES.filter((r) => r.kind === plural).map((rule) => {
-            const v = celValidation(rule);
-            return {
-              expression: `!variables.specChanged || !variables.governed || (${v.expression})`,
-              messageExpression: v.messageExpression,
-              reason: 'Forbidden',
-            };
-          }),
+  return ([PLURAL, JOB_RUN_PLURAL] as const).flatMap((plural) =>
+    validatingPolicy({
+      name: `${plural}.${GROUP}-namespace-policies`,
+      plural,
+      // When the API server cannot evaluate the rules (right after a restart, before it knows the
+      // EmrServerlessPolicy kind), it admits: the operator checks the same rules before any AWS write.
+      failurePolicy: 'Ignore',
+      paramKind: POLICY_KIND,
+      variables: [
+        { name: 'specChanged', expression: `request.operation == 'CREATE' || object.spec != oldObject.spec` },
+        { name: 'labels', expression: `namespaceObject.metadata.?labels.orValue({})` },
+        {
+          name: 'governed',
+          expression:
+            `params.spec.?namespaces.orValue([]).exists(n, n == namespaceObject.metadata.name) || ` +
+            `(has(params.spec.namespaceSelector) && ${celSelectorMatches('params.spec.namespaceSelector', 'variables.labels')})`,
         },
-      },
-      {
-        apiVersion: 'admissionregistration.k8s.io/v1',
-        kind: 'ValidatingAdmissionPolicyBinding',
-        metadata: { name },
-        spec: {
-          policyName: name,
-          validationActions: ['Deny'],
-          paramRef: { selector: {}, parameterNotFoundAction: 'Allow' },
-        },
-      },
-    ];
-  });
+      ],
+      validations: RULES.filter((r) => r.kind === plural).map((rule) => {
+        const v = celValidation(rule);
+        return {
+          expression: `!variables.specChanged || !variables.governed || (${v.expression})`,
+          messageExpression: v.messageExpression,
+          reason: 'Forbidden',
+        };
+      }),
+    }),
+  );
 }

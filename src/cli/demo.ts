@@ -94,7 +94,9 @@ class Demo {
     this.controlPlane = await startControlPlane({ log: (line) => out(`   [controlplane] ${line}`) });
     const cp = this.controlPlane;
     await cp.installCrds([join(this.root, 'crds')]);
-    out('   CRDs emrserverlessapplications and emrserverlessjobruns (emrserverless.operator.dev) installed');
+    out(
+      '   CRDs emrserverlessapplications, emrserverlessjobruns and emrserverlesspolicies (emrserverless.operator.dev) installed',
+    );
 
     out('== Starting the local AWS service (EMR Serverless + KMS) ==');
     // Job runs move on by themselves (SUBMITTED -> ... -> SUCCESS), as they would in AWS.

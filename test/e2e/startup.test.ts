@@ -1,4 +1,4 @@
-// Start-up with work waiting: 100 (STARTUP_E2E_COUNT) EmrServerlessApplications and as many
+// Start-up with work waiting: 200 (STARTUP_E2E_COUNT) EmrServerlessApplications and as many
 // EmrServerlessJobRuns (one per application) are applied while no operator runs, then the operator starts. Its workers
 // start only once the caches they read have synced, so no job run is ever reconciled against an
 // application cache not filled yet: none reports WaitingForApplication for an application that
@@ -17,11 +17,8 @@ import {
   waitFor,
 } from '../support/e2e.js';
 
-/**
- * Applications (and as many job runs) waiting at start-up. 100 keeps the file near a minute on a
- * two-core machine; STARTUP_E2E_COUNT=200 measures a larger start-up.
- */
-const COUNT = Number(process.env.STARTUP_E2E_COUNT ?? 100);
+/** Applications (and as many job runs) waiting at start-up: about 90 s on a two-core machine. */
+const COUNT = Number(process.env.STARTUP_E2E_COUNT ?? 200);
 /** What the planner says when the referenced application is not in the cache. */
 const MISSING = 'does not exist in namespace';
 
