@@ -109,7 +109,7 @@ describe('KubeResourceWriter', () => {
   });
 
   it('takes status fields over from another manager (force)', async () => {
-    const created = await apps.create(ns, 'force');
+    await apps.create(ns, 'force');
     await kubectl([
       'patch',
       '-n',
