@@ -131,7 +131,12 @@ describe('Manager', () => {
     await apps.create(ns, 'b');
     const key = `${ns}/b`;
     await waitFor('b reconciled', async () => (await apps.get(ns, 'b')).status?.state === 'CREATED');
-    await new Promise((r) => setTimeout(r, 300));
+    // Quiet first: a reconcile of the creation burst that read the cache before the status write
+    // came back has its (conditional) status write refused and comes again after a backoff.
+    for (let before = -1; before !== reconciler.count(key); ) {
+      before = reconciler.count(key);
+      await new Promise((r) => setTimeout(r, 500));
+    }
 
     // Status-only change by someone else: no immediate reconcile (only the resync later).
     const countBefore = reconciler.count(key);
