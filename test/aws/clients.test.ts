@@ -51,7 +51,10 @@ describe('rate limit', () => {
     const port = clients.forRegion(REGION);
     await Promise.all(Array.from({ length: 30 }, () => port.getApplication('0000unknown')));
     const calls = await service.control.calls();
-    expect(spanSeconds(calls)).toBeGreaterThanOrEqual(0.45);
+    // 20 at once, then 10 at 20 rps: the last arrives 0.5 s after the burst. The span is taken
+    // where calls arrive, and a loaded machine delays the burst's first arrival (measured: 0.44 s);
+    // 0.4 still tells a held rate from none (about 0) and from a burst of 1 (about 1.45 s).
+    expect(spanSeconds(calls)).toBeGreaterThanOrEqual(0.4);
     expect(spanSeconds(calls)).toBeLessThan(1.4);
   });
 
