@@ -2,7 +2,7 @@
 import type { Condition } from '../api/schema.js';
 import type { AwsError, AwsErrorKind } from '../aws/port.js';
 import { conditionsFor, findCondition, type Verdict } from './conditions.js';
-import { withoutUndefined } from './outcome.js';
+import { withoutUndefined } from './outcome-base.js';
 import type { RecordedEvent } from './ports.js';
 
 export interface Failure {

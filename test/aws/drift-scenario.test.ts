@@ -13,7 +13,7 @@ import {
   EmulatorControl,
   startEmulator,
 } from '../../src/emulator/index.js';
-import { Reconciler } from '../../src/reconcile/reconciler.js';
+import { Reconciler } from '../../src/reconcile/application/reconciler.js';
 import { Store } from './resource-store.js';
 
 const REGION = 'eu-west-1';

@@ -12,8 +12,8 @@ import {
   EmulatorControl,
   startEmulator,
 } from '../../src/emulator/index.js';
+import { Reconciler } from '../../src/reconcile/application/reconciler.js';
 import { type RecordedEvent, type ResourceWriter, WritesStoppedError } from '../../src/reconcile/ports.js';
-import { Reconciler } from '../../src/reconcile/reconciler.js';
 import { Store } from './resource-store.js';
 
 const REGION = 'eu-west-1';

@@ -10,7 +10,7 @@ import {
   readIsConfirmed,
   type SeenApplication,
   waitForListing,
-} from '../../src/reconcile/drift.js';
+} from '../../src/reconcile/application/drift.js';
 
 const MINUTE = 60_000;
 const T0 = Date.parse('2026-11-30T12:00:00Z');

@@ -8,15 +8,15 @@ import {
 } from '../../src/api/constants.js';
 import type { EmrServerlessApplication, Spec, Status } from '../../src/api/schema.js';
 import type { AwsApplication, KeyFacts } from '../../src/aws/port.js';
-import { jsonEqual } from '../../src/reconcile/compare.js';
 import {
   type Observed,
   type Plan,
   type PlanOptions,
   plan,
   planFailure,
-} from '../../src/reconcile/planner.js';
-import { intentsAfterFailure } from '../../src/reconcile/write-ahead.js';
+} from '../../src/reconcile/application/planner.js';
+import { intentsAfterFailure } from '../../src/reconcile/application/write-ahead.js';
+import { jsonEqual } from '../../src/reconcile/compare.js';
 
 const KEY_A = 'arn:aws:kms:eu-west-1:111122223333:key/aaaaaaaa-1111-2222-3333-444444444444';
 const KEY_B = 'arn:aws:kms:eu-west-1:111122223333:key/bbbbbbbb-1111-2222-3333-444444444444';

@@ -8,8 +8,8 @@ import type { NamedPolicy } from '../../src/api/policy-rules.js';
 import type { PolicySpec } from '../../src/api/policy-schema.js';
 import type { EmrServerlessApplication, Status } from '../../src/api/schema.js';
 import type { AwsApplication, AwsJobRun } from '../../src/aws/port.js';
+import { type Observed, type Plan, type PlanOptions, plan } from '../../src/reconcile/application/planner.js';
 import { type JobRunObserved, type JobRunPlan, planJobRun } from '../../src/reconcile/jobrun/planner.js';
-import { type Observed, type Plan, type PlanOptions, plan } from '../../src/reconcile/planner.js';
 import type { NamespacePolicies } from '../../src/reconcile/policies.js';
 
 const NOW = new Date('2026-03-01T12:00:00Z');

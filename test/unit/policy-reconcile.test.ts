@@ -11,8 +11,8 @@ import {
   EmulatorControl,
   startEmulator,
 } from '../../src/emulator/index.js';
+import { Reconciler } from '../../src/reconcile/application/reconciler.js';
 import type { NamespacePolicies } from '../../src/reconcile/policies.js';
-import { Reconciler } from '../../src/reconcile/reconciler.js';
 import { Store } from '../aws/resource-store.js';
 
 const REGION = 'eu-west-1';

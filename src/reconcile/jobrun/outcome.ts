@@ -6,7 +6,7 @@ import type { DiskEncryptionConfiguration, DiskEncryptionStatus, KeyHealth } fro
 import { type AwsJobRun, FINAL_JOB_RUN_STATES } from '../../aws/port.js';
 import { encryptionIntent } from '../compare.js';
 import { conditionsFor, findCondition, type Verdict } from '../conditions.js';
-import { normal, POLL_MIN_MS, pollDelay, stalledEvents, withoutUndefined } from '../outcome.js';
+import { normal, POLL_MIN_MS, pollDelay, stalledEvents, withoutUndefined } from '../outcome-base.js';
 import type { RecordedEvent } from '../ports.js';
 import type { ReasonOf } from '../reasons.js';
 import type { JobRunAction, JobRunPlan, JobRunPlanInput, JobRunTarget } from './types.js';

@@ -11,14 +11,14 @@ import { nullFields, nullValueMessage } from '../../api/nulls.js';
 import { type EmrServerlessApplication, KMS_KEY_ARN_PATTERN } from '../../api/schema.js';
 import { FINAL_JOB_RUN_STATES, type JobRunState } from '../../aws/port.js';
 import { confirmAbsence, LISTING_LAG_MS, seconds } from '../absence.js';
-import { ensureFinalizer, hasFinalizer } from '../changes.js';
+import type { PlanOptions } from '../application/types.js';
 import { findCondition } from '../conditions.js';
+import { ensureFinalizer, hasFinalizer } from '../finalizers.js';
 import { accountOfArn, boundAccountOf } from '../identity.js';
 import { keyCheck } from '../keys.js';
-import { invalidSpecMessage, normal } from '../outcome.js';
+import { invalidSpecMessage, normal } from '../outcome-base.js';
 import { NO_ADOPTION, ownershipTags } from '../ownership.js';
 import { inheritedKeyRefusal, type PolicyRefusal, policyRefusal } from '../policies.js';
-import type { PlanOptions } from '../types.js';
 import { JobRunOutcome } from './outcome.js';
 import type { JobRunPlan, JobRunPlanInput, JobRunTarget } from './types.js';
 

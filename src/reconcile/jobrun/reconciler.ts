@@ -7,6 +7,7 @@ import type { EmrServerlessJobRun, JobRunStatus } from '../../api/jobrun-schema.
 import type { EmrServerlessApplication } from '../../api/schema.js';
 import type { AwsScope } from '../../aws/access.js';
 import { AwsError, type AwsJobRun, type AwsPort } from '../../aws/port.js';
+import type { PlanOptions } from '../application/types.js';
 import { jsonEqual } from '../compare.js';
 import { EventBatch } from '../event-batch.js';
 import { failureOf, planFailure } from '../failures.js';
@@ -19,7 +20,6 @@ import {
   type ResourceWriter,
   type WriteGuard,
 } from '../ports.js';
-import type { PlanOptions } from '../types.js';
 import {
   CREATED_AT_SLACK_MS,
   isFinal,

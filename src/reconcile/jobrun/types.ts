@@ -2,9 +2,9 @@
 import type { EmrServerlessJobRun, JobRunStatus } from '../../api/jobrun-schema.js';
 import type { EmrServerlessApplication } from '../../api/schema.js';
 import type { AwsJobRun, KeyFacts, StartJobRunInput } from '../../aws/port.js';
+import type { PlanOptions } from '../application/types.js';
 import type { NamespacePolicies } from '../policies.js';
 import type { RecordedEvent } from '../ports.js';
-import type { PlanOptions } from '../types.js';
 
 export type JobRunAction = (
   | { kind: 'AddFinalizer' }

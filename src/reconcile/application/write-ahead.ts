@@ -9,8 +9,8 @@
 // AWS accepted, or whose answer a crash lost), and `restartAfterUpdate` is withdrawn only when
 // AWS refused the call outright: a 5xx or a lost connection may hide a stop that did happen,
 // and keeping the intent is always safe (an application still STARTED is simply stopped again).
-import type { Status } from '../api/schema.js';
-import { jsonEqual } from './compare.js';
+import type { Status } from '../../api/schema.js';
+import { jsonEqual } from '../compare.js';
 
 export const INTENT_FIELDS = [
   'restartAfterUpdate',

@@ -7,8 +7,8 @@
 // nothing more is sent until the spec changes (a new generation) or a resync period has passed
 // since the last attempt; then it is sent once more.
 import { createHash } from 'node:crypto';
-import type { ApplicationFields, UpdateAttempts } from '../api/schema.js';
-import type { AwsApplication } from '../aws/port.js';
+import type { ApplicationFields, UpdateAttempts } from '../../api/schema.js';
+import type { AwsApplication } from '../../aws/port.js';
 import type { PlanInput } from './types.js';
 
 export const NOT_CONVERGING_AFTER = 3;

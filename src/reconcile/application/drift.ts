@@ -15,8 +15,8 @@
 // - a listing taken after the view shows the application with the same state and updatedAt.
 // A view is never a reason to write: a plan made from one that wants to act is made again from a
 // fresh read (reconciler.ts).
-import type { ApplicationListing, ListedApplication } from '../aws/application-listing.js';
-import type { ApplicationState, AwsApplication } from '../aws/port.js';
+import type { ApplicationListing, ListedApplication } from '../../aws/application-listing.js';
+import type { ApplicationState, AwsApplication } from '../../aws/port.js';
 
 /** Why an application is read rather than planned from its last view. */
 export type ReadReason =

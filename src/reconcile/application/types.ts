@@ -1,9 +1,9 @@
 // The shapes a plan is made of: what the planner is given and what it answers.
-import type { ApplicationFields, EmrServerlessApplication, Status } from '../api/schema.js';
-import type { AwsApplication, CreateApplicationInput, KeyFacts } from '../aws/port.js';
-import type { OwnershipOptions } from './ownership.js';
-import type { NamespacePolicies } from './policies.js';
-import type { RecordedEvent } from './ports.js';
+import type { ApplicationFields, EmrServerlessApplication, Status } from '../../api/schema.js';
+import type { AwsApplication, CreateApplicationInput, KeyFacts } from '../../aws/port.js';
+import type { PlanOptions } from '../options.js';
+import type { NamespacePolicies } from '../policies.js';
+import type { RecordedEvent } from '../ports.js';
 
 export type Action = (
   | { kind: 'AddFinalizer' }
@@ -19,23 +19,6 @@ export type Action = (
   /** Recorded once the action has succeeded. */
   events?: RecordedEvent[];
 };
-
-export interface PlanOptions {
-  /** The operator's region, for resources that name none. */
-  defaultRegion: string;
-  verifyKeys: boolean;
-  resyncPeriodMs: number;
-  /** Cluster identity and where adoption is allowed; default: no cluster tag, adoption nowhere. */
-  ownership?: OwnershipOptions;
-  /** `run --require-namespace-policy`: refuse namespaces no EmrServerlessPolicy selects (default false). */
-  requireNamespacePolicy?: boolean;
-  /**
-   * How long a new application or job run may be missing from its listing (default
-   * LISTING_LAG_MS, absence.ts): a deletion that found nothing by searching waits this long and
-   * searches again before it releases the finalizer.
-   */
-  listingLagMs?: number;
-}
 
 export interface Observed {
   /** The application: undefined when there was nothing to look up, null when it was not found. */
@@ -71,3 +54,5 @@ export interface Plan {
   /** The policies that refuse the resource (Stalled PolicyViolation); absent when none does. */
   refusedBy?: string[];
 }
+
+export type { PlanOptions };

@@ -1,10 +1,10 @@
 // Carries out a plan's actions in order. It decides nothing: a failure stops the sequence and
 // is thrown to the reconciler, which turns it into status.
-import type { EmrServerlessApplication } from '../api/schema.js';
-import type { AwsApplication, AwsPort } from '../aws/port.js';
-import { type ClaimLocks, claimApplication } from './ownership.js';
+import type { EmrServerlessApplication } from '../../api/schema.js';
+import type { AwsApplication, AwsPort } from '../../aws/port.js';
+import { type ClaimLocks, claimApplication } from '../ownership.js';
+import { assertMayWrite, type EventRecorder, type ResourceWriter, type WriteGuard } from '../ports.js';
 import type { Action } from './planner.js';
-import { assertMayWrite, type EventRecorder, type ResourceWriter, type WriteGuard } from './ports.js';
 
 export interface Execution {
   /** The resource after Kubernetes writes (a new resourceVersion after a finalizer is added). */

@@ -5,22 +5,26 @@
 // this resource act on it), changes.ts (what to send), keys.ts (may this key be sent),
 // outcome.ts (the status builder), failures.ts (a failed call's status), policies.ts (what the
 // namespace's EmrServerlessPolicies refuse).
-import { OWNER_UID_TAG, PLURAL } from '../api/constants.js';
-import { nullFields, nullValueMessage } from '../api/nulls.js';
+import { OWNER_UID_TAG, PLURAL } from '../../api/constants.js';
+import { nullFields, nullValueMessage } from '../../api/nulls.js';
 import {
   type ApplicationFieldName,
   type ApplicationFields,
   Spec,
   type UpdateAttempts,
-} from '../api/schema.js';
-import type { AwsApplication } from '../aws/port.js';
-import { confirmAbsence, LISTING_LAG_MS, seconds } from './absence.js';
+} from '../../api/schema.js';
+import type { AwsApplication } from '../../aws/port.js';
+import { confirmAbsence, LISTING_LAG_MS, seconds } from '../absence.js';
+import { ensureFinalizer, hasFinalizer } from '../finalizers.js';
+import { accountConflict, applicationIdOf, bindingConflict, regionOf, spec_ } from '../identity.js';
+import { keyCheck } from '../keys.js';
+import { invalidSpecMessage, normal } from '../outcome-base.js';
+import { NO_ADOPTION, ownershipTags } from '../ownership.js';
+import { policyRefusal } from '../policies.js';
 import {
   acceptedWhileStarted,
   createAction,
-  ensureFinalizer,
   fieldChanges,
-  hasFinalizer,
   immutableConflict,
   list,
   pick,
@@ -29,15 +33,11 @@ import {
 } from './changes.js';
 import { deletionScope, planOwnership } from './claims.js';
 import { convergenceGuard } from './convergence.js';
-import { accountConflict, applicationIdOf, bindingConflict, regionOf, spec_ } from './identity.js';
-import { keyCheck } from './keys.js';
-import { invalidSpecMessage, normal, Outcome, TRANSITION_POLL_MAX_MS } from './outcome.js';
-import { NO_ADOPTION, ownershipTags } from './ownership.js';
-import { policyRefusal } from './policies.js';
+import { Outcome, TRANSITION_POLL_MAX_MS } from './outcome.js';
 import type { Action, Plan, PlanInput } from './types.js';
 
-export { planFailure } from './failures.js';
-export { applicationIdOf, mayOwnUnrecordedApplication, regionOf } from './identity.js';
+export { planFailure } from '../failures.js';
+export { applicationIdOf, mayOwnUnrecordedApplication, regionOf } from '../identity.js';
 export type { Action, Observed, Plan, PlanInput, PlanOptions } from './types.js';
 
 export function plan(input: PlanInput): Plan {

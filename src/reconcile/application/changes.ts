@@ -1,6 +1,5 @@
 // What to send to AWS: the create input, the fields that differ, the tag changes, and the
 // events that say what each write did.
-import { FINALIZER } from '../api/constants.js';
 import {
   APPLICATION_FIELD_NAMES,
   type ApplicationFieldName,
@@ -9,25 +8,13 @@ import {
   type EmrServerlessApplication,
   type Spec,
   STARTED_UPDATABLE_FIELDS,
-} from '../api/schema.js';
-import type { AwsApplication } from '../aws/port.js';
-import { covers, encryptionIntent, sameEncryption, sameStringMap } from './compare.js';
-import { normal } from './outcome.js';
-import { withoutOperatorTags } from './ownership.js';
-import type { RecordedEvent } from './ports.js';
+} from '../../api/schema.js';
+import type { AwsApplication } from '../../aws/port.js';
+import { covers, encryptionIntent, sameEncryption, sameStringMap } from '../compare.js';
+import { normal } from '../outcome-base.js';
+import { withoutOperatorTags } from '../ownership.js';
+import type { RecordedEvent } from '../ports.js';
 import type { Action } from './types.js';
-
-/** Whether the resource (of any kind) carries the operator's finalizer. */
-export function hasFinalizer(resource: { metadata: { finalizers?: string[] } }): boolean {
-  return (resource.metadata.finalizers ?? []).includes(FINALIZER);
-}
-
-/** Adds the operator's finalizer first when the resource (of any kind) lacks it. */
-export function ensureFinalizer(resource: {
-  metadata: { finalizers?: string[] };
-}): { kind: 'AddFinalizer' }[] {
-  return hasFinalizer(resource) ? [] : [{ kind: 'AddFinalizer' }];
-}
 
 export function createAction(
   resource: EmrServerlessApplication,

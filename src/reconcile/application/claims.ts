@@ -1,9 +1,9 @@
 // The ownership part of a plan: may this resource act on the application it found, and what
 // claim does it still have to make. Pure, like the rest of the planner.
-import type { AwsApplication } from '../aws/port.js';
-import { ensureFinalizer } from './changes.js';
-import { bindingOf, originOf, spec_ } from './identity.js';
-import { normal, type Outcome } from './outcome.js';
+import type { AwsApplication } from '../../aws/port.js';
+import { ensureFinalizer } from '../finalizers.js';
+import { bindingOf, originOf, spec_ } from '../identity.js';
+import { normal } from '../outcome-base.js';
 import {
   adoptionAllowed,
   adoptionNotAllowedMessage,
@@ -13,7 +13,8 @@ import {
   NO_ADOPTION,
   type OwnershipOptions,
   ownershipTags,
-} from './ownership.js';
+} from '../ownership.js';
+import type { Outcome } from './outcome.js';
 import type { Action, Plan, PlanInput } from './types.js';
 
 const ownershipOptions = (input: PlanInput): OwnershipOptions => input.options.ownership ?? NO_ADOPTION;

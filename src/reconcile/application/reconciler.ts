@@ -2,12 +2,24 @@
 // the status, only when it differs from what the API server holds. Intents a step depends on are
 // written before the step (write-ahead.ts); no write starts once the write guard says no.
 import type { Logger } from 'pino';
-import type { EmrServerlessApplication, Spec, Status } from '../api/schema.js';
-import { KMS_KEY_ARN_PATTERN } from '../api/schema.js';
-import type { AwsScope } from '../aws/access.js';
-import type { ApplicationListing, ApplicationListings } from '../aws/application-listing.js';
-import { type AwsApplication, AwsError } from '../aws/port.js';
-import { jsonEqual } from './compare.js';
+import type { EmrServerlessApplication, Spec, Status } from '../../api/schema.js';
+import { KMS_KEY_ARN_PATTERN } from '../../api/schema.js';
+import type { AwsScope } from '../../aws/access.js';
+import type { ApplicationListing, ApplicationListings } from '../../aws/application-listing.js';
+import { type AwsApplication, AwsError } from '../../aws/port.js';
+import { jsonEqual } from '../compare.js';
+import { EventBatch } from '../event-batch.js';
+import { failureOf } from '../failures.js';
+import { actingAccount, bindingOf, boundAccountOf } from '../identity.js';
+import { ClaimLocks } from '../ownership.js';
+import type { NamespacePolicies, PolicySource } from '../policies.js';
+import {
+  assertMayWrite,
+  type EventRecorder,
+  type ReconcileResult,
+  type ResourceWriter,
+  type WriteGuard,
+} from '../ports.js';
 import {
   LastSeen,
   movedReason,
@@ -17,11 +29,7 @@ import {
   type SeenApplication,
   waitForListing,
 } from './drift.js';
-import { EventBatch } from './event-batch.js';
 import { execute } from './executor.js';
-import { failureOf } from './failures.js';
-import { actingAccount, bindingOf, boundAccountOf } from './identity.js';
-import { ClaimLocks } from './ownership.js';
 import {
   applicationIdOf,
   mayOwnUnrecordedApplication,
@@ -32,14 +40,6 @@ import {
   planFailure,
   regionOf,
 } from './planner.js';
-import type { NamespacePolicies, PolicySource } from './policies.js';
-import {
-  assertMayWrite,
-  type EventRecorder,
-  type ReconcileResult,
-  type ResourceWriter,
-  type WriteGuard,
-} from './ports.js';
 import { type Intents, intentsAfterFailure, intentsDiffer, intentsOf, withIntents } from './write-ahead.js';
 
 export interface ReconcilerDeps {
