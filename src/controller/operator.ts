@@ -7,7 +7,7 @@ import { JOB_RUN_KIND, KIND } from '../api/constants.js';
 import { AwsAccess } from '../aws/access.js';
 import type { AwsClients } from '../aws/index.js';
 import type { KubeClient } from '../kube/client.js';
-import { Reconciler } from '../reconcile/application/reconciler.js';
+import { ApplicationReconciler } from '../reconcile/application/reconciler.js';
 import { JobRunReconciler } from '../reconcile/jobrun/reconciler.js';
 import { ClaimLocks, NO_ADOPTION, type OwnershipOptions } from '../reconcile/ownership.js';
 import { KubeEventRecorder } from './events.js';
@@ -123,7 +123,7 @@ export function createOperator(o: OperatorOptions): Operator {
     controllers: [
       applicationController(
         ({ logger, mayWrite, enqueue }) =>
-          new Reconciler({
+          new ApplicationReconciler({
             aws: access,
             writer,
             events,

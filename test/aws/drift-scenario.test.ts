@@ -13,7 +13,7 @@ import {
   EmulatorControl,
   startEmulator,
 } from '../../src/emulator/index.js';
-import { Reconciler } from '../../src/reconcile/application/reconciler.js';
+import { ApplicationReconciler } from '../../src/reconcile/application/reconciler.js';
 import { Store } from './resource-store.js';
 
 const REGION = 'eu-west-1';
@@ -43,7 +43,7 @@ describe('list drift detection', () => {
   });
 
   function reconcilerFor(requeued: string[] = []) {
-    return new Reconciler({
+    return new ApplicationReconciler({
       aws: operatorIdentity(clients),
       writer: {
         addFinalizer: (o) => storeOf(o).addFinalizer(o),
@@ -66,7 +66,7 @@ describe('list drift detection', () => {
   }
 
   /** Reconciles until Ready (the operator would then wait for the resync). */
-  async function converge(reconciler: Reconciler, store: Store) {
+  async function converge(reconciler: ApplicationReconciler, store: Store) {
     for (let i = 0; i < 50; i++) {
       await reconciler.reconcile(store.obj);
       if (store.obj.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True') return;
@@ -79,13 +79,13 @@ describe('list drift detection', () => {
    * A resync: half a resync period after the last look (sooner is a poll, which reads rather than
    * waits for a listing), one reconcile.
    */
-  async function resync(reconciler: Reconciler, store: Store) {
+  async function resync(reconciler: ApplicationReconciler, store: Store) {
     await new Promise((r) => setTimeout(r, RESYNC_MS / 2));
     await reconciler.reconcile(store.obj);
   }
 
   /** The operations one resync sends. */
-  async function callsOf(reconciler: Reconciler, store: Store) {
+  async function callsOf(reconciler: ApplicationReconciler, store: Store) {
     const mark = (await control.calls()).length;
     await resync(reconciler, store);
     return (await control.calls()).slice(mark).map((c) => c.operation);

@@ -12,7 +12,7 @@ import {
   EmulatorControl,
   startEmulator,
 } from '../../src/emulator/index.js';
-import { Reconciler } from '../../src/reconcile/application/reconciler.js';
+import { ApplicationReconciler } from '../../src/reconcile/application/reconciler.js';
 import { type RecordedEvent, type ResourceWriter, WritesStoppedError } from '../../src/reconcile/ports.js';
 import { Store } from './resource-store.js';
 
@@ -34,7 +34,7 @@ describe('a scripted scenario through planner, executor and the real SDK', () =>
   });
 
   function reconcilerFor(store: Store, mayWrite?: () => boolean) {
-    return new Reconciler({
+    return new ApplicationReconciler({
       ...(mayWrite && { mayWrite }),
       aws: operatorIdentity(clients, { ttlMs: 0, negativeTtlMs: 0 }),
       writer: store,
@@ -170,7 +170,7 @@ describe('a scripted scenario through planner, executor and the real SDK', () =>
       applyStatus: async () => undefined,
     };
     const mark = (await control.calls()).length;
-    await new Reconciler({
+    await new ApplicationReconciler({
       aws: operatorIdentity(clients),
       writer: lost,
       events: { record: () => {} },

@@ -11,7 +11,7 @@ import {
   EmulatorControl,
   startEmulator,
 } from '../../src/emulator/index.js';
-import { Reconciler } from '../../src/reconcile/application/reconciler.js';
+import { ApplicationReconciler } from '../../src/reconcile/application/reconciler.js';
 import type { NamespacePolicies } from '../../src/reconcile/policies.js';
 import { Store } from '../aws/resource-store.js';
 
@@ -37,7 +37,7 @@ describe('the application reconciler under namespace policies', () => {
 
   function reconcilerFor(store: Store, current: { policies: NamespacePolicies }, refusals: string[][]) {
     let lookups = 0;
-    const reconciler = new Reconciler({
+    const reconciler = new ApplicationReconciler({
       aws: operatorIdentity(clients, { ttlMs: 0, negativeTtlMs: 0 }),
       writer: store,
       events: { record: () => undefined },

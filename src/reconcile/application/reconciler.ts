@@ -1,25 +1,20 @@
-// One reconcile of one resource: observe, plan, execute, repeat while the plan acts, then write
-// the status, only when it differs from what the API server holds. Intents a step depends on are
-// written before the step (write-ahead.ts); no write starts once the write guard says no.
+// The application kind, as the reconcile skeleton (../kind-reconciler.ts) drives it: what it
+// observes (the application, read or, under list drift detection, a view the listing shows
+// unmoved; the declared key; the acting account), the pure planner (planner.ts), its actions,
+// and what a reconcile leaves for the next (drift.ts) and for metrics.
 import type { Logger } from 'pino';
 import type { EmrServerlessApplication, Spec, Status } from '../../api/schema.js';
 import { KMS_KEY_ARN_PATTERN } from '../../api/schema.js';
 import type { AwsScope } from '../../aws/access.js';
 import type { ApplicationListing, ApplicationListings } from '../../aws/application-listing.js';
 import { type AwsApplication, AwsError } from '../../aws/port.js';
-import { jsonEqual } from '../compare.js';
-import { EventBatch } from '../event-batch.js';
 import { failureOf } from '../failures.js';
 import { actingAccount, bindingOf, boundAccountOf } from '../identity.js';
-import { ClaimLocks } from '../ownership.js';
+import type { Ending, ReconcileKind } from '../kind.js';
+import { KindReconciler } from '../kind-reconciler.js';
+import { ClaimLocks, claimApplication } from '../ownership.js';
 import type { NamespacePolicies, PolicySource } from '../policies.js';
-import {
-  assertMayWrite,
-  type EventRecorder,
-  type ReconcileResult,
-  type ResourceWriter,
-  type WriteGuard,
-} from '../ports.js';
+import type { EventRecorder, ResourceWriter, WriteGuard } from '../ports.js';
 import {
   LastSeen,
   movedReason,
@@ -29,20 +24,19 @@ import {
   type SeenApplication,
   waitForListing,
 } from './drift.js';
-import { execute } from './executor.js';
 import {
+  type Action,
   applicationIdOf,
   mayOwnUnrecordedApplication,
   type Observed,
   type Plan,
   type PlanOptions,
   plan,
-  planFailure,
   regionOf,
 } from './planner.js';
-import { type Intents, intentsAfterFailure, intentsDiffer, intentsOf, withIntents } from './write-ahead.js';
+import { intentsAfterFailure, intentsDiffer, intentsOf, withIntents } from './write-ahead.js';
 
-export interface ReconcilerDeps {
+export interface ApplicationReconcilerDeps {
   /** AWS as the resource's namespace reaches it (its role, or the operator's identity): AwsAccess. */
   aws: {
     scopeFor(namespace: string, region: (namespaceRegion: string | undefined) => string): Promise<AwsScope>;
@@ -79,10 +73,45 @@ type Sighting =
   | { source: 'carried' }
   | { source: 'reused'; seen: SeenApplication; listing: ApplicationListing };
 
+/** What one reconcile of an application knows; a step's actions keep `view` current. */
+interface ApplicationContext {
+  scope: AwsScope;
+  /** The plan options, with the namespace's region as the default region. */
+  options: PlanOptions;
+  policies: NamespacePolicies | undefined;
+  /** The application the current step's plan saw, and how it was obtained. */
+  observed: AwsApplication | undefined;
+  sighting: Sighting | undefined;
+  /** The application as the step's actions left it; undefined once an action made it stale. */
+  view: AwsApplication | undefined;
+  /** What CreateApplication answered in this step. */
+  created: { applicationId: string; arn: string } | undefined;
+}
+
 /** Enough steps for add-finalizer+create, then an update that a read showed, then a restart. */
 const MAX_STEPS = 4;
 
-export class Reconciler {
+export class ApplicationReconciler extends KindReconciler<
+  EmrServerlessApplication,
+  Status,
+  Action,
+  Plan,
+  ApplicationContext
+> {
+  constructor(deps: ApplicationReconcilerDeps) {
+    super(new ApplicationKind(deps), { ...deps, resyncPeriodMs: deps.options.resyncPeriodMs });
+  }
+}
+
+class ApplicationKind
+  implements ReconcileKind<EmrServerlessApplication, Status, Action, Plan, ApplicationContext>
+{
+  readonly maxSteps = MAX_STEPS;
+  readonly intents = {
+    differ: intentsDiffer,
+    afterFailure: (planned: Status, before: Status, refusedOutright: boolean) =>
+      intentsAfterFailure(planned, intentsOf(before), refusedOutright),
+  };
   private readonly now: () => Date;
   private readonly claims: ClaimLocks;
   private readonly seen = new LastSeen<ApplicationListings>();
@@ -91,129 +120,132 @@ export class Reconciler {
   /** Listing failures already logged (each once, not once per resource). */
   private readonly loggedFailures = new WeakSet<object>();
 
-  constructor(private readonly deps: ReconcilerDeps) {
+  constructor(private readonly deps: ApplicationReconcilerDeps) {
     this.now = deps.now ?? (() => new Date());
     this.claims = deps.claims ?? new ClaimLocks();
   }
 
-  async reconcile(original: EmrServerlessApplication): Promise<ReconcileResult> {
-    const { writer } = this.deps;
+  logContext(resource: EmrServerlessApplication): Record<string, unknown> {
+    return { applicationId: applicationIdOf(resource) };
+  }
+
+  async begin(resource: EmrServerlessApplication): Promise<ApplicationContext> {
     let options = this.deps.options;
-    const resourceKey = `${original.metadata.namespace}/${original.metadata.name}`;
-    const log = this.deps.logger.child({ resource: resourceKey, applicationId: applicationIdOf(original) });
-    const events = new EventBatch();
+    const scope = await this.deps.aws.scopeFor(resource.metadata.namespace, (namespaceRegion) =>
+      regionOf(resource, namespaceRegion ?? options.defaultRegion),
+    );
+    // The namespace's region is the default of its resources.
+    if (scope.region) options = { ...options, defaultRegion: scope.region };
+    // Policies never hold up a deletion, so a deleting resource does not wait for them either.
+    const policies = resource.metadata.deletionTimestamp
+      ? undefined
+      : await this.deps.policies?.policiesFor(resource.metadata.namespace);
+    return {
+      scope,
+      options,
+      policies,
+      observed: undefined,
+      sighting: undefined,
+      view: undefined,
+      created: undefined,
+    };
+  }
 
-    let resource = original;
-    // The object as last written by this reconcile: every status write is conditional on its
-    // resourceVersion, so one planned from a stale cache cannot replace a newer status.
-    let latest = original;
-    let carried: AwsApplication | undefined;
-    let planned: Plan | undefined;
-    let scope: AwsScope | undefined;
-    let sighting: Sighting | undefined;
-    let app: AwsApplication | undefined;
-    // What the API server holds, as far as this reconcile knows.
-    let persisted = original.status ?? {};
-    // Set while a step executes: the intents held before it, restored if it fails.
-    let intentsBeforeStep: Intents | undefined;
-    try {
-      scope = await this.deps.aws.scopeFor(original.metadata.namespace, (namespaceRegion) =>
-        regionOf(original, namespaceRegion ?? options.defaultRegion),
-      );
-      // The namespace's region is the default of its resources.
-      if (scope.region) options = { ...options, defaultRegion: scope.region };
-      // Policies never hold up a deletion, so a deleting resource does not wait for them either.
-      const policies = original.metadata.deletionTimestamp
-        ? undefined
-        : await this.deps.policies?.policiesFor(original.metadata.namespace);
-      const port = scope.port;
-      for (let step = 0; step < MAX_STEPS; step++) {
-        const once = await this.planOnce(resource, scope, options, carried, policies, log);
-        planned = once.plan;
-        sighting = once.sighting;
-        app = once.app;
-        events.add(planned.events);
-        if (planned.actions.length === 0 || step === MAX_STEPS - 1) break;
-        log.info({ actions: planned.actions.map((a) => a.kind) }, 'acting');
-        intentsBeforeStep = intentsOf(resource.status);
-        const toPersist = planned.status;
-        // Just before the step's first AWS write (after any finalizer patch, which an earlier
-        // status write would make stale): its intents go to the API server.
-        const beforeAwsWrite = async (current: EmrServerlessApplication): Promise<string | undefined> => {
-          if (!intentsDiffer(toPersist, persisted)) return undefined;
-          const resourceVersion = await this.writeStatus(current, toPersist, log, persisted);
-          persisted = toPersist;
-          log.info({ intents: intentsOf(toPersist) }, 'intents written ahead');
-          return resourceVersion;
-        };
-        // The application as this step saw it: actions that leave it valid (a finalizer, tags)
-        // carry it to the next step, which then needs no second GetApplication.
-        const done = await execute(
-          planned.actions,
-          resource,
-          {
-            port,
-            writer,
-            events,
-            claims: this.claims,
-            mayWrite: this.deps.mayWrite,
-            beforeAwsWrite,
-            written: (current) => {
-              latest = current;
-            },
-          },
-          once.app,
-        );
-        intentsBeforeStep = undefined;
-        if (done.released) {
-          if (app) this.seen.forget(scope.applications, app.applicationId);
-          events.flush(this.deps.events, done.resource);
-          log.info('finalizer removed');
-          return {};
-        }
-        carried = done.app;
-        // The next step sees what this one learned and the intents it planned; the persisted
-        // conditions stay the base for transition times.
-        resource = {
-          ...done.resource,
-          status: withIntents(
-            {
-              ...persisted,
-              applicationId: done.created?.applicationId ?? planned.status.applicationId,
-              arn: done.created?.arn ?? planned.status.arn,
-              origin: planned.status.origin,
-            },
-            intentsOf(planned.status),
-          ),
-        };
+  async plan(resource: EmrServerlessApplication, context: ApplicationContext, log: Logger): Promise<Plan> {
+    const once = await this.planOnce(
+      resource,
+      context.scope,
+      context.options,
+      context.view,
+      context.policies,
+      log,
+    );
+    context.observed = once.app;
+    context.sighting = once.sighting;
+    context.view = once.app;
+    context.created = undefined;
+    return once.plan;
+  }
+
+  async act(action: Action, _resource: EmrServerlessApplication, context: ApplicationContext): Promise<void> {
+    const { port } = context.scope;
+    const view = context.view;
+    switch (action.kind) {
+      case 'CreateApplication':
+        context.created = await port.createApplication(action.input);
+        context.view = undefined;
+        return;
+      case 'UpdateApplication': {
+        const updated = await port.updateApplication(action.applicationId, action.changes);
+        // UpdateApplication cannot change tags, and whether its answer carries them is undocumented.
+        context.view = view ? { ...updated, tags: view.tags } : updated;
+        return;
       }
-    } catch (err) {
-      // Whatever a failed step did or did not change, the next look reads the application.
-      if (scope && app) this.seen.forget(scope.applications, app.applicationId);
-      if (!(err instanceof AwsError)) throw err;
-      const base =
-        planned && intentsBeforeStep
-          ? intentsAfterFailure(planned.status, intentsBeforeStep, err.kind !== 'transient')
-          : planned?.status;
-      const failed = failureOf(err);
-      log.warn({ err: failed }, 'AWS call failed');
-      const failure = planFailure({ resource, options, now: this.now() }, base, failed);
-      events.add(failure.events);
-      events.flush(this.deps.events, resource);
-      await this.writeStatus(latest, failure.status, log, persisted);
-      this.deps.onStatus?.(resourceKey, failure.status);
-      if (failure.backoff) throw err;
-      return { requeueAfterMs: failure.requeueAfterMs };
+      case 'TagApplication':
+        await port.tagApplication(action.arn, action.tags);
+        if (view) context.view = { ...view, tags: { ...view.tags, ...action.tags } };
+        return;
+      case 'UntagApplication':
+        await port.untagApplication(action.arn, action.tagKeys);
+        if (view) context.view = { ...view, tags: withoutKeys(view.tags, action.tagKeys) };
+        return;
+      case 'ClaimApplication':
+        // The application as read after the claim: the next plan binds only if it names us.
+        context.view = await claimApplication(port, this.claims, action);
+        return;
+      case 'StartApplication':
+        await port.startApplication(action.applicationId);
+        context.view = undefined;
+        return;
+      case 'StopApplication':
+        await port.stopApplication(action.applicationId);
+        context.view = undefined;
+        return;
+      case 'DeleteApplication':
+        await port.deleteApplication(action.applicationId);
+        context.view = undefined;
+        return;
+      case 'AddFinalizer':
+      case 'RemoveFinalizer':
+        return;
     }
+  }
 
-    const final = planned!;
-    this.remember(scope!, resourceKey, resource, app, sighting);
-    events.flush(this.deps.events, resource);
-    await this.writeStatus(latest, final.status, log, persisted);
+  /**
+   * The next step sees what this one learned (the view the actions left, so it needs no second
+   * GetApplication) and the intents it planned; the persisted conditions stay the base for
+   * transition times.
+   */
+  next(after: EmrServerlessApplication, planned: Plan, context: ApplicationContext, persisted: Status) {
+    return {
+      ...after,
+      status: withIntents(
+        {
+          ...persisted,
+          applicationId: context.created?.applicationId ?? planned.status.applicationId,
+          arn: context.created?.arn ?? planned.status.arn,
+          origin: planned.status.origin,
+        },
+        intentsOf(planned.status),
+      ),
+    };
+  }
+
+  ended(ending: Ending<EmrServerlessApplication, Plan>, context: ApplicationContext | undefined): void {
+    if (ending.outcome !== 'done') {
+      // Whatever a failed step did or did not change, the next look reads the application.
+      if (context?.observed) this.seen.forget(context.scope.applications, context.observed.applicationId);
+      if (ending.outcome === 'failed' && ending.status) {
+        this.deps.onStatus?.(resourceKeyOf(ending.resource), ending.status as Status);
+      }
+      return;
+    }
+    const { resource, plan: final } = ending;
+    const resourceKey = resourceKeyOf(resource);
+    if (context) this.remember(context.scope, resourceKey, resource, context.observed, context.sighting);
     this.deps.onKeyHealth?.(resourceKey, keyHealthLabel(final.status));
     this.deps.onStatus?.(resourceKey, final.status);
     this.deps.onPolicyRefusals?.(resourceKey, final.refusedBy ?? []);
-    return { requeueAfterMs: final.requeueAfterMs };
   }
 
   private async planOnce(
@@ -401,20 +433,12 @@ export class Reconciler {
         return;
     }
   }
+}
 
-  private async writeStatus(
-    resource: EmrServerlessApplication,
-    status: Status,
-    log: Logger,
-    persisted: Status,
-  ): Promise<string | undefined> {
-    if (jsonEqual(status, persisted)) return undefined;
-    assertMayWrite(this.deps.mayWrite, 'a status update');
-    const resourceVersion = await this.deps.writer.applyStatus(resource, status);
-    const ready = status.conditions?.find((c) => c.type === 'Ready');
-    log.info({ state: status.state, ready: ready?.status, reason: ready?.reason }, 'status written');
-    return resourceVersion || undefined;
-  }
+const resourceKeyOf = (r: EmrServerlessApplication) => `${r.metadata.namespace}/${r.metadata.name}`;
+
+function withoutKeys(tags: Record<string, string>, keys: string[]): Record<string, string> {
+  return Object.fromEntries(Object.entries(tags).filter(([k]) => !keys.includes(k)));
 }
 
 function keyHealthLabel(status: Status): string | undefined {

@@ -1,25 +1,18 @@
-// One reconcile of one job run: observe (the referenced application from the cache, the run
-// from AWS only when it may have changed, the job-level key only before submission), plan,
-// execute, and write the status once, only when it differs from what the API server holds.
+// The job run kind, as the reconcile skeleton (../kind-reconciler.ts) drives it: it observes the
+// referenced application from the cache, the run from AWS only when it may have changed, the
+// job-level key only before submission; the planner (planner.ts) is pure.
 import type { Logger } from 'pino';
 import { JOB_RUN_PLURAL, PLURAL } from '../../api/constants.js';
 import type { EmrServerlessJobRun, JobRunStatus } from '../../api/jobrun-schema.js';
 import type { EmrServerlessApplication } from '../../api/schema.js';
 import type { AwsScope } from '../../aws/access.js';
-import { AwsError, type AwsJobRun, type AwsPort } from '../../aws/port.js';
-import type { PlanOptions } from '../application/types.js';
-import { jsonEqual } from '../compare.js';
-import { EventBatch } from '../event-batch.js';
-import { failureOf, planFailure } from '../failures.js';
+import type { AwsJobRun, AwsPort } from '../../aws/port.js';
 import { actingAccount } from '../identity.js';
+import type { Ending, ReconcileKind } from '../kind.js';
+import { KindReconciler } from '../kind-reconciler.js';
+import type { PlanOptions } from '../options.js';
 import type { NamespacePolicies, PolicySource } from '../policies.js';
-import {
-  assertMayWrite,
-  type EventRecorder,
-  type ReconcileResult,
-  type ResourceWriter,
-  type WriteGuard,
-} from '../ports.js';
+import type { EventRecorder, ResourceWriter, WriteGuard } from '../ports.js';
 import {
   CREATED_AT_SLACK_MS,
   isFinal,
@@ -58,77 +51,100 @@ export interface JobRunReconcilerDeps {
   onPolicyRefusals?: (resourceKey: string, policies: readonly string[]) => void;
 }
 
+/** What one reconcile of a job run knows. */
+interface JobRunContext {
+  policies: NamespacePolicies | undefined;
+  /** What StartJobRun answered in this step. */
+  started: { jobRunId: string; arn: string } | undefined;
+}
+
 /** Enough for add-finalizer+StartJobRun, then one look at the run it started. */
 const MAX_STEPS = 2;
 
-export class JobRunReconciler {
+export class JobRunReconciler extends KindReconciler<
+  EmrServerlessJobRun,
+  JobRunStatus,
+  JobRunAction,
+  JobRunPlan,
+  JobRunContext
+> {
+  constructor(deps: JobRunReconcilerDeps) {
+    super(new JobRunKind(deps), { ...deps, resyncPeriodMs: deps.options.resyncPeriodMs });
+  }
+}
+
+class JobRunKind
+  implements ReconcileKind<EmrServerlessJobRun, JobRunStatus, JobRunAction, JobRunPlan, JobRunContext>
+{
+  readonly maxSteps = MAX_STEPS;
   private readonly now: () => Date;
 
   constructor(private readonly deps: JobRunReconcilerDeps) {
     this.now = deps.now ?? (() => new Date());
   }
 
-  async reconcile(original: EmrServerlessJobRun): Promise<ReconcileResult> {
-    const { namespace, name } = original.metadata;
-    const log = this.deps.logger.child({ resource: `${namespace}/${name}`, kind: original.kind });
-    const events = new EventBatch();
-    let resource = original;
-    // The object as last written: status writes are conditional on its resourceVersion.
-    let latest = original;
-    let planned: JobRunPlan | undefined;
-    try {
-      // Only a submission is checked against the policies: a submitted run, or a deletion, is not.
-      const policies =
-        original.metadata.deletionTimestamp || original.status?.jobRunId
-          ? undefined
-          : await this.deps.policies?.policiesFor(namespace);
-      for (let step = 0; step < MAX_STEPS; step++) {
-        planned = planJobRun({
-          resource,
-          observed: await this.observe(resource, policies),
-          options: this.deps.options,
-          now: this.now(),
-        });
-        events.add(planned.events);
-        if (planned.actions.length === 0 || step === MAX_STEPS - 1) break;
-        log.info({ actions: planned.actions.map((a) => a.kind) }, 'acting');
-        const done = await this.execute(planned.actions, resource, events, (current) => {
-          latest = current;
-        });
-        if (done.released) {
-          events.flush(this.deps.events, done.resource);
-          log.info('finalizer removed');
-          return {};
-        }
-        if (!done.started) break;
-        // Record where the run went, with which key, and what StartJobRun answered, then look at
-        // the run once; the persisted conditions stay the base for transition times.
-        const { applicationId, region, account, diskEncryption } = planned.status;
-        resource = {
-          ...done.resource,
-          status: { ...resource.status, applicationId, region, account, diskEncryption, ...done.started },
-        };
-      }
-    } catch (err) {
-      if (!(err instanceof AwsError)) throw err;
-      const failed = failureOf(err);
-      log.warn({ err: failed }, 'AWS call failed');
-      const failure = planFailure(
-        { resource, options: this.deps.options, now: this.now() },
-        planned?.status,
-        failed,
-      );
-      events.add(failure.events);
-      events.flush(this.deps.events, resource);
-      await this.writeStatus(latest, original.status, failure.status, log);
-      if (failure.backoff) throw err;
-      return { requeueAfterMs: failure.requeueAfterMs };
+  async begin(resource: EmrServerlessJobRun): Promise<JobRunContext> {
+    // Only a submission is checked against the policies: a submitted run, or a deletion, is not.
+    const policies =
+      resource.metadata.deletionTimestamp || resource.status?.jobRunId
+        ? undefined
+        : await this.deps.policies?.policiesFor(resource.metadata.namespace);
+    return { policies, started: undefined };
+  }
+
+  async plan(resource: EmrServerlessJobRun, context: JobRunContext): Promise<JobRunPlan> {
+    context.started = undefined;
+    return planJobRun({
+      resource,
+      observed: await this.observe(resource, context.policies),
+      options: this.deps.options,
+      now: this.now(),
+    });
+  }
+
+  async act(action: JobRunAction, resource: EmrServerlessJobRun, context: JobRunContext): Promise<void> {
+    switch (action.kind) {
+      case 'StartJobRun':
+        context.started = await (await this.port(resource, action.region)).startJobRun(action.input);
+        return;
+      case 'CancelJobRun':
+        await (await this.port(resource, action.region)).cancelJobRun(action.applicationId, action.jobRunId);
+        return;
+      case 'DeleteResource':
+        await this.deps.writer.delete(resource);
+        return;
+      case 'AddFinalizer':
+      case 'RemoveFinalizer':
+        return;
     }
-    const final = planned!;
-    events.flush(this.deps.events, resource);
-    await this.writeStatus(latest, original.status, final.status, log);
-    this.deps.onPolicyRefusals?.(`${namespace}/${name}`, final.refusedBy ?? []);
-    return { requeueAfterMs: final.requeueAfterMs };
+  }
+
+  /**
+   * After a StartJobRun: record where the run went, with which key, and what StartJobRun
+   * answered, then look at the run once. Any other step ends the reconcile.
+   */
+  next(
+    after: EmrServerlessJobRun,
+    planned: JobRunPlan,
+    context: JobRunContext,
+    persisted: JobRunStatus,
+  ): EmrServerlessJobRun | undefined {
+    if (!context.started) return undefined;
+    const { applicationId, region, account, diskEncryption } = planned.status;
+    return {
+      ...after,
+      status: { ...persisted, applicationId, region, account, diskEncryption, ...context.started },
+    };
+  }
+
+  ended(ending: Ending<EmrServerlessJobRun, JobRunPlan>): void {
+    if (ending.outcome !== 'done') return;
+    const { namespace, name } = ending.resource.metadata;
+    this.deps.onPolicyRefusals?.(`${namespace}/${name}`, ending.plan.refusedBy ?? []);
+  }
+
+  describe(status: JobRunStatus): Record<string, unknown> {
+    return { jobRunId: status.jobRunId };
   }
 
   private async observe(
@@ -196,67 +212,6 @@ export class JobRunReconciler {
 
   private async port(resource: EmrServerlessJobRun, region: string): Promise<AwsPort> {
     return (await this.scope(resource, region)).port;
-  }
-
-  /** Carries out the actions in order; a failure stops the sequence and is thrown. */
-  private async execute(
-    actions: readonly JobRunAction[],
-    resource: EmrServerlessJobRun,
-    events: EventBatch,
-    written: (current: EmrServerlessJobRun) => void,
-  ): Promise<{
-    resource: EmrServerlessJobRun;
-    released: boolean;
-    started?: { jobRunId: string; arn: string };
-  }> {
-    const { writer } = this.deps;
-    let current = resource;
-    let started: { jobRunId: string; arn: string } | undefined;
-    let released = false;
-    for (const action of actions) {
-      assertMayWrite(this.deps.mayWrite, action.kind);
-      switch (action.kind) {
-        case 'AddFinalizer':
-          current = await writer.addFinalizer(current);
-          written(current);
-          break;
-        case 'RemoveFinalizer':
-          await writer.removeFinalizer(current);
-          released = true;
-          break;
-        case 'StartJobRun':
-          started = await (await this.port(resource, action.region)).startJobRun(action.input);
-          break;
-        case 'CancelJobRun':
-          await (await this.port(resource, action.region)).cancelJobRun(
-            action.applicationId,
-            action.jobRunId,
-          );
-          break;
-        case 'DeleteResource':
-          await writer.delete(current);
-          break;
-      }
-      events.add(action.events ?? []);
-    }
-    return { resource: current, released, ...(started && { started }) };
-  }
-
-  /** Writes `status` unless it equals what was read, on the resource's last written version. */
-  private async writeStatus(
-    resource: EmrServerlessJobRun,
-    read: JobRunStatus | undefined,
-    status: JobRunStatus,
-    log: Logger,
-  ): Promise<void> {
-    if (jsonEqual(status, read ?? {})) return;
-    assertMayWrite(this.deps.mayWrite, 'a status update');
-    await this.deps.writer.applyStatus(resource, status);
-    const ready = status.conditions?.find((c) => c.type === 'Ready');
-    log.info(
-      { state: status.state, jobRunId: status.jobRunId, ready: ready?.status, reason: ready?.reason },
-      'status written',
-    );
   }
 }
 
