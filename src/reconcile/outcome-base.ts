@@ -1,10 +1,91 @@
-// What every kind's status builder shares: event shapes, the polling curve, status as stored.
+// What every kind's status builder shares: the verdicts (Ready, Progressing, waiting, Stalled)
+// with their events and requeue delays, the polling curve, status as stored. A kind's builder
+// extends OutcomeBase with what it observed and how its status is made (`finish`).
 import type { Condition } from '../api/schema.js';
-import { findCondition } from './conditions.js';
+import { findCondition, type Verdict } from './conditions.js';
+import type { KindAction, KindPlan, KindStatus } from './kind.js';
 import type { RecordedEvent } from './ports.js';
+import type { ReasonOf } from './reasons.js';
 
 /** The shortest poll or stalled requeue, for every kind. */
 export const POLL_MIN_MS = 250;
+/** Slowest poll while waiting for something outside the operator's hands. */
+export const WAIT_POLL_MAX_MS = 60_000;
+
+export interface OutcomeInput<S extends KindStatus> {
+  resource: { metadata: { generation: number }; status?: S };
+  options: { resyncPeriodMs: number };
+  now: Date;
+}
+
+/** Collects a plan's actions and events; the terminal methods compute status and requeue once. */
+export abstract class OutcomeBase<S extends KindStatus, A extends KindAction, P extends KindPlan<A, S>> {
+  readonly actions: A[] = [];
+  readonly events: RecordedEvent[] = [];
+  /** The slowest poll while Progressing, when the caller names none. */
+  protected abstract readonly pollMaxMs: number;
+
+  constructor(protected readonly input: OutcomeInput<S>) {}
+
+  act(...actions: A[]): this {
+    this.actions.push(...actions);
+    return this;
+  }
+
+  /** A warning recorded when `isNew(previous status)` says it is news. */
+  warnOnce(event: Omit<RecordedEvent, 'type'> | undefined, isNew: (prev: S) => boolean): void {
+    if (event && isNew(this.input.resource.status ?? ({} as S)))
+      this.events.push({ type: 'Warning', ...event });
+  }
+
+  /** Progressing: at once after acting, else polled on the curve of pollDelay. */
+  progressing(reason: ReasonOf<'Progressing'>, message: string, pollMaxMs = this.pollMaxMs): P {
+    const { resource, now, options } = this.input;
+    const delay = this.actions.length
+      ? 0
+      : pollDelay(resource.status?.conditions, reason, now, Math.min(pollMaxMs, options.resyncPeriodMs));
+    return this.finish({ phase: 'Progressing', reason, message }, delay);
+  }
+
+  /** Progressing, looked at again after `delayMs` (within the polling bounds and the resync period). */
+  progressingFor(reason: ReasonOf<'Progressing'>, message: string, delayMs: number): P {
+    const delay = Math.max(POLL_MIN_MS, Math.min(delayMs, this.input.options.resyncPeriodMs));
+    return this.finish({ phase: 'Progressing', reason, message }, this.actions.length ? 0 : delay);
+  }
+
+  /** Waiting on something outside the operator's hands: announced once, polled slowly. */
+  waiting(reason: ReasonOf<'Progressing'>, message: string): P {
+    if (findCondition(this.input.resource.status?.conditions, 'Reconciling')?.reason !== reason) {
+      this.events.push(normal(reason, 'Wait', message));
+    }
+    return this.progressing(reason, message, WAIT_POLL_MAX_MS);
+  }
+
+  /**
+   * Stuck until the spec (or something outside) changes: a Warning on entering, looked at again
+   * after `retryInMs` (default: the resync period; never sooner than POLL_MIN_MS).
+   */
+  stalled(reason: ReasonOf<'Stalled'>, message: string, retryInMs = this.input.options.resyncPeriodMs): P {
+    this.events.push(...stalledEvents(this.input.resource.status?.conditions, reason, message));
+    return this.finish(
+      { phase: 'Stalled', reason, message },
+      Math.max(POLL_MIN_MS, Math.min(retryInMs, this.input.options.resyncPeriodMs)),
+    );
+  }
+
+  /** Nothing to do and nothing to say: the status stays as it is. */
+  untouched(): P {
+    return {
+      actions: [],
+      events: [],
+      status: this.input.resource.status ?? {},
+      requeueAfterMs: this.input.options.resyncPeriodMs,
+    } as unknown as P;
+  }
+
+  /** The plan for `verdict`: the kind's status, with conditions from the verdict. */
+  protected abstract finish(verdict: Verdict, requeueAfterMs: number): P;
+}
 
 /** The Warning said when a resource enters a Stalled reason; nothing while it stays in it. */
 export function stalledEvents(

@@ -3,21 +3,18 @@
 import type { DiskEncryptionStatus, KeyHealth, Spec, Status, UpdateAttempts } from '../../api/schema.js';
 import type { AwsApplication } from '../../aws/port.js';
 import { encryptionIntent } from '../compare.js';
-import { conditionsFor, findCondition, type Verdict } from '../conditions.js';
+import { conditionsFor, type Verdict } from '../conditions.js';
 import { accountOfArn, boundAccountOf, originOf, regionOf } from '../identity.js';
-import { normal, POLL_MIN_MS, pollDelay, stalledEvents, withoutUndefined } from '../outcome-base.js';
-import type { RecordedEvent } from '../ports.js';
-import type { ReasonOf } from '../reasons.js';
+import { OutcomeBase, withoutUndefined } from '../outcome-base.js';
 import type { Action, Plan, PlanInput } from './types.js';
 
 /** Polling bounds while AWS moves through a transitional state. */
 export const TRANSITION_POLL_MAX_MS = 10_000;
-const WAIT_POLL_MAX_MS = 60_000;
 
-/** Collects a plan's parts; the terminal methods compute status and requeue once. */
-export class Outcome {
-  readonly actions: Action[] = [];
-  readonly events: RecordedEvent[] = [];
+/** An application plan's parts; the verdicts are OutcomeBase's, the status is made here. */
+export class Outcome extends OutcomeBase<Status, Action, Plan> {
+  declare protected readonly input: PlanInput;
+  protected readonly pollMaxMs = TRANSITION_POLL_MAX_MS;
   private app?: AwsApplication;
   keyHealth?: KeyHealth;
   // Intents (see write-ahead.ts): carried over from status unless the plan changes them.
@@ -27,9 +24,10 @@ export class Outcome {
   deletionSearch: string | undefined;
 
   constructor(
-    private readonly input: PlanInput,
+    input: PlanInput,
     private readonly spec: Spec | undefined,
   ) {
+    super(input);
     this.restartAfterUpdate = input.resource.status?.restartAfterUpdate;
     this.updateAttempts = input.resource.status?.updateAttempts;
   }
@@ -37,16 +35,6 @@ export class Outcome {
   observe(app: AwsApplication): this {
     this.app = app;
     return this;
-  }
-
-  act(...actions: Action[]): this {
-    this.actions.push(...actions);
-    return this;
-  }
-
-  /** A warning recorded when `isNew(previous status)` says it is news. */
-  warnOnce(event: Omit<RecordedEvent, 'type'> | undefined, isNew: (prev: Status) => boolean): void {
-    if (event && isNew(this.input.resource.status ?? {})) this.events.push({ type: 'Warning', ...event });
   }
 
   ready(): Plan {
@@ -61,56 +49,11 @@ export class Outcome {
     );
   }
 
-  progressing(reason: ReasonOf<'Progressing'>, message: string, pollMaxMs = TRANSITION_POLL_MAX_MS): Plan {
-    return this.finish(
-      { phase: 'Progressing', reason, message },
-      this.actions.length ? 0 : this.pollDelay(reason, pollMaxMs),
-    );
-  }
-
-  /** Progressing, looked at again after `delayMs` (within the polling bounds and the resync period). */
-  progressingFor(reason: ReasonOf<'Progressing'>, message: string, delayMs: number): Plan {
-    const delay = Math.max(POLL_MIN_MS, Math.min(delayMs, this.input.options.resyncPeriodMs));
-    return this.finish({ phase: 'Progressing', reason, message }, this.actions.length ? 0 : delay);
-  }
-
-  /** Waiting on something outside the operator's hands: announced once, polled slowly. */
-  waiting(reason: ReasonOf<'Progressing'>, message: string): Plan {
-    if (findCondition(this.input.resource.status?.conditions, 'Reconciling')?.reason !== reason) {
-      this.events.push(normal(reason, 'Wait', message));
-    }
-    return this.progressing(reason, message, WAIT_POLL_MAX_MS);
-  }
-
-  /** Stuck until the spec changes; looked at again after `retryInMs` (default: the resync period). */
-  stalled(reason: ReasonOf<'Stalled'>, message: string, retryInMs = this.input.options.resyncPeriodMs): Plan {
-    this.events.push(...stalledEvents(this.input.resource.status?.conditions, reason, message));
-    return this.finish(
-      { phase: 'Stalled', reason, message },
-      Math.max(POLL_MIN_MS, Math.min(retryInMs, this.input.options.resyncPeriodMs)),
-    );
-  }
-
   need(what: 'activeJobRuns'): Plan {
     return { ...this.progressing('Observing', 'Looking up job runs.'), needs: what };
   }
 
-  /** Nothing to do and nothing to say: the status stays as it is. */
-  untouched(): Plan {
-    return {
-      actions: [],
-      events: [],
-      status: this.input.resource.status ?? {},
-      requeueAfterMs: this.input.options.resyncPeriodMs,
-    };
-  }
-
-  private pollDelay(reason: ReasonOf<'Progressing'>, maxMs: number): number {
-    const { resource, now, options } = this.input;
-    return pollDelay(resource.status?.conditions, reason, now, Math.min(maxMs, options.resyncPeriodMs));
-  }
-
-  private finish(verdict: Verdict, requeueAfterMs: number): Plan {
+  protected finish(verdict: Verdict, requeueAfterMs: number): Plan {
     const { resource, now } = this.input;
     const previous = resource.status ?? {};
     const app = this.app;

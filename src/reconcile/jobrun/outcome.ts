@@ -6,19 +6,18 @@ import type { DiskEncryptionConfiguration, DiskEncryptionStatus, KeyHealth } fro
 import { type AwsJobRun, FINAL_JOB_RUN_STATES } from '../../aws/port.js';
 import { encryptionIntent } from '../compare.js';
 import { conditionsFor, findCondition, type Verdict } from '../conditions.js';
-import { normal, POLL_MIN_MS, pollDelay, stalledEvents, withoutUndefined } from '../outcome-base.js';
+import { OutcomeBase, withoutUndefined } from '../outcome-base.js';
 import type { RecordedEvent } from '../ports.js';
 import type { ReasonOf } from '../reasons.js';
 import type { JobRunAction, JobRunPlan, JobRunPlanInput, JobRunTarget } from './types.js';
 
 /** Slowest poll while a run is not final (also bounded by the resync period). */
 export const RUN_POLL_MAX_MS = 5 * 60_000;
-/** Slowest poll while waiting for something outside the operator (the application). */
-const WAIT_POLL_MAX_MS = 60_000;
 
-export class JobRunOutcome {
-  readonly actions: JobRunAction[] = [];
-  readonly events: RecordedEvent[] = [];
+/** A job run plan's parts; the verdicts are OutcomeBase's, the status is made here. */
+export class JobRunOutcome extends OutcomeBase<JobRunStatus, JobRunAction, JobRunPlan> {
+  declare protected readonly input: JobRunPlanInput;
+  protected readonly pollMaxMs = RUN_POLL_MAX_MS;
   /** Health of the job-level key, when one is declared and was checked. */
   keyHealth?: KeyHealth;
   private run?: AwsJobRun;
@@ -30,9 +29,11 @@ export class JobRunOutcome {
   deletionSearch?: string;
 
   constructor(
-    private readonly input: JobRunPlanInput,
+    input: JobRunPlanInput,
     private readonly spec: JobRunSpec | undefined,
-  ) {}
+  ) {
+    super(input);
+  }
 
   observe(run: AwsJobRun): this {
     this.run = run;
@@ -51,16 +52,6 @@ export class JobRunOutcome {
     return this;
   }
 
-  act(...actions: JobRunAction[]): this {
-    this.actions.push(...actions);
-    return this;
-  }
-
-  /** A warning recorded when `isNew(previous status)` says it is news. */
-  warnOnce(event: Omit<RecordedEvent, 'type'> | undefined, isNew: (prev: JobRunStatus) => boolean): void {
-    if (event && isNew(this.input.resource.status ?? {})) this.events.push({ type: 'Warning', ...event });
-  }
-
   /** Announced once (an event when the reason is new). */
   announce(event: RecordedEvent, phase: 'Ready' | 'Reconciling' | 'Stalled' = 'Reconciling'): void {
     const type = phase === 'Reconciling' ? 'Reconciling' : phase;
@@ -76,46 +67,7 @@ export class JobRunOutcome {
     return this.finish({ phase: 'Ready', reason, message }, requeueAfterMs);
   }
 
-  progressing(reason: ReasonOf<'Progressing'>, message: string, pollMaxMs = RUN_POLL_MAX_MS): JobRunPlan {
-    const { resource, now, options } = this.input;
-    const delay = this.actions.length
-      ? 0
-      : pollDelay(resource.status?.conditions, reason, now, Math.min(pollMaxMs, options.resyncPeriodMs));
-    return this.finish({ phase: 'Progressing', reason, message }, delay);
-  }
-
-  /** Progressing, looked at again after `delayMs` (within the polling bounds and the resync period). */
-  progressingFor(reason: ReasonOf<'Progressing'>, message: string, delayMs: number): JobRunPlan {
-    const delay = Math.max(POLL_MIN_MS, Math.min(delayMs, this.input.options.resyncPeriodMs));
-    return this.finish({ phase: 'Progressing', reason, message }, this.actions.length ? 0 : delay);
-  }
-
-  /** Waiting on something outside the operator's hands: announced once, polled slowly. */
-  waiting(reason: ReasonOf<'Progressing'>, message: string): JobRunPlan {
-    this.announce(normal(reason, 'Wait', message));
-    return this.progressing(reason, message, WAIT_POLL_MAX_MS);
-  }
-
-  stalled(
-    reason: ReasonOf<'Stalled'>,
-    message: string,
-    requeueAfterMs = this.input.options.resyncPeriodMs,
-  ): JobRunPlan {
-    this.events.push(...stalledEvents(this.input.resource.status?.conditions, reason, message));
-    return this.finish({ phase: 'Stalled', reason, message }, requeueAfterMs);
-  }
-
-  /** Nothing to do and nothing to say: the status stays as it is. */
-  untouched(): JobRunPlan {
-    return {
-      actions: [],
-      events: [],
-      status: this.input.resource.status ?? {},
-      requeueAfterMs: this.input.options.resyncPeriodMs,
-    };
-  }
-
-  private finish(verdict: Verdict, requeueAfterMs: number): JobRunPlan {
+  protected finish(verdict: Verdict, requeueAfterMs: number): JobRunPlan {
     const { resource, now } = this.input;
     const previous = resource.status ?? {};
     const run = this.run;
