@@ -27,7 +27,6 @@ import {
 } from './controller.js';
 import { type RunningServer, startHealthServer, startMetricsServer } from './health.js';
 import { type KubeObject, objectKey } from './informer.js';
-import { APPLICATION_CONTROLLER } from './kinds.js';
 import { LeaderElector } from './leader.js';
 import type { OperatorMetrics } from './metrics.js';
 import type { ObjectCache } from './multi-namespace-informer.js';
@@ -221,10 +220,9 @@ export class Manager {
       if (this.metricsServer) this.servers.push(this.metricsServer);
       this.healthServer = await startHealthServer(
         this.options.healthAddr ?? '0',
-        // The application controller's check keeps its historical name.
         [
           ...this.controllers.map((c) => ({
-            name: c.name === APPLICATION_CONTROLLER ? 'informer' : `informer-${c.name}`,
+            name: `informer-${c.name}`,
             check: () => c.cacheProblem(),
           })),
           ...this.sharedCaches.map(({ name, cache }) => ({
