@@ -9,11 +9,14 @@
 // - An AWS failure becomes status (failures.ts); events announcing a state are said only after
 //   the status recording it is written.
 import type { Logger } from 'pino';
+import type { AwsScope } from '../aws/access.js';
 import { AwsError } from '../aws/port.js';
 import { jsonEqual } from './compare.js';
 import { EventBatch } from './event-batch.js';
 import { failureOf, planFailure } from './failures.js';
 import type { KindAction, KindPlan, KindResource, KindStatus, ReconcileKind } from './kind.js';
+import type { PlanOptions } from './options.js';
+import type { PolicySource } from './policies.js';
 import {
   assertMayWrite,
   type EventRecorder,
@@ -22,15 +25,23 @@ import {
   type WriteGuard,
 } from './ports.js';
 
-export interface SkeletonDeps<R extends KindResource<S>, S extends KindStatus> {
+/** What every kind's reconciler is given; a kind's own dependencies extend it. */
+export interface KindReconcilerDeps<R extends KindResource<S>, S extends KindStatus> {
+  /** AWS as the resource's namespace reaches it (its role, or the operator's identity): AwsAccess. */
+  aws: {
+    scopeFor(namespace: string, region: (namespaceRegion: string | undefined) => string): Promise<AwsScope>;
+  };
   writer: ResourceWriter<R, S>;
   events: EventRecorder;
   logger: Logger;
-  /** The resync period: the failure path's slowest retry. */
-  resyncPeriodMs: number;
+  options: PlanOptions;
   now?: () => Date;
   /** Checked before every write (AWS or Kubernetes); false once the leader lease is lost. */
   mayWrite?: WriteGuard;
+  /** The EmrServerlessPolicies governing a namespace (the policy cache); none are enforced without it. */
+  policies?: PolicySource;
+  /** Told which policies refuse the resource after each reconcile, none when it is allowed (metrics). */
+  onPolicyRefusals?: (resourceKey: string, policies: readonly string[]) => void;
 }
 
 export class KindReconciler<
@@ -44,7 +55,7 @@ export class KindReconciler<
 
   constructor(
     private readonly kind: ReconcileKind<R, S, A, P, C>,
-    private readonly deps: SkeletonDeps<R, S>,
+    private readonly deps: KindReconcilerDeps<R, S>,
   ) {
     this.now = deps.now ?? (() => new Date());
   }
@@ -98,11 +109,7 @@ export class KindReconciler<
           : planned?.status;
       const failed = failureOf(err);
       log.warn({ err: failed }, 'AWS call failed');
-      const failure = planFailure(
-        { resource, options: { resyncPeriodMs: this.deps.resyncPeriodMs }, now: this.now() },
-        base,
-        failed,
-      );
+      const failure = planFailure({ resource, options: this.deps.options, now: this.now() }, base, failed);
       events.announce(failure.events);
       await this.writeStatus(held, failure.status, log);
       events.flush(this.deps.events, held.object);

@@ -2,6 +2,7 @@
 // with their events and requeue delays, the polling curve, status as stored. A kind's builder
 // extends OutcomeBase with what it observed and how its status is made (`finish`).
 import type { Condition } from '../api/schema.js';
+import { confirmAbsence, seconds } from './absence.js';
 import { findCondition, type Verdict } from './conditions.js';
 import type { KindAction, KindPlan, KindStatus } from './kind.js';
 import type { RecordedEvent } from './ports.js';
@@ -11,6 +12,18 @@ import type { ReasonOf } from './reasons.js';
 export const POLL_MIN_MS = 250;
 /** Slowest poll while waiting for something outside the operator's hands. */
 export const WAIT_POLL_MAX_MS = 60_000;
+
+/** A search by name and owner tag that found nothing, as messages tell it. */
+export interface EmptySearch {
+  /** The search, e.g. "ListApplications by name x and tag …". */
+  searched: string;
+  /** What its confirmed absence means, e.g. "No application exists in AWS for this resource". */
+  none: string;
+  /** What it looked for, e.g. "application". */
+  noun: string;
+  /** The create whose lost answer it looked for, e.g. "CreateApplication". */
+  write: string;
+}
 
 export interface OutcomeInput<S extends KindStatus> {
   resource: { metadata: { generation: number }; status?: S };
@@ -22,6 +35,8 @@ export interface OutcomeInput<S extends KindStatus> {
 export abstract class OutcomeBase<S extends KindStatus, A extends KindAction, P extends KindPlan<A, S>> {
   readonly actions: A[] = [];
   readonly events: RecordedEvent[] = [];
+  /** A deletion's first empty search (absence.ts); set only by the plan that waits on it. */
+  deletionSearch: string | undefined;
   /** The slowest poll while Progressing, when the caller names none. */
   protected abstract readonly pollMaxMs: number;
 
@@ -70,6 +85,29 @@ export abstract class OutcomeBase<S extends KindStatus, A extends KindAction, P 
     return this.finish(
       { phase: 'Stalled', reason, message },
       Math.max(POLL_MIN_MS, Math.min(retryInMs, this.input.options.resyncPeriodMs)),
+    );
+  }
+
+  /**
+   * A deletion whose search for what it may have created (no id recorded) found nothing: the
+   * finalizer goes only once a second search, at least the listing lag after the first, finds
+   * nothing either (absence.ts); until then the first one's time is kept in status.deletionSearch.
+   */
+  searchedInVain(search: EmptySearch, lagMs: number, release: (reason: string, message: string) => P): P {
+    const { resource, now } = this.input;
+    const first = (resource.status as { deletionSearch?: string } | undefined)?.deletionSearch;
+    const absence = confirmAbsence(first, now, lagMs);
+    if (absence.confirmed) {
+      return release(
+        'Deleted',
+        `${search.none}: ${search.searched} found none, twice, at least ${seconds(lagMs)} apart.`,
+      );
+    }
+    this.deletionSearch = absence.firstEmptySearch;
+    return this.progressingFor(
+      'Deleting',
+      `${search.searched} found no ${search.noun} since ${absence.firstEmptySearch}. A ${search.write} whose answer was lost may not be listed yet: the finalizer stays until a search at least ${seconds(lagMs)} after that one finds none either (next in ${seconds(absence.retryInMs)}).`,
+      absence.retryInMs,
     );
   }
 

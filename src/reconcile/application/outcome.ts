@@ -20,8 +20,6 @@ export class Outcome extends OutcomeBase<Status, Action, Plan> {
   // Intents (see write-ahead.ts): carried over from status unless the plan changes them.
   restartAfterUpdate: boolean | undefined;
   updateAttempts: UpdateAttempts | undefined;
-  /** A deletion's first empty search (absence.ts); set only by the plan that waits on it. */
-  deletionSearch: string | undefined;
 
   constructor(
     input: PlanInput,

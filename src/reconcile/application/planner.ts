@@ -14,7 +14,7 @@ import {
   type UpdateAttempts,
 } from '../../api/schema.js';
 import type { AwsApplication } from '../../aws/port.js';
-import { confirmAbsence, LISTING_LAG_MS, seconds } from '../absence.js';
+import { LISTING_LAG_MS } from '../absence.js';
 import { ensureFinalizer, hasFinalizer } from '../finalizers.js';
 import { accountConflict, applicationIdOf, bindingConflict, regionOf, spec_ } from '../identity.js';
 import { keyCheck } from '../keys.js';
@@ -276,34 +276,6 @@ function planStop(
     );
 }
 
-/**
- * A deletion whose search for an unrecorded application found nothing: the finalizer goes only
- * once a second search, at least the listing lag after the first, finds nothing either
- * (absence.ts); until then the first one's time is kept in status.deletionSearch.
- */
-function searchedInVain(
-  input: PlanInput,
-  out: Outcome,
-  release: (reason: string, message: string) => Plan,
-): Plan {
-  const { resource, now } = input;
-  const lagMs = input.options.listingLagMs ?? LISTING_LAG_MS;
-  const absence = confirmAbsence(resource.status?.deletionSearch, now, lagMs);
-  const searched = `ListApplications by name ${spec_(resource).name} and tag ${OWNER_UID_TAG}=${resource.metadata.uid}`;
-  if (absence.confirmed) {
-    return release(
-      'Deleted',
-      `No application exists in AWS for this resource: ${searched} found none, twice, at least ${seconds(lagMs)} apart.`,
-    );
-  }
-  out.deletionSearch = absence.firstEmptySearch;
-  return out.progressingFor(
-    'Deleting',
-    `${searched} found no application since ${absence.firstEmptySearch}. A CreateApplication whose answer was lost may not be listed yet: the finalizer stays until a search at least ${seconds(lagMs)} after that one finds none either (next in ${seconds(absence.retryInMs)}).`,
-    absence.retryInMs,
-  );
-}
-
 function planDeletion(input: PlanInput): Plan {
   const { resource, observed } = input;
   const out = new Outcome(input, undefined);
@@ -319,7 +291,16 @@ function planDeletion(input: PlanInput): Plan {
   // No id was ever recorded (a CreateApplication whose answer was lost leaves none) and the
   // search by name and owner tag found nothing: a listing that may lag says so, not AWS.
   if (observed.app === null && applicationIdOf(resource) === undefined)
-    return searchedInVain(input, out, release);
+    return out.searchedInVain(
+      {
+        searched: `ListApplications by name ${spec_(resource).name} and tag ${OWNER_UID_TAG}=${resource.metadata.uid}`,
+        none: 'No application exists in AWS for this resource',
+        noun: 'application',
+        write: 'CreateApplication',
+      },
+      input.options.listingLagMs ?? LISTING_LAG_MS,
+      release,
+    );
   const scope = deletionScope(input, app);
   if (!scope.act) return release('Released', scope.message);
   if (app) out.observe(app);

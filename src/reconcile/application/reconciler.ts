@@ -11,10 +11,9 @@ import { type AwsApplication, AwsError } from '../../aws/port.js';
 import { failureOf } from '../failures.js';
 import { actingAccount, bindingOf, boundAccountOf } from '../identity.js';
 import type { Ending, ReconcileKind } from '../kind.js';
-import { KindReconciler } from '../kind-reconciler.js';
+import { KindReconciler, type KindReconcilerDeps } from '../kind-reconciler.js';
 import { ClaimLocks, claimApplication } from '../ownership.js';
-import type { NamespacePolicies, PolicySource } from '../policies.js';
-import type { EventRecorder, ResourceWriter, WriteGuard } from '../ports.js';
+import type { NamespacePolicies } from '../policies.js';
 import {
   LastSeen,
   movedReason,
@@ -36,28 +35,13 @@ import {
 } from './planner.js';
 import { intentsAfterFailure, intentsDiffer, intentsOf, withIntents } from './write-ahead.js';
 
-export interface ApplicationReconcilerDeps {
-  /** AWS as the resource's namespace reaches it (its role, or the operator's identity): AwsAccess. */
-  aws: {
-    scopeFor(namespace: string, region: (namespaceRegion: string | undefined) => string): Promise<AwsScope>;
-  };
-  writer: ResourceWriter;
-  events: EventRecorder;
-  logger: Logger;
-  options: PlanOptions;
-  now?: () => Date;
+export interface ApplicationReconcilerDeps extends KindReconcilerDeps<EmrServerlessApplication, Status> {
   /** Serialises ownership claims per application; one per process (default: this reconciler's own). */
   claims?: ClaimLocks;
   /** Told the managed key's health after each reconcile (metrics). */
   onKeyHealth?: (resourceKey: string, health: string | undefined) => void;
   /** Told the status each reconcile leaves (metrics: resources by Ready reason, Stalled). */
   onStatus?: (resourceKey: string, status: Status) => void;
-  /** The EmrServerlessPolicies governing a namespace (the policy cache); none are enforced without it. */
-  policies?: PolicySource;
-  /** Told which policies refuse the resource after each reconcile, none when it is allowed (metrics). */
-  onPolicyRefusals?: (resourceKey: string, policies: readonly string[]) => void;
-  /** Checked before every write (AWS or Kubernetes); false once the leader lease is lost. */
-  mayWrite?: WriteGuard;
   /**
    * `--drift-detection=list`: resyncs plan from the last view of an application that the scope's
    * ListApplications shows unmoved (drift.ts). Absent: every reconcile reads with GetApplication.
@@ -99,7 +83,7 @@ export class ApplicationReconciler extends KindReconciler<
   ApplicationContext
 > {
   constructor(deps: ApplicationReconcilerDeps) {
-    super(new ApplicationKind(deps), { ...deps, resyncPeriodMs: deps.options.resyncPeriodMs });
+    super(new ApplicationKind(deps), deps);
   }
 }
 

@@ -25,8 +25,6 @@ export class JobRunOutcome extends OutcomeBase<JobRunStatus, JobRunAction, JobRu
   private account?: string;
   /** The application's disk encryption, recorded before submission for a run that inherits it. */
   private inherited?: DiskEncryptionStatus;
-  /** A deletion's first empty search (absence.ts); set only by the plan that waits on it. */
-  deletionSearch?: string;
 
   constructor(
     input: JobRunPlanInput,

@@ -10,7 +10,7 @@ import { type EmrServerlessJobRun, JobRunSpec } from '../../api/jobrun-schema.js
 import { nullFields, nullValueMessage } from '../../api/nulls.js';
 import { type EmrServerlessApplication, KMS_KEY_ARN_PATTERN } from '../../api/schema.js';
 import { FINAL_JOB_RUN_STATES, type JobRunState } from '../../aws/port.js';
-import { confirmAbsence, LISTING_LAG_MS, seconds } from '../absence.js';
+import { LISTING_LAG_MS } from '../absence.js';
 import type { PlanOptions } from '../application/types.js';
 import { findCondition } from '../conditions.js';
 import { ensureFinalizer, hasFinalizer } from '../finalizers.js';
@@ -318,35 +318,6 @@ function accountConflict({ resource, observed }: JobRunPlanInput): string | unde
   );
 }
 
-/**
- * A deletion whose search for an unrecorded run found nothing: the finalizer goes only once a
- * second search, at least the listing lag after the first, finds nothing either (absence.ts);
- * until then the first one's time is kept in status.deletionSearch.
- */
-function searchedInVain(
-  input: JobRunPlanInput,
-  out: JobRunOutcome,
-  release: (reason: string, message: string) => JobRunPlan,
-): JobRunPlan {
-  const { resource, now, observed } = input;
-  const lagMs = input.options.listingLagMs ?? LISTING_LAG_MS;
-  const absence = confirmAbsence(resource.status?.deletionSearch, now, lagMs);
-  const target = targetOf(resource, observed.application);
-  const searched = `ListJobRuns of application ${target?.applicationId} by name ${runName(resource)} and tag ${OWNER_UID_TAG}=${resource.metadata.uid}`;
-  if (absence.confirmed) {
-    return release(
-      'Deleted',
-      `No job run was submitted for this resource: ${searched} found none, twice, at least ${seconds(lagMs)} apart.`,
-    );
-  }
-  out.deletionSearch = absence.firstEmptySearch;
-  return out.progressingFor(
-    'Deleting',
-    `${searched} found no run since ${absence.firstEmptySearch}. A StartJobRun whose answer was lost may not be listed yet: the finalizer stays until a search at least ${seconds(lagMs)} after that one finds none either (next in ${seconds(absence.retryInMs)}).`,
-    absence.retryInMs,
-  );
-}
-
 function planJobRunDeletion(input: JobRunPlanInput): JobRunPlan {
   const { resource, observed } = input;
   const out = new JobRunOutcome(input, undefined);
@@ -369,7 +340,16 @@ function planJobRunDeletion(input: JobRunPlanInput): JobRunPlan {
     // Searched from another account than the application's: that finds nothing, and proves nothing.
     const moved = accountConflict(input);
     if (moved) return out.stalled('AccountMappingChanged', moved);
-    return searchedInVain(input, out, release);
+    return out.searchedInVain(
+      {
+        searched: `ListJobRuns of application ${target?.applicationId} by name ${runName(resource)} and tag ${OWNER_UID_TAG}=${resource.metadata.uid}`,
+        none: 'No job run was submitted for this resource',
+        noun: 'run',
+        write: 'StartJobRun',
+      },
+      input.options.listingLagMs ?? LISTING_LAG_MS,
+      release,
+    );
   }
   if (!id || !target) return release('Deleted', 'No job run was submitted for this resource.');
   // Not found from another account is not gone: nothing is cancelled, the finalizer stays.

@@ -1,7 +1,3 @@
-// The job run kind, as the reconcile skeleton (../kind-reconciler.ts) drives it: it observes the
-// referenced application from the cache, the run from AWS only when it may have changed, the
-// job-level key only before submission; the planner (planner.ts) is pure.
-import type { Logger } from 'pino';
 import { JOB_RUN_PLURAL, PLURAL } from '../../api/constants.js';
 import type { EmrServerlessJobRun, JobRunStatus } from '../../api/jobrun-schema.js';
 import type { EmrServerlessApplication } from '../../api/schema.js';
@@ -9,10 +5,9 @@ import type { AwsScope } from '../../aws/access.js';
 import type { AwsJobRun, AwsPort } from '../../aws/port.js';
 import { actingAccount } from '../identity.js';
 import type { Ending, ReconcileKind } from '../kind.js';
-import { KindReconciler } from '../kind-reconciler.js';
-import type { PlanOptions } from '../options.js';
-import type { NamespacePolicies, PolicySource } from '../policies.js';
-import type { EventRecorder, ResourceWriter, WriteGuard } from '../ports.js';
+import { KindReconciler, type KindReconcilerDeps } from '../kind-reconciler.js';
+import type { NamespacePolicies } from '../policies.js';
+import type { ResourceWriter } from '../ports.js';
 import {
   CREATED_AT_SLACK_MS,
   isFinal,
@@ -31,24 +26,10 @@ export interface JobRunWriter extends ResourceWriter<EmrServerlessJobRun, JobRun
   delete(obj: EmrServerlessJobRun): Promise<void>;
 }
 
-export interface JobRunReconcilerDeps {
-  /** AWS as the run's namespace reaches it (its role, or the operator's identity): AwsAccess. */
-  aws: {
-    scopeFor(namespace: string, region: (namespaceRegion: string | undefined) => string): Promise<AwsScope>;
-  };
+export interface JobRunReconcilerDeps extends KindReconcilerDeps<EmrServerlessJobRun, JobRunStatus> {
   writer: JobRunWriter;
-  events: EventRecorder;
   /** The manager's caches: the referenced application is read from there, not from the API server. */
   cache: { get<T>(plural: string, key: string): T | undefined };
-  logger: Logger;
-  options: PlanOptions;
-  now?: () => Date;
-  /** False once this process may no longer write (leader lease lost): checked before each write. */
-  mayWrite?: WriteGuard;
-  /** The EmrServerlessPolicies governing a namespace (the policy cache); none are enforced without it. */
-  policies?: PolicySource;
-  /** Told which policies refuse the run after each reconcile, none when it is allowed (metrics). */
-  onPolicyRefusals?: (resourceKey: string, policies: readonly string[]) => void;
 }
 
 /** What one reconcile of a job run knows. */
@@ -69,7 +50,7 @@ export class JobRunReconciler extends KindReconciler<
   JobRunContext
 > {
   constructor(deps: JobRunReconcilerDeps) {
-    super(new JobRunKind(deps), { ...deps, resyncPeriodMs: deps.options.resyncPeriodMs });
+    super(new JobRunKind(deps), deps);
   }
 }
 
