@@ -1,6 +1,13 @@
 // The status builder: collects a plan's actions and events, then derives status, conditions
 // and the requeue delay from one verdict.
-import type { DiskEncryptionStatus, KeyHealth, Spec, Status, UpdateAttempts } from '../../api/schema.js';
+import type {
+  Correction,
+  DiskEncryptionStatus,
+  KeyHealth,
+  Spec,
+  Status,
+  UpdateAttempts,
+} from '../../api/schema.js';
 import type { AwsApplication } from '../../aws/port.js';
 import { encryptionIntent } from '../compare.js';
 import { conditionsFor, findCondition, type Verdict } from '../conditions.js';
@@ -23,6 +30,9 @@ export class Outcome {
   // Intents (see write-ahead.ts): carried over from status unless the plan changes them.
   restartAfterUpdate: boolean | undefined;
   updateAttempts: UpdateAttempts | undefined;
+  correction: Correction | undefined;
+  /** The fields of a correction this plan found undone by another writer (fights.ts; metrics). */
+  undone: string[] | undefined;
   /** A deletion's first empty search (absence.ts); set only by the plan that waits on it. */
   deletionSearch: string | undefined;
 
@@ -32,6 +42,7 @@ export class Outcome {
   ) {
     this.restartAfterUpdate = input.resource.status?.restartAfterUpdate;
     this.updateAttempts = input.resource.status?.updateAttempts;
+    this.correction = input.resource.status?.correction;
   }
 
   observe(app: AwsApplication): this {
@@ -91,6 +102,20 @@ export class Outcome {
     );
   }
 
+  /**
+   * Stalled ExternalChangeFight (fights.ts): the Warning on entering also says what AWS held
+   * (`found`); looked at again after `retryInMs`, at most the resync period.
+   */
+  fight(message: string, retryInMs: number, found?: string): Plan {
+    const reason = 'ExternalChangeFight';
+    const entering = stalledEvents(this.input.resource.status?.conditions, reason, message);
+    this.events.push(...entering.map((e) => (found ? { ...e, message: `${message} ${found}` } : e)));
+    return this.finish(
+      { phase: 'Stalled', reason, message },
+      Math.max(POLL_MIN_MS, Math.min(retryInMs, this.input.options.resyncPeriodMs)),
+    );
+  }
+
   need(what: 'activeJobRuns'): Plan {
     return { ...this.progressing('Observing', 'Looking up job runs.'), needs: what };
   }
@@ -127,10 +152,17 @@ export class Outcome {
       ...this.encryptionStatus(previous),
       restartAfterUpdate: this.restartAfterUpdate || undefined,
       updateAttempts: this.updateAttempts,
+      correction: this.correction,
       deletionSearch: this.deletionSearch,
       conditions: conditionsFor(verdict, resource.metadata.generation, previous.conditions, now),
     };
-    return { actions: this.actions, events: this.events, status: withoutUndefined(status), requeueAfterMs };
+    return {
+      actions: this.actions,
+      events: this.events,
+      status: withoutUndefined(status),
+      requeueAfterMs,
+      ...(this.undone && { undone: this.undone }),
+    };
   }
 
   private encryptionStatus(previous: Status): Pick<Status, 'encryption' | 'diskEncryption'> {

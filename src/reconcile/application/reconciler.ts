@@ -60,6 +60,8 @@ export interface ReconcilerDeps {
   onStatus?: (resourceKey: string, status: Status) => void;
   /** The EmrServerlessPolicies governing a namespace (the policy cache); none are enforced without it. */
   policies?: PolicySource;
+  /** Told the fields of a correction another writer undid, each time a plan finds one (metrics). */
+  onUndone?: (resourceKey: string, fields: readonly string[]) => void;
   /** Told which policies refuse the resource after each reconcile, none when it is allowed (metrics). */
   onPolicyRefusals?: (resourceKey: string, policies: readonly string[]) => void;
   /** Checked before every write (AWS or Kubernetes); false once the leader lease is lost. */
@@ -133,6 +135,7 @@ export class Reconciler {
         sighting = once.sighting;
         app = once.app;
         events.add(planned.events);
+        if (planned.undone) this.deps.onUndone?.(resourceKey, planned.undone);
         if (planned.actions.length === 0 || step === MAX_STEPS - 1) break;
         log.info({ actions: planned.actions.map((a) => a.kind) }, 'acting');
         intentsBeforeStep = intentsOf(resource.status);
