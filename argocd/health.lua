@@ -8,7 +8,8 @@
 --   Suspended    Reconciling=True, held until something else exists: a job run whose
 --                EmrServerlessApplication is missing or not bound yet (WaitingForApplication)
 --   Degraded     Stalled=True (the message says what to fix: a bad key, a null in spec (NullValue),
---                an update AWS does not reflect (NotConverging),
+--                an update AWS does not reflect (NotConverging), another writer that keeps
+--                undoing the operator's corrections (ExternalChangeFight),
 --                a job run that FAILED or was CANCELLED, ...), or Ready=False for any other reason
 --   Healthy      Ready=True, reconciled for the current generation (a job run: SUCCESS)
 --

@@ -381,6 +381,25 @@ export const UpdateAttempts = z.object({
 });
 export type UpdateAttempts = z.infer<typeof UpdateAttempts>;
 
+export const Correction = z.object({
+  digest: z.string().meta({ description: 'SHA-256 of the fields and values of the correction.' }),
+  fields: z.array(z.string()).meta({ description: 'The fields the correction sets.' }),
+  sentTime: z.string().meta({ description: 'When the correction was last sent.' }),
+  accepted: z.boolean().meta({ description: 'AWS was seen holding the correction after it was last sent.' }),
+  undone: z
+    .number()
+    .int()
+    .meta({ description: 'How many times AWS was found differing again after it had held the correction.' }),
+  undoneTimes: z.array(z.string()).meta({
+    description: 'When the most recent of those undos were found (the last few, within the fight window).',
+  }),
+  fightSince: z.string().optional().meta({
+    description:
+      'When enough undos within the fight window made the resource Stalled ExternalChangeFight; absent otherwise.',
+  }),
+});
+export type Correction = z.infer<typeof Correction>;
+
 export const Status = z.object({
   observedGeneration: z.number().int().optional(),
   applicationId: z.string().optional(),
@@ -407,6 +426,10 @@ export const Status = z.object({
   updateAttempts: UpdateAttempts.optional().meta({
     description:
       'Written before each UpdateApplication; AWS still differing after the same update is sent repeatedly makes the resource Stalled NotConverging.',
+  }),
+  correction: Correction.optional().meta({
+    description:
+      'The last update the operator sent to put AWS back in line with spec, and how often something else undid it; written before each UpdateApplication and kept for the fight window (see ExternalChangeFight).',
   }),
   deletionSearch: z.string().optional().meta({
     description:

@@ -1,5 +1,5 @@
 // The small port through which the operator talks to AWS. SDK types stop at its
-// implementation (sdk-port.ts); the planner and executor see only these shapes.
+// implementation (sdk-port.ts); the planners and the kinds' actions see only these shapes.
 import type { JobConfigurationOverrides, JobDriver } from '../api/jobrun-schema.js';
 import type { ApplicationFields, DiskEncryptionConfiguration } from '../api/schema.js';
 

@@ -61,6 +61,7 @@ export class OperatorMetrics implements AwsCallObserver {
   /** Labels per resource key, so the gauge counts resources, not reconciles. */
   private readonly resourceLabels = new Map<string, ResourceLabels>();
   private readonly policyViolations: Gauge<'policy' | 'kind'>;
+  private readonly undoneCorrections: Counter<'kind' | 'field'>;
   /** The policies refusing each resource, by `kind namespace/name`, so the gauge counts resources. */
   private readonly refusals = new Map<string, readonly string[]>();
 
@@ -166,6 +167,12 @@ export class OperatorMetrics implements AwsCallObserver {
       labelNames: ['policy', 'kind'],
       registers,
     });
+    this.undoneCorrections = new Counter({
+      name: 'emr_serverless_operator_undone_corrections_total',
+      help: 'Corrections of an application that something else undid (AWS differed again after it had held the update), by kind and field',
+      labelNames: ['kind', 'field'],
+      registers,
+    });
     if (options.processMetrics !== false) collectDefaultMetrics({ register: this.registry });
   }
 
@@ -258,6 +265,14 @@ export class OperatorMetrics implements AwsCallObserver {
     for (const policy of policies) this.policyViolations.inc({ policy, kind });
     if (policies.length > 0) this.refusals.set(key, [...policies]);
     else this.refusals.delete(key);
+  }
+
+  /**
+   * Counts a correction of `kind` found undone by another writer, once per field it set. The
+   * labels stay few: the kinds and the application's field names.
+   */
+  correctionUndone(kind: string, fields: readonly string[]): void {
+    for (const field of fields) this.undoneCorrections.inc({ kind, field });
   }
 
   /** The Prometheus text exposition. */

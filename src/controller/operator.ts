@@ -132,6 +132,7 @@ export function createOperator(o: OperatorOptions): Operator {
             claims: new ClaimLocks(),
             onKeyHealth: (resourceKey, health) => o.metrics.setKeyHealth(resourceKey, health),
             onStatus: (resourceKey, status) => o.metrics.setResourceStatus(resourceKey, status),
+            onUndone: (_resourceKey, fields) => o.metrics.correctionUndone(KIND, fields),
             policies: namespacePolicies,
             onPolicyRefusals: (resourceKey, policies) =>
               o.metrics.setPolicyViolations(KIND, resourceKey, policies),

@@ -48,6 +48,8 @@ export const CONDITION_REASONS = {
   AccountMappingChanged: 'Stalled',
   QuotaExceeded: 'Stalled',
   NotConverging: 'Stalled',
+  /** Something else keeps undoing the operator's corrections (fights.ts). */
+  ExternalChangeFight: 'Stalled',
   PolicyViolation: 'Stalled',
   NoNamespacePolicy: 'Stalled',
   // Job runs.

@@ -87,7 +87,9 @@ describe.each(KINDS)('the $name kind provides', (k) => {
 
   it('admission policies: one refusing nulls, one enforcing the namespace policies', () => {
     const names = crdFiles()
-      .flatMap((f) => parseAllDocuments(f.yaml).map((d) => d.toJS() as { kind: string; metadata: { name: string } }))
+      .flatMap((f) =>
+        parseAllDocuments(f.yaml).map((d) => d.toJS() as { kind: string; metadata: { name: string } }),
+      )
       .filter((d) => d.kind === 'ValidatingAdmissionPolicy')
       .map((d) => d.metadata.name);
     expect(names).toContain(`${plural}.${GROUP}-refuse-nulls`);
@@ -103,7 +105,9 @@ describe.each(KINDS)('the $name kind provides', (k) => {
   it("the tenants' roles: view reads it, edit writes it, neither touches its status", () => {
     const role = (suffix: string) => tenantRoles.find((r) => r.metadata.name.endsWith(suffix))!.rules;
     expect(verbsOn(role('-view'), plural)).toEqual(expect.arrayContaining(['get', 'list', 'watch']));
-    expect(verbsOn(role('-edit'), plural)).toEqual(expect.arrayContaining(['create', 'update', 'patch', 'delete']));
+    expect(verbsOn(role('-edit'), plural)).toEqual(
+      expect.arrayContaining(['create', 'update', 'patch', 'delete']),
+    );
     for (const r of tenantRoles) expect(verbsOn(r.rules, `${plural}/status`)).toEqual([]);
   });
 

@@ -53,7 +53,7 @@ export function convergenceGuard(
   };
 }
 
-function digestOf(changes: ApplicationFields): string {
+export function digestOf(changes: ApplicationFields): string {
   return createHash('sha256').update(canonicalJson(changes)).digest('hex');
 }
 
@@ -69,6 +69,6 @@ function canonicalJson(value: unknown): string {
   return JSON.stringify(value);
 }
 
-function show(value: unknown): string {
+export function show(value: unknown): string {
   return value === undefined ? 'nothing' : canonicalJson(value);
 }

@@ -1,11 +1,18 @@
 // The status builder: collects a plan's actions and events, then derives status, conditions
 // and the requeue delay from one verdict.
-import type { DiskEncryptionStatus, KeyHealth, Spec, Status, UpdateAttempts } from '../../api/schema.js';
+import type {
+  Correction,
+  DiskEncryptionStatus,
+  KeyHealth,
+  Spec,
+  Status,
+  UpdateAttempts,
+} from '../../api/schema.js';
 import type { AwsApplication } from '../../aws/port.js';
 import { encryptionIntent } from '../compare.js';
 import { conditionsFor, type Verdict } from '../conditions.js';
 import { accountOfArn, boundAccountOf, originOf, regionOf } from '../identity.js';
-import { OutcomeBase, withoutUndefined } from '../outcome-base.js';
+import { OutcomeBase, POLL_MIN_MS, stalledEvents, withoutUndefined } from '../outcome-base.js';
 import type { Action, Plan, PlanInput } from './types.js';
 
 /** Polling bounds while AWS moves through a transitional state. */
@@ -20,6 +27,9 @@ export class Outcome extends OutcomeBase<Status, Action, Plan> {
   // Intents (see write-ahead.ts): carried over from status unless the plan changes them.
   restartAfterUpdate: boolean | undefined;
   updateAttempts: UpdateAttempts | undefined;
+  correction: Correction | undefined;
+  /** The fields of a correction this plan found undone by another writer (fights.ts; metrics). */
+  undone: string[] | undefined;
 
   constructor(
     input: PlanInput,
@@ -28,6 +38,7 @@ export class Outcome extends OutcomeBase<Status, Action, Plan> {
     super(input);
     this.restartAfterUpdate = input.resource.status?.restartAfterUpdate;
     this.updateAttempts = input.resource.status?.updateAttempts;
+    this.correction = input.resource.status?.correction;
   }
 
   observe(app: AwsApplication): this {
@@ -44,6 +55,20 @@ export class Outcome extends OutcomeBase<Status, Action, Plan> {
         message: `Application ${app.applicationId} is ${app.state} and matches spec.`,
       },
       this.input.options.resyncPeriodMs,
+    );
+  }
+
+  /**
+   * Stalled ExternalChangeFight (fights.ts): the Warning on entering also says what AWS held
+   * (`found`); looked at again after `retryInMs`, at most the resync period.
+   */
+  fight(message: string, retryInMs: number, found?: string): Plan {
+    const reason = 'ExternalChangeFight';
+    const entering = stalledEvents(this.input.resource.status?.conditions, reason, message);
+    this.events.push(...entering.map((e) => (found ? { ...e, message: `${message} ${found}` } : e)));
+    return this.finish(
+      { phase: 'Stalled', reason, message },
+      Math.max(POLL_MIN_MS, Math.min(retryInMs, this.input.options.resyncPeriodMs)),
     );
   }
 
@@ -68,10 +93,17 @@ export class Outcome extends OutcomeBase<Status, Action, Plan> {
       ...this.encryptionStatus(previous),
       restartAfterUpdate: this.restartAfterUpdate || undefined,
       updateAttempts: this.updateAttempts,
+      correction: this.correction,
       deletionSearch: this.deletionSearch,
       conditions: conditionsFor(verdict, resource.metadata.generation, previous.conditions, now),
     };
-    return { actions: this.actions, events: this.events, status: withoutUndefined(status), requeueAfterMs };
+    return {
+      actions: this.actions,
+      events: this.events,
+      status: withoutUndefined(status),
+      requeueAfterMs,
+      ...(this.undone && { undone: this.undone }),
+    };
   }
 
   private encryptionStatus(previous: Status): Pick<Status, 'encryption' | 'diskEncryption'> {

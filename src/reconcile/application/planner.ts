@@ -30,9 +30,11 @@ import {
   pick,
   tagActions,
   updateAction,
+  wholeEncryptionConfig,
 } from './changes.js';
 import { deletionScope, planOwnership } from './claims.js';
 import { convergenceGuard } from './convergence.js';
+import { assessCorrection, correctionSent, type FightView, fightMessage, foundMessage } from './fights.js';
 import { Outcome, TRANSITION_POLL_MAX_MS } from './outcome.js';
 import type { Action, Plan, PlanInput } from './types.js';
 
@@ -134,6 +136,21 @@ function planApplication(input: PlanInput, spec: Spec): Plan {
   const changed = Object.keys(changes) as ApplicationFieldName[];
   // AWS matches spec: no update is outstanding.
   if (changed.length === 0) out.updateAttempts = undefined;
+  // The last correction and whether something else undid it (fights.ts), for what is sent now.
+  const correction = (sending: ApplicationFields): Fight => {
+    const view = assessCorrection(
+      resource.status?.correction,
+      sending,
+      input.now,
+      input.options.resyncPeriodMs,
+    );
+    out.correction = view.record;
+    if (view.undone) out.undone = view.record?.fields;
+    return { ...view, input, spec, app, sending };
+  };
+  const held = changed.length === 0 ? correction({}) : undefined;
+  // AWS matches spec: Ready, unless a fight with another writer has not been quiet long enough.
+  const settled = () => (held?.fighting ? fighting(out, held) : out.ready());
   const restartPending = resource.status?.restartAfterUpdate === true;
   // The application is (being) started again: the restart intent has done its job.
   if (restartPending && changed.length === 0 && (app.state === 'STARTING' || app.state === 'STARTED'))
@@ -170,52 +187,72 @@ function planApplication(input: PlanInput, spec: Spec): Plan {
         ],
       };
       if (changed.length > 0) {
+        const fight = correction(changes);
+        // Fighting another writer: the correction waits for the next resync period.
+        if (fight.holdMs > 0) {
+          if (restartPending) out.act(restart);
+          return fighting(out, fight, fight.holdMs);
+        }
         const verdict = convergenceGuard(input, app, changes);
         // The update does not land: an application the operator stopped for it runs again.
         if (!verdict.send) {
           if (restartPending) out.act(restart);
           return out.stalled('NotConverging', verdict.message, verdict.retryInMs);
         }
-        return sendUpdate(out, app, changes, verdict.attempts, `application ${app.applicationId}`);
+        return sendUpdate(out, fight, verdict.attempts, `application ${app.applicationId}`);
       }
       if (restartPending) {
         return out
           .act(restart)
           .progressing('Restarting', `Starting application ${app.applicationId} again after the update.`);
       }
-      return out.ready();
+      return settled();
     }
     case 'STARTED': {
       const now = changed.filter((f) => acceptedWhileStarted(f, spec, app));
       if (now.length > 0) {
+        const fight = correction(pick(changes, now));
+        if (fight.holdMs > 0) return fighting(out, fight, fight.holdMs);
         const verdict = convergenceGuard(input, app, pick(changes, now));
         if (!verdict.send) return out.stalled('NotConverging', verdict.message, verdict.retryInMs);
-        return sendUpdate(
-          out,
-          app,
-          pick(changes, now),
-          verdict.attempts,
-          `running application ${app.applicationId}`,
-        );
+        return sendUpdate(out, fight, verdict.attempts, `running application ${app.applicationId}`);
       }
-      if (changed.length === 0) return out.ready();
-      return planStop(input, spec, app, changes, out);
+      if (changed.length === 0) return settled();
+      return planStop(input, spec, app, changes, out, correction);
     }
   }
 }
 
-/** UpdateApplication, recorded (written ahead) for the NotConverging guard. */
-function sendUpdate(
-  out: Outcome,
-  app: AwsApplication,
-  changes: ApplicationFields,
-  attempts: UpdateAttempts,
-  what: string,
-): Plan {
+/** A correction assessed (fights.ts) for the application as the plan sees it. */
+type Fight = FightView & { input: PlanInput; spec: Spec; app: AwsApplication; sending: ApplicationFields };
+
+/**
+ * UpdateApplication, recorded (written ahead) for the NotConverging guard and as the correction
+ * another writer may undo. While fighting, the plan says so rather than Updating.
+ */
+function sendUpdate(out: Outcome, fight: Fight, attempts: UpdateAttempts, what: string): Plan {
+  const { app, sending: changes } = fight;
   out.updateAttempts = attempts;
-  return out
-    .act(updateAction(app, changes))
-    .progressing('Updating', `Updating ${list(Object.keys(changes))} of ${what}.`);
+  out.correction = correctionSent(fight.record, changes, fight.input.now);
+  out.act(updateAction(app, changes));
+  if (fight.fighting) return fighting(out, fight, fight.input.options.resyncPeriodMs);
+  return out.progressing('Updating', `Updating ${list(Object.keys(changes))} of ${what}.`);
+}
+
+/** Stalled ExternalChangeFight; the Warning on entering says what AWS held, when the plan saw it differ. */
+function fighting(out: Outcome, fight: Fight, retryInMs = fight.input.options.resyncPeriodMs): Plan {
+  const record = out.correction!;
+  const declared = Object.fromEntries(
+    record.fields.map((f) => [
+      f,
+      f === 'diskEncryptionConfiguration'
+        ? wholeEncryptionConfig(fight.spec.diskEncryptionConfiguration)
+        : fight.spec[f as ApplicationFieldName],
+    ]),
+  ) as ApplicationFields;
+  const message = fightMessage(record, fight.app, declared, fight.input.options.resyncPeriodMs);
+  const found = Object.keys(fight.sending).length ? foundMessage(fight.app, fight.sending) : undefined;
+  return out.fight(message, retryInMs, found);
 }
 
 /** A STARTED application with changes the service accepts only once it is stopped. */
@@ -225,6 +262,7 @@ function planStop(
   app: AwsApplication,
   changes: ApplicationFields,
   out: Outcome,
+  correction: (sending: ApplicationFields) => Fight,
 ): Plan {
   const what = list(Object.keys(changes));
   if ((spec.updateStrategy ?? 'WaitForStop') === 'WaitForStop') {
@@ -244,6 +282,9 @@ function planStop(
         'Set spec.updateStrategy: StopWhenIdle to let the operator stop it once no job runs.',
     );
   }
+  // Nor, while fighting another writer, before the next resync period.
+  const fight = correction(changes);
+  if (fight.holdMs > 0) return fighting(out, fight, fight.holdMs);
   // Not stopped for an update already known not to land (until the guard allows another try).
   const verdict = convergenceGuard(input, app, changes);
   if (!verdict.send) return out.stalled('NotConverging', verdict.message, verdict.retryInMs);

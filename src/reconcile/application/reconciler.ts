@@ -42,6 +42,8 @@ export interface ApplicationReconcilerDeps extends KindReconcilerDeps<EmrServerl
   onKeyHealth?: (resourceKey: string, health: string | undefined) => void;
   /** Told the status each reconcile leaves (metrics: resources by Ready reason, Stalled). */
   onStatus?: (resourceKey: string, status: Status) => void;
+  /** Told the fields of a correction another writer undid, each time a plan finds one (metrics). */
+  onUndone?: (resourceKey: string, fields: readonly string[]) => void;
   /**
    * `--drift-detection=list`: resyncs plan from the last view of an application that the scope's
    * ListApplications shows unmoved (drift.ts). Absent: every reconcile reads with GetApplication.
@@ -148,6 +150,7 @@ class ApplicationKind
     context.sighting = once.sighting;
     context.view = once.app;
     context.created = undefined;
+    if (once.plan.undone) this.deps.onUndone?.(resourceKeyOf(resource), once.plan.undone);
     return once.plan;
   }
 

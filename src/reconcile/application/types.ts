@@ -51,6 +51,8 @@ export interface Plan {
   requeueAfterMs: number;
   /** The plan cannot be made without this observation: fetch it and plan again. */
   needs?: 'activeJobRuns';
+  /** The fields of a correction this plan found undone by another writer (fights.ts), for metrics. */
+  undone?: string[];
   /** The policies that refuse the resource (Stalled PolicyViolation); absent when none does. */
   refusedBy?: string[];
 }

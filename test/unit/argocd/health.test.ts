@@ -134,6 +134,10 @@ const terminated =
 
 const stateConflict =
   'UpdateApplication failed: Application 00fabc123 must be in one of the statuses to be updated: [STOPPED, CREATED]. Current status: STARTING. The application changed state; looking again with backoff.';
+const fight =
+  "Something else keeps changing application 00fabc123 back: the operator's correction of diskEncryptionConfiguration " +
+  '(declared {"encryptionContext":{},"encryptionKeyArn":"arn:aws:kms:eu-west-1:111122223333:key/a"}) was undone 3 times. ' +
+  'Find the other writer (CloudTrail records who calls UpdateApplication on the application) and stop it.';
 const notConverging =
   'UpdateApplication was sent 3 times with the same change and AWS accepted it, but application 00fabc123 still differs ' +
   '(diskEncryptionConfiguration: sent {"encryptionContext":{},"encryptionKeyArn":"arn:aws:kms:eu-west-1:111122223333:key/b"}, ' +
@@ -282,6 +286,15 @@ const cases: Case[] = [
     }),
     status: 'Degraded',
     message: notConverging,
+  },
+  {
+    name: 'Stalled ExternalChangeFight',
+    object: app({
+      generation: 3,
+      status: statusFor({ phase: 'Stalled', reason: 'ExternalChangeFight', message: fight }, 3),
+    }),
+    status: 'Degraded',
+    message: fight,
   },
   {
     name: 'Stalled KeyDisabled',
