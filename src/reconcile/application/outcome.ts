@@ -1,6 +1,13 @@
 // The status builder: collects a plan's actions and events, then derives status, conditions
 // and the requeue delay from one verdict.
-import type { DiskEncryptionStatus, KeyHealth, Spec, Status, UpdateAttempts } from '../../api/schema.js';
+import type {
+  DiskEncryptionStatus,
+  KeyHealth,
+  PendingCreate,
+  Spec,
+  Status,
+  UpdateAttempts,
+} from '../../api/schema.js';
 import type { AwsApplication } from '../../aws/port.js';
 import { encryptionIntent } from '../compare.js';
 import { conditionsFor, findCondition, type Verdict } from '../conditions.js';
@@ -23,6 +30,8 @@ export class Outcome {
   // Intents (see write-ahead.ts): carried over from status unless the plan changes them.
   restartAfterUpdate: boolean | undefined;
   updateAttempts: UpdateAttempts | undefined;
+  /** The create written ahead; dropped once an application is bound. */
+  pendingCreate: PendingCreate | undefined;
   /** A deletion's first empty search (absence.ts); set only by the plan that waits on it. */
   deletionSearch: string | undefined;
 
@@ -32,6 +41,7 @@ export class Outcome {
   ) {
     this.restartAfterUpdate = input.resource.status?.restartAfterUpdate;
     this.updateAttempts = input.resource.status?.updateAttempts;
+    this.pendingCreate = input.resource.status?.pendingCreate;
   }
 
   observe(app: AwsApplication): this {
@@ -127,6 +137,8 @@ export class Outcome {
       ...this.encryptionStatus(previous),
       restartAfterUpdate: this.restartAfterUpdate || undefined,
       updateAttempts: this.updateAttempts,
+      // The binding replaces it: the application it was searched for is found.
+      pendingCreate: app || previous.applicationId ? undefined : this.pendingCreate,
       deletionSearch: this.deletionSearch,
       conditions: conditionsFor(verdict, resource.metadata.generation, previous.conditions, now),
     };

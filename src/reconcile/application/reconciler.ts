@@ -32,13 +32,13 @@ import {
 import { execute } from './executor.js';
 import {
   applicationIdOf,
-  mayOwnUnrecordedApplication,
   type Observed,
   type Plan,
   type PlanOptions,
   plan,
   planFailure,
   regionOf,
+  unrecordedSearchOf,
 } from './planner.js';
 import { type Intents, intentsAfterFailure, intentsDiffer, intentsOf, withIntents } from './write-ahead.js';
 
@@ -258,6 +258,7 @@ export class Reconciler {
     const { port, keys } = scope;
     const spec = (resource.spec ?? {}) as Partial<Spec>;
     const id = applicationIdOf(resource);
+    const search = unrecordedSearchOf(resource);
     let app: Observed['app'];
     let sighting: Sighting | undefined;
     if (carried) {
@@ -273,9 +274,9 @@ export class Reconciler {
         app = (await port.getApplication(id)) ?? null;
         sighting = { source: 'read', at };
       }
-    } else if (mayOwnUnrecordedApplication(resource)) {
+    } else if (search) {
       const at = this.now().getTime();
-      app = (await port.findOwnedApplication(spec.name!, resource.metadata.uid)) ?? null;
+      app = (await port.findOwnedApplication(search.name, search.ownerUid)) ?? null;
       sighting = { source: 'read', at };
     }
 

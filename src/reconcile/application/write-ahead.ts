@@ -1,7 +1,9 @@
 // Write-ahead of intents. An intent is a status field that later steps depend on and that AWS
 // cannot tell again after a crash: `restartAfterUpdate` (the operator stopped the application
-// to update it and must start it again) and `updateAttempts` (how often the same update was
-// sent, for the NotConverging guard). The reconciler writes the planned status to the API
+// to update it and must start it again), `updateAttempts` (how often the same update was
+// sent, for the NotConverging guard) and `pendingCreate` (the name, region and client token of a
+// CreateApplication: where to search for what it made when its answer is lost, and what spec may
+// no longer move). The reconciler writes the planned status to the API
 // server before executing a step whose intents differ from the persisted ones, so a crash at
 // any point (before or after any AWS call, answered or not) finds them there.
 //
@@ -9,12 +11,15 @@
 // AWS accepted, or whose answer a crash lost), and `restartAfterUpdate` is withdrawn only when
 // AWS refused the call outright: a 5xx or a lost connection may hide a stop that did happen,
 // and keeping the intent is always safe (an application still STARTED is simply stopped again).
+// `pendingCreate` likewise: withdrawn only when AWS refused the create outright; otherwise the
+// application may exist, and the next reconcile searches for it where it was sent.
 import type { Status } from '../../api/schema.js';
 import { jsonEqual } from '../compare.js';
 
 export const INTENT_FIELDS = [
   'restartAfterUpdate',
   'updateAttempts',
+  'pendingCreate',
 ] as const satisfies readonly (keyof Status)[];
 
 export type Intents = Pick<Status, (typeof INTENT_FIELDS)[number]>;
@@ -33,6 +38,7 @@ export function intentsAfterFailure(planned: Status, before: Intents, refusedOut
   return withIntents(planned, {
     updateAttempts: before.updateAttempts,
     restartAfterUpdate: refusedOutright ? before.restartAfterUpdate : planned.restartAfterUpdate,
+    pendingCreate: refusedOutright ? before.pendingCreate : planned.pendingCreate,
   });
 }
 
