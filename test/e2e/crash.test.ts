@@ -259,9 +259,11 @@ describe('SIGKILL inside every AWS write of each scenario', () => {
 // nothing at first. It keeps the finalizer (status.deletionSearch) and searches again a listing
 // lag later, when the application shows: exactly one application in the end, as declared.
 describe('a lost CreateApplication answer, then deletion, while ListApplications lags', () => {
-  /** The local service's lag, and the operator's (at least as long). */
-  const LAG_MS = 12_000;
-  const OPERATOR_LAG = '13s';
+  // The local service's lag, and the operator's (at least as long): long enough that the
+  // restarted operator's first search comes before the listing shows the item, even on a loaded
+  // machine (with 12 s, a kill and restart once took 15 s).
+  const LAG_MS = 25_000;
+  const OPERATOR_LAG = '26s';
 
   it.each([
     ['Delete', 'deleted (TERMINATED)'],
@@ -347,8 +349,10 @@ describe('a lost CreateApplication answer, then deletion, while ListApplications
 // was sent, not where spec points; with the listing lagging, it waits a listing lag rather than
 // create again. Exactly one application, bound and managed.
 describe('a lost CreateApplication answer, then a region change, while ListApplications lags', () => {
-  const LAG_MS = 12_000;
-  const OPERATOR_LAG = '13s';
+  // Long enough that the restarted operator's first search comes before the listing shows the
+  // item, even on a loaded machine (with 12 s, a kill and restart once took 15 s).
+  const LAG_MS = 25_000;
+  const OPERATOR_LAG = '26s';
   const OTHER_REGION = 'us-west-2';
 
   it('the change is refused at admission; one application, found where it was sent, bound and managed', {

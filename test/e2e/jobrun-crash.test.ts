@@ -150,9 +150,11 @@ describe.each([
 // keeps the finalizer (status.deletionSearch), searches again a listing lag later, finds the run
 // and cancels it (deletionPolicy: Cancel): one run, cancelled, no orphan.
 describe('a lost StartJobRun answer, then deletion, while ListJobRuns lags', () => {
-  /** The local service's lag, and the operator's (at least as long). */
-  const LAG_MS = 12_000;
-  const OPERATOR_LAG = '13s';
+  // The local service's lag, and the operator's (at least as long): long enough that the
+  // restarted operator's first search comes before the listing shows the item, even on a loaded
+  // machine (with 12 s, a kill and restart once took 15 s).
+  const LAG_MS = 25_000;
+  const OPERATOR_LAG = '26s';
 
   it('the run is found and cancelled: one StartJobRun, one CancelJobRun, then the finalizer goes', {
     timeout: 120_000,
