@@ -226,20 +226,25 @@ export const APPLICATION_FIELD_NAMES = Object.keys(ApplicationFields.shape) as A
 export const BINDING_FIELDS = ['applicationId', 'region', 'name', 'type'] as const;
 
 /**
- * Once status records the binding (applicationId and region), adding, removing or changing a
- * binding field is refused. Written at the root of the schema: only there can one rule see
- * spec, status and the object before the change. Before binding the fields stay fixable (a
- * typo'd applicationId that was never found). The operator checks the same on its side
- * (ImmutableFieldConflict) for a CRD installed without these rules.
+ * Once status records the binding (applicationId and region), or a create written ahead of
+ * CreateApplication (status.pendingCreate: the name, region and client token it is sent with),
+ * adding, removing or changing a binding field is refused. Written at the root of the schema:
+ * only there can one rule see spec, status and the object before the change. Before either the
+ * fields stay fixable (a typo'd applicationId that was never found). The operator checks the
+ * same on its side (ImmutableFieldConflict) for a CRD installed without these rules.
  */
 export const BINDING_RULES = BINDING_FIELDS.map((field) => ({
   rule:
-    `!has(oldSelf.status) || !has(oldSelf.status.applicationId) || ` +
+    `!has(oldSelf.status) || !(has(oldSelf.status.applicationId) || has(oldSelf.status.pendingCreate)) || ` +
     `(has(self.spec.${field}) == has(oldSelf.spec.${field}) && ` +
     `(!has(self.spec.${field}) || self.spec.${field} == oldSelf.spec.${field}))`,
   messageExpression:
-    `'spec.${field} cannot be added, removed or changed: this resource is bound to application ' + ` +
-    `oldSelf.status.applicationId + ' for life. Put spec.${field} back, or create a new resource for another application.'`,
+    `has(oldSelf.status.applicationId) ? ` +
+    `('spec.${field} cannot be added, removed or changed: this resource is bound to application ' + ` +
+    `oldSelf.status.applicationId + ' for life. Put spec.${field} back, or create a new resource for another application.') : ` +
+    `('spec.${field} cannot be added, removed or changed: application ' + oldSelf.status.pendingCreate.name + ` +
+    `' is being created for this resource in ' + oldSelf.status.pendingCreate.region + ` +
+    `' (status.pendingCreate) and the resource binds it once it is found. Put spec.${field} back, or delete this resource and create a new one.')`,
   reason: 'FieldValueForbidden',
   fieldPath: `.spec.${field}`,
 }));
@@ -400,6 +405,19 @@ export const Correction = z.object({
 });
 export type Correction = z.infer<typeof Correction>;
 
+export const PendingCreate = z.object({
+  name: z.string().meta({ description: 'The application name CreateApplication is sent with.' }),
+  region: z.string().meta({ description: 'The region CreateApplication is sent to.' }),
+  clientToken: z
+    .string()
+    .meta({ description: 'The client token of CreateApplication: the same on every attempt.' }),
+  notFoundSince: z.string().optional().meta({
+    description:
+      'When a search (ListApplications by name, then the owner tag) first found no application created by it. A listing may lag: CreateApplication is sent again only once a search at least the listing lag later finds none either.',
+  }),
+});
+export type PendingCreate = z.infer<typeof PendingCreate>;
+
 export const Status = z.object({
   observedGeneration: z.number().int().optional(),
   applicationId: z.string().optional(),
@@ -430,6 +448,10 @@ export const Status = z.object({
   correction: Correction.optional().meta({
     description:
       'The last update the operator sent to put AWS back in line with spec, and how often something else undid it; written before each UpdateApplication and kept for the fight window (see ExternalChangeFight).',
+  }),
+  pendingCreate: PendingCreate.optional().meta({
+    description:
+      'Written before CreateApplication is sent, cleared once the application is bound (status.applicationId). Recovery after a lost answer searches with these values, not spec; meanwhile the binding fields of spec are fixed as after binding.',
   }),
   deletionSearch: z.string().optional().meta({
     description:

@@ -101,10 +101,11 @@ Flags (environment variable, default):
   --key-cache-ttl DURATION      how long a DescribeKey answer is reused; a disabled key is noticed
                                 within this plus one resync (default 3m; negative answers 30s)
   --listing-lag DURATION        how long a new application or job run may be missing from
-                                ListApplications or ListJobRuns: a deletion that searched for
-                                one whose create answer was lost, and found nothing, searches
-                                again this much later before it releases the finalizer (default
-                                10s, an assumption: AWS documents no consistency for its lists)
+                                ListApplications or ListJobRuns: a deletion or a create that
+                                searched for one whose create answer was lost, and found
+                                nothing, searches again this much later before it releases the
+                                finalizer or creates again (default 10s, an assumption: AWS
+                                documents no consistency for its lists)
   --adopt-namespaces NS[,NS...]
                                 namespaces whose resources may adopt existing applications
                                 (spec.applicationId); * for all (default: none, adoption refused)

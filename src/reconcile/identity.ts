@@ -1,7 +1,9 @@
 // Which application a resource is about, and where. Once status records the binding
-// (applicationId and region) it wins over spec for life; before that, spec and the defaults say.
+// (applicationId and region) it wins over spec for life. Before that, a create written ahead
+// (status.pendingCreate: name, region, client token) wins over spec: the application it may have
+// made is searched for where it was sent. Otherwise spec and the defaults say.
 import { FINALIZER } from '../api/constants.js';
-import type { EmrServerlessApplication, Origin, Spec } from '../api/schema.js';
+import type { EmrServerlessApplication, Origin, PendingCreate, Spec } from '../api/schema.js';
 import type { AwsScope } from '../aws/access.js';
 
 export const spec_ = (resource: EmrServerlessApplication) => (resource.spec ?? {}) as Partial<Spec>;
@@ -12,6 +14,11 @@ export function bindingOf(
 ): { applicationId: string; region: string | undefined } | undefined {
   const id = resource.status?.applicationId;
   return id ? { applicationId: id, region: resource.status?.region } : undefined;
+}
+
+/** The create written ahead of CreateApplication, while no binding is recorded. */
+export function pendingCreateOf(resource: EmrServerlessApplication): PendingCreate | undefined {
+  return bindingOf(resource) ? undefined : resource.status?.pendingCreate;
 }
 
 /** The account id in an ARN (`arn:PARTITION:SERVICE:REGION:ACCOUNT:...`). */
@@ -41,12 +48,22 @@ export async function actingAccount(
 }
 
 export function regionOf(resource: EmrServerlessApplication, defaultRegion: string): string {
-  return bindingOf(resource)?.region ?? spec_(resource).region ?? defaultRegion;
+  return (
+    bindingOf(resource)?.region ??
+    pendingCreateOf(resource)?.region ??
+    spec_(resource).region ??
+    defaultRegion
+  );
 }
 
-/** The application to look up: the bound one, else the one spec asks to adopt. */
+/**
+ * The application to look up: the bound one, else the one spec asks to adopt (unless a create is
+ * pending: then the created one is searched for, whatever spec says).
+ */
 export function applicationIdOf(resource: EmrServerlessApplication): string | undefined {
-  return bindingOf(resource)?.applicationId ?? spec_(resource).applicationId;
+  const bound = bindingOf(resource)?.applicationId;
+  if (bound) return bound;
+  return pendingCreateOf(resource) ? undefined : spec_(resource).applicationId;
 }
 
 /**
@@ -55,16 +72,32 @@ export function applicationIdOf(resource: EmrServerlessApplication): string | un
  * fixed since binding.
  */
 export function originOf(resource: EmrServerlessApplication): Origin {
-  return resource.status?.origin ?? (spec_(resource).applicationId ? 'Adopted' : 'Created');
+  if (resource.status?.origin) return resource.status.origin;
+  if (pendingCreateOf(resource)) return 'Created';
+  return spec_(resource).applicationId ? 'Adopted' : 'Created';
+}
+
+/**
+ * The search for an application an earlier reconcile may have created without its answer
+ * arriving (ListApplications by name, then the owner tag): with the recorded create's name when
+ * one is pending, else (a create sent by a version that did not record it) with spec's when the
+ * finalizer is there. Undefined when there is an id to read, or nothing to search for.
+ */
+export function unrecordedSearchOf(
+  resource: EmrServerlessApplication,
+): { name: string; ownerUid: string } | undefined {
+  if (applicationIdOf(resource) !== undefined) return undefined;
+  const ownerUid = resource.metadata.uid;
+  const pending = pendingCreateOf(resource);
+  if (pending) return { name: pending.name, ownerUid };
+  const name = spec_(resource).name;
+  if (name === undefined || !(resource.metadata.finalizers ?? []).includes(FINALIZER)) return undefined;
+  return { name, ownerUid };
 }
 
 /** A finalizer without an id means an earlier reconcile may have created the app and crashed. */
 export function mayOwnUnrecordedApplication(resource: EmrServerlessApplication): boolean {
-  return (
-    applicationIdOf(resource) === undefined &&
-    spec_(resource).name !== undefined &&
-    (resource.metadata.finalizers ?? []).includes(FINALIZER)
-  );
+  return unrecordedSearchOf(resource) !== undefined;
 }
 
 /**
@@ -95,7 +128,7 @@ export function accountConflict(resource: EmrServerlessApplication, account?: st
  */
 export function bindingConflict(resource: EmrServerlessApplication, spec: Spec): string | undefined {
   const binding = bindingOf(resource);
-  if (!binding) return undefined;
+  if (!binding) return pendingCreateConflict(resource, spec);
   const fix = 'Put it back, or create a new resource for another application; nothing was sent to AWS.';
   if (spec.applicationId !== undefined && spec.applicationId !== binding.applicationId) {
     return `spec.applicationId is ${spec.applicationId} but this resource is bound to application ${binding.applicationId} for life. ${fix}`;
@@ -105,6 +138,29 @@ export function bindingConflict(resource: EmrServerlessApplication, spec: Spec):
   }
   if (spec.region !== undefined && binding.region !== undefined && spec.region !== binding.region) {
     return `spec.region is ${spec.region} but application ${binding.applicationId} is bound in ${binding.region} for life. ${fix}`;
+  }
+  return undefined;
+}
+
+/**
+ * A binding field of spec that disagrees with the create written ahead (status.pendingCreate):
+ * the application may exist under the recorded name and region, so spec may not move the search
+ * elsewhere (admission refuses the same). Nothing moves until spec is put back.
+ */
+function pendingCreateConflict(resource: EmrServerlessApplication, spec: Spec): string | undefined {
+  const pending = pendingCreateOf(resource);
+  if (!pending) return undefined;
+  const what = `application ${pending.name} is being created for this resource in ${pending.region} (status.pendingCreate)`;
+  const fix =
+    'Put it back, or delete this resource and create a new one; nothing was sent to AWS for this spec.';
+  if (spec.applicationId !== undefined) {
+    return `spec.applicationId was added, but ${what} and the resource binds it once it is found. ${fix}`;
+  }
+  if (spec.name !== undefined && spec.name !== pending.name) {
+    return `spec.name is ${spec.name}, but ${what}. ${fix}`;
+  }
+  if (spec.region !== undefined && spec.region !== pending.region) {
+    return `spec.region is ${spec.region}, but ${what}. ${fix}`;
   }
   return undefined;
 }

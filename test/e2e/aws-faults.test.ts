@@ -87,7 +87,15 @@ describe('AWS faults', () => {
     const failed = calls.filter((c) => c.status >= 500).length;
     console.log(`5xx bursts: ${calls.length} calls, ${failed} failed`);
     expect(failed).toBe(13);
-    expect(calls.length, calls.map((c) => `${c.operation} ${c.status}`).join('\n')).toBeLessThan(35);
+    // A CreateApplication that failed with a 5xx may have taken effect: the operator searches for
+    // it (ListApplications) and sends it again only once a search a listing lag (10 s) after the
+    // first empty one finds nothing either; at the suite's 2 s resync that wait searches every 1-2 s.
+    const searches = calls.filter((c) => c.operation === 'ListApplications' && c.status === 200).length;
+    console.log(`5xx bursts: ${searches} searches (ListApplications)`);
+    expect(searches).toBeLessThanOrEqual(18);
+    expect(calls.length - searches, calls.map((c) => `${c.operation} ${c.status}`).join('\n')).toBeLessThan(
+      35,
+    );
     expect(calls.filter((c) => c.operation === 'CreateApplication' && c.status === 200)).toHaveLength(1);
     expect(calls.filter((c) => c.operation === 'UpdateApplication' && c.status === 200)).toHaveLength(1);
   });

@@ -259,9 +259,11 @@ describe('SIGKILL inside every AWS write of each scenario', () => {
 // nothing at first. It keeps the finalizer (status.deletionSearch) and searches again a listing
 // lag later, when the application shows: exactly one application in the end, as declared.
 describe('a lost CreateApplication answer, then deletion, while ListApplications lags', () => {
-  /** The local service's lag, and the operator's (at least as long). */
-  const LAG_MS = 12_000;
-  const OPERATOR_LAG = '13s';
+  // The local service's lag, and the operator's (at least as long): long enough that the
+  // restarted operator's first search comes before the listing shows the item, even on a loaded
+  // machine (with 12 s, a kill and restart once took 15 s).
+  const LAG_MS = 25_000;
+  const OPERATOR_LAG = '26s';
 
   it.each([
     ['Delete', 'deleted (TERMINATED)'],
@@ -287,6 +289,11 @@ describe('a lost CreateApplication answer, then deletion, while ListApplications
       await e2e.kubectl(['delete', 'emrsa', name, '--wait=false']);
       const dying = await e2e.get(name);
       expect(dying.status?.applicationId, 'the answer was lost: no id recorded').toBeUndefined();
+      expect(dying.status?.pendingCreate, 'written before CreateApplication was sent').toEqual({
+        name,
+        region: created.region,
+        clientToken: dying.metadata.uid,
+      });
       expect(dying.metadata.finalizers).toContain('emrserverless.operator.dev/finalizer');
 
       await e2e.startOperator([`--listing-lag=${OPERATOR_LAG}`]);
@@ -306,6 +313,9 @@ describe('a lost CreateApplication answer, then deletion, while ListApplications
         );
       }
       expect(condition(held, 'Reconciling')?.message).toContain('may not be listed yet');
+      expect(condition(held, 'Reconciling')?.message).toContain(
+        `ListApplications in ${created.region} by name ${name}`,
+      );
       await e2e.waitGone(name, 60_000);
 
       const apps = await applicationsNamed(name);
@@ -324,7 +334,100 @@ describe('a lost CreateApplication answer, then deletion, while ListApplications
         expect(await e2e.writesSince(mark, id)).toEqual(['CreateApplication']);
       }
       table.push(
-        `lost CreateApplication answer + delete (${policy}), listing lagging | one application; ${policy === 'Delete' ? 'TERMINATED' : 'retained'}`,
+        `lost CreateApplication answer + delete (${policy}), listing lagging | ${creates.length} CreateApplication, one application; ${policy === 'Delete' ? 'TERMINATED' : 'retained'}, finalizer released after`,
+      );
+    } finally {
+      await e2e.aws.setListingLag(0);
+      await e2e.aws.clearFaults();
+    }
+  });
+});
+
+// The answer of CreateApplication lost (the operator killed while it is held), and the tenant then
+// moves spec.region. The create was written ahead (status.pendingCreate: name, region, client
+// token), so admission refuses the move, and the restarted operator searches where the create
+// was sent, not where spec points; with the listing lagging, it waits a listing lag rather than
+// create again. Exactly one application, bound and managed.
+describe('a lost CreateApplication answer, then a region change, while ListApplications lags', () => {
+  // Long enough that the restarted operator's first search comes before the listing shows the
+  // item, even on a loaded machine (with 12 s, a kill and restart once took 15 s).
+  const LAG_MS = 25_000;
+  const OPERATOR_LAG = '26s';
+  const OTHER_REGION = 'us-west-2';
+
+  it('the change is refused at admission; one application, found where it was sent, bound and managed', {
+    timeout: 120_000,
+  }, async () => {
+    const name = 'lost-create-moved';
+    const diagnostics = () => e2e.diagnostics(name);
+    if (!e2e.operator.running) await e2e.startOperator();
+    const mark = await e2e.mark();
+    await e2e.aws.setListingLag(LAG_MS);
+    try {
+      await e2e.aws.fault({ operation: 'CreateApplication', count: 1, holdAnswerMs: 60_000 });
+      await e2e.apply(manifest(name, baseSpec(name)));
+      const created = await waitFor(
+        'CreateApplication to take effect',
+        async () =>
+          (await e2e.callsSince(mark)).find((c) => c.operation === 'CreateApplication' && c.status === 200),
+        { timeoutMs: 30_000, intervalMs: 25, diagnostics },
+      );
+      await e2e.operator.kill('SIGKILL');
+      await e2e.aws.clearFaults();
+      const id = created.applicationId!;
+      const lost = await e2e.get(name);
+      expect(lost.status?.applicationId, 'the answer was lost: no id recorded').toBeUndefined();
+      expect(lost.status?.pendingCreate, 'written before CreateApplication was sent').toEqual({
+        name,
+        region: created.region,
+        clientToken: lost.metadata.uid,
+      });
+
+      // The tenant moves the region: refused, as after binding.
+      const stderr = await e2e.applyRejected(manifest(name, baseSpec(name, { region: OTHER_REGION })));
+      console.log(
+        `kubectl apply (spec.region: ${OTHER_REGION}) while the create is pending:\n${stderr.trim()}`,
+      );
+      expect(stderr).toContain(
+        `spec.region cannot be added, removed or changed: application ${name} is being created for this resource in ${created.region} (status.pendingCreate)`,
+      );
+      expect((await e2e.get(name)).spec).not.toHaveProperty('region');
+
+      await e2e.startOperator([`--listing-lag=${OPERATOR_LAG}`]);
+      // The first search (in the recorded region) finds nothing: no second create, the time recorded.
+      const waiting = await waitFor(
+        `${name}: a search that found nothing, recorded`,
+        async () => {
+          const r = await e2e.get(name);
+          const seen =
+            r.status?.pendingCreate?.notFoundSince !== undefined || r.status?.applicationId !== undefined;
+          return seen ? r : false;
+        },
+        { timeoutMs: 30_000, diagnostics },
+      );
+      expect(
+        waiting.status?.applicationId,
+        'bound before the listing showed the application',
+      ).toBeUndefined();
+      expect(condition(waiting, 'Reconciling')?.message).toContain('may not be listed yet');
+
+      const r = await e2e.waitForReady(name, 'True', 'Reconciled', 60_000);
+      expect(r.status).toMatchObject({ applicationId: id, region: created.region, origin: 'Created' });
+      expect(r.status?.pendingCreate).toBeUndefined();
+      // Managed: a spec change reaches it.
+      await e2e.apply(manifest(name, baseSpec(name, { tags: { team: 'b' } })));
+      await waitFor('the tag applied', async () => {
+        const tags = (await e2e.application(id)).tags as Record<string, string> | undefined;
+        return tags?.team === 'b';
+      });
+
+      const calls = await e2e.callsSince(mark);
+      const creates = calls.filter((c) => c.operation === 'CreateApplication' && c.status === 200);
+      expect(creates.map((c) => `${c.region} ${c.applicationId}`)).toEqual([`${created.region} ${id}`]);
+      expect(calls.filter((c) => c.region === OTHER_REGION)).toEqual([]);
+      expect((await applicationsNamed(name)).map((a) => a.id)).toEqual([id]);
+      table.push(
+        `lost CreateApplication answer + region change, listing lagging | change refused at admission; ${creates.length} CreateApplication, one application (${created.region}), bound and managed`,
       );
     } finally {
       await e2e.aws.setListingLag(0);

@@ -6,14 +6,17 @@ import {
   OWNER_NAMESPACE_TAG,
   OWNER_UID_TAG,
 } from '../../src/api/constants.js';
-import type { EmrServerlessApplication, Spec, Status } from '../../src/api/schema.js';
+import type { EmrServerlessApplication, PendingCreate, Spec, Status } from '../../src/api/schema.js';
 import type { AwsApplication, KeyFacts } from '../../src/aws/port.js';
 import {
+  applicationIdOf,
   type Observed,
   type Plan,
   type PlanOptions,
   plan,
   planFailure,
+  regionOf,
+  unrecordedSearchOf,
 } from '../../src/reconcile/application/planner.js';
 import { intentsAfterFailure } from '../../src/reconcile/application/write-ahead.js';
 import { jsonEqual } from '../../src/reconcile/compare.js';
@@ -1379,6 +1382,286 @@ describe('deletion after a search that found nothing', () => {
   it('a plan that is not a deletion carries no search time', () => {
     const p = run(resource(baseSpec, { status: { ...known, deletionSearch: at(1_000) } }), { app: app() });
     expect(p.status.deletionSearch).toBeUndefined();
+  });
+});
+
+// A create written ahead: status.pendingCreate (name, region, client token) is in status before
+// CreateApplication is sent. From then on the search uses the recorded values, spec may not move
+// them, and a create whose search finds nothing is sent again (same token) only once the absence
+// is confirmed a listing lag later.
+describe('a create written ahead (status.pendingCreate)', () => {
+  const LAG = 10_000;
+  const at = (msBefore: number) => new Date(NOW.getTime() - msBefore).toISOString();
+  const recorded = (more: Partial<PendingCreate> = {}): PendingCreate => ({
+    name: 'analytics',
+    region: 'eu-west-1',
+    clientToken: UID,
+    ...more,
+  });
+  const pending = (spec: Partial<Spec> = baseSpec, p: PendingCreate = recorded(), more = {}) =>
+    resource(spec, { status: { pendingCreate: p, region: p.region }, ...more });
+  const create = (p: Plan) =>
+    p.actions.find((a) => a.kind === 'CreateApplication') as
+      | Extract<Plan['actions'][number], { kind: 'CreateApplication' }>
+      | undefined;
+  const message = (p: Plan) =>
+    cond(p, 'Stalled')?.message ?? cond(p, 'Reconciling')?.message ?? ready(p)?.message ?? '';
+
+  it('the first create records name, region and token in the planned status (written ahead of the call)', () => {
+    const p = run(resource({ ...baseSpec, region: 'us-west-2' }, { finalizer: false }), { app: undefined });
+    expect(kinds(p)).toEqual(['AddFinalizer', 'CreateApplication']);
+    expect(p.status.pendingCreate).toEqual({ name: 'analytics', region: 'us-west-2', clientToken: UID });
+    expect(p.status.region).toBe('us-west-2');
+    expect(create(p)?.input.clientToken).toBe(UID);
+  });
+
+  it.each([
+    // name, spec, pendingCreate, observed, options, actions, Ready reason, phase, message, pendingCreate after, requeue
+    [
+      'found where it was sent: bound, the record dropped',
+      baseSpec,
+      recorded(),
+      app({ state: 'CREATED' }),
+      options,
+      [],
+      'Reconciled',
+      'R',
+      'matches spec',
+      undefined,
+      options.resyncPeriodMs,
+    ],
+    [
+      'found while the listing-lag wait runs: bound, the record dropped',
+      baseSpec,
+      recorded({ notFoundSince: at(3_000) }),
+      app({ state: 'CREATED' }),
+      options,
+      [],
+      'Reconciled',
+      'R',
+      'matches spec',
+      undefined,
+      options.resyncPeriodMs,
+    ],
+    [
+      'the first empty search: no create, its time recorded',
+      baseSpec,
+      recorded(),
+      null,
+      options,
+      [],
+      'Creating',
+      'P',
+      'may not be listed yet',
+      recorded({ notFoundSince: NOW.toISOString() }),
+      LAG,
+    ],
+    [
+      'searched again too early: no create, the first time kept',
+      baseSpec,
+      recorded({ notFoundSince: at(4_000) }),
+      null,
+      options,
+      [],
+      'Creating',
+      'P',
+      'next in 6 s',
+      recorded({ notFoundSince: at(4_000) }),
+      6_000,
+    ],
+    [
+      'a first time in the future (another clock): starts over',
+      baseSpec,
+      recorded({ notFoundSince: at(-60_000) }),
+      null,
+      options,
+      [],
+      'Creating',
+      'P',
+      'may not be listed yet',
+      recorded({ notFoundSince: NOW.toISOString() }),
+      LAG,
+    ],
+    [
+      'absent a listing lag later: sent again with the same token, the wait dropped',
+      baseSpec,
+      recorded({ notFoundSince: at(LAG) }),
+      null,
+      options,
+      ['CreateApplication'],
+      'Creating',
+      'P',
+      'again',
+      recorded(),
+      0,
+    ],
+    [
+      '--listing-lag 0: one empty search is enough',
+      baseSpec,
+      recorded(),
+      null,
+      { ...options, listingLagMs: 0 },
+      ['CreateApplication'],
+      'Creating',
+      'P',
+      'again',
+      recorded(),
+      0,
+    ],
+    [
+      'recorded in another region than the default: the create goes there',
+      baseSpec,
+      recorded({ region: 'us-west-2', notFoundSince: at(LAG) }),
+      null,
+      options,
+      ['CreateApplication'],
+      'Creating',
+      'P',
+      'in us-west-2 again',
+      recorded({ region: 'us-west-2' }),
+      0,
+    ],
+    [
+      'spec.region changed (admission bypassed): Stalled, nothing sent, the record kept',
+      { ...baseSpec, region: 'us-west-2' },
+      recorded(),
+      null,
+      options,
+      [],
+      'ImmutableFieldConflict',
+      'S',
+      'spec.region is us-west-2, but application analytics is being created for this resource in eu-west-1',
+      recorded(),
+      options.resyncPeriodMs,
+    ],
+    [
+      'spec.region changed, the application found: Stalled, not bound under a spec that moved',
+      { ...baseSpec, region: 'us-west-2' },
+      recorded(),
+      app({ state: 'CREATED' }),
+      options,
+      [],
+      'ImmutableFieldConflict',
+      'S',
+      'Put it back',
+      recorded(),
+      options.resyncPeriodMs,
+    ],
+    [
+      'spec.name changed: Stalled',
+      { ...baseSpec, name: 'renamed' },
+      recorded(),
+      null,
+      options,
+      [],
+      'ImmutableFieldConflict',
+      'S',
+      'spec.name is renamed, but application analytics is being created',
+      recorded(),
+      options.resyncPeriodMs,
+    ],
+    [
+      'spec.applicationId added: Stalled, no adoption',
+      { ...baseSpec, applicationId: '00fother' },
+      recorded(),
+      null,
+      adopting,
+      [],
+      'ImmutableFieldConflict',
+      'S',
+      'spec.applicationId was added',
+      recorded(),
+      options.resyncPeriodMs,
+    ],
+    [
+      'spec.region set to the recorded region: no conflict',
+      { ...baseSpec, region: 'eu-west-1' },
+      recorded(),
+      app({ state: 'CREATED' }),
+      options,
+      [],
+      'Reconciled',
+      'R',
+      'matches spec',
+      undefined,
+      options.resyncPeriodMs,
+    ],
+  ] as const)('%s', (_what, spec, before, found, opts, actions, reason, phase, text, after, requeue) => {
+    const p = run(pending(spec, before), { app: found }, opts);
+    expect(kinds(p)).toEqual(actions);
+    expect(ready(p)?.reason).toBe(reason);
+    const seen = ready(p)?.status === 'True' ? 'R' : cond(p, 'Stalled') ? 'S' : 'P';
+    expect(seen).toBe(phase);
+    expect(message(p)).toContain(text);
+    expect(p.status.pendingCreate).toEqual(after);
+    expect(p.requeueAfterMs).toBe(requeue);
+    if (found) expect(p.status.applicationId).toBe(phase === 'S' ? undefined : found.applicationId);
+    const sent = create(p);
+    if (sent) {
+      expect(sent.input.clientToken).toBe(before.clientToken);
+      expect(sent.input.name).toBe(before.name);
+      expect(p.status.region).toBe(before.region);
+    }
+  });
+
+  it('the recorded values choose the search, the region and the origin, not spec', () => {
+    const r = pending(
+      { ...baseSpec, name: 'renamed', applicationId: '00fother' },
+      recorded({ region: 'us-west-2' }),
+    );
+    expect(unrecordedSearchOf(r)).toEqual({ name: 'analytics', ownerUid: UID });
+    expect(regionOf(r, 'eu-west-1')).toBe('us-west-2');
+    expect(applicationIdOf(r)).toBeUndefined();
+    // Without a record, spec's name is searched for (a create sent by an earlier version).
+    expect(unrecordedSearchOf(resource(baseSpec))).toEqual({ name: 'analytics', ownerUid: UID });
+    // A binding wins over a record left behind.
+    const bound = resource(baseSpec, {
+      status: { ...known, pendingCreate: recorded({ region: 'us-west-2' }) },
+    });
+    expect(unrecordedSearchOf(bound)).toBeUndefined();
+    expect(regionOf(bound, 'eu-west-1')).toBe('eu-west-1');
+  });
+
+  it.each([
+    // name, deletionPolicy, pendingCreate, observed, actions, deletionSearch after
+    [
+      'found: deleted (Delete, the default for a created one)',
+      undefined,
+      app({ state: 'CREATED' }),
+      ['DeleteApplication'],
+    ],
+    ['found, Retain: released', 'Retain', app({ state: 'CREATED' }), ['RemoveFinalizer']],
+    ['not found yet: the finalizer stays', undefined, null, []],
+  ] as const)('deleted while a create is pending, %s', (_what, policy, found, actions) => {
+    const spec = { ...baseSpec, region: 'us-west-2', ...(policy && { deletionPolicy: policy }) };
+    const p = run(pending(spec, recorded(), { deleting: true }), { app: found });
+    expect(kinds(p)).toEqual(actions);
+    if (!found) {
+      expect(p.status.deletionSearch).toBe(NOW.toISOString());
+      expect(message(p)).toContain(
+        `ListApplications in eu-west-1 by name analytics and tag ${OWNER_UID_TAG}=${UID}`,
+      );
+      expect(p.status.pendingCreate).toEqual(recorded());
+    } else {
+      expect(p.status.applicationId).toBe(found.applicationId);
+      expect(p.status.pendingCreate).toBeUndefined();
+    }
+  });
+
+  it('the next step after an answered create (id and record both there) drops the record', () => {
+    const p = run(resource(baseSpec, { status: { ...known, pendingCreate: recorded() } }), {
+      app: app({ state: 'CREATING' }),
+    });
+    expect(p.status.pendingCreate).toBeUndefined();
+    expect(p.status.applicationId).toBe('00fapp1');
+  });
+
+  it.each([
+    ['refused outright: withdrawn, the create did not happen', true, undefined],
+    ['a 5xx or a lost connection: kept, the create may have happened', false, recorded()],
+  ] as const)('a failed CreateApplication, %s', (_what, refused, after) => {
+    const s = intentsAfterFailure({ pendingCreate: recorded(), region: 'eu-west-1' }, {}, refused);
+    expect(s.pendingCreate).toEqual(after);
   });
 });
 

@@ -5,7 +5,6 @@ import {
   type ApplicationFieldName,
   type ApplicationFields,
   type DiskEncryptionConfiguration,
-  type EmrServerlessApplication,
   type Spec,
   STARTED_UPDATABLE_FIELDS,
 } from '../../api/schema.js';
@@ -17,10 +16,10 @@ import type { RecordedEvent } from '../ports.js';
 import type { Action } from './types.js';
 
 export function createAction(
-  resource: EmrServerlessApplication,
   spec: Spec,
   region: string,
   ownerTags: Record<string, string>,
+  clientToken: string,
 ): Action {
   const fields = pick(
     spec,
@@ -41,8 +40,8 @@ export function createAction(
       type: spec.type!,
       releaseLabel: spec.releaseLabel!,
       tags: { ...spec.tags, ...ownerTags },
-      // The uid makes a retried create after a crash answer the same application.
-      clientToken: resource.metadata.uid,
+      // The same on every attempt (status.pendingCreate): a retried create answers the same application.
+      clientToken,
     },
     events: [
       normal('Created', 'CreateApplication', `Created application ${spec.name} in ${region}${encryption}.`),

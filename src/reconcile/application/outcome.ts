@@ -4,6 +4,7 @@ import type {
   Correction,
   DiskEncryptionStatus,
   KeyHealth,
+  PendingCreate,
   Spec,
   Status,
   UpdateAttempts,
@@ -30,6 +31,8 @@ export class Outcome extends OutcomeBase<Status, Action, Plan> {
   correction: Correction | undefined;
   /** The fields of a correction this plan found undone by another writer (fights.ts; metrics). */
   undone: string[] | undefined;
+  /** The create written ahead; dropped once an application is bound. */
+  pendingCreate: PendingCreate | undefined;
 
   constructor(
     input: PlanInput,
@@ -39,6 +42,7 @@ export class Outcome extends OutcomeBase<Status, Action, Plan> {
     this.restartAfterUpdate = input.resource.status?.restartAfterUpdate;
     this.updateAttempts = input.resource.status?.updateAttempts;
     this.correction = input.resource.status?.correction;
+    this.pendingCreate = input.resource.status?.pendingCreate;
   }
 
   observe(app: AwsApplication): this {
@@ -94,6 +98,8 @@ export class Outcome extends OutcomeBase<Status, Action, Plan> {
       restartAfterUpdate: this.restartAfterUpdate || undefined,
       updateAttempts: this.updateAttempts,
       correction: this.correction,
+      // The binding replaces it: the application it was searched for is found.
+      pendingCreate: app || previous.applicationId ? undefined : this.pendingCreate,
       deletionSearch: this.deletionSearch,
       conditions: conditionsFor(verdict, resource.metadata.generation, previous.conditions, now),
     };

@@ -14,9 +14,16 @@ import {
   type UpdateAttempts,
 } from '../../api/schema.js';
 import type { AwsApplication } from '../../aws/port.js';
-import { LISTING_LAG_MS } from '../absence.js';
+import { confirmAbsence, LISTING_LAG_MS, seconds } from '../absence.js';
 import { ensureFinalizer, hasFinalizer } from '../finalizers.js';
-import { accountConflict, applicationIdOf, bindingConflict, regionOf, spec_ } from '../identity.js';
+import {
+  accountConflict,
+  applicationIdOf,
+  bindingConflict,
+  pendingCreateOf,
+  regionOf,
+  spec_,
+} from '../identity.js';
 import { keyCheck } from '../keys.js';
 import { invalidSpecMessage, normal } from '../outcome-base.js';
 import { NO_ADOPTION, ownershipTags } from '../ownership.js';
@@ -39,7 +46,7 @@ import { Outcome, TRANSITION_POLL_MAX_MS } from './outcome.js';
 import type { Action, Plan, PlanInput } from './types.js';
 
 export { planFailure } from '../failures.js';
-export { applicationIdOf, mayOwnUnrecordedApplication, regionOf } from '../identity.js';
+export { applicationIdOf, mayOwnUnrecordedApplication, regionOf, unrecordedSearchOf } from '../identity.js';
 export type { Action, Observed, Plan, PlanInput, PlanOptions } from './types.js';
 
 export function plan(input: PlanInput): Plan {
@@ -102,10 +109,7 @@ function planApplication(input: PlanInput, spec: Spec): Plan {
       );
     }
     if (key.blocking) return out.stalled(key.blocking.reason, key.blocking.message);
-    const ownerTags = ownershipTags(resource, (input.options.ownership ?? NO_ADOPTION).clusterId);
-    return out
-      .act(...ensureFinalizer(resource), createAction(resource, spec, region, ownerTags))
-      .progressing('Creating', `Creating application ${spec.name} in ${region}.`);
+    return planCreate(input, spec, region, out);
   }
 
   const ownership = planOwnership(input, app, out);
@@ -223,6 +227,44 @@ function planApplication(input: PlanInput, spec: Spec): Plan {
   }
 }
 
+/**
+ * CreateApplication, written ahead: status.pendingCreate records the name, region and client
+ * token before it is sent (the reconciler writes intents ahead of the actions that need them).
+ * A pending create whose search found nothing is sent again, with the same token, only once the
+ * absence is confirmed (absence.ts): an answer lost in a crash may belong to an application the
+ * listing does not show yet.
+ */
+function planCreate(input: PlanInput, spec: Spec, region: string, out: Outcome): Plan {
+  const { resource, now } = input;
+  const pending = pendingCreateOf(resource);
+  if (pending) {
+    const lagMs = input.options.listingLagMs ?? LISTING_LAG_MS;
+    const absence = confirmAbsence(pending.notFoundSince, now, lagMs);
+    if (!absence.confirmed) {
+      out.pendingCreate = { ...pending, notFoundSince: absence.firstEmptySearch };
+      return out.progressingFor(
+        'Creating',
+        `CreateApplication of ${pending.name} in ${pending.region} was sent without its answer arriving, and ListApplications by name ${pending.name} and tag ${OWNER_UID_TAG}=${resource.metadata.uid} found no application since ${absence.firstEmptySearch}. ` +
+          `It may not be listed yet: CreateApplication is sent again (same client token) only if a search at least ${seconds(lagMs)} after that one finds none either (next in ${seconds(absence.retryInMs)}).`,
+        absence.retryInMs,
+      );
+    }
+  }
+  // The recorded values stand (spec agrees with them: bindingConflict); a first create records spec's.
+  const name = pending?.name ?? spec.name!;
+  const clientToken = pending?.clientToken ?? resource.metadata.uid;
+  out.pendingCreate = { name, region, clientToken };
+  const ownerTags = ownershipTags(resource, (input.options.ownership ?? NO_ADOPTION).clusterId);
+  return out
+    .act(...ensureFinalizer(resource), createAction({ ...spec, name }, region, ownerTags, clientToken))
+    .progressing(
+      'Creating',
+      pending
+        ? `Creating application ${name} in ${region} again: no application made by the earlier CreateApplication was found, twice, at least ${seconds(input.options.listingLagMs ?? LISTING_LAG_MS)} apart.`
+        : `Creating application ${name} in ${region}.`,
+    );
+}
+
 /** A correction assessed (fights.ts) for the application as the plan sees it. */
 type Fight = FightView & { input: PlanInput; spec: Spec; app: AwsApplication; sending: ApplicationFields };
 
@@ -331,10 +373,11 @@ function planDeletion(input: PlanInput): Plan {
       .progressing('Deleting', message);
   // No id was ever recorded (a CreateApplication whose answer was lost leaves none) and the
   // search by name and owner tag found nothing: a listing that may lag says so, not AWS.
+  const pending = pendingCreateOf(resource);
   if (observed.app === null && applicationIdOf(resource) === undefined)
     return out.searchedInVain(
       {
-        searched: `ListApplications by name ${spec_(resource).name} and tag ${OWNER_UID_TAG}=${resource.metadata.uid}`,
+        searched: `ListApplications${pending ? ` in ${pending.region}` : ''} by name ${pending?.name ?? spec_(resource).name} and tag ${OWNER_UID_TAG}=${resource.metadata.uid}`,
         none: 'No application exists in AWS for this resource',
         noun: 'application',
         write: 'CreateApplication',

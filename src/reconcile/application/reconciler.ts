@@ -26,12 +26,12 @@ import {
 import {
   type Action,
   applicationIdOf,
-  mayOwnUnrecordedApplication,
   type Observed,
   type Plan,
   type PlanOptions,
   plan,
   regionOf,
+  unrecordedSearchOf,
 } from './planner.js';
 import { intentsAfterFailure, intentsDiffer, intentsOf, withIntents } from './write-ahead.js';
 
@@ -277,6 +277,7 @@ class ApplicationKind
     const { port, keys } = scope;
     const spec = (resource.spec ?? {}) as Partial<Spec>;
     const id = applicationIdOf(resource);
+    const search = unrecordedSearchOf(resource);
     let app: Observed['app'];
     let sighting: Sighting | undefined;
     if (carried) {
@@ -292,9 +293,9 @@ class ApplicationKind
         app = (await port.getApplication(id)) ?? null;
         sighting = { source: 'read', at };
       }
-    } else if (mayOwnUnrecordedApplication(resource)) {
+    } else if (search) {
       const at = this.now().getTime();
-      app = (await port.findOwnedApplication(spec.name!, resource.metadata.uid)) ?? null;
+      app = (await port.findOwnedApplication(search.name, search.ownerUid)) ?? null;
       sighting = { source: 'read', at };
     }
 

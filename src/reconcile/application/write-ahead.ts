@@ -1,8 +1,10 @@
 // Write-ahead of intents. An intent is a status field that later steps depend on and that AWS
 // cannot tell again after a crash: `restartAfterUpdate` (the operator stopped the application
 // to update it and must start it again), `updateAttempts` (how often the same update was
-// sent, for the NotConverging guard) and `correction` (the last correction and how often
-// another writer undid it, for the ExternalChangeFight count: fights.ts). The reconciler writes the planned status to the API
+// sent, for the NotConverging guard), `correction` (the last correction and how often another
+// writer undid it, for the ExternalChangeFight count: fights.ts) and `pendingCreate` (the name,
+// region and client token of a CreateApplication: where to search for what it made when its
+// answer is lost, and what spec may no longer move). The reconciler writes the planned status to the API
 // server before executing a step whose intents differ from the persisted ones, so a crash at
 // any point (before or after any AWS call, answered or not) finds them there.
 //
@@ -12,6 +14,8 @@
 // and keeping the intent is always safe (an application still STARTED is simply stopped again).
 // `correction` keeps its planned value: the undos it counts were seen whatever the step's fate,
 // and a correction recorded as sent but not accepted is never counted as undone.
+// `pendingCreate`, like `restartAfterUpdate`, is withdrawn only when AWS refused the create outright; otherwise the
+// application may exist, and the next reconcile searches for it where it was sent.
 import type { Status } from '../../api/schema.js';
 import { jsonEqual } from '../compare.js';
 
@@ -19,6 +23,7 @@ export const INTENT_FIELDS = [
   'restartAfterUpdate',
   'updateAttempts',
   'correction',
+  'pendingCreate',
 ] as const satisfies readonly (keyof Status)[];
 
 export type Intents = Pick<Status, (typeof INTENT_FIELDS)[number]>;
@@ -38,6 +43,7 @@ export function intentsAfterFailure(planned: Status, before: Intents, refusedOut
     updateAttempts: before.updateAttempts,
     restartAfterUpdate: refusedOutright ? before.restartAfterUpdate : planned.restartAfterUpdate,
     correction: planned.correction,
+    pendingCreate: refusedOutright ? before.pendingCreate : planned.pendingCreate,
   });
 }
 
