@@ -3,17 +3,13 @@
 // look and tag changes by the full read. Kubernetes is the in-memory Store; the end-to-end suite
 // (test/e2e/drift.test.ts) runs the operator itself on a real API server.
 import pino from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { OWNER_UID_TAG } from '../../src/api/constants.js';
 import type { Spec } from '../../src/api/schema.js';
-import { AwsClients, operatorIdentity } from '../../src/aws/index.js';
-import {
-  AWS_WRITE_OPERATIONS,
-  type Emulator,
-  EmulatorControl,
-  startEmulator,
-} from '../../src/emulator/index.js';
+import { operatorIdentity } from '../../src/aws/index.js';
+import { AWS_WRITE_OPERATIONS } from '../../src/emulator/index.js';
 import { ApplicationReconciler } from '../../src/reconcile/application/reconciler.js';
+import { useReconcilerService } from './local-service.js';
 import { Store } from './resource-store.js';
 
 const REGION = 'eu-west-1';
@@ -28,23 +24,11 @@ const base: Partial<Spec> = {
 };
 
 describe('list drift detection', () => {
-  let emulator: Emulator;
-  let control: EmulatorControl;
-  let clients: AwsClients;
-
-  beforeAll(async () => {
-    emulator = await startEmulator({ transitionMs: 20, defaultRegion: REGION });
-    control = new EmulatorControl(emulator.endpoint);
-    clients = new AwsClients({ endpoint: emulator.endpoint, rps: 0 });
-  });
-  afterAll(async () => {
-    clients.close();
-    await emulator.close();
-  });
+  const service = useReconcilerService(REGION);
 
   function reconcilerFor(requeued: string[] = []) {
     return new ApplicationReconciler({
-      aws: operatorIdentity(clients),
+      aws: operatorIdentity(service.clients),
       writer: {
         addFinalizer: (o) => storeOf(o).addFinalizer(o),
         removeFinalizer: async () => {},
@@ -86,9 +70,9 @@ describe('list drift detection', () => {
 
   /** The operations one resync sends. */
   async function callsOf(reconciler: ApplicationReconciler, store: Store) {
-    const mark = (await control.calls()).length;
+    const mark = await service.mark();
     await resync(reconciler, store);
-    return (await control.calls()).slice(mark).map((c) => c.operation);
+    return (await service.control.calls()).slice(mark).map((c) => c.operation);
   }
   const writes = (ops: string[]) => ops.filter((op) => AWS_WRITE_OPERATIONS.has(op));
 
@@ -111,44 +95,54 @@ describe('list drift detection', () => {
   it('a poll soon after a look reads the application rather than list the whole scope', async () => {
     const { reconciler, store } = await inSync('poll');
     await resync(reconciler, store);
-    const mark = (await control.calls()).length;
+    const mark = await service.mark();
     await reconciler.reconcile(store.obj);
-    expect((await control.calls()).slice(mark).map((c) => c.operation)).toEqual(['GetApplication']);
+    expect((await service.control.calls()).slice(mark).map((c) => c.operation)).toEqual(['GetApplication']);
   });
 
   it('an out-of-band key change through the SDK is read and reverted at the next look', async () => {
-    const [a, b] = [await control.createKey({ region: REGION }), await control.createKey({ region: REGION })];
+    const [a, b] = [
+      await service.control.createKey({ region: REGION }),
+      await service.control.createKey({ region: REGION }),
+    ];
     const spec = { ...base, diskEncryptionConfiguration: { encryptionKeyArn: a.Arn } };
     const { reconciler, store, id } = await inSync('sdk-drift', spec);
     expect(await callsOf(reconciler, store)).toEqual(['ListApplications']);
 
-    await clients
+    await service.clients
       .forRegion(REGION)
       .updateApplication(id, { diskEncryptionConfiguration: { encryptionKeyArn: b.Arn } });
     const ops = await callsOf(reconciler, store);
     expect(ops.slice(0, 2)).toEqual(['ListApplications', 'GetApplication']);
     expect(writes(ops)).toEqual(['UpdateApplication']);
-    expect((await clients.forRegion(REGION).getApplication(id))?.diskEncryptionConfiguration).toMatchObject({
+    expect(
+      (await service.clients.forRegion(REGION).getApplication(id))?.diskEncryptionConfiguration,
+    ).toMatchObject({
       encryptionKeyArn: a.Arn,
     });
   });
 
   it('an out-of-band key change through the control API is read and reverted at the next look', async () => {
-    const [a, b] = [await control.createKey({ region: REGION }), await control.createKey({ region: REGION })];
+    const [a, b] = [
+      await service.control.createKey({ region: REGION }),
+      await service.control.createKey({ region: REGION }),
+    ];
     const spec = { ...base, diskEncryptionConfiguration: { encryptionKeyArn: a.Arn } };
     const { reconciler, store, id } = await inSync('control-drift', spec);
     expect(await callsOf(reconciler, store)).toEqual(['ListApplications']);
 
-    await control.patchApplication(id, { diskEncryptionConfiguration: { encryptionKeyArn: b.Arn } });
+    await service.control.patchApplication(id, { diskEncryptionConfiguration: { encryptionKeyArn: b.Arn } });
     expect(writes(await callsOf(reconciler, store))).toEqual(['UpdateApplication']);
-    expect((await clients.forRegion(REGION).getApplication(id))?.diskEncryptionConfiguration).toMatchObject({
+    expect(
+      (await service.clients.forRegion(REGION).getApplication(id))?.diskEncryptionConfiguration,
+    ).toMatchObject({
       encryptionKeyArn: a.Arn,
     });
   });
 
   it('a start out of band moves the state: read while it settles, and the status follows', async () => {
     const { reconciler, store, id } = await inSync('started');
-    await clients.forRegion(REGION).startApplication(id);
+    await service.clients.forRegion(REGION).startApplication(id);
     // STARTING, then STARTED: each look reads while it settles.
     await converge(reconciler, store);
     await new Promise((r) => setTimeout(r, 50));
@@ -159,9 +153,9 @@ describe('list drift detection', () => {
   it('a tag changed out of band does not move updatedAt: found by the full read, not before', async () => {
     const { reconciler, store, id } = await inSync('tags');
     const started = Date.now();
-    const { team: _removed, ...tags } = (await clients.forRegion(REGION).getApplication(id))!.tags;
+    const { team: _removed, ...tags } = (await service.clients.forRegion(REGION).getApplication(id))!.tags;
     expect(tags[OWNER_UID_TAG]).toBe(store.obj.metadata.uid);
-    await control.patchApplication(id, { tags });
+    await service.control.patchApplication(id, { tags });
     const before = await callsOf(reconciler, store);
     expect(before).toEqual(['ListApplications']);
     // The full read comes due 5.5 resync periods after the last read.
@@ -169,7 +163,7 @@ describe('list drift detection', () => {
     const ops = await callsOf(reconciler, store);
     expect(ops).toContain('GetApplication');
     expect(writes(ops)).toEqual(['TagResource']);
-    expect((await clients.forRegion(REGION).getApplication(id))?.tags.team).toBe('data');
+    expect((await service.clients.forRegion(REGION).getApplication(id))?.tags.team).toBe('data');
   });
 
   it('a plan made from the remembered application that wants to act reads the application first', async () => {
@@ -201,7 +195,7 @@ describe('list drift detection', () => {
     }
     // Both views are confirmed, and a listing newer than both serves the next looks.
     await resync(reconciler, first);
-    await control.patchApplication(second.obj.status!.applicationId!, {
+    await service.control.patchApplication(second.obj.status!.applicationId!, {
       maximumCapacity: { cpu: '4 vCPU', memory: '16 GB' },
     });
     requeued.length = 0;
@@ -211,7 +205,7 @@ describe('list drift detection', () => {
 
   it('when ListApplications is refused, each resource reads its application, and the listing is not asked again at once', async () => {
     const { reconciler, store } = await inSync('denied');
-    await control.fault({
+    await service.control.fault({
       operation: 'ListApplications',
       status: 403,
       errorType: 'AccessDeniedException',

@@ -1,7 +1,13 @@
 // The local AWS service for the tests of src/aws: one per test file, reset before each test.
 import { afterAll, beforeAll, beforeEach } from 'vitest';
+import { AwsClients } from '../../src/aws/index.js';
 import type { ApplicationState, AwsApplication, AwsError, AwsPort } from '../../src/aws/port.js';
-import { type Emulator, EmulatorControl, startEmulator } from '../../src/emulator/index.js';
+import {
+  AWS_WRITE_OPERATIONS,
+  type Emulator,
+  EmulatorControl,
+  startEmulator,
+} from '../../src/emulator/index.js';
 
 export interface LocalService {
   endpoint: string;
@@ -21,6 +27,47 @@ export function useLocalService(): LocalService {
     await service.control.reset();
   });
   afterAll(async () => {
+    await emulator?.close();
+  });
+  return service;
+}
+
+/** The local service and the operator's AWS clients on it, for tests that drive a reconciler. */
+export interface ReconcilerService {
+  endpoint: string;
+  control: EmulatorControl;
+  clients: AwsClients;
+  /** How many calls the service has logged: a mark for `writesSince`. */
+  mark(): Promise<number>;
+  /** The AWS writes since `mark`, by operation name. */
+  writesSince(mark: number): Promise<string[]>;
+}
+
+/**
+ * Starts the local service (state carried from test to test, transitions of 20 ms) and AwsClients
+ * on it for this file's tests; the returned object is filled in before the first test.
+ */
+export function useReconcilerService(region: string): ReconcilerService {
+  let emulator: Emulator | undefined;
+  const service = {
+    async mark() {
+      return (await service.control.calls()).length;
+    },
+    async writesSince(mark: number) {
+      return (await service.control.calls())
+        .slice(mark)
+        .filter((c) => AWS_WRITE_OPERATIONS.has(c.operation))
+        .map((c) => c.operation);
+    },
+  } as ReconcilerService;
+  beforeAll(async () => {
+    emulator = await startEmulator({ transitionMs: 20, defaultRegion: region });
+    service.endpoint = emulator.endpoint;
+    service.control = new EmulatorControl(emulator.endpoint);
+    service.clients = new AwsClients({ endpoint: emulator.endpoint, rps: 0 });
+  });
+  afterAll(async () => {
+    service.clients?.close();
     await emulator?.close();
   });
   return service;

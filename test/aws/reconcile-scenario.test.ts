@@ -2,41 +2,25 @@
 // the real SDK: the AWS calls must be exactly those the contract implies. Kubernetes is played
 // by a small in-memory store here; the end-to-end suite runs the same story on a real API server.
 import pino from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Status } from '../../src/api/schema.js';
-import { AwsClients, operatorIdentity } from '../../src/aws/index.js';
+import { operatorIdentity } from '../../src/aws/index.js';
 import { ConflictError } from '../../src/controller/resource-writer.js';
-import {
-  AWS_WRITE_OPERATIONS,
-  type Emulator,
-  EmulatorControl,
-  startEmulator,
-} from '../../src/emulator/index.js';
 import { ApplicationReconciler } from '../../src/reconcile/application/reconciler.js';
 import { type RecordedEvent, type ResourceWriter, WritesStoppedError } from '../../src/reconcile/ports.js';
+import { useReconcilerService } from './local-service.js';
 import { Store } from './resource-store.js';
 
 const REGION = 'eu-west-1';
 
 describe('a scripted scenario through planner, executor and the real SDK', () => {
-  let emulator: Emulator;
-  let control: EmulatorControl;
-  let clients: AwsClients;
+  const service = useReconcilerService(REGION);
   const events: RecordedEvent[] = [];
-
-  beforeAll(async () => {
-    emulator = await startEmulator({ transitionMs: 20, defaultRegion: REGION });
-    control = new EmulatorControl(emulator.endpoint);
-    clients = new AwsClients({ endpoint: emulator.endpoint, rps: 0 });
-  });
-  afterAll(async () => {
-    await emulator.close();
-  });
 
   function reconcilerFor(store: Store, mayWrite?: () => boolean) {
     return new ApplicationReconciler({
       ...(mayWrite && { mayWrite }),
-      aws: operatorIdentity(clients, { ttlMs: 0, negativeTtlMs: 0 }),
+      aws: operatorIdentity(service.clients, { ttlMs: 0, negativeTtlMs: 0 }),
       writer: store,
       events: { record: (_o, e) => events.push(e) },
       logger: pino({ level: 'silent' }),
@@ -56,26 +40,20 @@ describe('a scripted scenario through planner, executor and the real SDK', () =>
     }
   }
 
-  async function writesSince(from: number) {
-    const calls = await control.calls();
-    return calls
-      .slice(from)
-      .filter((c) => AWS_WRITE_OPERATIONS.has(c.operation))
-      .map((c) => c.operation);
-  }
+  const { writesSince } = service;
 
   it('create with key -> change context -> {} -> remove field -> key disabled -> delete', async () => {
-    const key = await control.createKey({ region: REGION });
+    const key = await service.control.createKey({ region: REGION });
     const base = { name: 'analytics', type: 'SPARK' as const, releaseLabel: 'emr-7.5.0' };
     const store = new Store({
       ...base,
       diskEncryptionConfiguration: { encryptionKeyArn: key.Arn, encryptionContext: { project: 'a' } },
     });
-    const aws = clients.forRegion(REGION);
+    const aws = service.clients.forRegion(REGION);
     const ready = () => store.obj.status?.conditions?.find((c) => c.type === 'Ready');
 
     // 1. Create with the key: one CreateApplication carrying it, no second call.
-    let mark = (await control.calls()).length;
+    let mark = await service.mark();
     await converge(store);
     expect(await writesSince(mark)).toEqual(['CreateApplication']);
     const id = store.obj.status!.applicationId!;
@@ -92,7 +70,7 @@ describe('a scripted scenario through planner, executor and the real SDK', () =>
 
     // In sync: a resync makes no AWS write and no status write.
     const writes = store.statusWrites;
-    mark = (await control.calls()).length;
+    mark = await service.mark();
     await converge(store);
     expect(await writesSince(mark)).toEqual([]);
     expect(store.statusWrites).toBe(writes);
@@ -102,7 +80,7 @@ describe('a scripted scenario through planner, executor and the real SDK', () =>
       ...base,
       diskEncryptionConfiguration: { encryptionKeyArn: key.Arn, encryptionContext: { project: 'b' } },
     });
-    mark = (await control.calls()).length;
+    mark = await service.mark();
     await converge(store);
     expect(await writesSince(mark)).toEqual(['UpdateApplication']);
     expect((await aws.getApplication(id))?.diskEncryptionConfiguration?.encryptionContext).toEqual({
@@ -111,7 +89,7 @@ describe('a scripted scenario through planner, executor and the real SDK', () =>
 
     // 3. {}: back to the AWS-owned key.
     store.setSpec({ ...base, diskEncryptionConfiguration: {} });
-    mark = (await control.calls()).length;
+    mark = await service.mark();
     await converge(store);
     expect(await writesSince(mark)).toEqual(['UpdateApplication']);
     expect((await aws.getApplication(id))?.diskEncryptionConfiguration?.encryptionKeyArn).toBeUndefined();
@@ -121,7 +99,7 @@ describe('a scripted scenario through planner, executor and the real SDK', () =>
     store.setSpec({ ...base, diskEncryptionConfiguration: { encryptionKeyArn: key.Arn } });
     await converge(store);
     store.setSpec(base);
-    mark = (await control.calls()).length;
+    mark = await service.mark();
     await converge(store);
     expect(await writesSince(mark)).toEqual([]);
     expect(events.map((e) => e.reason)).toContain('DiskEncryptionUnmanaged');
@@ -133,15 +111,15 @@ describe('a scripted scenario through planner, executor and the real SDK', () =>
     // 5. Manage it again, then the key is disabled out of band: Ready false, nothing sent.
     store.setSpec({ ...base, diskEncryptionConfiguration: { encryptionKeyArn: key.Arn } });
     await converge(store);
-    await control.setKeyState(key.KeyId, 'Disabled');
-    mark = (await control.calls()).length;
+    await service.control.setKeyState(key.KeyId, 'Disabled');
+    mark = await service.mark();
     await converge(store);
     expect(await writesSince(mark)).toEqual([]);
     expect(ready()).toMatchObject({ status: 'False', reason: 'KeyDisabled' });
 
     // 6. Delete: the created app is deleted, then the finalizer released.
     store.delete();
-    mark = (await control.calls()).length;
+    mark = await service.mark();
     await converge(store);
     expect(await writesSince(mark)).toEqual(['DeleteApplication']);
     expect(store.gone).toBe(true);
@@ -169,9 +147,9 @@ describe('a scripted scenario through planner, executor and the real SDK', () =>
       removeFinalizer: async () => {},
       applyStatus: async () => undefined,
     };
-    const mark = (await control.calls()).length;
+    const mark = await service.mark();
     await new ApplicationReconciler({
-      aws: operatorIdentity(clients),
+      aws: operatorIdentity(service.clients),
       writer: lost,
       events: { record: () => {} },
       logger: pino({ level: 'silent' }),
@@ -180,25 +158,25 @@ describe('a scripted scenario through planner, executor and the real SDK', () =>
     expect(store.obj.status).toBeUndefined();
     await converge(store);
     expect(await writesSince(mark)).toEqual(['CreateApplication']);
-    const listed = (await control.calls()).slice(mark).map((c) => c.operation);
+    const listed = (await service.control.calls()).slice(mark).map((c) => c.operation);
     expect(listed).toContain('ListApplications');
     expect(store.obj.status?.applicationId).toBeDefined();
   });
 
   it('STARTED: allowed changes at once; WaitForStop waits; StopWhenIdle waits for jobs, stops, updates, restarts', async () => {
-    const key = await control.createKey({ region: REGION });
+    const key = await service.control.createKey({ region: REGION });
     const base = { name: 'running', type: 'SPARK' as const, releaseLabel: 'emr-7.5.0' };
     const store = new Store(base);
     await converge(store);
     const id = store.obj.status!.applicationId!;
-    const aws = clients.forRegion(REGION);
+    const aws = service.clients.forRegion(REGION);
     await aws.startApplication(id);
     await new Promise((r) => setTimeout(r, 60));
     const ready = () => store.obj.status?.conditions?.find((c) => c.type === 'Ready');
 
     // A change the service accepts while STARTED goes through at once.
     store.setSpec({ ...base, maximumCapacity: { cpu: '8 vCPU', memory: '32 GB' } });
-    let mark = (await control.calls()).length;
+    let mark = await service.mark();
     await converge(store);
     expect(await writesSince(mark)).toEqual(['UpdateApplication']);
     expect((await aws.getApplication(id))?.state).toBe('STARTED');
@@ -210,11 +188,11 @@ describe('a scripted scenario through planner, executor and the real SDK', () =>
       diskEncryptionConfiguration: { encryptionKeyArn: key.Arn },
     };
     store.setSpec(withKey);
-    mark = (await control.calls()).length;
+    mark = await service.mark();
     await converge(store);
     expect(await writesSince(mark)).toEqual([]);
     expect(ready()).toMatchObject({ status: 'False', reason: 'WaitingForStop' });
-    await control.patchApplication(id, { state: 'STOPPED' });
+    await service.control.patchApplication(id, { state: 'STOPPED' });
     await converge(store);
     expect(await writesSince(mark)).toEqual(['UpdateApplication']);
     expect(ready()).toMatchObject({ status: 'True' });
@@ -222,13 +200,13 @@ describe('a scripted scenario through planner, executor and the real SDK', () =>
     // StopWhenIdle: a running job holds the change back; once it ends: stop, update, start.
     await aws.startApplication(id);
     await new Promise((r) => setTimeout(r, 60));
-    const job = await control.createJobRun(id, 'RUNNING');
+    const job = await service.control.createJobRun(id, 'RUNNING');
     store.setSpec({ ...withKey, updateStrategy: 'StopWhenIdle', diskEncryptionConfiguration: {} });
-    mark = (await control.calls()).length;
+    mark = await service.mark();
     await converge(store);
     expect(await writesSince(mark)).toEqual([]);
     expect(ready()).toMatchObject({ status: 'False', reason: 'WaitingForJobRuns' });
-    await control.setJobRunState(id, job.jobRunId, 'SUCCESS');
+    await service.control.setJobRunState(id, job.jobRunId, 'SUCCESS');
     for (let i = 0; i < 20 && ready()?.status !== 'True'; i++) await converge(store);
     expect(await writesSince(mark)).toEqual(['StopApplication', 'UpdateApplication', 'StartApplication']);
     expect(store.obj.status?.restartAfterUpdate).toBeUndefined();
@@ -237,8 +215,8 @@ describe('a scripted scenario through planner, executor and the real SDK', () =>
 
   it('write-ahead: each intent is in status before the AWS call that needs it; a crash after StopApplication still restarts', async () => {
     const [keyA, keyB] = await Promise.all([
-      control.createKey({ region: REGION }),
-      control.createKey({ region: REGION }),
+      service.control.createKey({ region: REGION }),
+      service.control.createKey({ region: REGION }),
     ]);
     const base = {
       name: 'write-ahead',
@@ -250,20 +228,20 @@ describe('a scripted scenario through planner, executor and the real SDK', () =>
     const store = new Store({ ...base, diskEncryptionConfiguration: { encryptionKeyArn: keyA.Arn } });
     await converge(store);
     const id = store.obj.status!.applicationId!;
-    await clients.forRegion(REGION).startApplication(id);
+    await service.clients.forRegion(REGION).startApplication(id);
     await new Promise((r) => setTimeout(r, 60));
     await converge(store);
     expect(store.obj.status?.state).toBe('STARTED');
 
     // Every status write, with the AWS writes made before it.
     const journal: Array<{ status: Status; writesBefore: string[] }> = [];
-    const mark = (await control.calls()).length;
+    const mark = await service.mark();
     store.onStatus = async (status) => {
       journal.push({ status, writesBefore: await writesSince(mark) });
     };
     // The repro: a tag, the key and the release label in one apply; the answer to
     // StopApplication never comes (the process "dies" while waiting for it).
-    await control.fault({ operation: 'StopApplication', count: 1, holdAnswerMs: 60_000 });
+    await service.control.fault({ operation: 'StopApplication', count: 1, holdAnswerMs: 60_000 });
     store.setSpec({
       ...base,
       tags: { team: 'b' },
@@ -299,19 +277,19 @@ describe('a scripted scenario through planner, executor and the real SDK', () =>
     // The update's record was written before UpdateApplication was sent.
     const recorded = journal.find((j) => j.status.updateAttempts);
     expect(recorded?.writesBefore).toEqual(['TagResource', 'StopApplication']);
-    expect(await clients.forRegion(REGION).getApplication(id)).toMatchObject({
+    expect(await service.clients.forRegion(REGION).getApplication(id)).toMatchObject({
       state: 'STARTED',
       releaseLabel: 'emr-7.6.0',
       diskEncryptionConfiguration: { encryptionKeyArn: keyB.Arn },
     });
     expect(store.obj.status?.updateAttempts).toBeUndefined();
-    await control.clearFaults();
+    await service.control.clearFaults();
   });
 
   it('a reconcile from a stale cache cannot drop an intent written ahead: its status write is refused, nothing sent', async () => {
     const [keyA, keyB] = await Promise.all([
-      control.createKey({ region: REGION }),
-      control.createKey({ region: REGION }),
+      service.control.createKey({ region: REGION }),
+      service.control.createKey({ region: REGION }),
     ]);
     const base = {
       name: 'stale-cache',
@@ -322,17 +300,17 @@ describe('a scripted scenario through planner, executor and the real SDK', () =>
     const store = new Store({ ...base, diskEncryptionConfiguration: { encryptionKeyArn: keyA.Arn } });
     await converge(store);
     const id = store.obj.status!.applicationId!;
-    await clients.forRegion(REGION).startApplication(id);
+    await service.clients.forRegion(REGION).startApplication(id);
     await new Promise((r) => setTimeout(r, 60));
     await converge(store);
     expect(store.obj.status?.state).toBe('STARTED');
 
     // A key change while STARTED: the restart intent is written, then StopApplication takes
     // effect and its answer never comes (the process dies there).
-    await control.fault({ operation: 'StopApplication', count: 1, holdAnswerMs: 60_000 });
+    await service.control.fault({ operation: 'StopApplication', count: 1, holdAnswerMs: 60_000 });
     store.setSpec({ ...base, diskEncryptionConfiguration: { encryptionKeyArn: keyB.Arn } });
     const cached = structuredClone(store.obj); // what a cache holds until the intent's write comes back
-    const mark = (await control.calls()).length;
+    const mark = await service.mark();
     reconcilerFor(store)
       .reconcile(store.obj)
       .catch(() => {});
@@ -355,11 +333,11 @@ describe('a scripted scenario through planner, executor and the real SDK', () =>
     )
       await converge(store);
     expect(await writesSince(mark)).toEqual(['StopApplication', 'UpdateApplication', 'StartApplication']);
-    expect(await clients.forRegion(REGION).getApplication(id)).toMatchObject({
+    expect(await service.clients.forRegion(REGION).getApplication(id)).toMatchObject({
       state: 'STARTED',
       diskEncryptionConfiguration: { encryptionKeyArn: keyB.Arn },
     });
-    await control.clearFaults();
+    await service.control.clearFaults();
   });
 
   it('the write guard: once it says no, the rest of the plan is not sent', async () => {
@@ -367,7 +345,7 @@ describe('a scripted scenario through planner, executor and the real SDK', () =>
     await converge(store);
     const id = store.obj.status!.applicationId!;
     store.setSpec({ name: 'guarded', type: 'SPARK', releaseLabel: 'emr-7.6.0', tags: { a: '2' } });
-    const mark = (await control.calls()).length;
+    const mark = await service.mark();
     const writesBefore = store.statusWrites;
     // The plan: write the update's intent ahead, TagResource, UpdateApplication. The lease
     // lapses after the first two writes.
@@ -376,6 +354,6 @@ describe('a scripted scenario through planner, executor and the real SDK', () =>
     await expect(reconcilerFor(store, guard).reconcile(store.obj)).rejects.toBeInstanceOf(WritesStoppedError);
     expect(await writesSince(mark)).toEqual(['TagResource']);
     expect(store.statusWrites).toBe(writesBefore + 1);
-    expect((await clients.forRegion(REGION).getApplication(id))?.releaseLabel).toBe('emr-7.5.0');
+    expect((await service.clients.forRegion(REGION).getApplication(id))?.releaseLabel).toBe('emr-7.5.0');
   });
 });

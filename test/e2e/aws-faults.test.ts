@@ -1,7 +1,8 @@
 // The local AWS service misbehaving: throttling on 30% of calls, and bursts of 5xx. The operator
 // converges anyway, without a retry storm (the number of calls stays bounded).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { baseSpec, E2e, manifest, RESYNC_MS, reportFailures, sleep } from '../support/e2e.js';
+import { baseSpec, E2e, manifest, RESYNC_MS, reportFailures } from '../support/e2e.js';
+import { expectQuietWindow } from '../support/quiet.js';
 
 let e2e: E2e;
 let key: string;
@@ -50,7 +51,7 @@ describe('AWS faults', () => {
     // Steady state under throttling: no storm, at most one look (a listing or a GetApplication)
     // per resource per resync.
     const steady = await e2e.mark();
-    await sleep(3 * RESYNC_MS);
+    await expectQuietWindow({ during: 3 * RESYNC_MS, reads: e2e.awsReads({ atLeast: 2 }) });
     const later = await e2e.callsSince(steady);
     expect(later.length, later.map((c) => `${c.operation} ${c.status}`).join('\n')).toBeLessThan(25);
     const reads = ['ListApplications', 'GetApplication', 'DescribeKey'];

@@ -15,17 +15,8 @@ import {
   OWNER_NAMESPACE_TAG,
   OWNER_UID_TAG,
 } from '../../src/api/constants.js';
-import {
-  baseSpec,
-  CLI,
-  E2e,
-  manifest,
-  REGION,
-  RESYNC_MS,
-  reportFailures,
-  sleep,
-  waitFor,
-} from '../support/e2e.js';
+import { baseSpec, CLI, E2e, manifest, REGION, RESYNC_MS, reportFailures, waitFor } from '../support/e2e.js';
+import { expectQuietWindow } from '../support/quiet.js';
 
 let a: E2e;
 let b: E2e;
@@ -109,12 +100,19 @@ describe('2. ownership claims', () => {
       `EmrServerlessApplication ${a.namespace}/analytics (uid ${await uidOf(a, 'analytics')}) in cluster ${clusterId}`,
     );
     expect(stalled.status?.applicationId).toBeUndefined();
-    await sleep(RESYNC_MS + 500);
-    expect(await writesTo(id, mark)).toEqual([]);
+    // Its operator keeps looking (a resync) and writes nothing.
+    await expectQuietWindow({
+      during: RESYNC_MS + 500,
+      reads: [a.awsReads({ applicationId: id }), b.reconciles()],
+      writes: () => writesTo(id, mark),
+    });
 
     await deleted(b, 'intruder');
-    await sleep(RESYNC_MS + 500);
-    expect(await writesTo(id, mark)).toEqual([]);
+    await expectQuietWindow({
+      during: RESYNC_MS + 500,
+      reads: a.awsReads({ applicationId: id }),
+      writes: () => writesTo(id, mark),
+    });
     expect(await a.application(id)).toMatchObject({
       state: 'CREATED',
       diskEncryptionConfiguration: { encryptionKeyArn: key },
@@ -135,8 +133,12 @@ describe('3. adoption is the cluster admin’s decision', () => {
     );
     await a.waitForStalled('adopt-and-go', 'AdoptionNotAllowed');
     await deleted(a, 'adopt-and-go');
-    await sleep(RESYNC_MS + 500);
-    expect(await writesTo(id, mark)).toEqual([]);
+    // adopt-here is looked at again (a resync): still no write.
+    await expectQuietWindow({
+      during: RESYNC_MS + 500,
+      reads: a.awsReads({ applicationId: id }),
+      writes: () => writesTo(id, mark),
+    });
     expect(await tagsOf(id)).toEqual({});
     expect(await stateOf(id)).toBe('CREATED');
 
@@ -174,8 +176,11 @@ describe('4. reserved tags', () => {
       [OWNER_NAMESPACE_TAG]: a.namespace,
     });
     const synced = await a.mark();
-    await sleep(2 * RESYNC_MS + 500);
-    expect(await writesTo(id, synced)).toEqual([]);
+    await expectQuietWindow({
+      during: 2 * RESYNC_MS + 500,
+      reads: a.awsReads({ applicationId: id }),
+      writes: () => writesTo(id, synced),
+    });
   });
 });
 
@@ -236,7 +241,13 @@ describe('6. migration from the uid tag alone', () => {
     const mark = await a.mark();
     await a.aws.patchApplication(id, { tags: { [OWNER_UID_TAG]: uid, team: 'data' } });
     await a.waitForEvent('legacy-created', 'OwnershipTagged');
-    await sleep(2 * RESYNC_MS + 500);
+    // Then nothing more, over resyncs that look at it.
+    const tagged = await a.mark();
+    await expectQuietWindow({
+      during: 2 * RESYNC_MS + 500,
+      reads: a.awsReads({ applicationId: id }),
+      writes: () => writesTo(id, tagged),
+    });
     expect(await writesTo(id, mark)).toEqual(['TagResource']);
     expect(await tagsOf(id)).toEqual({
       [OWNER_UID_TAG]: uid,

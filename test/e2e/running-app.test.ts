@@ -2,7 +2,8 @@
 // stops, out of band or by autoStop), StopWhenIdle waits for job runs, then stops, updates and
 // starts again; a change the service accepts while STARTED is applied at once.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { baseSpec, E2e, manifest, type Resource, reportFailures, sleep } from '../support/e2e.js';
+import { baseSpec, E2e, manifest, type Resource, reportFailures } from '../support/e2e.js';
+import { APPLICATION_READS, expectQuietWindow } from '../support/quiet.js';
 
 // One "minute" of autoStop idle time lasts 1.5 s here.
 const IDLE_MINUTE_MS = 1_500;
@@ -58,12 +59,15 @@ describe('a change the service refuses while STARTED', () => {
       reason: 'WaitingForStop',
     });
     await e2e.waitForEvent(name, 'WaitingForStop');
-    // It keeps waiting across re-checks and resyncs, and sends nothing.
-    await sleep(3_000);
+    // It keeps waiting across re-checks and resyncs, which look at the application, and sends nothing.
+    await expectQuietWindow({
+      during: 3_000,
+      reads: e2e.awsReads({ applicationId: id }),
+      writes: () => e2e.writesSince(mark),
+    });
     expect((await e2e.get(name)).status?.conditions?.find((c) => c.type === 'Ready')?.reason).toBe(
       'WaitingForStop',
     );
-    expect(await e2e.writesSince(mark)).toEqual([]);
     expect((await e2e.application(id)).diskEncryptionConfiguration).toEqual({ encryptionKeyArn: keyA });
 
     await e2e.aws.patchApplication(id, { state: 'STOPPED' });
@@ -113,11 +117,15 @@ describe('a change the service refuses while STARTED', () => {
       manifest(name, baseSpec(name, { diskEncryptionConfiguration: { encryptionKeyArn: keyB }, ...extra })),
     );
     await e2e.waitForReady(name, 'False', 'WaitingForJobRuns');
-    await sleep(3_000);
+    // It looks again (the application and its job runs) and sends nothing.
+    await expectQuietWindow({
+      during: 3_000,
+      reads: e2e.awsReads({ operations: [...APPLICATION_READS, 'ListJobRuns'], applicationId: id }),
+      writes: () => e2e.writesSince(mark),
+    });
     expect((await e2e.get(name)).status?.conditions?.find((c) => c.type === 'Ready')?.reason).toBe(
       'WaitingForJobRuns',
     );
-    expect(await e2e.writesSince(mark)).toEqual([]);
     expect((await e2e.callsSince(mark)).map((c) => c.operation)).not.toContain('CancelJobRun');
 
     await e2e.aws.setJobRunState(id, job.jobRunId, 'SUCCESS');

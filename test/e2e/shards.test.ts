@@ -16,6 +16,7 @@ import {
   sleep,
   waitFor,
 } from '../support/e2e.js';
+import { expectQuietWindow } from '../support/quiet.js';
 
 const SHARD_LABEL = 'emrserverless.operator.dev/shard';
 let e2e: E2e;
@@ -100,10 +101,17 @@ describe('two shards split by label', () => {
       const gamma = await gammaIn();
       return gamma.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') && gamma;
     });
-    await sleep(RESYNC_MS * 1.5); // a resync on both shards
-
     const reconciledBy = (op: typeof a, name: string, after = 0) =>
       op.since(after, 'reconciled').filter((l) => l.resource === `${e2e.namespace}/${name}`).length;
+    // A resync on both shards, each of its own resource only.
+    await expectQuietWindow({
+      during: RESYNC_MS * 1.5,
+      reads: [e2e.reconcilesOf('alpha', { operator: a }), e2e.reconcilesOf('beta', { operator: b })],
+      writes: () => [
+        ...a.since(0, 'reconciled').filter((l) => l.resource === `${e2e.namespace}/beta`),
+        ...b.since(0, 'reconciled').filter((l) => l.resource === `${e2e.namespace}/alpha`),
+      ],
+    });
     expect(reconciledBy(a, 'alpha')).toBeGreaterThan(0);
     expect(reconciledBy(a, 'beta')).toBe(0);
     expect(reconciledBy(b, 'beta')).toBeGreaterThan(0);
@@ -133,9 +141,12 @@ describe('two shards split by label', () => {
     );
     await sleep(RESYNC_MS * 2); // resyncs on both: B must not touch beta any more
     const releasedAt = b.lines.length;
-    await sleep(RESYNC_MS * 1.5);
-    expect(reconciledBy(b, 'beta', releasedAt)).toBe(0);
-    expect(reconciledBy(a, 'beta', fromA)).toBeGreaterThan(0);
+    // A resyncs beta meanwhile, B never.
+    await expectQuietWindow({
+      during: RESYNC_MS * 1.5,
+      reads: e2e.reconcilesOf('beta', { operator: a }),
+      writes: () => b.since(releasedAt, 'reconciled').filter((l) => l.resource === `${e2e.namespace}/beta`),
+    });
     // The relabel reached B as a deletion from its view; it must not have cleaned up.
     expect(b.since(fromB).filter((l) => l.msg === 'acting' || l.msg === 'finalizer removed')).toEqual([]);
     const afterHandOver = await e2e.get('beta');
@@ -150,7 +161,12 @@ describe('two shards split by label', () => {
     await e2e.waitForResource('beta', 'generation 2 reconciled', (r) =>
       r.status?.observedGeneration === 2 ? r : undefined,
     );
-    await sleep(RESYNC_MS * 1.5);
+    const changed = await e2e.mark();
+    await expectQuietWindow({
+      during: RESYNC_MS * 1.5,
+      reads: e2e.reconcilesOf('beta', { operator: a }),
+      writes: () => e2e.writesSince(changed),
+    });
     expect(await e2e.writesSince(mark)).toEqual(['TagResource']);
     expect(b.since(fromB).filter((l) => l.msg === 'acting')).toEqual([]);
     expect(alpha.status?.applicationId).not.toBe(beta.status?.applicationId);

@@ -16,28 +16,10 @@ import {
   UpdateApplicationCommand,
   ValidationException,
 } from '@aws-sdk/client-emr-serverless';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import {
-  ACCOUNT,
-  type Harness,
-  harness,
-  KEY_ARN,
-  OTHER_KEY_ARN,
-  REGION,
-  rejection,
-  waitForState,
-} from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { ACCOUNT, KEY_ARN, OTHER_KEY_ARN, REGION, rejection, useHarness, waitForState } from './helpers.js';
 
-let h: Harness;
-beforeAll(async () => {
-  h = await harness();
-});
-afterAll(async () => {
-  await h.close();
-});
-beforeEach(async () => {
-  await h.control.reset();
-});
+const h = useHarness();
 
 const minimal = (extra: Partial<CreateApplicationCommandInput> = {}): CreateApplicationCommandInput => ({
   name: 'app',

@@ -11,20 +11,11 @@ import {
   StartApplicationCommand,
 } from '@aws-sdk/client-emr-serverless';
 import { DescribeKeyCommand } from '@aws-sdk/client-kms';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { EmulatorControlError } from '../../src/emulator/index.js';
-import { type Harness, harness, KEY_ARN, REGION, rejection, waitForState } from './helpers.js';
+import { KEY_ARN, REGION, rejection, useHarness, waitForState } from './helpers.js';
 
-let h: Harness;
-beforeAll(async () => {
-  h = await harness();
-});
-afterAll(async () => {
-  await h.close();
-});
-beforeEach(async () => {
-  await h.control.reset();
-});
+const h = useHarness();
 
 async function createApp(): Promise<string> {
   const out = await h.emr.send(

@@ -2,9 +2,9 @@
 // docs/ and bench/README.md) answers as written: each is called on a fresh service with real ids
 // in place of its placeholders, and must succeed.
 import { CreateApplicationCommand } from '@aws-sdk/client-emr-serverless';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { MARKDOWN_FILES, readRepoFile } from '../support/docs.js';
-import { type Harness, harness, REGION } from './helpers.js';
+import { REGION, useHarness } from './helpers.js';
 
 const ROUTE = /\b(GET|POST|PATCH|PUT|DELETE) (\/_emulator(?:\/(?:\{[^}]*\}|[A-Za-z0-9._-]+))*)/g;
 const documented = [
@@ -23,13 +23,8 @@ const BODIES: Record<string, object> = {
   'POST /_emulator/listing-lag': { ms: 0 },
 };
 
-let h: Harness;
-beforeAll(async () => {
-  h = await harness();
-});
-afterAll(async () => {
-  await h.close();
-});
+// Reset by each test's fixtures, not before each test.
+const h = useHarness({}, { reset: false });
 
 /** A fresh service holding one application, one job run and one key, for the placeholders. */
 async function fixtures(): Promise<Record<string, string[]>> {

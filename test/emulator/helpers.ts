@@ -2,6 +2,7 @@
 // pointed at it, and a polling helper for the state machine.
 import { EMRServerlessClient, GetApplicationCommand } from '@aws-sdk/client-emr-serverless';
 import { KMSClient } from '@aws-sdk/client-kms';
+import { afterAll, beforeAll, beforeEach } from 'vitest';
 import {
   type Emulator,
   EmulatorControl,
@@ -54,6 +55,28 @@ export async function harness(opts: EmulatorOptions = {}): Promise<Harness> {
     },
   };
 }
+
+/**
+ * A harness for this file: started before its first test, closed after its last, and reset before
+ * each test (unless `reset: false`). The returned object is filled in before the first test.
+ */
+export function useHarness(opts: EmulatorOptions = {}, { reset = true } = {}): Harness {
+  const h = {} as Harness;
+  beforeAll(async () => {
+    Object.assign(h, await harness(opts));
+  });
+  afterAll(async () => {
+    await h.close?.();
+  });
+  if (reset) {
+    beforeEach(async () => {
+      await h.control.reset();
+    });
+  }
+  return h;
+}
+
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export async function waitFor<T>(
   read: () => Promise<T>,

@@ -14,19 +14,10 @@ import {
   NotFoundException,
   ScheduleKeyDeletionCommand,
 } from '@aws-sdk/client-kms';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { ACCOUNT, type Harness, harness, REGION, rejection } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { ACCOUNT, REGION, rejection, useHarness } from './helpers.js';
 
-let h: Harness;
-beforeAll(async () => {
-  h = await harness();
-});
-afterAll(async () => {
-  await h.close();
-});
-beforeEach(async () => {
-  await h.control.reset();
-});
+const h = useHarness();
 
 const describeKey = async (KeyId: string) =>
   (await h.kms.send(new DescribeKeyCommand({ KeyId }))).KeyMetadata!;

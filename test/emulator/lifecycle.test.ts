@@ -21,6 +21,7 @@ import {
   REGION,
   ROLE_ARN,
   rejection,
+  sleep,
   waitFor,
   waitForState,
 } from './helpers.js';
@@ -50,8 +51,6 @@ async function createdApp(h: Harness, extra: Partial<CreateApplicationCommandInp
 
 const stateOf = async (h: Harness, applicationId: string) =>
   (await h.emr.send(new GetApplicationCommand({ applicationId }))).application!.state;
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('state machine', () => {
   it('CREATING -> CREATED, STARTING -> STARTED, STOPPING -> STOPPED, and again', async () => {

@@ -8,24 +8,14 @@ import {
   ListJobRunsCommand,
   StartJobRunCommand,
 } from '@aws-sdk/client-emr-serverless';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { EmulatorControlError } from '../../src/emulator/index.js';
-import { type Harness, harness, waitForState } from './helpers.js';
+import { sleep, useHarness, waitForState } from './helpers.js';
 
-let h: Harness;
-beforeAll(async () => {
-  h = await harness();
-});
-afterAll(async () => {
-  await h.close();
-});
-beforeEach(async () => {
-  await h.control.reset();
-});
+const h = useHarness();
 
 const LAG_MS = 600;
 const ROLE_ARN = 'arn:aws:iam::123456789012:role/emr-job';
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function createApp(name: string): Promise<string> {
   const out = await h.emr.send(

@@ -35,6 +35,7 @@ import {
   runKubectl,
 } from '../../src/envtest/index.js';
 import { OPERATOR_SERVICE_ACCOUNT, operatorRbacObjects } from './operator-rbac.js';
+import { callCount, type ReadCount, reconcileTotal } from './quiet.js';
 
 export const ROOT = findRepoRoot();
 export const CLI = join(ROOT, 'dist', 'cli', 'main.js');
@@ -196,6 +197,11 @@ export class OperatorProcess {
     const address = this.address('metrics');
     if (!address) throw new Error(`operator ${this.label} serves no metrics`);
     return (await fetch(`http://${address}/metrics`)).text();
+  }
+
+  /** Reconciles finished so far by one controller, from the metrics. */
+  async reconciles(controller = 'emrserverlessapplication'): Promise<number> {
+    return reconcileTotal(await this.metrics(), controller);
   }
 
   /** Lines logged after `index` with the given message. */
@@ -626,6 +632,43 @@ export class E2e {
     return (await this.callsSince(mark, applicationId))
       .filter((c) => AWS_WRITE_OPERATIONS.has(c.operation) && c.status === 200)
       .map((c) => c.operation);
+  }
+
+  /** AWS reads in the calls log (GetApplication or ListApplications by default), for a quiet window. */
+  awsReads(options?: Parameters<typeof callCount>[1]): ReadCount {
+    return callCount(() => this.calls(), options);
+  }
+
+  /** Reconciles of one controller by an operator (the one started last), for a quiet window. */
+  reconciles(options: { controller?: string; operator?: OperatorProcess; atLeast?: number } = {}): ReadCount {
+    const controller = options.controller ?? 'emrserverlessapplication';
+    const operator = options.operator ?? this.operator;
+    return {
+      what: `${controller} reconciles by operator ${operator.label}`,
+      count: () => operator.reconciles(controller),
+      ...(options.atLeast !== undefined && { atLeast: options.atLeast }),
+    };
+  }
+
+  /**
+   * Reconciles of one object by an operator (the one started last), from its `reconciled` log
+   * lines: the operator must run with `--log-level=debug`.
+   */
+  reconcilesOf(
+    name: string,
+    options: { controller?: string; operator?: OperatorProcess; atLeast?: number } = {},
+  ): ReadCount {
+    const controller = options.controller ?? 'emrserverlessapplication';
+    const operator = options.operator ?? this.operator;
+    const resource = `${this.namespace}/${name}`;
+    return {
+      what: `${controller} reconciles of ${resource} by operator ${operator.label}`,
+      count: () =>
+        operator.lines.filter(
+          (l) => l.msg === 'reconciled' && l.resource === resource && l.controller === controller,
+        ).length,
+      ...(options.atLeast !== undefined && { atLeast: options.atLeast }),
+    };
   }
 
   async mark(): Promise<number> {

@@ -2,17 +2,12 @@
 // reach the planner, a refused spec sends no AWS write at all, the refusing policies are reported
 // for the metric, and a deleting resource does not even wait for the policies.
 import pino from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { NamedPolicy } from '../../src/api/policy-rules.js';
-import { AwsClients, operatorIdentity } from '../../src/aws/index.js';
-import {
-  AWS_WRITE_OPERATIONS,
-  type Emulator,
-  EmulatorControl,
-  startEmulator,
-} from '../../src/emulator/index.js';
+import { operatorIdentity } from '../../src/aws/index.js';
 import { ApplicationReconciler } from '../../src/reconcile/application/reconciler.js';
 import type { NamespacePolicies } from '../../src/reconcile/policies.js';
+import { useReconcilerService } from '../aws/local-service.js';
 import { Store } from '../aws/resource-store.js';
 
 const REGION = 'eu-west-1';
@@ -22,23 +17,12 @@ const CMK: NamedPolicy = {
 };
 
 describe('the application reconciler under namespace policies', () => {
-  let emulator: Emulator;
-  let control: EmulatorControl;
-  let clients: AwsClients;
-
-  beforeAll(async () => {
-    emulator = await startEmulator({ transitionMs: 20, defaultRegion: REGION });
-    control = new EmulatorControl(emulator.endpoint);
-    clients = new AwsClients({ endpoint: emulator.endpoint, rps: 0 });
-  });
-  afterAll(async () => {
-    await emulator.close();
-  });
+  const service = useReconcilerService(REGION);
 
   function reconcilerFor(store: Store, current: { policies: NamespacePolicies }, refusals: string[][]) {
     let lookups = 0;
     const reconciler = new ApplicationReconciler({
-      aws: operatorIdentity(clients, { ttlMs: 0, negativeTtlMs: 0 }),
+      aws: operatorIdentity(service.clients, { ttlMs: 0, negativeTtlMs: 0 }),
       writer: store,
       events: { record: () => undefined },
       logger: pino({ level: 'silent' }),
@@ -55,18 +39,14 @@ describe('the application reconciler under namespace policies', () => {
     return { reconciler, lookups: () => lookups };
   }
 
-  const writesSince = async (from: number) =>
-    (await control.calls())
-      .slice(from)
-      .filter((c) => AWS_WRITE_OPERATIONS.has(c.operation))
-      .map((c) => c.operation);
+  const { writesSince } = service;
 
   it('refuses with no AWS write, then creates once the policy no longer refuses', async () => {
     const store = new Store({ name: 'refused', type: 'SPARK', releaseLabel: 'emr-7.5.0' });
     const current = { policies: { policies: [CMK], invalid: [] } as NamespacePolicies };
     const refusals: string[][] = [];
     const { reconciler, lookups } = reconcilerFor(store, current, refusals);
-    const mark = (await control.calls()).length;
+    const mark = await service.mark();
 
     await reconciler.reconcile(store.obj);
     expect(await writesSince(mark)).toEqual([]);

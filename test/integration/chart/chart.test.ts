@@ -52,6 +52,29 @@ describe('helm lint and helm template', () => {
     expect([chart.version, chart.appVersion]).toEqual([version, version]);
   });
 
+  it('requires Kubernetes 1.30, where the ValidatingAdmissionPolicies it installs are GA', async () => {
+    const chart = parse(readFileSync(join(CHART, 'Chart.yaml'), 'utf8'));
+    expect(chart.kubeVersion).toBe('>=1.30.0-0');
+    const rendered = await helmTemplate(RELEASE, NS, ['default-values.yaml'], ['--kube-version', '1.30.0']);
+    expect(rendered.map((o) => o.kind)).toContain('ValidatingAdmissionPolicy');
+    const old = await helm(
+      [
+        'template',
+        RELEASE,
+        CHART,
+        '--namespace',
+        NS,
+        '-f',
+        join(CHART, 'ci', 'default-values.yaml'),
+        '--kube-version',
+        '1.29.9',
+      ],
+      { check: false },
+    );
+    expect(old.exitCode).not.toBe(0);
+    expect(old.stderr).toContain('>=1.30.0-0');
+  });
+
   it.each(['default-values.yaml', 'shard-values.yaml', 'full-values.yaml'])(
     'lints cleanly (--strict) with ci/%s',
     async (file) => {

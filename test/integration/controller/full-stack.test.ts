@@ -1,4 +1,4 @@
-// The manager with the real Reconciler, the real AWS port and the local AWS service: status is
+// The manager with the real ApplicationReconciler, the real AWS port and the local AWS service: status is
 // written when it changes and never on a resync that finds everything in sync (zero AWS writes,
 // zero Kubernetes writes, resourceVersion unchanged); deletion goes through the finalizer.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,6 +14,7 @@ import {
   startEmulator,
 } from '../../../src/emulator/index.js';
 import { adminKube, adminKubeConfig, kubectl, newNamespace } from '../../support/cluster.js';
+import { callCount, expectQuietWindow } from '../../support/quiet.js';
 import { Apps, CRD_DIR, CRD_NAME, testLogger, waitFor } from './helpers.js';
 
 const REGION = 'eu-west-1';
@@ -76,15 +77,16 @@ describe('manager + reconciler + local AWS service', () => {
     await new Promise((r) => setTimeout(r, 1_000));
     const settled = await apps.get(ns, 'quiet');
     const callsBefore = (await control.calls()).length;
-    await new Promise((r) => setTimeout(r, 5_000));
-    const later = (await control.calls())
-      .slice(callsBefore)
-      .filter((c) => c.applicationId === appId || c.operation === 'ListApplications');
     // Resyncs looked (listed the applications, or read this one) but wrote nothing, in AWS or in
     // Kubernetes.
-    const looks = later.filter((c) => c.operation === 'GetApplication' || c.operation === 'ListApplications');
-    expect(looks.length).toBeGreaterThanOrEqual(2);
-    expect(later.filter((c) => AWS_WRITE_OPERATIONS.has(c.operation))).toEqual([]);
+    await expectQuietWindow({
+      during: 5_000,
+      reads: callCount(() => control.calls(), { applicationId: appId, atLeast: 2 }),
+      writes: async () =>
+        (await control.calls())
+          .slice(callsBefore)
+          .filter((c) => c.applicationId === appId && AWS_WRITE_OPERATIONS.has(c.operation)),
+    });
     expect((await apps.get(ns, 'quiet')).metadata.resourceVersion).toBe(settled.metadata.resourceVersion);
   });
 
