@@ -160,9 +160,10 @@ export class KindReconciler<
 
   /** Writes the plan's intents before an AWS write, when the API server does not hold them yet. */
   private async writeAhead(status: S, held: { object: R; status: S }, log: Logger): Promise<void> {
-    if (!this.kind.intents?.differ(status, held.status)) return;
+    const { intents } = this.kind;
+    if (!intents?.differ(status, held.status)) return;
     await this.writeStatus(held, status, log);
-    log.info('intents written ahead');
+    log.info({ intents: intents.of(status) }, 'intents written ahead');
   }
 
   /** Writes `status` unless the API server holds it already, on the last written version. */

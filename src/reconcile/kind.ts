@@ -38,6 +38,8 @@ export interface KindPlan<A extends KindAction, S extends KindStatus> {
  * write (application/write-ahead.ts says which and why).
  */
 export interface IntentRules<S> {
+  /** The intents of a status (logged when written ahead). */
+  of(status: S): object;
   /** Whether `planned` carries intents the API server does not hold yet. */
   differ(planned: S, persisted: S): boolean;
   /** The status to write after a step failed, from the intents held before it. */

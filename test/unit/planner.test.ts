@@ -1722,6 +1722,9 @@ describe('NotConverging', () => {
     expect(reasons(stalled)).toEqual(['NotConverging']);
     // Looked at again when the resync period since the last attempt is over, not before.
     expect(stalled.requeueAfterMs).toBe(options.resyncPeriodMs - 1_000);
+    // The message names that time, not a countdown: looking again before then writes nothing.
+    const again = rounds(1, stalled.status, 4_000)[0]!;
+    expect(again.status).toEqual(stalled.status);
   });
 
   it('after the resync period it is sent once more; a new generation starts the count again', () => {
@@ -1729,8 +1732,13 @@ describe('NotConverging', () => {
     const afterResync = rounds(2, plans[3]!.status, 2_000 + options.resyncPeriodMs);
     expect(kinds(afterResync[0]!)).toEqual(['UpdateApplication']);
     expect(afterResync[0]!.status.updateAttempts?.count).toBe(4);
+    // The retry stays Stalled (no flip to Updating and back) and says nothing new.
+    expect(cond(afterResync[0]!, 'Stalled')?.reason).toBe('NotConverging');
+    expect(ready(afterResync[0]!)?.message).toContain('Sent once more at this resync.');
+    expect(afterResync[0]!.events).toEqual([]);
     expect(kinds(afterResync[1]!)).toEqual([]);
     expect(ready(afterResync[1]!)?.reason).toBe('NotConverging');
+    expect(afterResync[1]!.events).toEqual([]);
 
     const newSpec = rounds(1, plans[3]!.status, 5_000, 4)[0]!;
     expect(kinds(newSpec)).toEqual(['UpdateApplication']);

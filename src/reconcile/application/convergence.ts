@@ -14,7 +14,8 @@ import type { PlanInput } from './types.js';
 export const NOT_CONVERGING_AFTER = 3;
 
 export type ConvergenceVerdict =
-  | { send: true; attempts: UpdateAttempts }
+  /** Send it; `stillStalled` while it is the once-per-resync retry of an update already Stalled. */
+  | { send: true; attempts: UpdateAttempts; stillStalled?: string }
   | { send: false; message: string; retryInMs: number };
 
 export function convergenceGuard(
@@ -29,27 +30,26 @@ export function convergenceGuard(
   const previous = resource.status?.updateAttempts;
   const same = previous?.digest === digest && previous.generation === generation;
   const count = same ? previous.count : 0;
-  const sinceLastMs = same ? now.getTime() - Date.parse(previous.lastAttemptTime) : Number.POSITIVE_INFINITY;
-  if (count >= NOT_CONVERGING_AFTER && sinceLastMs < options.resyncPeriodMs) {
-    const record = changes as Record<string, unknown>;
-    const seen = app as unknown as Record<string, unknown>;
-    const differences = fields
-      .map((f) => `${f}: sent ${show(record[f])}, AWS has ${show(seen[f])}`)
-      .join('; ');
-    const retryInMs = options.resyncPeriodMs - sinceLastMs;
-    return {
-      send: false,
-      retryInMs,
-      message:
-        `UpdateApplication was sent ${count} times with the same change and AWS accepted it, ` +
-        `but application ${app.applicationId} still differs (${differences}). ` +
-        'Something else may be changing it back, or AWS may not take these values as given. ' +
-        `Nothing more is sent until the spec changes or the next resync, in ${Math.ceil(retryInMs / 1000)} s.`,
-    };
+  const attempts = { digest, fields, count: count + 1, generation, lastAttemptTime: now.toISOString() };
+  if (count < NOT_CONVERGING_AFTER) return { send: true, attempts };
+  const record = changes as Record<string, unknown>;
+  const seen = app as unknown as Record<string, unknown>;
+  const differences = fields.map((f) => `${f}: sent ${show(record[f])}, AWS has ${show(seen[f])}`).join('; ');
+  const said =
+    `UpdateApplication was sent ${count} times with the same change and AWS accepted it, ` +
+    `but application ${app.applicationId} still differs (${differences}). ` +
+    'Something else may be changing it back, or AWS may not take these values as given.';
+  const lastAttempt = Date.parse(previous!.lastAttemptTime);
+  if (now.getTime() - lastAttempt >= options.resyncPeriodMs) {
+    // The retry keeps the resource Stalled: no flip to Updating and back, no second Warning.
+    return { send: true, attempts, stillStalled: `${said} Sent once more at this resync.` };
   }
+  // A time, not a countdown: the message (and so the status) stays the same until it changes.
+  const next = new Date(lastAttempt + options.resyncPeriodMs);
   return {
-    send: true,
-    attempts: { digest, fields, count: count + 1, generation, lastAttemptTime: now.toISOString() },
+    send: false,
+    retryInMs: next.getTime() - now.getTime(),
+    message: `${said} Nothing more is sent until the spec changes or the next resync, after ${next.toISOString().replace(/\.\d{3}Z$/, 'Z')}.`,
   };
 }
 

@@ -7,12 +7,7 @@
 // namespace's EmrServerlessPolicies refuse).
 import { OWNER_UID_TAG, PLURAL } from '../../api/constants.js';
 import { nullFields, nullValueMessage } from '../../api/nulls.js';
-import {
-  type ApplicationFieldName,
-  type ApplicationFields,
-  Spec,
-  type UpdateAttempts,
-} from '../../api/schema.js';
+import { type ApplicationFieldName, type ApplicationFields, Spec } from '../../api/schema.js';
 import type { AwsApplication } from '../../aws/port.js';
 import { confirmAbsence, LISTING_LAG_MS, seconds } from '../absence.js';
 import { ensureFinalizer, hasFinalizer } from '../finalizers.js';
@@ -40,7 +35,7 @@ import {
   wholeEncryptionConfig,
 } from './changes.js';
 import { deletionScope, planOwnership } from './claims.js';
-import { convergenceGuard } from './convergence.js';
+import { type ConvergenceVerdict, convergenceGuard } from './convergence.js';
 import { assessCorrection, correctionSent, type FightView, fightMessage, foundMessage } from './fights.js';
 import { Outcome, TRANSITION_POLL_MAX_MS } from './outcome.js';
 import type { Action, Plan, PlanInput } from './types.js';
@@ -203,7 +198,7 @@ function planApplication(input: PlanInput, spec: Spec): Plan {
           if (restartPending) out.act(restart);
           return out.stalled('NotConverging', verdict.message, verdict.retryInMs);
         }
-        return sendUpdate(out, fight, verdict.attempts, `application ${app.applicationId}`);
+        return sendUpdate(out, fight, verdict, `application ${app.applicationId}`);
       }
       if (restartPending) {
         return out
@@ -219,7 +214,7 @@ function planApplication(input: PlanInput, spec: Spec): Plan {
         if (fight.holdMs > 0) return fighting(out, fight, fight.holdMs);
         const verdict = convergenceGuard(input, app, pick(changes, now));
         if (!verdict.send) return out.stalled('NotConverging', verdict.message, verdict.retryInMs);
-        return sendUpdate(out, fight, verdict.attempts, `running application ${app.applicationId}`);
+        return sendUpdate(out, fight, verdict, `running application ${app.applicationId}`);
       }
       if (changed.length === 0) return settled();
       return planStop(input, spec, app, changes, out, correction);
@@ -272,12 +267,18 @@ type Fight = FightView & { input: PlanInput; spec: Spec; app: AwsApplication; se
  * UpdateApplication, recorded (written ahead) for the NotConverging guard and as the correction
  * another writer may undo. While fighting, the plan says so rather than Updating.
  */
-function sendUpdate(out: Outcome, fight: Fight, attempts: UpdateAttempts, what: string): Plan {
+function sendUpdate(
+  out: Outcome,
+  fight: Fight,
+  verdict: Extract<ConvergenceVerdict, { send: true }>,
+  what: string,
+): Plan {
   const { app, sending: changes } = fight;
-  out.updateAttempts = attempts;
+  out.updateAttempts = verdict.attempts;
   out.correction = correctionSent(fight.record, changes, fight.input.now);
   out.act(updateAction(app, changes));
   if (fight.fighting) return fighting(out, fight, fight.input.options.resyncPeriodMs);
+  if (verdict.stillStalled) return out.stalled('NotConverging', verdict.stillStalled);
   return out.progressing('Updating', `Updating ${list(Object.keys(changes))} of ${what}.`);
 }
 

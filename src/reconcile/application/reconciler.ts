@@ -94,6 +94,7 @@ class ApplicationKind
 {
   readonly maxSteps = MAX_STEPS;
   readonly intents = {
+    of: intentsOf,
     differ: intentsDiffer,
     afterFailure: (planned: Status, before: Status, refusedOutright: boolean) =>
       intentsAfterFailure(planned, intentsOf(before), refusedOutright),
