@@ -9,7 +9,7 @@ import {
   setHeaderOptions,
   Watch,
 } from '@kubernetes/client-node';
-import { GROUP, KIND, PLURAL, VERSION } from '../../src/api/constants.js';
+import { APPLICATION_KIND, APPLICATION_PLURAL, GROUP, VERSION } from '../../src/api/constants.js';
 import { shareConnections } from '../../src/kube/client-node-connections.js';
 
 export interface Resource {
@@ -87,10 +87,10 @@ export class Kube {
             group: GROUP,
             version: VERSION,
             namespace,
-            plural: PLURAL,
+            plural: APPLICATION_PLURAL,
             body: {
               apiVersion: `${GROUP}/${VERSION}`,
-              kind: KIND,
+              kind: APPLICATION_KIND,
               metadata: { name, namespace, ...(labels && { labels }) },
               spec,
             },
@@ -114,7 +114,7 @@ export class Kube {
       const common = {
         group: GROUP,
         version: VERSION,
-        plural: PLURAL,
+        plural: APPLICATION_PLURAL,
         limit: 500,
         ...(token && { _continue: token }),
       };
@@ -132,7 +132,7 @@ export class Kube {
   /** Merge-patches spec; resolves when the API server has answered (the write is accepted). */
   async patchSpec(namespace: string, name: string, spec: Record<string, unknown>): Promise<Resource> {
     return (await this.custom.patchNamespacedCustomObject(
-      { group: GROUP, version: VERSION, namespace, plural: PLURAL, name, body: { spec } },
+      { group: GROUP, version: VERSION, namespace, plural: APPLICATION_PLURAL, name, body: { spec } },
       setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
     )) as Resource;
   }
@@ -171,8 +171,8 @@ export class ResourceWatch {
 
   private async connect(): Promise<void> {
     const path = this.namespace
-      ? `/apis/${GROUP}/${VERSION}/namespaces/${this.namespace}/${PLURAL}`
-      : `/apis/${GROUP}/${VERSION}/${PLURAL}`;
+      ? `/apis/${GROUP}/${VERSION}/namespaces/${this.namespace}/${APPLICATION_PLURAL}`
+      : `/apis/${GROUP}/${VERSION}/${APPLICATION_PLURAL}`;
     const watch = new Watch(this.kc);
     this.controller = await watch.watch(
       path,

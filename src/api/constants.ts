@@ -2,10 +2,10 @@
 export const GROUP = 'emrserverless.operator.dev';
 export const VERSION = 'v1alpha1';
 export const API_VERSION = `${GROUP}/${VERSION}`;
-export const KIND = 'EmrServerlessApplication';
-export const PLURAL = 'emrserverlessapplications';
-export const SINGULAR = 'emrserverlessapplication';
-export const SHORT_NAMES = ['emrsa', 'emrapp'];
+export const APPLICATION_KIND = 'EmrServerlessApplication';
+export const APPLICATION_PLURAL = 'emrserverlessapplications';
+export const APPLICATION_SINGULAR = 'emrserverlessapplication';
+export const APPLICATION_SHORT_NAMES = ['emrsa', 'emrapp'];
 export const CATEGORIES = ['aws', 'emr'];
 
 export const FINALIZER = `${GROUP}/finalizer`;

@@ -5,20 +5,20 @@ import { stringify } from 'yaml';
 import { z } from 'zod';
 import { admissionPolicy } from './admission.js';
 import {
+  APPLICATION_KIND,
+  APPLICATION_PLURAL,
+  APPLICATION_SHORT_NAMES,
+  APPLICATION_SINGULAR,
   CATEGORIES,
   GROUP,
   JOB_RUN_KIND,
   JOB_RUN_PLURAL,
   JOB_RUN_SHORT_NAMES,
   JOB_RUN_SINGULAR,
-  KIND,
-  PLURAL,
   POLICY_KIND,
   POLICY_PLURAL,
   POLICY_SHORT_NAMES,
   POLICY_SINGULAR,
-  SHORT_NAMES,
-  SINGULAR,
   VERSION,
 } from './constants.js';
 import { JobRunSpec, JobRunStatus } from './jobrun-schema.js';
@@ -113,10 +113,10 @@ const AGE_COLUMN = { name: 'Age', type: 'date', jsonPath: '.metadata.creationTim
 
 const APPLICATION: KindDefinition = {
   source: 'src/api/schema.ts',
-  kind: KIND,
-  plural: PLURAL,
-  singular: SINGULAR,
-  shortNames: SHORT_NAMES,
+  kind: APPLICATION_KIND,
+  plural: APPLICATION_PLURAL,
+  singular: APPLICATION_SINGULAR,
+  shortNames: APPLICATION_SHORT_NAMES,
   description: 'An AWS EMR Serverless application, kept equal to this declaration.',
   printerColumns: [
     { name: 'Application ID', type: 'string', jsonPath: '.status.applicationId' },

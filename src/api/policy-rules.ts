@@ -5,11 +5,11 @@
 // Both read the same table, match patterns the same way (globPattern / celGlob) and say the same
 // words, and test/e2e/policy-agreement.test.ts runs a table of cases through both.
 import { validatingPolicy } from './admission.js';
-import { GROUP, JOB_RUN_PLURAL, PLURAL, POLICY_KIND } from './constants.js';
+import { APPLICATION_PLURAL, GROUP, JOB_RUN_PLURAL, POLICY_KIND } from './constants.js';
 import type { LabelSelector, PolicySpec } from './policy-schema.js';
 
 /** The kinds a policy governs, by plural. */
-export type GovernedKind = typeof PLURAL | typeof JOB_RUN_PLURAL;
+export type GovernedKind = typeof APPLICATION_PLURAL | typeof JOB_RUN_PLURAL;
 
 /** A namespace as a selector sees it. */
 export interface NamespaceFacts {
@@ -102,7 +102,7 @@ function sharedRules(kind: GovernedKind, under: string[]): AllowListRule[] {
 export const RULES: readonly Rule[] = [
   {
     type: 'presence',
-    kind: PLURAL,
+    kind: APPLICATION_PLURAL,
     field: DISK_KEY,
     must: 'required',
     setting: ['encryption', 'requireCustomerManagedKey'],
@@ -110,17 +110,17 @@ export const RULES: readonly Rule[] = [
     message:
       'requires a customer-managed key: set spec.diskEncryptionConfiguration.encryptionKeyArn ({} and an absent field are refused)',
   },
-  ...sharedRules(PLURAL, []),
+  ...sharedRules(APPLICATION_PLURAL, []),
   {
     type: 'allowList',
-    kind: PLURAL,
+    kind: APPLICATION_PLURAL,
     field: ['networkConfiguration', 'subnetIds', '[]'],
     list: ['network', 'allowedSubnetIds'],
     what: 'subnets',
   },
   {
     type: 'allowList',
-    kind: PLURAL,
+    kind: APPLICATION_PLURAL,
     field: ['networkConfiguration', 'securityGroupIds', '[]'],
     list: ['network', 'allowedSecurityGroupIds'],
     what: 'security groups',
@@ -300,7 +300,7 @@ export function inheritedKeyViolations(
   policies: readonly NamedPolicy[],
 ): PolicyViolation[] {
   const spec = { diskEncryptionConfiguration: keyArn ? { encryptionKeyArn: keyArn } : {} };
-  return policyViolations(PLURAL, spec, policies)
+  return policyViolations(APPLICATION_PLURAL, spec, policies)
     .filter((v) => v.field.startsWith('spec.diskEncryptionConfiguration'))
     .map((v) => ({
       ...v,
@@ -375,7 +375,7 @@ function celSelectorMatches(selector: string, labels: string): string {
  * judged, so the operator's own writes (finalizers) and deletion never are.
  */
 export function policyAdmissionPolicies(): Array<Record<string, unknown>> {
-  return ([PLURAL, JOB_RUN_PLURAL] as const).flatMap((plural) =>
+  return ([APPLICATION_PLURAL, JOB_RUN_PLURAL] as const).flatMap((plural) =>
     validatingPolicy({
       name: `${plural}.${GROUP}-namespace-policies`,
       plural,

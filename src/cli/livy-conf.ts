@@ -3,7 +3,7 @@
 // to merge into a session request. Read from the EmrServerlessApplication's status (what AWS
 // holds), never from spec: a key not applied yet is not offered.
 import { parseArgs } from 'node:util';
-import { GROUP, PLURAL, VERSION } from '../api/constants.js';
+import { APPLICATION_PLURAL, GROUP, VERSION } from '../api/constants.js';
 import type { DiskEncryptionStatus, EmrServerlessApplication } from '../api/schema.js';
 import { connectKube, resourcePath } from '../kube/client.js';
 import { httpStatusOf } from '../kube/errors.js';
@@ -80,7 +80,13 @@ export async function livyConfCommand(args: string[]): Promise<number> {
   const namespace = parsed.values.namespace ?? kube.namespace ?? 'default';
   let app: EmrServerlessApplication;
   try {
-    const path = resourcePath({ group: GROUP, version: VERSION, plural: PLURAL, namespace, name });
+    const path = resourcePath({
+      group: GROUP,
+      version: VERSION,
+      plural: APPLICATION_PLURAL,
+      namespace,
+      name,
+    });
     app = await kube.request<EmrServerlessApplication>({ method: 'GET', path });
   } catch (err) {
     console.error(

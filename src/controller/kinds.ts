@@ -1,5 +1,12 @@
 // The operator's kinds as the manager runs them: one controller each, with what it watches.
-import { GROUP, JOB_RUN_KIND, JOB_RUN_PLURAL, KIND, PLURAL, VERSION } from '../api/constants.js';
+import {
+  APPLICATION_KIND,
+  APPLICATION_PLURAL,
+  GROUP,
+  JOB_RUN_KIND,
+  JOB_RUN_PLURAL,
+  VERSION,
+} from '../api/constants.js';
 import type { EmrServerlessJobRun } from '../api/jobrun-schema.js';
 import type { EmrServerlessApplication } from '../api/schema.js';
 import { unsubmittedJobRunsOf } from '../reconcile/jobrun/reconciler.js';
@@ -14,7 +21,7 @@ export function applicationController(
 ): ControllerDefinition<EmrServerlessApplication> {
   return {
     name: APPLICATION_CONTROLLER,
-    resource: { group: GROUP, version: VERSION, plural: PLURAL, kind: KIND },
+    resource: { group: GROUP, version: VERSION, plural: APPLICATION_PLURAL, kind: APPLICATION_KIND },
     reconciler,
     reportsResourceMetrics: true,
   };
@@ -33,7 +40,7 @@ export function jobRunController(
     reconciler,
     watches: [
       {
-        plural: PLURAL,
+        plural: APPLICATION_PLURAL,
         map: (app, cache) =>
           app.metadata.namespace
             ? unsubmittedJobRunsOf(cache, app.metadata.namespace, app.metadata.name)

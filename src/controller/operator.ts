@@ -3,7 +3,7 @@
 // and the in-process integration tests build it here, so what is tested is what runs.
 
 import type { Logger } from 'pino';
-import { JOB_RUN_KIND, KIND } from '../api/constants.js';
+import { APPLICATION_KIND, JOB_RUN_KIND } from '../api/constants.js';
 import { AwsAccess } from '../aws/access.js';
 import type { AwsClients } from '../aws/index.js';
 import type { KubeClient } from '../kube/client.js';
@@ -132,10 +132,10 @@ export function createOperator(o: OperatorOptions): Operator {
             claims: new ClaimLocks(),
             onKeyHealth: (resourceKey, health) => o.metrics.setKeyHealth(resourceKey, health),
             onStatus: (resourceKey, status) => o.metrics.setResourceStatus(resourceKey, status),
-            onUndone: (_resourceKey, fields) => o.metrics.correctionUndone(KIND, fields),
+            onUndone: (_resourceKey, fields) => o.metrics.correctionUndone(APPLICATION_KIND, fields),
             policies: namespacePolicies,
             onPolicyRefusals: (resourceKey, policies) =>
-              o.metrics.setPolicyViolations(KIND, resourceKey, policies),
+              o.metrics.setPolicyViolations(APPLICATION_KIND, resourceKey, policies),
             mayWrite,
             ...(listDrift && { listDrift, requeue: enqueue }),
           }),

@@ -11,7 +11,7 @@
 // cache must never replace a newer one, or it could drop an intent written ahead (a restart after
 // an update). A stale version answers 409: ConflictError, and the key is reconciled again.
 
-import { FIELD_MANAGER, FINALIZER, GROUP, PLURAL, VERSION } from '../api/constants.js';
+import { APPLICATION_PLURAL, FIELD_MANAGER, FINALIZER, GROUP, VERSION } from '../api/constants.js';
 import type { EmrServerlessApplication, Status } from '../api/schema.js';
 import { type KubeClient, PATCH_TYPES, resourcePath } from '../kube/client.js';
 import { httpStatusOf } from '../kube/errors.js';
@@ -53,7 +53,7 @@ export class KubeResourceWriter<T extends KubeResource = EmrServerlessApplicatio
 {
   constructor(
     protected readonly kube: KubeClient,
-    protected readonly plural: string = PLURAL,
+    protected readonly plural: string = APPLICATION_PLURAL,
   ) {}
 
   protected path(obj: KubeResource, subresource?: string): string {

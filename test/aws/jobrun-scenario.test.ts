@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
-import { FINALIZER, PLURAL } from '../../src/api/constants.js';
+import { APPLICATION_PLURAL, FINALIZER } from '../../src/api/constants.js';
 import type { EmrServerlessJobRun, JobRunStatus } from '../../src/api/jobrun-schema.js';
 import type { EmrServerlessApplication } from '../../src/api/schema.js';
 import { operatorIdentity } from '../../src/aws/index.js';
@@ -77,7 +77,9 @@ describe('the job run reconciler against the local AWS service', () => {
       events: { record: () => {} },
       cache: {
         get: <T>(plural: string, key: string) =>
-          (plural === PLURAL && key === 'data/analytics' ? application : undefined) as T | undefined,
+          (plural === APPLICATION_PLURAL && key === 'data/analytics' ? application : undefined) as
+            | T
+            | undefined,
       },
       logger: pino({ level: 'silent' }),
       options: { defaultRegion: REGION, verifyKeys: true, resyncPeriodMs: 600_000 },

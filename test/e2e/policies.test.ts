@@ -9,7 +9,7 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { JOB_RUN_PLURAL, PLURAL } from '../../src/api/constants.js';
+import { APPLICATION_PLURAL, JOB_RUN_PLURAL } from '../../src/api/constants.js';
 import { type NamedPolicy, policyViolations, selectsNamespace } from '../../src/api/policy-rules.js';
 import { PolicySpec } from '../../src/api/policy-schema.js';
 import {
@@ -70,7 +70,7 @@ const disk = (encryptionKeyArn?: string) => ({
 
 interface AgreementCase {
   label: string;
-  kind: typeof PLURAL | typeof JOB_RUN_PLURAL;
+  kind: typeof APPLICATION_PLURAL | typeof JOB_RUN_PLURAL;
   spec: Record<string, unknown>;
   /** Each selects the case's namespace by name unless it brings its own selection. */
   policies: Array<Record<string, unknown>>;
@@ -86,50 +86,60 @@ const s3Log = (logUri: string) => ({ monitoringConfiguration: { s3MonitoringConf
 const CASES: AgreementCase[] = [
   {
     label: 'a policy for another namespace',
-    kind: PLURAL,
+    kind: APPLICATION_PLURAL,
     spec: app(disk()),
     policies: [{ ...requireCmk, namespaces: ['elsewhere'] }],
   },
-  { label: 'CMK required, {}', kind: PLURAL, spec: app(disk()), policies: [requireCmk] },
-  { label: 'CMK required, field absent', kind: PLURAL, spec: app(), policies: [requireCmk] },
-  { label: 'CMK required, a key', kind: PLURAL, spec: app(disk(KEY_A)), policies: [requireCmk] },
-  { label: 'exact key listed', kind: PLURAL, spec: app(disk(KEY_A)), policies: [keys(KEY_A)] },
-  { label: 'exact key, another key', kind: PLURAL, spec: app(disk(KEY_B)), policies: [keys(KEY_A)] },
+  { label: 'CMK required, {}', kind: APPLICATION_PLURAL, spec: app(disk()), policies: [requireCmk] },
+  { label: 'CMK required, field absent', kind: APPLICATION_PLURAL, spec: app(), policies: [requireCmk] },
+  { label: 'CMK required, a key', kind: APPLICATION_PLURAL, spec: app(disk(KEY_A)), policies: [requireCmk] },
+  { label: 'exact key listed', kind: APPLICATION_PLURAL, spec: app(disk(KEY_A)), policies: [keys(KEY_A)] },
+  {
+    label: 'exact key, another key',
+    kind: APPLICATION_PLURAL,
+    spec: app(disk(KEY_B)),
+    policies: [keys(KEY_A)],
+  },
   {
     label: 'account pattern, key of that account',
-    kind: PLURAL,
+    kind: APPLICATION_PLURAL,
     spec: app(disk(KEY_A)),
     policies: [keys('arn:aws:kms:*:111122223333:key/*')],
   },
   {
     label: 'account pattern, key of another account',
-    kind: PLURAL,
+    kind: APPLICATION_PLURAL,
     spec: app(disk(KEY_B)),
     policies: [keys('arn:aws:kms:*:111122223333:key/*')],
   },
-  { label: 'no key allowed ([]), a key', kind: PLURAL, spec: app(disk(KEY_A)), policies: [keys()] },
-  { label: 'no key allowed ([]), {}', kind: PLURAL, spec: app(disk()), policies: [keys()] },
+  {
+    label: 'no key allowed ([]), a key',
+    kind: APPLICATION_PLURAL,
+    spec: app(disk(KEY_A)),
+    policies: [keys()],
+  },
+  { label: 'no key allowed ([]), {}', kind: APPLICATION_PLURAL, spec: app(disk()), policies: [keys()] },
   {
     label: 'a dot in a pattern is literal',
-    kind: PLURAL,
+    kind: APPLICATION_PLURAL,
     spec: app(s3Log('s3://logsXteam-a/app/')),
     policies: [{ monitoring: { allowedS3LogUris: ['s3://logs.team-a/*'] } }],
   },
   {
     label: 'log URI under the allowed prefix',
-    kind: PLURAL,
+    kind: APPLICATION_PLURAL,
     spec: app(s3Log('s3://team-a-logs/app/')),
     policies: [{ monitoring: { allowedS3LogUris: ['s3://team-a-logs/*'] } }],
   },
   {
     label: "log URI in another team's bucket",
-    kind: PLURAL,
+    kind: APPLICATION_PLURAL,
     spec: app(s3Log('s3://team-b-logs/')),
     policies: [{ monitoring: { allowedS3LogUris: ['s3://team-a-logs/*'] } }],
   },
   {
     label: 'no remote write allowed',
-    kind: PLURAL,
+    kind: APPLICATION_PLURAL,
     spec: app({
       monitoringConfiguration: {
         prometheusMonitoringConfiguration: { remoteWriteUrl: 'https://evil.example.com/write' },
@@ -139,7 +149,7 @@ const CASES: AgreementCase[] = [
   },
   {
     label: 'a ? in a pattern is literal and matches',
-    kind: PLURAL,
+    kind: APPLICATION_PLURAL,
     spec: app({
       monitoringConfiguration: {
         prometheusMonitoringConfiguration: { remoteWriteUrl: 'https://aps.example.com/write?x=1' },
@@ -149,25 +159,25 @@ const CASES: AgreementCase[] = [
   },
   {
     label: 'subnets all allowed',
-    kind: PLURAL,
+    kind: APPLICATION_PLURAL,
     spec: app({ networkConfiguration: { subnetIds: ['subnet-a1', 'subnet-a2'] } }),
     policies: [{ network: { allowedSubnetIds: ['subnet-a*'] } }],
   },
   {
     label: 'one subnet outside',
-    kind: PLURAL,
+    kind: APPLICATION_PLURAL,
     spec: app({ networkConfiguration: { subnetIds: ['subnet-a1', 'subnet-b1'] } }),
     policies: [{ network: { allowedSubnetIds: ['subnet-a*'] } }],
   },
   {
     label: 'a security group outside',
-    kind: PLURAL,
+    kind: APPLICATION_PLURAL,
     spec: app({ networkConfiguration: { securityGroupIds: ['sg-2'] } }),
     policies: [{ network: { allowedSecurityGroupIds: ['sg-1'] } }],
   },
   {
     label: 'a log encryption key outside the keys',
-    kind: PLURAL,
+    kind: APPLICATION_PLURAL,
     spec: app({
       monitoringConfiguration: { s3MonitoringConfiguration: { logUri: 's3://l/', encryptionKeyArn: KEY_B } },
     }),
@@ -175,39 +185,39 @@ const CASES: AgreementCase[] = [
   },
   {
     label: 'two policies, key in both',
-    kind: PLURAL,
+    kind: APPLICATION_PLURAL,
     spec: app(disk(KEY_A)),
     policies: [keys('arn:aws:kms:*'), keys('*:111122223333:*')],
   },
   {
     label: 'two policies, key in one',
-    kind: PLURAL,
+    kind: APPLICATION_PLURAL,
     spec: app(disk(KEY_B)),
     policies: [keys('arn:aws:kms:*'), keys('*:111122223333:*')],
   },
   {
     label: 'two policies, one about another namespace',
-    kind: PLURAL,
+    kind: APPLICATION_PLURAL,
     spec: app(disk(KEY_A)),
     policies: [keys(KEY_A), { ...keys(KEY_B), namespaces: ['elsewhere'] }],
   },
   {
     label: 'selector matchLabels match',
-    kind: PLURAL,
+    kind: APPLICATION_PLURAL,
     spec: app(disk()),
     labels: { tier: 'gold' },
     policies: [{ ...requireCmk, namespaceSelector: { matchLabels: { tier: 'gold' } } }],
   },
   {
     label: 'selector matchLabels mismatch',
-    kind: PLURAL,
+    kind: APPLICATION_PLURAL,
     spec: app(disk()),
     labels: { tier: 'silver' },
     policies: [{ ...requireCmk, namespaceSelector: { matchLabels: { tier: 'gold' } } }],
   },
   {
     label: 'selector In match',
-    kind: PLURAL,
+    kind: APPLICATION_PLURAL,
     spec: app(disk()),
     labels: { tier: 'gold' },
     policies: [
@@ -221,7 +231,7 @@ const CASES: AgreementCase[] = [
   },
   {
     label: 'selector NotIn, value listed',
-    kind: PLURAL,
+    kind: APPLICATION_PLURAL,
     spec: app(disk()),
     labels: { tier: 'gold' },
     policies: [
@@ -233,7 +243,7 @@ const CASES: AgreementCase[] = [
   },
   {
     label: 'selector Exists',
-    kind: PLURAL,
+    kind: APPLICATION_PLURAL,
     spec: app(),
     labels: { pci: 'cardholder' },
     policies: [
@@ -242,7 +252,7 @@ const CASES: AgreementCase[] = [
   },
   {
     label: 'selector DoesNotExist, label present',
-    kind: PLURAL,
+    kind: APPLICATION_PLURAL,
     spec: app(),
     labels: { pci: 'cardholder' },
     policies: [
@@ -360,7 +370,7 @@ describe('admission and the operator agree', () => {
         selectsNamespace(p.spec, { name: namespace, labels }),
       );
       const expected = policyViolations(c.kind, c.spec, governing);
-      const kind = c.kind === PLURAL ? 'EmrServerlessApplication' : 'EmrServerlessJobRun';
+      const kind = c.kind === APPLICATION_PLURAL ? 'EmrServerlessApplication' : 'EmrServerlessJobRun';
       const object = {
         apiVersion: 'emrserverless.operator.dev/v1alpha1',
         kind,
@@ -390,7 +400,7 @@ describe('admission and the operator agree', () => {
         policies.filter((p) => selectsNamespace(p.spec, { name: namespace, labels })),
       ).length > 0,
     ]);
-    for (const kind of [PLURAL, JOB_RUN_PLURAL])
+    for (const kind of [APPLICATION_PLURAL, JOB_RUN_PLURAL])
       for (const refused of [true, false]) expect(outcomes).toContainEqual([kind, refused]);
     await e2e.kubectl([
       'delete',
@@ -553,7 +563,7 @@ describe('a tenant with edit rights in its namespace', () => {
   });
 
   it('without the admission policies, the operator refuses alone, with zero AWS writes', async () => {
-    const bindings = [PLURAL, JOB_RUN_PLURAL].map(
+    const bindings = [APPLICATION_PLURAL, JOB_RUN_PLURAL].map(
       (p) => `${p}.emrserverless.operator.dev-namespace-policies`,
     );
     await e2e.kubectl(['delete', 'validatingadmissionpolicybinding', ...bindings]);

@@ -16,7 +16,7 @@ import { createInterface } from 'node:readline';
 import { CreateApplicationCommand, EMRServerlessClient } from '@aws-sdk/client-emr-serverless';
 import { afterEach, inject } from 'vitest';
 import { parseAllDocuments, stringify } from 'yaml';
-import { JOB_RUN_PLURAL, PLURAL, POLICY_PLURAL } from '../../src/api/constants.js';
+import { APPLICATION_PLURAL, JOB_RUN_PLURAL, POLICY_PLURAL } from '../../src/api/constants.js';
 import type { EmrServerlessJobRun } from '../../src/api/jobrun-schema.js';
 import type { Condition, EmrServerlessApplication } from '../../src/api/schema.js';
 import {
@@ -40,7 +40,7 @@ import { callCount, type ReadCount, reconcileTotal } from './quiet.js';
 export const ROOT = findRepoRoot();
 export const CLI = join(ROOT, 'dist', 'cli', 'main.js');
 export const CRD_DIR = join(ROOT, 'crds');
-export const CRD_NAME = `${PLURAL}.emrserverless.operator.dev`;
+export const CRD_NAME = `${APPLICATION_PLURAL}.emrserverless.operator.dev`;
 export const JOB_RUN_CRD_NAME = `${JOB_RUN_PLURAL}.emrserverless.operator.dev`;
 export const POLICY_CRD_NAME = `${POLICY_PLURAL}.emrserverless.operator.dev`;
 export const REGION = 'eu-west-1';

@@ -7,10 +7,10 @@ import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import {
   API_VERSION,
+  APPLICATION_KIND,
+  APPLICATION_PLURAL,
   JOB_RUN_KIND,
   JOB_RUN_PLURAL,
-  KIND,
-  PLURAL,
   POLICY_KIND,
 } from '../../src/api/constants.js';
 import { JobRunSpec } from '../../src/api/jobrun-schema.js';
@@ -18,7 +18,7 @@ import { type NamedPolicy, policyViolations, selectsNamespace } from '../../src/
 import { PolicySpec } from '../../src/api/policy-schema.js';
 import { Spec } from '../../src/api/schema.js';
 
-const SPECS = { [KIND]: Spec, [JOB_RUN_KIND]: JobRunSpec, [POLICY_KIND]: PolicySpec } as const;
+const SPECS = { [APPLICATION_KIND]: Spec, [JOB_RUN_KIND]: JobRunSpec, [POLICY_KIND]: PolicySpec } as const;
 
 const dir = new URL('../../examples/', import.meta.url).pathname;
 const files = readdirSync(dir).filter((f) => f.endsWith('.yaml'));
@@ -62,9 +62,9 @@ describe('examples/08-namespace-policy.yaml', () => {
   const refused = (file: string) =>
     docsOf(file).map((d) => ({
       name: d.metadata.name,
-      fields: policyViolations(d.kind === KIND ? PLURAL : JOB_RUN_PLURAL, d.spec, [policy]).map(
-        (v) => v.field,
-      ),
+      fields: policyViolations(d.kind === APPLICATION_KIND ? APPLICATION_PLURAL : JOB_RUN_PLURAL, d.spec, [
+        policy,
+      ]).map((v) => v.field),
     }));
 
   it('is one policy, for the labelled finance namespaces only', () => {
@@ -95,7 +95,7 @@ describe('examples/08-namespace-policy.yaml', () => {
     ]);
     const logs = (logUri: string) =>
       policyViolations(
-        PLURAL,
+        APPLICATION_PLURAL,
         {
           diskEncryptionConfiguration: { encryptionKeyArn: 'arn:aws:kms:eu-west-1:111122223333:key/k' },
           monitoringConfiguration: { s3MonitoringConfiguration: { logUri } },

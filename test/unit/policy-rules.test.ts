@@ -1,7 +1,7 @@
 // The policy rules as the operator evaluates them (admission evaluates the same table as CEL:
 // test/e2e/policies.test.ts runs both over one table of cases on the real API server).
 import { describe, expect, it } from 'vitest';
-import { JOB_RUN_PLURAL, PLURAL } from '../../src/api/constants.js';
+import { APPLICATION_PLURAL, JOB_RUN_PLURAL } from '../../src/api/constants.js';
 import {
   inheritedKeyViolations,
   matchesPattern,
@@ -73,7 +73,7 @@ describe('violations', () => {
   const noOverride = policy('no-override', { encryption: { jobRunKeyOverride: 'Forbidden' } });
 
   it('a customer-managed key required: {} and an absent field refused, a key allowed', () => {
-    expect(policyViolations(PLURAL, { diskEncryptionConfiguration: {} }, [cmk])).toEqual([
+    expect(policyViolations(APPLICATION_PLURAL, { diskEncryptionConfiguration: {} }, [cmk])).toEqual([
       {
         policy: 'cmk',
         field: 'spec.diskEncryptionConfiguration.encryptionKeyArn',
@@ -81,23 +81,24 @@ describe('violations', () => {
           'EmrServerlessPolicy cmk requires a customer-managed key: set spec.diskEncryptionConfiguration.encryptionKeyArn ({} and an absent field are refused)',
       },
     ]);
-    expect(policyViolations(PLURAL, {}, [cmk])).toHaveLength(1);
+    expect(policyViolations(APPLICATION_PLURAL, {}, [cmk])).toHaveLength(1);
     expect(
-      policyViolations(PLURAL, { diskEncryptionConfiguration: { encryptionKeyArn: KEY } }, [cmk]),
+      policyViolations(APPLICATION_PLURAL, { diskEncryptionConfiguration: { encryptionKeyArn: KEY } }, [cmk]),
     ).toEqual([]);
   });
 
   it('every policy applies, each violation names its policy', () => {
     const other = KEY.replace('111122223333', '444455556666');
-    const found = policyViolations(PLURAL, { diskEncryptionConfiguration: { encryptionKeyArn: other } }, [
-      cmk,
-      keys,
-    ]);
+    const found = policyViolations(
+      APPLICATION_PLURAL,
+      { diskEncryptionConfiguration: { encryptionKeyArn: other } },
+      [cmk, keys],
+    );
     expect(found.map((v) => v.policy)).toEqual(['keys']);
     expect(found[0]!.message).toBe(
       `EmrServerlessPolicy keys refuses spec.diskEncryptionConfiguration.encryptionKeyArn ${other}: not among its allowed KMS keys (arn:aws:kms:*:111122223333:key/*)`,
     );
-    expect(policyViolations(PLURAL, {}, [cmk, keys]).map((v) => v.policy)).toEqual(['cmk']);
+    expect(policyViolations(APPLICATION_PLURAL, {}, [cmk, keys]).map((v) => v.policy)).toEqual(['cmk']);
   });
 
   it("job runs: another team's role, a forbidden override, a job-level {} where a key is required", () => {
@@ -118,7 +119,7 @@ describe('violations', () => {
     expect(
       policyViolations(JOB_RUN_PLURAL, {}, [policy('net', { network: { allowedSubnetIds: [] } })]),
     ).toEqual([]);
-    expect(policyViolations(PLURAL, { executionRoleArn: 'x' }, [roles])).toEqual([]);
+    expect(policyViolations(APPLICATION_PLURAL, { executionRoleArn: 'x' }, [roles])).toEqual([]);
   });
 
   it("a job run's inherited application key is judged like the application's", () => {

@@ -5,7 +5,7 @@
 // this resource act on it), changes.ts (what to send), keys.ts (may this key be sent),
 // outcome.ts (the status builder), failures.ts (a failed call's status), policies.ts (what the
 // namespace's EmrServerlessPolicies refuse).
-import { OWNER_UID_TAG, PLURAL } from '../../api/constants.js';
+import { APPLICATION_PLURAL, OWNER_UID_TAG } from '../../api/constants.js';
 import { nullFields, nullValueMessage } from '../../api/nulls.js';
 import { type ApplicationFieldName, type ApplicationFields, Spec } from '../../api/schema.js';
 import type { AwsApplication } from '../../aws/port.js';
@@ -61,7 +61,7 @@ function planApplication(input: PlanInput, spec: Spec): Plan {
   // The admin's policies first: a refused spec gets no AWS write at all, and an application
   // already on what a newer policy forbids is reported, not changed.
   const refusal = policyRefusal(
-    PLURAL,
+    APPLICATION_PLURAL,
     spec,
     resource.metadata.namespace,
     observed.policies,

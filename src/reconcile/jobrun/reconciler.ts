@@ -1,4 +1,4 @@
-import { JOB_RUN_PLURAL, PLURAL } from '../../api/constants.js';
+import { APPLICATION_PLURAL, JOB_RUN_PLURAL } from '../../api/constants.js';
 import type { EmrServerlessJobRun, JobRunStatus } from '../../api/jobrun-schema.js';
 import type { EmrServerlessApplication } from '../../api/schema.js';
 import type { AwsScope } from '../../aws/access.js';
@@ -135,7 +135,10 @@ class JobRunKind
     const ref = applicationRefOf(resource);
     const application =
       ref !== undefined
-        ? this.deps.cache.get<EmrServerlessApplication>(PLURAL, `${resource.metadata.namespace}/${ref}`)
+        ? this.deps.cache.get<EmrServerlessApplication>(
+            APPLICATION_PLURAL,
+            `${resource.metadata.namespace}/${ref}`,
+          )
         : undefined;
     const lookup = runLookup(resource, application);
     let run: AwsJobRun | null | undefined;

@@ -2,12 +2,18 @@
 import { join } from 'node:path';
 import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import pino, { type Logger } from 'pino';
-import { API_VERSION, GROUP, KIND, PLURAL, VERSION } from '../../../src/api/constants.js';
+import {
+  API_VERSION,
+  APPLICATION_KIND,
+  APPLICATION_PLURAL,
+  GROUP,
+  VERSION,
+} from '../../../src/api/constants.js';
 import type { EmrServerlessApplication } from '../../../src/api/schema.js';
 import { findRepoRoot } from '../../../src/envtest/index.js';
 
 export const CRD_DIR = join(findRepoRoot(), 'crds');
-export const CRD_NAME = `${PLURAL}.${GROUP}`;
+export const CRD_NAME = `${APPLICATION_PLURAL}.${GROUP}`;
 
 /** Logs to stderr only when DEBUG_TESTS is set. */
 export function testLogger(): Logger {
@@ -45,7 +51,7 @@ export function app(
 ) {
   return {
     apiVersion: API_VERSION,
-    kind: KIND,
+    kind: APPLICATION_KIND,
     metadata: { name, namespace, ...extra },
     spec: { name, type: 'SPARK', releaseLabel: 'emr-7.5.0' },
   };
@@ -62,7 +68,7 @@ export class Apps {
       group: GROUP,
       version: VERSION,
       namespace,
-      plural: PLURAL,
+      plural: APPLICATION_PLURAL,
       body: app(namespace, name, extra),
     })) as EmrServerlessApplication;
   }
@@ -72,7 +78,7 @@ export class Apps {
       group: GROUP,
       version: VERSION,
       namespace,
-      plural: PLURAL,
+      plural: APPLICATION_PLURAL,
       name,
     })) as EmrServerlessApplication;
   }
@@ -93,7 +99,7 @@ export class Apps {
       group: GROUP,
       version: VERSION,
       namespace,
-      plural: PLURAL,
+      plural: APPLICATION_PLURAL,
       name,
       body: obj,
     })) as EmrServerlessApplication;
@@ -104,7 +110,7 @@ export class Apps {
       group: GROUP,
       version: VERSION,
       namespace,
-      plural: PLURAL,
+      plural: APPLICATION_PLURAL,
       name,
     });
   }

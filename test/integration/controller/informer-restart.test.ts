@@ -3,14 +3,14 @@
 // because it stops the API server.
 import { KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GROUP, KIND, PLURAL, VERSION } from '../../../src/api/constants.js';
+import { APPLICATION_KIND, APPLICATION_PLURAL, GROUP, VERSION } from '../../../src/api/constants.js';
 import type { EmrServerlessApplication } from '../../../src/api/schema.js';
 import { Informer } from '../../../src/controller/informer.js';
 import { type ControlPlane, startControlPlane } from '../../../src/envtest/index.js';
 import { connectKube, type KubeClient } from '../../../src/kube/client.js';
 import { Apps, CRD_DIR, testLogger, waitFor } from './helpers.js';
 
-const resource = { group: GROUP, version: VERSION, plural: PLURAL, kind: KIND };
+const resource = { group: GROUP, version: VERSION, plural: APPLICATION_PLURAL, kind: APPLICATION_KIND };
 let cp: ControlPlane;
 let admin: KubeConfig;
 let adminKube: KubeClient;
@@ -98,7 +98,7 @@ describe('Informer supervision', () => {
           apiVersion: 'rbac.authorization.k8s.io/v1',
           kind: 'Role',
           metadata: { name: 'operator', namespace },
-          rules: [{ apiGroups: [GROUP], resources: [PLURAL], verbs: ['get', 'list', 'watch'] }],
+          rules: [{ apiGroups: [GROUP], resources: [APPLICATION_PLURAL], verbs: ['get', 'list', 'watch'] }],
         },
         {
           apiVersion: 'rbac.authorization.k8s.io/v1',

@@ -3,7 +3,7 @@
 // namespace for its resources and in its own namespace for the leader Lease; nothing else is.
 import { readdirSync, readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
-import { JOB_RUN_PLURAL, PLURAL, POLICY_PLURAL } from '../../../src/api/constants.js';
+import { APPLICATION_PLURAL, JOB_RUN_PLURAL, POLICY_PLURAL } from '../../../src/api/constants.js';
 import { runKubectl, type ServiceAccountKubeconfig } from '../../../src/envtest/index.js';
 import { kubectl, newNamespace, serviceAccountKubeconfig } from '../../support/cluster.js';
 import { operatorRbacObjects, operatorServiceAccountKubeconfig } from '../../support/operator-rbac.js';
@@ -56,7 +56,7 @@ describe('the RBAC objects of manifests/', () => {
 });
 
 /** The kinds the operator serves; the informer and resource-writer.ts serve each of them. */
-const KINDS = [PLURAL, JOB_RUN_PLURAL].map((plural) => `emrserverless.operator.dev/${plural}`);
+const KINDS = [APPLICATION_PLURAL, JOB_RUN_PLURAL].map((plural) => `emrserverless.operator.dev/${plural}`);
 /** The policies, which it only reads (namespace-policies.ts, through an Informer). */
 const POLICIES = `emrserverless.operator.dev/${POLICY_PLURAL}`;
 /** What each file of src/controller that talks to the API server talks about. */

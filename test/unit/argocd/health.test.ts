@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
-import { API_VERSION, FINALIZER, GROUP, JOB_RUN_KIND, KIND } from '../../../src/api/constants.js';
+import { API_VERSION, APPLICATION_KIND, FINALIZER, GROUP, JOB_RUN_KIND } from '../../../src/api/constants.js';
 import type { EmrServerlessJobRun } from '../../../src/api/jobrun-schema.js';
 import { nullValueMessage } from '../../../src/api/nulls.js';
 import type { Condition } from '../../../src/api/schema.js';
@@ -28,7 +28,9 @@ const run = promisify(execFile);
 const repo = fileURLToPath(new URL('../../../', import.meta.url));
 const healthLua = join(repo, 'argocd', 'health.lua');
 const cmPatch = join(repo, 'argocd', 'argocd-cm-patch.yaml');
-const CM_KEYS = [KIND, JOB_RUN_KIND].map((kind) => `resource.customizations.health.${GROUP}_${kind}`);
+const CM_KEYS = [APPLICATION_KIND, JOB_RUN_KIND].map(
+  (kind) => `resource.customizations.health.${GROUP}_${kind}`,
+);
 
 interface Health {
   status?: string;
@@ -79,7 +81,7 @@ function app(options: {
 }): object {
   return {
     apiVersion: API_VERSION,
-    kind: KIND,
+    kind: APPLICATION_KIND,
     metadata: {
       name: 'analytics',
       namespace: 'data',
