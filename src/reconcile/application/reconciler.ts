@@ -1,28 +1,17 @@
 // The application kind, as the reconcile skeleton (../kind-reconciler.ts) drives it: what it
 // observes (the application, read or, under list drift detection, a view the listing shows
 // unmoved; the declared key; the acting account), the pure planner (planner.ts), its actions,
-// and what a reconcile leaves for the next (drift.ts) and for metrics.
+// and what a reconcile leaves for the next (views.ts) and for metrics.
 import type { Logger } from 'pino';
 import type { EmrServerlessApplication, Spec, Status } from '../../api/schema.js';
 import { KMS_KEY_ARN_PATTERN } from '../../api/schema.js';
 import type { AwsScope } from '../../aws/access.js';
-import type { ApplicationListing, ApplicationListings } from '../../aws/application-listing.js';
-import { type AwsApplication, AwsError } from '../../aws/port.js';
-import { failureOf } from '../failures.js';
+import type { AwsApplication } from '../../aws/port.js';
 import { actingAccount, bindingOf, boundAccountOf } from '../identity.js';
 import type { Ending, ReconcileKind } from '../kind.js';
 import { KindReconciler, type KindReconcilerDeps } from '../kind-reconciler.js';
 import { ClaimLocks, claimApplication } from '../ownership.js';
 import type { NamespacePolicies } from '../policies.js';
-import {
-  LastSeen,
-  movedReason,
-  mustRead,
-  type ReadReason,
-  readIsConfirmed,
-  type SeenApplication,
-  waitForListing,
-} from './drift.js';
 import {
   type Action,
   applicationIdOf,
@@ -33,6 +22,7 @@ import {
   regionOf,
   unrecordedSearchOf,
 } from './planner.js';
+import { ApplicationViews, type Sighting } from './views.js';
 import { intentsAfterFailure, intentsDiffer, intentsOf, withIntents } from './write-ahead.js';
 
 export interface ApplicationReconcilerDeps extends KindReconcilerDeps<EmrServerlessApplication, Status> {
@@ -52,12 +42,6 @@ export interface ApplicationReconcilerDeps extends KindReconcilerDeps<EmrServerl
   /** Reconciles a resource soon (a listing showed its application moved). */
   requeue?: (resourceKey: string) => void;
 }
-
-/** How a plan's application was obtained, for what the process remembers of it (drift.ts). */
-type Sighting =
-  | { source: 'read'; at: number }
-  | { source: 'carried' }
-  | { source: 'reused'; seen: SeenApplication; listing: ApplicationListing };
 
 /** What one reconcile of an application knows; a step's actions keep `view` current. */
 interface ApplicationContext {
@@ -101,15 +85,12 @@ class ApplicationKind
   };
   private readonly now: () => Date;
   private readonly claims: ClaimLocks;
-  private readonly seen = new LastSeen<ApplicationListings>();
-  /** Listings already compared with every view (each once). */
-  private readonly scanned = new WeakSet<ApplicationListing>();
-  /** Listing failures already logged (each once, not once per resource). */
-  private readonly loggedFailures = new WeakSet<object>();
+  private readonly views: ApplicationViews;
 
   constructor(private readonly deps: ApplicationReconcilerDeps) {
     this.now = deps.now ?? (() => new Date());
     this.claims = deps.claims ?? new ClaimLocks();
+    this.views = new ApplicationViews(deps, this.now);
   }
 
   logContext(resource: EmrServerlessApplication): Record<string, unknown> {
@@ -222,7 +203,7 @@ class ApplicationKind
   ended(ending: Ending<EmrServerlessApplication, Plan>, context: ApplicationContext | undefined): void {
     if (ending.outcome !== 'done') {
       // Whatever a failed step did or did not change, the next look reads the application.
-      if (context?.observed) this.seen.forget(context.scope.applications, context.observed.applicationId);
+      if (context?.observed) this.views.forget(context.scope, context.observed.applicationId);
       if (ending.outcome === 'failed' && ending.status) {
         this.deps.onStatus?.(resourceKeyOf(ending.resource), ending.status as Status);
       }
@@ -230,7 +211,8 @@ class ApplicationKind
     }
     const { resource, plan: final } = ending;
     const resourceKey = resourceKeyOf(resource);
-    if (context) this.remember(context.scope, resourceKey, resource, context.observed, context.sighting);
+    if (context)
+      this.views.remember(context.scope, resourceKey, resource, context.observed, context.sighting);
     this.deps.onKeyHealth?.(resourceKey, keyHealthLabel(final.status));
     this.deps.onStatus?.(resourceKey, final.status);
     this.deps.onPolicyRefusals?.(resourceKey, final.refusedBy ?? []);
@@ -285,7 +267,7 @@ class ApplicationKind
       app = carried;
       sighting = { source: 'carried' };
     } else if (id) {
-      const view = forceRead ? undefined : await this.unmovedView(resource, id, scope, log);
+      const view = forceRead ? undefined : await this.views.unmoved(resource, id, scope, log);
       if (view) {
         app = view.seen.app;
         sighting = view;
@@ -312,115 +294,6 @@ class ApplicationKind
       observed: { app, key, ...(account !== undefined ? { account } : {}), ...(policies && { policies }) },
       sighting,
     };
-  }
-
-  /**
-   * The last view of the application when the scope's listing shows it unmoved and nothing else
-   * asks for a read (drift.ts); undefined when it must be read.
-   */
-  private async unmovedView(
-    resource: EmrServerlessApplication,
-    applicationId: string,
-    scope: AwsScope,
-    log: Logger,
-  ): Promise<Extract<Sighting, { source: 'reused' }> | undefined> {
-    const policy = this.deps.listDrift;
-    if (!policy) return undefined;
-    const seen = this.seen.get(scope.applications, applicationId);
-    const now = this.now().getTime();
-    const read = (reason: ReadReason) => {
-      log.debug({ reason }, 'reading application');
-      return undefined;
-    };
-    const resourceKey = `${resource.metadata.namespace}/${resource.metadata.name}`;
-    const early = mustRead(
-      seen,
-      {
-        key: resourceKey,
-        generation: resource.metadata.generation,
-        deleting: Boolean(resource.metadata.deletionTimestamp),
-      },
-      now,
-      { fullReadPeriodMs: policy.fullReadPeriodMs, resyncPeriodMs: this.deps.options.resyncPeriodMs },
-    );
-    if (early || !seen) return read(early ?? 'firstLook');
-    let listing = scope.applications.ready(seen.observedAt);
-    try {
-      if (!listing) {
-        if (!waitForListing(seen, now, this.deps.options.resyncPeriodMs)) return read('polling');
-        listing = await scope.applications.takenAfter(seen.observedAt);
-      }
-    } catch (err) {
-      if (!(err instanceof AwsError)) throw err;
-      if (!this.loggedFailures.has(err)) {
-        this.loggedFailures.add(err);
-        log.warn(
-          { err: failureOf(err) },
-          'ListApplications failed; reading applications one by one meanwhile',
-        );
-      }
-      return read('notListed');
-    }
-    this.requeueMoved(scope.applications, listing, resourceKey);
-    const moved = movedReason(seen, listing.applications.get(applicationId));
-    if (moved) return read(moved);
-    return { source: 'reused', seen, listing };
-  }
-
-  /** Once per listing: resources whose application it shows moved are reconciled now, not at their resync. */
-  private requeueMoved(listings: ApplicationListings, listing: ApplicationListing, self: string): void {
-    if (this.scanned.has(listing)) return;
-    this.scanned.add(listing);
-    const sweepBefore = this.now().getTime() - 2 * this.deps.listDrift!.fullReadPeriodMs;
-    for (const key of this.seen.movedIn(listings, listing, sweepBefore)) {
-      if (key !== self) this.deps.requeue?.(key);
-    }
-  }
-
-  /** What this reconcile learnt of the application, for the next one (list drift detection only). */
-  private remember(
-    scope: AwsScope,
-    resourceKey: string,
-    resource: EmrServerlessApplication,
-    app: AwsApplication | undefined,
-    sighting: Sighting | undefined,
-  ): void {
-    if (!this.deps.listDrift || !sighting) return;
-    const listings = scope.applications;
-    if (!app) {
-      const id = applicationIdOf(resource);
-      if (id) this.seen.forget(listings, id);
-      return;
-    }
-    const generation = resource.metadata.generation;
-    const previous = this.seen.get(listings, app.applicationId);
-    const now = this.now().getTime();
-    switch (sighting.source) {
-      case 'reused':
-        this.seen.set(listings, { ...sighting.seen, observedAt: sighting.listing.takenAt });
-        return;
-      case 'read':
-        this.seen.set(listings, {
-          resourceKey,
-          generation,
-          app,
-          readAt: sighting.at,
-          observedAt: sighting.at,
-          confirmed: readIsConfirmed(app, sighting.at, previous),
-        });
-        return;
-      case 'carried':
-        // The operator's own writes left it so: the next look reads it to confirm.
-        this.seen.set(listings, {
-          resourceKey,
-          generation,
-          app,
-          readAt: now,
-          observedAt: now,
-          confirmed: false,
-        });
-        return;
-    }
   }
 }
 
