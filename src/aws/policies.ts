@@ -31,8 +31,49 @@ export const OPERATOR_ACTIONS = {
  */
 export const JOB_SUBMISSION_ACTIONS = {
   passRole: 'iam:PassRole',
-  jobLevelKey: ['kms:GenerateDataKey', 'kms:Decrypt'],
+  // EMR Serverless describes the key (enabled, symmetric) and uses it as the submitter: a
+  // submitter without all three has its StartJobRun rejected.
+  jobLevelKey: ['kms:DescribeKey', 'kms:GenerateDataKey', 'kms:Decrypt'],
 } as const;
+
+/**
+ * An AWS partition: the `arn:NAME:` of its ARNs and the domain of its service principals and
+ * endpoints. ARNs and service names printed in a policy must be the partition's, or the policy
+ * silently allows nothing.
+ */
+export interface Partition {
+  name: 'aws' | 'aws-cn' | 'aws-us-gov';
+  domain: 'amazonaws.com' | 'amazonaws.com.cn';
+}
+
+export const AWS_PARTITION: Partition = { name: 'aws', domain: 'amazonaws.com' };
+const PARTITIONS: readonly Partition[] = [
+  AWS_PARTITION,
+  { name: 'aws-cn', domain: 'amazonaws.com.cn' },
+  { name: 'aws-us-gov', domain: 'amazonaws.com' },
+];
+
+/** The partition of a region: `cn-*` is China, `us-gov-*` GovCloud (US), the rest commercial. */
+export function partitionOfRegion(region: string): Partition {
+  if (region.startsWith('cn-')) return PARTITIONS[1]!;
+  if (region.startsWith('us-gov-')) return PARTITIONS[2]!;
+  return AWS_PARTITION;
+}
+
+/** The partition an ARN names (`arn:PARTITION:...`), or undefined for another or a malformed one. */
+export function partitionOfArn(arn: string): Partition | undefined {
+  const name = /^arn:([^:]+):/.exec(arn)?.[1];
+  return PARTITIONS.find((p) => p.name === name);
+}
+
+/** EMR Serverless' service principal (key policies, iam:PassedToService) in a partition. */
+export const emrServerlessPrincipal = (p: Partition) => `emr-serverless.${p.domain}`;
+/** EMR Serverless' `kms:ViaService` value: its endpoint in a region (or `*`, any region). */
+export const emrServerlessViaService = (p: Partition, region = '*') => `emr-serverless.${region}.${p.domain}`;
+/** Every role of every account of a partition. */
+export const anyRole = (p: Partition) => `arn:${p.name}:iam::*:role/*`;
+/** Every KMS key of every account and region of a partition. */
+export const anyKey = (p: Partition) => `arn:${p.name}:kms:*:*:key/*`;
 
 type Statement = Record<string, unknown>;
 
@@ -40,10 +81,10 @@ const emr = (...ops: string[]) => ops.map((op) => `emr-serverless:${op}`);
 const resourceTag = (key: string) => `aws:ResourceTag/${key}`;
 const requestTag = (key: string) => `aws:RequestTag/${key}`;
 
-/** PassJobExecutionRoles' Resource unless narrowed: every role of every account. */
-export const ANY_ROLE = 'arn:aws:iam::*:role/*';
-/** UseJobLevelDiskEncryptionKeys' (and VerifyDiskEncryptionKeys') Resource unless narrowed. */
-export const ANY_KEY = 'arn:aws:kms:*:*:key/*';
+/** PassJobExecutionRoles' Resource unless narrowed (commercial partition): every role of every account. */
+export const ANY_ROLE = anyRole(AWS_PARTITION);
+/** UseJobLevelDiskEncryptionKeys' (and VerifyDiskEncryptionKeys') Resource unless narrowed (commercial partition). */
+export const ANY_KEY = anyKey(AWS_PARTITION);
 
 export interface OperatorIamPolicyOptions {
   /** The cluster's `run --cluster-id`: scopes every write to this cluster's applications. */
@@ -55,6 +96,8 @@ export interface OperatorIamPolicyOptions {
   passRoleResources?: readonly string[];
   /** UseJobLevelDiskEncryptionKeys' Resource: key ARNs or patterns. Absent: ANY_KEY. Empty: left out. */
   jobKeyResources?: readonly string[];
+  /** The partition of the ARNs and service names (from `--region`). Absent: commercial (`aws`). */
+  partition?: Partition;
 }
 
 /**
@@ -69,6 +112,7 @@ export function operatorIamPolicy(options: OperatorIamPolicyOptions = {}): {
 } {
   const cluster = options.clusterId;
   const { passRoleResources: roles, jobKeyResources: keys } = options;
+  const partition = options.partition ?? AWS_PARTITION;
   const owned = {
     Null: { [resourceTag(OWNER_UID_TAG)]: 'false' },
     ...(cluster && { StringEquals: { [resourceTag(OWNER_CLUSTER_TAG)]: cluster } }),
@@ -89,9 +133,12 @@ export function operatorIamPolicy(options: OperatorIamPolicyOptions = {}): {
         Resource: '*',
       },
       {
+        // CreateApplication alone: the tags it writes are authorised as TagResource too, and that
+        // TagResource is TagNewOrUnclaimedResources' (a TagResource here would also match a claim
+        // of an application someone else claimed: IAM Allows add up).
         Sid: 'CreateOwnedApplications',
         Effect: 'Allow',
-        Action: emr('CreateApplication', 'TagResource'),
+        Action: emr('CreateApplication'),
         Resource: '*',
         Condition: claimedInRequest,
       },
@@ -116,19 +163,24 @@ export function operatorIamPolicy(options: OperatorIamPolicyOptions = {}): {
         Condition: { ...owned, 'ForAllValues:StringNotLike': { 'aws:TagKeys': [`${OPERATOR_TAG_PREFIX}*`] } },
       },
       {
-        Sid: 'ClaimUnclaimedApplications',
+        // Tagging at creation (CreateApplication, StartJobRun) and the claim of an application
+        // nobody claimed: EMR Serverless has no condition key that tells them apart, and a
+        // resource being created carries no tags yet, so both are a TagResource on a resource
+        // without the uid tag (and, with a cluster, without another cluster's tag).
+        Sid: 'TagNewOrUnclaimedResources',
         Effect: 'Allow',
         Action: emr('TagResource'),
         Resource: '*',
         Condition: {
           ...claimedInRequest,
           Null: { ...claimedInRequest.Null, [resourceTag(OWNER_UID_TAG)]: 'true' },
+          ...(cluster && { StringEqualsIfExists: { [resourceTag(OWNER_CLUSTER_TAG)]: cluster } }),
         },
       },
       {
         // EmrServerlessJobRun: submit only to applications the operator owns (the application's
-        // tags), with the run claimed in the request (its tags; CreateOwnedApplications' TagResource
-        // covers tagging at creation).
+        // tags), with the run claimed in the request (its tags; TagNewOrUnclaimedResources covers
+        // tagging at creation).
         Sid: 'SubmitJobRunsToOwnedApplications',
         Effect: 'Allow',
         Action: emr('StartJobRun'),
@@ -155,7 +207,7 @@ export function operatorIamPolicy(options: OperatorIamPolicyOptions = {}): {
         Sid: 'VerifyDiskEncryptionKeys',
         Effect: 'Allow',
         Action: [...OPERATOR_ACTIONS.kms],
-        Resource: ANY_KEY,
+        Resource: anyKey(partition),
       },
       ...(roles?.length === 0
         ? []
@@ -166,21 +218,21 @@ export function operatorIamPolicy(options: OperatorIamPolicyOptions = {}): {
               Sid: 'PassJobExecutionRoles',
               Effect: 'Allow',
               Action: [JOB_SUBMISSION_ACTIONS.passRole],
-              Resource: roles ? [...roles] : ANY_ROLE,
-              Condition: { StringEquals: { 'iam:PassedToService': 'emr-serverless.amazonaws.com' } },
+              Resource: roles ? [...roles] : anyRole(partition),
+              Condition: { StringEquals: { 'iam:PassedToService': emrServerlessPrincipal(partition) } },
             },
           ]),
       ...(keys?.length === 0
         ? []
         : [
             {
-              // Only through EMR Serverless (a job run's own key). The wide default (every key)
-              // unless narrowed: key-policy --policies.
+              // Only through EMR Serverless (a job run's own key), in any region of the partition.
+              // The wide default (every key) unless narrowed: key-policy --policies.
               Sid: 'UseJobLevelDiskEncryptionKeys',
               Effect: 'Allow',
               Action: [...JOB_SUBMISSION_ACTIONS.jobLevelKey],
-              Resource: keys ? [...keys] : ANY_KEY,
-              Condition: { StringLike: { 'kms:ViaService': 'emr-serverless.*.amazonaws.com' } },
+              Resource: keys ? [...keys] : anyKey(partition),
+              Condition: { StringLike: { 'kms:ViaService': emrServerlessViaService(partition) } },
             },
           ]),
     ],
@@ -200,6 +252,8 @@ export interface JobSubmissionBounds {
   passRoleArns?: readonly string[];
   /** IAM role paths (`/teams/`): every role under them (`--role-path`). */
   rolePaths?: readonly string[];
+  /** The partition of the printed ARNs (role paths, the wide defaults named in notes). */
+  partition?: Partition;
 }
 
 /**
@@ -219,13 +273,13 @@ export function iamResourceProblem(pattern: string): string | undefined {
   return undefined;
 }
 
-/** The role pattern for an IAM role path: `/teams/` -> `arn:aws:iam::*:role/teams/*`. */
-export function rolePathPattern(path: string): string {
+/** The role pattern for an IAM role path: `/teams/` -> `arn:aws:iam::*:role/teams/*` (in the partition's ARNs). */
+export function rolePathPattern(path: string, partition: Partition = AWS_PARTITION): string {
   // IAM: "/" alone, or "/" + printable ASCII + "/", at most 512 characters.
   if (!/^\/(?:[\x21-\x7e]*\/)?$/.test(path) || path.length > 512) {
     throw new Error(`--role-path must be / or start and end with / (like /teams/analytics/), got ${path}`);
   }
-  const pattern = `arn:aws:iam::*:role${path}*`;
+  const pattern = `arn:${partition.name}:iam::*:role${path}*`;
   const problem = iamResourceProblem(pattern);
   if (problem) throw new Error(`--role-path ${path} ${problem}`);
   return pattern;
@@ -261,6 +315,7 @@ export function jobSubmissionResources(bounds: JobSubmissionBounds): {
   notes: string[];
 } {
   const policies = bounds.policies ?? [];
+  const partition = bounds.partition ?? AWS_PARTITION;
   const notes: string[] = [];
   const options: Pick<OperatorIamPolicyOptions, 'passRoleResources' | 'jobKeyResources'> = {};
   const checked = (patterns: readonly string[], where: string) =>
@@ -279,12 +334,12 @@ export function jobSubmissionResources(bounds: JobSubmissionBounds): {
       ),
     ),
     ...checked(bounds.passRoleArns ?? [], '--pass-role-arn'),
-    ...(bounds.rolePaths ?? []).map(rolePathPattern),
+    ...(bounds.rolePaths ?? []).map((path) => rolePathPattern(path, partition)),
   ];
   const rolesOpen = policies.filter((p) => p.spec.jobRuns?.allowedExecutionRoleArns === undefined);
   if (rolesOpen.length > 0) {
     notes.push(
-      `EmrServerlessPolicy ${named(rolesOpen)} sets no jobRuns.allowedExecutionRoleArns (any role): PassJobExecutionRoles keeps Resource ${ANY_ROLE}`,
+      `EmrServerlessPolicy ${named(rolesOpen)} sets no jobRuns.allowedExecutionRoleArns (any role): PassJobExecutionRoles keeps Resource ${anyRole(partition)}`,
     );
   } else if (policies.length > 0 || roles.length > 0) {
     options.passRoleResources = unionOfPatterns(roles);
@@ -309,7 +364,7 @@ export function jobSubmissionResources(bounds: JobSubmissionBounds): {
       );
     } else if (keysOpen.length > 0) {
       notes.push(
-        `EmrServerlessPolicy ${named(keysOpen)} sets no encryption.allowedKeyArns (any key): UseJobLevelDiskEncryptionKeys keeps Resource ${ANY_KEY}`,
+        `EmrServerlessPolicy ${named(keysOpen)} sets no encryption.allowedKeyArns (any key): UseJobLevelDiskEncryptionKeys keeps Resource ${anyKey(partition)}`,
       );
     } else {
       options.jobKeyResources = unionOfPatterns(keys);
@@ -331,20 +386,41 @@ export interface KeyPolicyOptions {
   runtimeRoleArn?: string;
   /** The operator's role, so DescribeKey verification works for keys in other accounts. */
   operatorRoleArn?: string;
+  /**
+   * Job runs name this key themselves (a job-level key) and the operator's role submits them:
+   * the submitter needs kms:DescribeKey, kms:GenerateDataKey and kms:Decrypt through EMR
+   * Serverless. Needs operatorRoleArn.
+   */
+  jobLevelKey?: boolean;
 }
 
 const APPLICATION_ARN =
-  /^arn:(aws[a-zA-Z0-9-]*):emr-serverless:([a-z0-9-]+):([0-9]{12}):\/applications\/([0-9a-z*]+)$/;
+  /^arn:([a-z0-9-]+):emr-serverless:([a-z0-9-]+):([0-9]{12}):\/applications\/([0-9a-z*]+)$/;
+
+/** The partition and region of an application ARN; throws for anything else. */
+function applicationArnParts(arn: string): { partition: Partition; region: string; account: string } {
+  const match = APPLICATION_ARN.exec(arn);
+  const partition = partitionOfArn(arn);
+  if (!match || !partition) {
+    throw new Error(
+      `--application-arn must look like arn:PARTITION:emr-serverless:REGION:ACCOUNT:/applications/ID (or /applications/*; PARTITION aws, aws-cn or aws-us-gov), got ${arn}`,
+    );
+  }
+  const region = match[2]!;
+  if (partitionOfRegion(region).name !== partition.name) {
+    throw new Error(
+      `--application-arn names region ${region}, which is not in partition ${partition.name} (arn:${partitionOfRegion(region).name}:...), got ${arn}`,
+    );
+  }
+  return { partition, region, account: match[3]! };
+}
 
 /** The statements to add to the KMS key policy so EMR Serverless can encrypt the workers' disks. */
 export function keyPolicyStatements(options: KeyPolicyOptions): Statement[] {
-  const match = APPLICATION_ARN.exec(options.applicationArn);
-  if (!match) {
-    throw new Error(
-      `--application-arn must look like arn:aws:emr-serverless:REGION:ACCOUNT:/applications/ID (or /applications/*), got ${options.applicationArn}`,
-    );
+  const { partition, region, account } = applicationArnParts(options.applicationArn);
+  if (options.jobLevelKey && !options.operatorRoleArn) {
+    throw new Error('--job-level-key needs --operator-role-arn (the role that submits the job runs)');
   }
-  const account = match[3]!;
   const contextConditions = Object.fromEntries(
     Object.entries(options.encryptionContext ?? {}).map(([k, v]) => [`kms:EncryptionContext:${k}`, v]),
   );
@@ -356,7 +432,7 @@ export function keyPolicyStatements(options: KeyPolicyOptions): Statement[] {
     {
       Sid: 'AllowEmrServerlessDiskEncryption',
       Effect: 'Allow',
-      Principal: { Service: 'emr-serverless.amazonaws.com' },
+      Principal: { Service: emrServerlessPrincipal(partition) },
       Action: ['kms:GenerateDataKey', 'kms:Decrypt'],
       Resource: '*',
       Condition: withContext({
@@ -376,6 +452,8 @@ export function keyPolicyStatements(options: KeyPolicyOptions): Statement[] {
     });
   }
   if (options.operatorRoleArn) {
+    // Unconditioned: the operator calls DescribeKey itself (verification), and EMR Serverless
+    // calls it on the submitter's behalf for a job-level key.
     statements.push({
       Sid: 'AllowOperatorToVerifyKey',
       Effect: 'Allow',
@@ -384,5 +462,48 @@ export function keyPolicyStatements(options: KeyPolicyOptions): Statement[] {
       Resource: '*',
     });
   }
+  if (options.jobLevelKey && options.operatorRoleArn) {
+    statements.push(jobLevelKeySubmitterStatement(options.operatorRoleArn, partition, region));
+  }
   return statements;
+}
+
+/**
+ * The key policy statement that lets the submitter of job runs naming this key (the operator's
+ * role) use it, only through EMR Serverless in the application's region. No encryption context
+ * condition: the job's context may differ from the application's.
+ */
+function jobLevelKeySubmitterStatement(roleArn: string, partition: Partition, region: string): Statement {
+  return {
+    Sid: 'AllowOperatorToSubmitJobRunsWithKey',
+    Effect: 'Allow',
+    Principal: { AWS: roleArn },
+    Action: ['kms:GenerateDataKey', 'kms:Decrypt'],
+    Resource: '*',
+    Condition: { StringEquals: { 'kms:ViaService': emrServerlessViaService(partition, region) } },
+  };
+}
+
+/**
+ * The statement the submitter's own IAM policy needs for a job-level key in another account
+ * (IAM and the key policy must both allow a cross-account use): the key policy alone is not
+ * enough. UseJobLevelDiskEncryptionKeys of operatorIamPolicy is this statement for every key, or
+ * the keys of the policies.
+ */
+export function jobLevelKeyIamStatement(
+  keyArnOrPattern: string,
+  partition: Partition,
+  region = '*',
+): Statement {
+  return {
+    Sid: 'UseJobLevelDiskEncryptionKeys',
+    Effect: 'Allow',
+    Action: [...JOB_SUBMISSION_ACTIONS.jobLevelKey],
+    Resource: keyArnOrPattern,
+    Condition: {
+      [region === '*' ? 'StringLike' : 'StringEquals']: {
+        'kms:ViaService': emrServerlessViaService(partition, region),
+      },
+    },
+  };
 }

@@ -30,7 +30,7 @@ describe('the operator IAM policy', () => {
     for (const action of needed) expect(allowed).toContain(action);
     // ListTagsForResource is allowed for troubleshooting with the same role; the job submission
     // actions are used by the service on the submitter's behalf; all others are called.
-    const unused = allowed.filter((a) => !needed.includes(a));
+    const unused = [...new Set(allowed.filter((a) => !needed.includes(a)))];
     expect(unused).toEqual([
       'emr-serverless:ListTagsForResource',
       'iam:PassRole',
@@ -75,7 +75,7 @@ describe('the operator IAM policy follows the ownership tags', () => {
         'CreateOwnedApplications',
         'ManageOwnedApplications',
         'UntagOwnedApplicationsButNotTheClaim',
-        'ClaimUnclaimedApplications',
+        'TagNewOrUnclaimedResources',
         'SubmitJobRunsToOwnedApplications',
         'CancelOwnedJobRuns',
       ]);
@@ -86,6 +86,9 @@ describe('the operator IAM policy follows the ownership tags', () => {
         else expect(condition).not.toContain('emrserverless.operator.dev/cluster');
       }
       const create = writing[0]!;
+      // CreateApplication alone: a TagResource here would also allow claims (see the claim table
+      // in iam-authorization.test.ts).
+      expect(create.Action).toEqual(['emr-serverless:CreateApplication']);
       expect(create.Condition).toMatchObject({
         Null: { 'aws:RequestTag/emrserverless.operator.dev/resource-uid': 'false' },
         'ForAnyValue:StringEquals': { 'aws:TagKeys': ['emrserverless.operator.dev/resource-uid'] },
@@ -100,6 +103,11 @@ describe('the operator IAM policy follows the ownership tags', () => {
       expect(writing[3]!.Condition).toMatchObject({
         Null: { 'aws:ResourceTag/emrserverless.operator.dev/resource-uid': 'true' },
       });
+      if (clusterId) {
+        expect(writing[3]!.Condition).toMatchObject({
+          StringEqualsIfExists: { 'aws:ResourceTag/emrserverless.operator.dev/cluster': clusterId },
+        });
+      }
       // A job run goes only to an owned application, claimed in its own request; a cancel only to
       // an owned run.
       expect(writing[4]!.Condition).toMatchObject({
@@ -263,7 +271,7 @@ describe('key-policy --operator-iam-policy narrows the job submission statements
     expect(bySid.UseJobLevelDiskEncryptionKeys).toEqual({
       Sid: 'UseJobLevelDiskEncryptionKeys',
       Effect: 'Allow',
-      Action: ['kms:GenerateDataKey', 'kms:Decrypt'],
+      Action: ['kms:DescribeKey', 'kms:GenerateDataKey', 'kms:Decrypt'],
       Resource: [keyA],
       Condition: { StringLike: { 'kms:ViaService': 'emr-serverless.*.amazonaws.com' } },
     });
