@@ -259,11 +259,11 @@ describe('SIGKILL inside every AWS write of each scenario', () => {
 // nothing at first. It keeps the finalizer (status.deletionSearch) and searches again a listing
 // lag later, when the application shows: exactly one application in the end, as declared.
 describe('a lost CreateApplication answer, then deletion, while ListApplications lags', () => {
-  // The local service's lag, and the operator's (at least as long): long enough that the
-  // restarted operator's first search comes before the listing shows the item, even on a loaded
-  // machine (with 12 s, a kill and restart once took 15 s).
-  const LAG_MS = 25_000;
-  const OPERATOR_LAG = '26s';
+  // The local service hides the application until the first empty search is recorded (however
+  // slow the restart), then the test ends its lag: the listing catches up, well inside the
+  // operator's lag.
+  const LAG_MS = 120_000;
+  const OPERATOR_LAG = '8s';
 
   it.each([
     ['Delete', 'deleted (TERMINATED)'],
@@ -316,6 +316,7 @@ describe('a lost CreateApplication answer, then deletion, while ListApplications
       expect(condition(held, 'Reconciling')?.message).toContain(
         `ListApplications in ${created.region} by name ${name}`,
       );
+      await e2e.aws.setListingLag(0);
       await e2e.waitGone(name, 60_000);
 
       const apps = await applicationsNamed(name);
@@ -349,10 +350,11 @@ describe('a lost CreateApplication answer, then deletion, while ListApplications
 // was sent, not where spec points; with the listing lagging, it waits a listing lag rather than
 // create again. Exactly one application, bound and managed.
 describe('a lost CreateApplication answer, then a region change, while ListApplications lags', () => {
-  // Long enough that the restarted operator's first search comes before the listing shows the
-  // item, even on a loaded machine (with 12 s, a kill and restart once took 15 s).
-  const LAG_MS = 25_000;
-  const OPERATOR_LAG = '26s';
+  // The local service hides the application until the first empty search is recorded (however
+  // slow the restart), then the test ends its lag: the listing catches up, well inside the
+  // operator's lag.
+  const LAG_MS = 120_000;
+  const OPERATOR_LAG = '8s';
   const OTHER_REGION = 'us-west-2';
 
   it('the change is refused at admission; one application, found where it was sent, bound and managed', {
@@ -410,6 +412,7 @@ describe('a lost CreateApplication answer, then a region change, while ListAppli
         'bound before the listing showed the application',
       ).toBeUndefined();
       expect(condition(waiting, 'Reconciling')?.message).toContain('may not be listed yet');
+      await e2e.aws.setListingLag(0);
 
       const r = await e2e.waitForReady(name, 'True', 'Reconciled', 60_000);
       expect(r.status).toMatchObject({ applicationId: id, region: created.region, origin: 'Created' });
