@@ -13,39 +13,16 @@ import {
   rawCall,
   type ServiceModel,
 } from './aws-model.js';
-import { ACCOUNT, KEY_ARN, REGION, ROLE_ARN, useHarness } from './helpers.js';
+import { ACCOUNT, KEY_ARN, REGION, ROLE_ARN, useHarness, waitForState } from './helpers.js';
 
 /**
  * Departures from the model the local service keeps on purpose, each with its reason. Anything
  * else the test finds fails it.
  */
-const ACCEPTED: Record<string, string> = {
-  'GetJobRun.jobRun.stateDetails: length 0 is below 1': 'to fix: an empty stateDetails',
-  "GetJobRun.jobRun.stateDetails: '' does not match .*\\S.* (String256)": 'to fix: an empty stateDetails',
-  'ListJobRuns.jobRuns[0].stateDetails: length 0 is below 1': 'to fix: an empty stateDetails',
-  "ListJobRuns.jobRuns[0].stateDetails: '' does not match .*\\S.* (String256)":
-    'to fix: an empty stateDetails',
-  'GetDashboardForJobRun: not implemented': 'to do',
-  'GetResourceDashboard: not implemented': 'to do',
-  'GetSession: not implemented': 'to do: sessions',
-  'GetSessionEndpoint: not implemented': 'to do: sessions',
-  'ListJobRunAttempts: not implemented': 'to do',
-  'ListSessions: not implemented': 'to do: sessions',
-  'StartSession: not implemented': 'to do: sessions',
-  'TerminateSession: not implemented': 'to do: sessions',
-  'JobRun.queuedDurationMilliseconds: never answered': 'to do',
-  'JobRun.imageConfiguration: never answered': 'to do',
-  'JobRun.workerTypeSpecifications: never answered': 'to do',
-  'JobRun.flexExecution: never answered': 'to do',
-  'JobRunSummary.flexExecution: never answered': 'to do',
-};
+const ACCEPTED: Record<string, string> = {};
 
 /** The same for the input limits tried at their edge. */
-const ACCEPTED_LIMITS: Record<string, string> = {
-  'ListJobRuns: accepts 9 states (max 8)': 'to fix',
-  "StartJobRun: refuses an entryPointArguments item of length 0: 2 validation errors detected: Value '' at 'jobDriver.sparkSubmit.entryPointArguments.1' failed to satisfy constraint: Member must have length greater than or equal to 1; Value '' at 'jobDriver.sparkSubmit.entryPointArguments.1' failed to satisfy constraint: Member must satisfy regular expression pattern: ^[\\s\\S]*\\S[\\s\\S]*$":
-    'to fix',
-};
+const ACCEPTED_LIMITS: Record<string, string> = {};
 
 /**
  * Output structures whose every member some answer of the scenario must carry: an answer missing
@@ -195,6 +172,11 @@ describe('the local service against the EMR Serverless service model', () => {
     if (session) {
       const sessionId = String(session.sessionId);
       await call('GetSession', { applicationId, sessionId });
+      await until('the session to be IDLE', async () => {
+        const out = await rawCall(model, h.emulator.endpoint, 'GetSession', { applicationId, sessionId });
+        return (out.body.session as Record<string, unknown>).state === 'IDLE';
+      });
+      await call('GetSession', { applicationId, sessionId });
       await call('ListSessions', { applicationId });
       await call('GetSessionEndpoint', { applicationId, sessionId });
       await call('GetResourceDashboard', { applicationId, resourceId: sessionId, resourceType: 'SESSION' });
@@ -260,6 +242,7 @@ describe('the local service against the EMR Serverless service model', () => {
       clientToken: 'limits',
     });
     const applicationId = String(app.body.applicationId);
+    await waitForState(h.emr, applicationId, 'CREATED');
 
     // A list filter takes as many states as the model's set allows, and no more.
     const stateSet = model.shapes[model.shapes.ListJobRunsRequest!.members!.states!.shape]!;
