@@ -1,4 +1,4 @@
-// EMR Serverless: applications, their state machine, tags and job runs.
+// EMR Serverless: applications, their state machine, tags, job runs and sessions.
 //
 // State machine (each arrow through a transitional state takes `transitionMs`):
 //   CreateApplication                     -> CREATING -> CREATED
@@ -7,6 +7,10 @@
 //   DeleteApplication (CREATED/STOPPED)   -> TERMINATED at once
 //   StartJobRun on CREATED/STOPPED with autoStart -> STARTING -> STARTED
 //   STARTED, autoStop on, no job run in a non-final state for idleTimeoutMinutes -> STOPPING -> STOPPED
+//   StartSession (EMR 7.13+, sessionEnabled; autoStart as StartJobRun) -> SUBMITTED -> STARTING
+//     -> STARTED (once the app is STARTED) -> IDLE; IDLE for idleTimeoutMinutes, or
+//     TerminateSession -> TERMINATING -> TERMINATED. An active session, like an active job run,
+//     keeps the app from autoStop, StopApplication and DeleteApplication.
 // Job runs stay in their state until the control API moves them, except CancelJobRun
 // (CANCELLING -> CANCELLED after `transitionMs`) and, when `jobRunStepMs` > 0 (the demo), the
 // happy path SUBMITTED -> PENDING -> SCHEDULED -> RUNNING -> SUCCESS, one step per jobRunStepMs
