@@ -25,12 +25,12 @@ if [[ ! -s "${model}" ]]; then
   wheel="${tmp}/botocore-${VERSION}-py3-none-any.whl"
   echo "${SHA256}  ${wheel}" | sha256sum --check --quiet - >&2
   mkdir -p "${dir}"
-  python3 - "${wheel}" "${MEMBER}" "${model}.tmp" <<'PY'
+  python3 - "${wheel}" "${MEMBER}" "${model}.$$.tmp" <<'PY'
 import gzip, sys, zipfile
 wheel, member, out = sys.argv[1:4]
 with zipfile.ZipFile(wheel) as z, open(out, "wb") as f:
     f.write(gzip.decompress(z.read(member)))
 PY
-  mv "${model}.tmp" "${model}"
+  mv "${model}.$$.tmp" "${model}" # atomic: two runs at once each write their own copy
 fi
 echo "${model}"
