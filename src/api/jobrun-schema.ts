@@ -28,7 +28,12 @@ export const JobDriver = z
     sparkSubmit: z
       .object({
         entryPoint: nonBlank('entryPoint', 256),
-        entryPointArguments: z.array(nonBlank('entryPointArguments items', 10280)).optional(),
+        // An argument may be empty (`--flag ""`): the service model allows length 0 and no pattern.
+        entryPointArguments: z
+          .array(
+            z.string().max(10280, { message: 'entryPointArguments items must be at most 10280 characters' }),
+          )
+          .optional(),
         sparkSubmitParameters: nonBlank('sparkSubmitParameters', 102400).optional(),
       })
       .optional(),

@@ -159,12 +159,40 @@ export class EmulatorControl {
     return this.request('POST', `/jobruns/${encodeURIComponent(appId)}`, { state });
   }
 
-  /** GetJobRun's answer (`jobRun`) and the StartJobRun request as sent (`submitted`). */
+  /**
+   * GetJobRun's answer (`jobRun`), the StartJobRun request as sent (`submitted`) and, once
+   * cancelled with one, CancelJobRun's `shutdownGracePeriodInSeconds`.
+   */
   async jobRun(
     appId: string,
     jobRunId: string,
-  ): Promise<{ jobRun: Record<string, unknown>; submitted: Record<string, unknown> }> {
+  ): Promise<{
+    jobRun: Record<string, unknown>;
+    submitted: Record<string, unknown>;
+    shutdownGracePeriodInSeconds?: number;
+  }> {
     return this.request('GET', `/jobruns/${encodeURIComponent(appId)}/${encodeURIComponent(jobRunId)}`);
+  }
+
+  /** GetSession's answer (`session`), in any region. */
+  async session(appId: string, sessionId: string): Promise<{ session: Record<string, unknown> }> {
+    return this.request('GET', `/sessions/${encodeURIComponent(appId)}/${encodeURIComponent(sessionId)}`);
+  }
+
+  /**
+   * Moves a session to `state` at once (a statement running: BUSY; done: IDLE, which arms its
+   * idle timeout; FAILED...); `stateDetails` is what GetSession then says about it.
+   */
+  async setSessionState(
+    appId: string,
+    sessionId: string,
+    state: string,
+    stateDetails?: string,
+  ): Promise<void> {
+    await this.request('PATCH', `/sessions/${encodeURIComponent(appId)}/${encodeURIComponent(sessionId)}`, {
+      state,
+      ...(stateDetails !== undefined && { stateDetails }),
+    });
   }
 
   /** Moves a job run to `state` at once; `stateDetails` is what GetJobRun then says about it. */

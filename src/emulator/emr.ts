@@ -1,4 +1,4 @@
-// EMR Serverless: applications, their state machine, tags and job runs.
+// EMR Serverless: applications, their state machine, tags, job runs and sessions.
 //
 // State machine (each arrow through a transitional state takes `transitionMs`):
 //   CreateApplication                     -> CREATING -> CREATED
@@ -7,6 +7,10 @@
 //   DeleteApplication (CREATED/STOPPED)   -> TERMINATED at once
 //   StartJobRun on CREATED/STOPPED with autoStart -> STARTING -> STARTED
 //   STARTED, autoStop on, no job run in a non-final state for idleTimeoutMinutes -> STOPPING -> STOPPED
+//   StartSession (EMR 7.13+, sessionEnabled; autoStart as StartJobRun) -> SUBMITTED -> STARTING
+//     -> STARTED (once the app is STARTED) -> IDLE; IDLE for idleTimeoutMinutes, or
+//     TerminateSession -> TERMINATING -> TERMINATED. An active session, like an active job run,
+//     keeps the app from autoStop, StopApplication and DeleteApplication.
 // Job runs stay in their state until the control API moves them, except CancelJobRun
 // (CANCELLING -> CANCELLED after `transitionMs`) and, when `jobRunStepMs` > 0 (the demo), the
 // happy path SUBMITTED -> PENDING -> SCHEDULED -> RUNNING -> SUCCESS, one step per jobRunStepMs
@@ -24,6 +28,7 @@ import {
   type ApplicationState,
   applicationId as applicationIdSchema,
   applicationStates,
+  attemptNumber as attemptNumberSchema,
   createApplicationRequest,
   JOB_RUN_STATES,
   type JobRunState,
@@ -35,7 +40,14 @@ import {
   parseMember,
   RESOURCE_ARN,
   resourceArn as resourceArnSchema,
+  resourceId as resourceIdSchema,
+  resourceType as resourceTypeSchema,
+  SESSION_STATES,
+  type SessionState,
+  sessionId as sessionIdSchema,
+  sessionStates,
   startJobRunRequest,
+  startSessionRequest,
   tagResourceRequest,
   UPDATABLE_FIELDS,
   untagKeys,
@@ -89,7 +101,8 @@ interface JobRecord {
   region: string;
   seq: number;
   state: JobRunState;
-  stateDetails: string;
+  /** AWS's reason, when there is one (the model's minimum length is 1: no reason, no member). */
+  stateDetails?: string | undefined;
   createdAt: number;
   updatedAt: number;
   startedAt?: number | undefined;
@@ -99,8 +112,70 @@ interface JobRecord {
   fields: Json;
   /** configurationOverrides as resolved at submission (what GetJobRun answers). */
   resolvedOverrides: Json | undefined;
+  /** The application's images as resolved at submission (digests included). */
+  imageConfiguration: Json | undefined;
+  workerTypeSpecifications: Record<string, Json> | undefined;
+  /** Time spent in QUEUED before now, and since when it is queued (while it is). */
+  queuedMs: number;
+  queuedSince?: number | undefined;
+  /** CancelJobRun's shutdownGracePeriodInSeconds, as asked (a local run ends at once). */
+  shutdownGracePeriodInSeconds?: number | undefined;
   tags: Record<string, string>;
   transition?: NodeJS.Timeout | undefined;
+}
+
+interface SessionRecord {
+  id: string;
+  appId: string;
+  arn: string;
+  region: string;
+  seq: number;
+  state: SessionState;
+  stateDetails?: string | undefined;
+  createdAt: number;
+  updatedAt: number;
+  startedAt?: number | undefined;
+  endedAt?: number | undefined;
+  idleSince?: number | undefined;
+  releaseLabel: string;
+  /** executionRoleArn, name, configurationOverrides and idleTimeoutMinutes as sent. */
+  fields: Json;
+  idleTimeoutMinutes: number;
+  tags: Record<string, string>;
+  transition?: NodeJS.Timeout | undefined;
+  idle?: NodeJS.Timeout | undefined;
+}
+
+/** A session is work in progress until it failed or was terminated. */
+const FINAL_SESSION_STATES: ReadonlySet<SessionState> = new Set<SessionState>(['FAILED', 'TERMINATED']);
+/** The states in which a session has a driver to connect to (GetSessionEndpoint). */
+const READY_SESSION_STATES: ReadonlySet<SessionState> = new Set<SessionState>(['STARTED', 'IDLE', 'BUSY']);
+/** How a session comes up on its own, one step per transitionMs (STARTED waits for a STARTED application). */
+const NEXT_SESSION_STATE: Partial<Record<SessionState, SessionState>> = {
+  SUBMITTED: 'STARTING',
+  STARTING: 'STARTED',
+  STARTED: 'IDLE',
+};
+/** The first EMR release with the Sessions API. */
+const SESSIONS_SINCE: readonly number[] = [7, 13, 0];
+/** The idle timeout of a session that names none (an assumption: AWS documents no default). */
+export const DEFAULT_SESSION_IDLE_TIMEOUT_MINUTES = 60;
+/** How long a session endpoint's token and a dashboard URL are valid. */
+const URL_LIFETIME_MS = 60 * 60 * 1000;
+
+/** `emr-7.13.0` -> [7, 13, 0]; undefined for a label of another form. */
+function releaseVersion(label: string): number[] | undefined {
+  const m = /^emr-(\d+)\.(\d+)\.(\d+)/.exec(label);
+  return m ? [Number(m[1]), Number(m[2]), Number(m[3])] : undefined;
+}
+
+function atLeast(version: readonly number[], floor: readonly number[]): boolean {
+  for (let i = 0; i < floor.length; i++) {
+    const a = version[i] ?? 0;
+    const b = floor[i] ?? 0;
+    if (a !== b) return a > b;
+  }
+  return true;
 }
 
 /** The happy path a run follows on the jobRunStepMs timer. */
@@ -145,6 +220,14 @@ function newId(): string {
   let id = '00f';
   for (const b of bytes) id += alphabet[b % alphabet.length];
   return id;
+}
+
+const EMPTY_QUERY = new URLSearchParams();
+
+/** Flex capacity, off unless the run asked for it (the API reference's default). */
+function flexExecutionOut(fields: Json): Json {
+  const sent = fields.flexExecution as Json | undefined;
+  return { enabled: sent?.enabled === true };
 }
 
 function isEmpty(v: unknown): boolean {
@@ -218,6 +301,9 @@ export class EmrService {
   private appTokens = new Map<string, string>();
   /** `${applicationId} ${clientToken}` -> job run id (StartJobRun idempotency). */
   private jobTokens = new Map<string, string>();
+  private sessions = new Map<string, SessionRecord>();
+  /** `${applicationId} ${clientToken}` -> session id (StartSession idempotency). */
+  private sessionTokens = new Map<string, string>();
   private seq = 0;
   /**
    * How long a new application or job run stays out of ListApplications / ListJobRuns (the
@@ -235,6 +321,8 @@ export class EmrService {
     this.jobs.clear();
     this.appTokens.clear();
     this.jobTokens.clear();
+    this.sessions.clear();
+    this.sessionTokens.clear();
     this.listingLagMs = 0;
   }
 
@@ -325,6 +413,7 @@ export class EmrService {
         `Application ${id} must be in one of the statuses to be deleted: [STOPPED, CREATED]. Current status: ${app.state}`,
       );
     }
+    this.refuseWhileSessions(app, 'deleted');
     this.setState(app, 'TERMINATED');
     return {};
   }
@@ -356,6 +445,7 @@ export class EmrService {
           'All scheduled and running jobs must be completed or cancelled before stopping an application.',
       );
     }
+    this.refuseWhileSessions(app, 'stopped');
     this.transition(app, 'STOPPING', 'STOPPED');
     return {};
   }
@@ -426,17 +516,7 @@ export class EmrService {
     const known = tokenKey ? this.jobs.get(this.jobTokens.get(tokenKey) ?? '') : undefined;
     if (known) return { applicationId: appId, jobRunId: known.id, arn: known.arn };
 
-    if (app.state === 'CREATED' || app.state === 'STOPPED') {
-      const autoStart = (app.fields.autoStartConfiguration as Json | undefined)?.enabled ?? true;
-      if (!autoStart) {
-        throw validationError(
-          `Application ${appId} must be started before job runs can be submitted: autoStart is disabled. Current status: ${app.state}`,
-        );
-      }
-      this.transition(app, 'STARTING', 'STARTED');
-    } else if (app.state !== 'STARTED' && app.state !== 'STARTING') {
-      throw validationError(`Application ${appId} cannot accept job runs. Current status: ${app.state}`);
-    }
+    this.admitWork(app, 'job runs');
     const { clientToken: _token, tags, ...fields } = input;
     const job = this.newJob(app, 'SUBMITTED', fields as Json, tags ?? {});
     if (tokenKey) this.jobTokens.set(tokenKey, job.id);
@@ -460,7 +540,7 @@ export class EmrService {
         executionRole: f.executionRoleArn,
         executionIamPolicy: f.executionIamPolicy,
         state: job.state,
-        stateDetails: job.stateDetails,
+        stateDetails: job.stateDetails || undefined,
         releaseLabel: job.releaseLabel,
         configurationOverrides: job.resolvedOverrides,
         jobDriver: f.jobDriver,
@@ -474,6 +554,11 @@ export class EmrService {
         attemptUpdatedAt: seconds(job.updatedAt),
         startedAt: job.startedAt === undefined ? undefined : seconds(job.startedAt),
         endedAt: job.endedAt === undefined ? undefined : seconds(job.endedAt),
+        queuedDurationMilliseconds:
+          job.queuedMs + (job.queuedSince === undefined ? 0 : Date.now() - job.queuedSince),
+        imageConfiguration: job.imageConfiguration,
+        workerTypeSpecifications: job.workerTypeSpecifications,
+        flexExecution: flexExecutionOut(f),
         ...this.utilization(job),
       },
     };
@@ -517,31 +602,227 @@ export class EmrService {
         updatedAt: seconds(j.updatedAt),
         executionRole: j.fields.executionRoleArn,
         state: j.state,
-        stateDetails: j.stateDetails,
+        stateDetails: j.stateDetails || undefined,
         releaseLabel: j.releaseLabel,
         type: j.type,
         attempt: 1,
         attemptCreatedAt: seconds(j.createdAt),
         attemptUpdatedAt: seconds(j.updatedAt),
+        flexExecution: flexExecutionOut(j.fields),
       })),
       ...(nextToken ? { nextToken } : {}),
     };
   }
 
-  cancelJobRun(ctx: CallContext, appId: string, jobRunId: string): Json {
+  cancelJobRun(
+    ctx: CallContext,
+    appId: string,
+    jobRunId: string,
+    query: URLSearchParams = EMPTY_QUERY,
+  ): Json {
     this.checkJobRunId(jobRunId);
+    const grace = this.integerParam(query, 'shutdownGracePeriodInSeconds');
     const job = this.job(ctx, appId, jobRunId);
     if (job.state === 'CANCELLING' || job.state === 'CANCELLED') return { applicationId: appId, jobRunId };
     if (!NON_FINAL_JOB_STATES.has(job.state)) {
       throw validationError(`Job run ${jobRunId} is already in a final state: ${job.state}`);
     }
     this.timers.cancel(job.transition);
+    // The grace period is how long the service waits for the job to stop before it kills it; a
+    // run in the local service stops at once, so it only is kept (the control API shows it).
+    job.shutdownGracePeriodInSeconds = grace;
     this.setJobState(job, 'CANCELLING');
     job.transition = this.timers.after(this.opts.transitionMs, () => {
       job.transition = undefined;
       this.setJobState(job, 'CANCELLED');
     });
     return { applicationId: appId, jobRunId };
+  }
+
+  listJobRunAttempts(ctx: CallContext, appId: string, jobRunId: string, query: URLSearchParams): Json {
+    this.checkJobRunId(jobRunId);
+    const job = this.job(ctx, appId, jobRunId);
+    const max = this.maxResults(query);
+    const token = this.nextToken(query);
+    // A run of the local service has one attempt: the run itself.
+    const { items, nextToken } = page([job], undefined, max, token);
+    return {
+      jobRunAttempts: items.map((j) => ({
+        applicationId: j.appId,
+        id: j.id,
+        name: j.fields.name,
+        mode: j.fields.mode ?? 'BATCH',
+        arn: j.arn,
+        createdBy: this.createdBy(),
+        jobCreatedAt: seconds(j.createdAt),
+        createdAt: seconds(j.createdAt),
+        updatedAt: seconds(j.updatedAt),
+        executionRole: j.fields.executionRoleArn,
+        state: j.state,
+        stateDetails: j.stateDetails || undefined,
+        releaseLabel: j.releaseLabel,
+        type: j.type,
+        attempt: 1,
+        flexExecution: flexExecutionOut(j.fields),
+      })),
+      ...(nextToken ? { nextToken } : {}),
+    };
+  }
+
+  getDashboardForJobRun(ctx: CallContext, appId: string, jobRunId: string, query: URLSearchParams): Json {
+    this.checkJobRunId(jobRunId);
+    const raw = query.get('attempt');
+    const attempt =
+      raw === null
+        ? undefined
+        : (parseMember(
+            attemptNumberSchema,
+            'attempt',
+            Number.isFinite(Number(raw)) ? Number(raw) : raw,
+          ) as number);
+    const job = this.job(ctx, appId, jobRunId);
+    if (attempt !== undefined && attempt > 1) {
+      throw validationError(
+        `Attempt ${attempt} does not exist for job run ${jobRunId}: the run has 1 attempt`,
+      );
+    }
+    // The live UI while the run runs, the persistent history server once it has ended.
+    const ui = NON_FINAL_JOB_STATES.has(job.state) ? 'sparkui' : 'shs';
+    return { url: this.dashboardUrl(job.region, appId, jobRunId, ui) };
+  }
+
+  // ------------------------------------------------------------------ sessions
+
+  startSession(ctx: CallContext, appId: string, body: unknown): Json {
+    this.checkApplicationId(appId);
+    const input = parseInput(startSessionRequest, body);
+    const app = this.app(ctx, appId);
+    const tokenKey = input.clientToken ? `${appId} ${input.clientToken}` : undefined;
+    const known = tokenKey ? this.sessions.get(this.sessionTokens.get(tokenKey) ?? '') : undefined;
+    if (known) return { applicationId: appId, sessionId: known.id, arn: known.arn };
+
+    const release = String(app.fields.releaseLabel);
+    const version = releaseVersion(release);
+    if (!version || !atLeast(version, SESSIONS_SINCE)) {
+      throw validationError(
+        `Sessions are supported for EMR release ${SESSIONS_SINCE.join('.')} and later. Application ${appId} uses ${release}`,
+      );
+    }
+    if (String(app.fields.type).toUpperCase() !== 'SPARK') {
+      throw validationError(
+        `Sessions are supported on Spark applications only. Application ${appId} is ${String(app.fields.type)}`,
+      );
+    }
+    const interactive = (app.fields.interactiveConfiguration as Json | undefined) ?? {};
+    if (interactive.sessionEnabled !== true) {
+      throw validationError(
+        `Interactive sessions are not enabled for application ${appId}: set interactiveConfiguration.sessionEnabled to true`,
+      );
+    }
+    this.admitWork(app, 'sessions');
+    const id = newId();
+    const now = Date.now();
+    const { clientToken: _token, tags, ...fields } = input;
+    const session: SessionRecord = {
+      id,
+      appId,
+      arn: `${app.arn}/sessions/${id}`,
+      region: app.region,
+      seq: ++this.seq,
+      state: 'SUBMITTED',
+      createdAt: now,
+      updatedAt: now,
+      releaseLabel: release,
+      fields: fields as Json,
+      idleTimeoutMinutes: input.idleTimeoutMinutes ?? DEFAULT_SESSION_IDLE_TIMEOUT_MINUTES,
+      tags: { ...(tags ?? {}) },
+    };
+    this.sessions.set(id, session);
+    if (tokenKey) this.sessionTokens.set(tokenKey, id);
+    this.armIdle(app);
+    this.armSessionStep(session);
+    return { applicationId: appId, sessionId: id, arn: session.arn };
+  }
+
+  getSession(ctx: CallContext, appId: string, sessionId: string): Json {
+    return { session: this.sessionOut(this.session(ctx, appId, sessionId)) };
+  }
+
+  listSessions(ctx: CallContext, appId: string, query: URLSearchParams): Json {
+    this.app(ctx, appId);
+    const states = query.getAll('states');
+    const filter = states.length > 0 ? (parseMember(sessionStates, 'states', states) as string[]) : undefined;
+    const max = this.maxResults(query);
+    const token = this.nextToken(query);
+    const after = this.dateParam(query, 'createdAtAfter');
+    const before = this.dateParam(query, 'createdAtBefore');
+    const candidates = [...this.sessions.values()].filter(
+      (x) =>
+        x.appId === appId &&
+        (!filter || filter.includes(x.state)) &&
+        (after === undefined || x.createdAt >= after) &&
+        (before === undefined || x.createdAt <= before) &&
+        this.listed(x.createdAt),
+    );
+    const { items, nextToken } = page(candidates, filter, max, token);
+    return {
+      sessions: items.map((x) => ({
+        applicationId: x.appId,
+        sessionId: x.id,
+        arn: x.arn,
+        name: x.fields.name,
+        state: x.state,
+        stateDetails: x.stateDetails,
+        releaseLabel: x.releaseLabel,
+        executionRoleArn: x.fields.executionRoleArn,
+        createdBy: this.createdBy(),
+        createdAt: seconds(x.createdAt),
+        updatedAt: seconds(x.updatedAt),
+      })),
+      ...(nextToken ? { nextToken } : {}),
+    };
+  }
+
+  terminateSession(ctx: CallContext, appId: string, sessionId: string): Json {
+    const session = this.session(ctx, appId, sessionId);
+    const answer = { applicationId: appId, sessionId };
+    if (session.state === 'TERMINATING' || session.state === 'TERMINATED') return answer;
+    if (session.state === 'FAILED') {
+      throw validationError(`Session ${sessionId} is already in a final state: ${session.state}`);
+    }
+    this.endSession(session, 'Session terminated by request.');
+    return answer;
+  }
+
+  getSessionEndpoint(ctx: CallContext, appId: string, sessionId: string): Json {
+    const session = this.session(ctx, appId, sessionId);
+    if (!READY_SESSION_STATES.has(session.state)) {
+      throw validationError(
+        `Session ${sessionId} has no endpoint in its current state: ${session.state}. ` +
+          `It must be in one of the states [${[...READY_SESSION_STATES].join(', ')}]`,
+      );
+    }
+    return {
+      applicationId: appId,
+      sessionId,
+      endpoint: `https://${sessionId}.${appId}.sessions.emr-serverless-services.${session.region}.amazonaws.com`,
+      authToken: randomBytes(32).toString('base64url'),
+      authTokenExpiresAt: seconds(Date.now() + URL_LIFETIME_MS),
+    };
+  }
+
+  getResourceDashboard(ctx: CallContext, appId: string, query: URLSearchParams): Json {
+    this.checkApplicationId(appId);
+    const resourceId = parseMember(
+      resourceIdSchema,
+      'resourceId',
+      query.get('resourceId') ?? undefined,
+    ) as string;
+    parseMember(resourceTypeSchema, 'resourceType', query.get('resourceType') ?? undefined);
+    const session = this.session(ctx, appId, resourceId);
+    // The live Spark UI while the session runs; the Spark History Server once it has ended.
+    const ui = FINAL_SESSION_STATES.has(session.state) ? 'shs' : 'sparkui';
+    return { url: this.dashboardUrl(session.region, appId, resourceId, ui) };
   }
 
   // ------------------------------------------------------------------ control API (no API rules)
@@ -607,7 +888,8 @@ export class EmrService {
     this.timers.cancel(job.transition);
     job.transition = undefined;
     this.setJobState(job, this.jobState(state));
-    if (stateDetails !== undefined) job.stateDetails = stateDetails === null ? '' : String(stateDetails);
+    if (stateDetails !== undefined)
+      job.stateDetails = stateDetails === null ? undefined : String(stateDetails);
     return { applicationId: appId, jobRunId, state: job.state };
   }
 
@@ -619,7 +901,38 @@ export class EmrService {
     const job = this.jobs.get(jobRunId);
     if (!job || job.appId !== appId) throw notFoundError(`Job run ${jobRunId} does not exist`);
     const answer = this.getJobRun({ account: this.opts.accountId, region: job.region }, appId, jobRunId);
-    return { ...answer, submitted: { ...structuredClone(job.fields), tags: { ...job.tags } } };
+    return {
+      ...answer,
+      submitted: { ...structuredClone(job.fields), tags: { ...job.tags } },
+      ...(job.shutdownGracePeriodInSeconds !== undefined && {
+        shutdownGracePeriodInSeconds: job.shutdownGracePeriodInSeconds,
+      }),
+    };
+  }
+
+  /**
+   * Moves a session to `state` at once (its start-up timer, if any, stops; IDLE arms the idle
+   * timeout), with AWS-style `stateDetails` (`null` removes them).
+   */
+  setSessionState(appId: string, sessionId: string, state: unknown, stateDetails?: unknown): Json {
+    const session = this.sessions.get(sessionId);
+    if (!session || session.appId !== appId) throw notFoundError(`Session ${sessionId} does not exist`);
+    if (!SESSION_STATES.includes(state as SessionState)) {
+      throw validationError(`state must be one of ${SESSION_STATES.join(', ')}`);
+    }
+    this.timers.cancel(session.transition);
+    session.transition = undefined;
+    if (stateDetails !== undefined)
+      session.stateDetails = stateDetails === null ? undefined : String(stateDetails);
+    this.moveSession(session, state as SessionState);
+    return { applicationId: appId, sessionId, state: session.state };
+  }
+
+  /** A session as GetSession answers it, in any region (control API). */
+  describeSessionForControl(appId: string, sessionId: string): Json {
+    const session = this.sessions.get(sessionId);
+    if (!session || session.appId !== appId) throw notFoundError(`Session ${sessionId} does not exist`);
+    return { session: this.sessionOut(session) };
   }
 
   /** The application as GetApplication answers it, looked up in any region (control API). */
@@ -636,6 +949,116 @@ export class EmrService {
     // Another account's application is not found, exactly as one that does not exist.
     if (!app || !visibleTo(app, ctx)) throw notFoundError(`Application ${id} does not exist`);
     return app;
+  }
+
+  private session(ctx: CallContext, appId: string, sessionId: string): SessionRecord {
+    this.checkApplicationId(appId);
+    parseMember(sessionIdSchema, 'sessionId', sessionId);
+    this.app(ctx, appId);
+    const session = this.sessions.get(sessionId);
+    if (!session || session.appId !== appId) {
+      throw notFoundError(`Session ${sessionId} does not exist for application ${appId}`);
+    }
+    return session;
+  }
+
+  /**
+   * Whether the application takes new work (a job run, a session): STARTED or STARTING, or
+   * CREATED / STOPPED with autoStart, which starts it.
+   */
+  private admitWork(app: AppRecord, what: 'job runs' | 'sessions'): void {
+    if (app.state === 'CREATED' || app.state === 'STOPPED') {
+      const autoStart = (app.fields.autoStartConfiguration as Json | undefined)?.enabled ?? true;
+      if (!autoStart) {
+        throw validationError(
+          `Application ${app.id} must be started before ${what} can be submitted: autoStart is disabled. Current status: ${app.state}`,
+        );
+      }
+      this.transition(app, 'STARTING', 'STARTED');
+    } else if (app.state !== 'STARTED' && app.state !== 'STARTING') {
+      throw validationError(`Application ${app.id} cannot accept ${what}. Current status: ${app.state}`);
+    }
+  }
+
+  /** Brings a new session up, one step per transitionMs; it starts once its application has. */
+  private armSessionStep(session: SessionRecord): void {
+    const next = NEXT_SESSION_STATE[session.state];
+    if (!next) return;
+    session.transition = this.timers.after(this.opts.transitionMs, () => {
+      session.transition = undefined;
+      const app = this.apps.get(session.appId);
+      if (next !== 'STARTED' || app?.state === 'STARTED') this.moveSession(session, next);
+      this.armSessionStep(session);
+    });
+  }
+
+  /** TERMINATING now, TERMINATED after transitionMs, with `details` as the reason. */
+  private endSession(session: SessionRecord, details: string): void {
+    this.timers.cancel(session.transition);
+    session.stateDetails = details;
+    this.moveSession(session, 'TERMINATING');
+    session.transition = this.timers.after(this.opts.transitionMs, () => {
+      session.transition = undefined;
+      this.moveSession(session, 'TERMINATED');
+    });
+  }
+
+  private moveSession(session: SessionRecord, state: SessionState): void {
+    const now = Date.now();
+    session.state = state;
+    session.updatedAt = now;
+    if (READY_SESSION_STATES.has(state)) session.startedAt ??= now;
+    session.idleSince = state === 'IDLE' ? now : undefined;
+    if (FINAL_SESSION_STATES.has(state)) session.endedAt ??= now;
+    else session.endedAt = undefined;
+    this.armSessionIdle(session);
+    const app = this.apps.get(session.appId);
+    if (app) this.armIdle(app);
+  }
+
+  /** An IDLE session ends after its idleTimeoutMinutes (0: never). */
+  private armSessionIdle(session: SessionRecord): void {
+    this.timers.cancel(session.idle);
+    session.idle = undefined;
+    const minutes = session.idleTimeoutMinutes;
+    if (session.state !== 'IDLE' || minutes <= 0) return;
+    session.idle = this.timers.after(minutes * this.opts.idleMinuteMs, () => {
+      session.idle = undefined;
+      if (session.state === 'IDLE') {
+        this.endSession(session, `Session terminated after being idle for ${minutes} minute(s).`);
+      }
+    });
+  }
+
+  private sessionOut(session: SessionRecord): Json {
+    const f = session.fields;
+    return {
+      applicationId: session.appId,
+      sessionId: session.id,
+      arn: session.arn,
+      name: f.name,
+      state: session.state,
+      stateDetails: session.stateDetails,
+      releaseLabel: session.releaseLabel,
+      executionRoleArn: f.executionRoleArn,
+      createdBy: this.createdBy(),
+      createdAt: seconds(session.createdAt),
+      updatedAt: seconds(session.updatedAt),
+      startedAt: session.startedAt === undefined ? undefined : seconds(session.startedAt),
+      endedAt: session.endedAt === undefined ? undefined : seconds(session.endedAt),
+      idleSince: session.idleSince === undefined ? undefined : seconds(session.idleSince),
+      configurationOverrides: f.configurationOverrides,
+      networkConfiguration: this.apps.get(session.appId)?.fields.networkConfiguration,
+      idleTimeoutMinutes: session.idleTimeoutMinutes,
+      tags: { ...session.tags },
+      ...this.utilization(session),
+    };
+  }
+
+  /** A signed-looking UI URL, valid for an hour as the API reference says (never checked here). */
+  private dashboardUrl(region: string, appId: string, resourceId: string, ui: 'sparkui' | 'shs'): string {
+    const token = randomBytes(24).toString('base64url');
+    return `https://p-${appId}-${resourceId}.emrappui-prod.${region}.amazonaws.com/${ui}/?authToken=${token}`;
   }
 
   private job(ctx: CallContext, appId: string, jobRunId: string): JobRecord {
@@ -686,12 +1109,20 @@ export class EmrService {
     parseMember(resourceArnSchema, 'resourceArn', arn);
     const m = RESOURCE_ARN.exec(arn);
     const appId = EmrService.applicationIdOfArn(arn) ?? '';
-    const jobId = m?.[3]?.slice('/jobruns/'.length);
+    const sub = m?.[3];
     const app = this.apps.get(appId);
-    if (!app || app.arn !== arn.replace(/\/jobruns\/.*$/, '') || !visibleTo(app, ctx)) {
+    if (!app || app.arn !== arn.replace(/\/(jobruns|sessions)\/.*$/, '') || !visibleTo(app, ctx)) {
       throw notFoundError(`Application ${appId} does not exist`);
     }
-    if (jobId === undefined) return app;
+    if (sub === undefined) return app;
+    if (sub.startsWith('/sessions/')) {
+      const sessionId = sub.slice('/sessions/'.length);
+      const session = this.sessions.get(sessionId);
+      if (!session || session.appId !== appId)
+        throw notFoundError(`Session ${sessionId} does not exist for application ${appId}`);
+      return session;
+    }
+    const jobId = sub.slice('/jobruns/'.length);
     const job = this.jobs.get(jobId);
     if (!job || job.appId !== appId)
       throw notFoundError(`Job run ${jobId} does not exist for application ${appId}`);
@@ -715,6 +1146,20 @@ export class EmrService {
     });
   }
 
+  private activeSessions(appId: string): SessionRecord[] {
+    return [...this.sessions.values()].filter((x) => x.appId === appId && !FINAL_SESSION_STATES.has(x.state));
+  }
+
+  /** An active session is work in progress: the application cannot be stopped or deleted under it. */
+  private refuseWhileSessions(app: AppRecord, verb: 'stopped' | 'deleted'): void {
+    const active = this.activeSessions(app.id);
+    if (active.length === 0) return;
+    throw validationError(
+      `Application ${app.id} cannot be ${verb} while it has ${active.length} session(s) in a non-final state. ` +
+        'All sessions must be terminated first.',
+    );
+  }
+
   private activeJobs(appId: string): JobRecord[] {
     return [...this.jobs.values()].filter((j) => j.appId === appId && NON_FINAL_JOB_STATES.has(j.state));
   }
@@ -729,7 +1174,6 @@ export class EmrService {
       region: app.region,
       seq: ++this.seq,
       state,
-      stateDetails: '',
       createdAt: now,
       updatedAt: now,
       startedAt: state === 'RUNNING' ? now : undefined,
@@ -738,6 +1182,11 @@ export class EmrService {
       type: String(app.fields.type),
       fields,
       resolvedOverrides: resolveOverrides(fields.configurationOverrides as Json | undefined, app),
+      // A run uses the images of its application as they are when it is submitted.
+      imageConfiguration: this.resolvedImage(app.fields.imageConfiguration, true),
+      workerTypeSpecifications: this.resolvedWorkers(app, true),
+      queuedMs: 0,
+      queuedSince: state === 'QUEUED' ? now : undefined,
       tags: { ...tags },
     };
     this.jobs.set(id, job);
@@ -760,7 +1209,7 @@ export class EmrService {
   }
 
   /** Duration and utilisation, once a run has started (figures grow with its run time). */
-  private utilization(job: JobRecord): Json {
+  private utilization(job: { startedAt?: number | undefined; endedAt?: number | undefined }): Json {
     if (job.startedAt === undefined) return {};
     const seconds = Math.max(1, Math.round(((job.endedAt ?? Date.now()) - job.startedAt) / 1000));
     const hours = seconds / 3600;
@@ -780,6 +1229,12 @@ export class EmrService {
 
   private setJobState(job: JobRecord, state: JobRunState): void {
     const now = Date.now();
+    if (job.queuedSince !== undefined && state !== 'QUEUED') {
+      job.queuedMs += now - job.queuedSince;
+      job.queuedSince = undefined;
+    } else if (job.queuedSince === undefined && state === 'QUEUED') {
+      job.queuedSince = now;
+    }
     job.state = state;
     job.updatedAt = now;
     if (state === 'RUNNING' && job.startedAt === undefined) job.startedAt = now;
@@ -817,12 +1272,16 @@ export class EmrService {
     if (app.state !== 'STARTED') return;
     const cfg = (app.fields.autoStopConfiguration as Json | undefined) ?? {};
     if (cfg.enabled === false) return;
-    if (this.activeJobs(app.id).length > 0) return;
+    if (this.activeJobs(app.id).length > 0 || this.activeSessions(app.id).length > 0) return;
     const minutes =
       typeof cfg.idleTimeoutMinutes === 'number' ? cfg.idleTimeoutMinutes : DEFAULT_IDLE_TIMEOUT_MINUTES;
     app.idle = this.timers.after(minutes * this.opts.idleMinuteMs, () => {
       app.idle = undefined;
-      if (app.state === 'STARTED' && this.activeJobs(app.id).length === 0) {
+      if (
+        app.state === 'STARTED' &&
+        this.activeJobs(app.id).length === 0 &&
+        this.activeSessions(app.id).length === 0
+      ) {
         this.transition(app, 'STOPPING', 'STOPPED');
       }
     });
@@ -841,12 +1300,34 @@ export class EmrService {
     return out;
   }
 
+  private resolvedWorkers(app: AppRecord, started: boolean): Record<string, Json> | undefined {
+    const workers = app.fields.workerTypeSpecifications as Record<string, Json> | undefined;
+    if (!workers) return undefined;
+    return Object.fromEntries(
+      Object.entries(workers).map(([k, w]) => {
+        const img = this.resolvedImage(w?.imageConfiguration, started);
+        return [k, img ? { imageConfiguration: img } : {}];
+      }),
+    );
+  }
+
+  private integerParam(query: URLSearchParams, name: string): number | undefined {
+    const raw = query.get(name);
+    if (raw === null) return undefined;
+    const n = Number(raw);
+    if (raw.trim() === '' || !Number.isSafeInteger(n)) {
+      throw validationError(
+        `1 validation error detected: Value '${raw}' at '${name}' failed to satisfy constraint: Member must be of type integer`,
+      );
+    }
+    return n;
+  }
+
   private applicationOut(app: AppRecord): Json {
     const f = app.fields;
     const autoStart = (f.autoStartConfiguration as Json | undefined) ?? {};
     const autoStop = (f.autoStopConfiguration as Json | undefined) ?? {};
     const autoStopEnabled = autoStop.enabled ?? true;
-    const workers = f.workerTypeSpecifications as Record<string, Json> | undefined;
     const identity = f.identityCenterConfiguration as Json | undefined;
     return {
       applicationId: app.id,
@@ -872,14 +1353,7 @@ export class EmrService {
       networkConfiguration: f.networkConfiguration,
       architecture: f.architecture ?? 'X86_64',
       imageConfiguration: this.resolvedImage(f.imageConfiguration, app.everStarted),
-      workerTypeSpecifications: workers
-        ? Object.fromEntries(
-            Object.entries(workers).map(([k, w]) => {
-              const img = this.resolvedImage(w?.imageConfiguration, app.everStarted);
-              return [k, img ? { imageConfiguration: img } : {}];
-            }),
-          )
-        : undefined,
+      workerTypeSpecifications: this.resolvedWorkers(app, app.everStarted),
       runtimeConfiguration: f.runtimeConfiguration,
       monitoringConfiguration: f.monitoringConfiguration,
       diskEncryptionConfiguration: f.diskEncryptionConfiguration,

@@ -34,6 +34,7 @@ export interface Call {
   operation: string;
   applicationId?: string;
   jobRunId?: string;
+  sessionId?: string;
   keyId?: string;
   /** The account the call acted in (of the credentials that signed it). */
   account: string;
@@ -100,6 +101,7 @@ interface Route {
   operation: string;
   applicationId?: string | undefined;
   jobRunId?: string | undefined;
+  sessionId?: string | undefined;
   keyId?: string | undefined;
   /** Runs the operation; throws ServiceError for an error answer. STS answers XML text. */
   run: (ctx: CallContext) => Json | string;
@@ -327,6 +329,7 @@ export class EmulatorServer {
         operation: route.operation,
         ...(route.applicationId ? { applicationId: route.applicationId } : {}),
         ...(route.jobRunId ? { jobRunId: route.jobRunId } : {}),
+        ...(route.sessionId ? { sessionId: route.sessionId } : {}),
         ...(route.keyId ? { keyId: route.keyId } : {}),
         account,
         region,
@@ -359,6 +362,8 @@ export class EmulatorServer {
       }
       if (typeof out !== 'string' && route.operation === 'StartJobRun' && typeof out.jobRunId === 'string')
         route.jobRunId = out.jobRunId;
+      if (typeof out !== 'string' && route.operation === 'StartSession' && typeof out.sessionId === 'string')
+        route.sessionId = out.sessionId;
       if (faults.holdAnswerMs > 0) {
         // The effect is done: log it now, answer later (a caller killed meanwhile never hears).
         log();
@@ -446,6 +451,90 @@ export class EmulatorServer {
       return { service: 'emr-serverless', ...r };
     };
     const [top, rawId, sub, rawJobId, ...rest] = segs;
+    if (
+      top === 'applications' &&
+      rawId !== undefined &&
+      sub === 'jobruns' &&
+      rawJobId !== undefined &&
+      rest.length === 1
+    ) {
+      const id = decodeSegment(rawId);
+      const jobId = decodeSegment(rawJobId);
+      if (rest[0] === 'attempts') {
+        return route({
+          GET: {
+            operation: 'ListJobRunAttempts',
+            applicationId: id,
+            jobRunId: jobId,
+            run: (ctx) => emr.listJobRunAttempts(ctx, id, jobId, query),
+          },
+        });
+      }
+      if (rest[0] === 'dashboard') {
+        return route({
+          GET: {
+            operation: 'GetDashboardForJobRun',
+            applicationId: id,
+            jobRunId: jobId,
+            run: (ctx) => emr.getDashboardForJobRun(ctx, id, jobId, query),
+          },
+        });
+      }
+    }
+    if (top === 'applications' && rawId !== undefined && sub === 'sessions' && rest.length <= 1) {
+      const id = decodeSegment(rawId);
+      if (rawJobId === undefined) {
+        return route({
+          GET: {
+            operation: 'ListSessions',
+            applicationId: id,
+            run: (ctx) => emr.listSessions(ctx, id, query),
+          },
+          POST: {
+            operation: 'StartSession',
+            applicationId: id,
+            run: (ctx) => emr.startSession(ctx, id, body()),
+          },
+        });
+      }
+      const sessionId = decodeSegment(rawJobId);
+      if (rest.length === 0) {
+        return route({
+          GET: {
+            operation: 'GetSession',
+            applicationId: id,
+            sessionId,
+            run: (ctx) => emr.getSession(ctx, id, sessionId),
+          },
+          DELETE: {
+            operation: 'TerminateSession',
+            applicationId: id,
+            sessionId,
+            run: (ctx) => emr.terminateSession(ctx, id, sessionId),
+          },
+        });
+      }
+      if (rest[0] === 'endpoint') {
+        return route({
+          GET: {
+            operation: 'GetSessionEndpoint',
+            applicationId: id,
+            sessionId,
+            run: (ctx) => emr.getSessionEndpoint(ctx, id, sessionId),
+          },
+        });
+      }
+    }
+    if (top === 'applications' && rawId !== undefined && sub === 'dashboard' && rawJobId === undefined) {
+      const id = decodeSegment(rawId);
+      return route({
+        GET: {
+          operation: 'GetResourceDashboard',
+          applicationId: id,
+          run: (ctx) => emr.getResourceDashboard(ctx, id, query),
+        },
+      });
+    }
     if (top === 'applications' && rest.length === 0) {
       if (rawId === undefined) {
         return route({
@@ -513,7 +602,7 @@ export class EmulatorServer {
             operation: 'CancelJobRun',
             applicationId: id,
             jobRunId: jobId,
-            run: (ctx) => emr.cancelJobRun(ctx, id, jobId),
+            run: (ctx) => emr.cancelJobRun(ctx, id, jobId, query),
           },
         });
       }
@@ -688,6 +777,10 @@ export class EmulatorServer {
         return this.emr.setJobRunState(b!, c!, body.state, body.stateDetails);
       case 'GET jobruns/:id/:id':
         return this.emr.describeJobRunForControl(b!, c!);
+      case 'PATCH sessions/:id/:id':
+        return this.emr.setSessionState(b!, c!, body.state, body.stateDetails);
+      case 'GET sessions/:id/:id':
+        return this.emr.describeSessionForControl(b!, c!);
       default:
         throw new HttpProblem(404, 'NotFound', `control API: no route for ${method} ${rawPath}`);
     }

@@ -27,7 +27,8 @@ const LOG_STREAM_PREFIX = /^[^:*]*$/;
 const IAM_ROLE_ARN =
   /^arn:(aws[a-zA-Z0-9-]*):iam::([0-9]{12}):(role((\u002F)|(\u002F[\u0021-\u007F]+\u002F))[\w+=,.@-]+)$/;
 export const RESOURCE_ARN =
-  /^arn:(aws[a-zA-Z0-9-]*):emr-serverless:.+:(\d{12}):\/applications\/[0-9a-zA-Z]+(\/jobruns\/[0-9a-zA-Z]+)?$/;
+  /^arn:(aws[a-zA-Z0-9-]*):emr-serverless:.+:(\d{12}):\/applications\/[0-9a-zA-Z]+(\/jobruns\/[0-9a-zA-Z]+|\/sessions\/[0-9a-zA-Z]+)?$/;
+export const SESSION_ID = /^[0-9a-z]+$/;
 const NEXT_TOKEN = /^[A-Za-z0-9_=-]+$/;
 
 export const APPLICATION_STATES = [
@@ -53,6 +54,18 @@ export const JOB_RUN_STATES = [
   'QUEUED',
 ] as const;
 export type JobRunState = (typeof JOB_RUN_STATES)[number];
+
+export const SESSION_STATES = [
+  'SUBMITTED',
+  'STARTING',
+  'STARTED',
+  'IDLE',
+  'BUSY',
+  'FAILED',
+  'TERMINATING',
+  'TERMINATED',
+] as const;
+export type SessionState = (typeof SESSION_STATES)[number];
 
 // ---------------------------------------------------------------- building blocks
 const str = (min: number, max: number, pattern?: RegExp) => {
@@ -225,7 +238,8 @@ const jobDriver = z.object({
   sparkSubmit: z
     .object({
       entryPoint: str(1, 256, NON_BLANK),
-      entryPointArguments: z.array(str(1, 10280, NON_BLANK)).optional(),
+      // EntryPointArgument: length 0 and up, no pattern (an empty argument is an argument).
+      entryPointArguments: z.array(z.string()).optional(),
       sparkSubmitParameters: str(1, 102400, NON_BLANK).optional(),
     })
     .optional(),
@@ -259,8 +273,20 @@ export const startJobRunRequest = z.object({
   retryPolicy: z
     .object({ maxAttempts: z.int().min(1).optional(), maxFailedAttemptsPerHour: z.int().min(1).optional() })
     .optional(),
+  flexExecution: z.object({ enabled: z.boolean().optional() }).optional(),
 });
 export type StartJobRunInput = z.infer<typeof startJobRunRequest>;
+
+export const startSessionRequest = z.object({
+  clientToken: clientToken.optional(),
+  executionRoleArn: str(20, 2048, IAM_ROLE_ARN),
+  // Only runtime configuration: a session runs on its application's disk encryption.
+  configurationOverrides: z.object({ runtimeConfiguration: configurationList.optional() }).optional(),
+  tags: tagMap.optional(),
+  idleTimeoutMinutes: z.int().min(0).max(1_000_000).optional(),
+  name: str(1, 256, NON_BLANK).optional(),
+});
+export type StartSessionInput = z.infer<typeof startSessionRequest>;
 
 export const tagResourceRequest = z.object({ tags: tagMap });
 
@@ -272,7 +298,12 @@ export const jobRunId = str(1, 64, JOB_RUN_ID);
 export const nextToken = str(1, 1024, NEXT_TOKEN);
 export const maxResults = z.int().min(1).max(50);
 export const applicationStates = list(z.enum(APPLICATION_STATES), 7, 1);
-export const jobRunStates = list(z.enum(JOB_RUN_STATES), 9);
+export const jobRunStates = list(z.enum(JOB_RUN_STATES), 8);
+export const sessionId = str(1, 64, SESSION_ID);
+export const sessionStates = list(z.enum(SESSION_STATES), 8, 1);
+export const resourceType = z.enum(['SESSION']);
+export const resourceId = str(1, 64, SESSION_ID);
+export const attemptNumber = z.int().min(1);
 
 // ---------------------------------------------------------------- messages
 function show(value: unknown): string {

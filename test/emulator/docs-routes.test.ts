@@ -1,10 +1,10 @@
 // Every control API route written in the docs (`GET /_emulator/...` and the like, in README.md,
 // docs/ and bench/README.md) answers as written: each is called on a fresh service with real ids
 // in place of its placeholders, and must succeed.
-import { CreateApplicationCommand } from '@aws-sdk/client-emr-serverless';
+import { CreateApplicationCommand, StartSessionCommand } from '@aws-sdk/client-emr-serverless';
 import { describe, expect, it } from 'vitest';
 import { MARKDOWN_FILES, readRepoFile } from '../support/docs.js';
-import { REGION, useHarness } from './helpers.js';
+import { REGION, ROLE_ARN, useHarness, waitForState } from './helpers.js';
 
 const ROUTE = /\b(GET|POST|PATCH|PUT|DELETE) (\/_emulator(?:\/(?:\{[^}]*\}|[A-Za-z0-9._-]+))*)/g;
 const documented = [
@@ -20,6 +20,7 @@ const BODIES: Record<string, object> = {
   'PATCH /_emulator/keys/{keyId or ARN}': { keyState: 'Disabled' },
   'POST /_emulator/jobruns/{appId}': { state: 'RUNNING' },
   'PATCH /_emulator/jobruns/{appId}/{jobRunId}': { state: 'SUCCESS' },
+  'PATCH /_emulator/sessions/{appId}/{sessionId}': { state: 'BUSY' },
   'POST /_emulator/listing-lag': { ms: 0 },
 };
 
@@ -30,15 +31,25 @@ const h = useHarness({}, { reset: false });
 async function fixtures(): Promise<Record<string, string[]>> {
   await h.control.reset();
   const app = await h.emr.send(
-    new CreateApplicationCommand({ name: 'docs', releaseLabel: 'emr-7.5.0', type: 'SPARK' }),
+    new CreateApplicationCommand({
+      name: 'docs',
+      releaseLabel: 'emr-7.13.0',
+      type: 'SPARK',
+      interactiveConfiguration: { sessionEnabled: true },
+    }),
   );
   const run = await h.control.createJobRun(app.applicationId!, 'RUNNING');
+  await waitForState(h.emr, app.applicationId!, 'CREATED');
+  const session = await h.emr.send(
+    new StartSessionCommand({ applicationId: app.applicationId!, executionRoleArn: ROLE_ARN }),
+  );
   const key = await h.control.createKey({ region: REGION });
   const id = [app.applicationId!];
   return {
     '{id}': id,
     '{appId}': id,
     '{jobRunId}': [run.jobRunId],
+    '{sessionId}': [session.sessionId!],
     '{keyId}': [key.KeyId],
     '{keyId or ARN}': [key.KeyId, key.Arn],
   };

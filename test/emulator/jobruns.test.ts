@@ -6,11 +6,23 @@ import {
   CreateApplicationCommand,
   GetJobRunCommand,
   type JobRun,
+  type JobRunState,
+  ListJobRunsCommand,
   StartJobRunCommand,
   UpdateApplicationCommand,
 } from '@aws-sdk/client-emr-serverless';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Harness, harness, KEY_ARN, OTHER_KEY_ARN, ROLE_ARN, waitFor, waitForState } from './helpers.js';
+import {
+  ACCOUNT,
+  type Harness,
+  harness,
+  KEY_ARN,
+  OTHER_KEY_ARN,
+  ROLE_ARN,
+  rejection,
+  waitFor,
+  waitForState,
+} from './helpers.js';
 
 let manual: Harness;
 let timed: Harness;
@@ -138,5 +150,92 @@ describe('job run states', () => {
       state: 'FAILED',
       stateDetails: 'Job failed, ExitCode: 1. Out of memory.',
     });
+  });
+});
+
+describe('what the service model allows and answers', () => {
+  it('takes an empty entry point argument, as the model allows (length 0, no pattern)', async () => {
+    const id = await app(manual);
+    const j = await run(manual, id, {
+      jobDriver: { sparkSubmit: { entryPoint: 's3://bucket/job.py', entryPointArguments: ['--sep', ''] } },
+    });
+    expect((await get(manual, id, j)).jobDriver?.sparkSubmit?.entryPointArguments).toEqual(['--sep', '']);
+  });
+
+  it('refuses a ListJobRuns filter of more than 8 states', async () => {
+    const id = await app(manual);
+    const all = [
+      'SUBMITTED',
+      'PENDING',
+      'SCHEDULED',
+      'RUNNING',
+      'SUCCESS',
+      'FAILED',
+      'CANCELLING',
+      'CANCELLED',
+      'QUEUED',
+    ];
+    await expect(
+      manual.emr.send(
+        new ListJobRunsCommand({ applicationId: id, states: all.slice(0, 8) as JobRunState[] }),
+      ),
+    ).resolves.toBeDefined();
+    const err = await rejection(
+      manual.emr.send(new ListJobRunsCommand({ applicationId: id, states: all as JobRunState[] })),
+    );
+    expect(err.name).toBe('ValidationException');
+  });
+
+  it('leaves stateDetails out while there is nothing to say, in GetJobRun and ListJobRuns', async () => {
+    const id = await app(manual);
+    const j = await run(manual, id);
+    expect(await get(manual, id, j)).not.toHaveProperty('stateDetails');
+    const listed = (await manual.emr.send(new ListJobRunsCommand({ applicationId: id }))).jobRuns ?? [];
+    expect(listed.find((r) => r.id === j)).not.toHaveProperty('stateDetails');
+    await manual.control.setJobRunState(id, j, 'FAILED', 'Job failed.');
+    expect((await get(manual, id, j)).stateDetails).toBe('Job failed.');
+  });
+
+  it('answers the images a run was submitted with, the time it queued and its type', async () => {
+    const image = `${ACCOUNT}.dkr.ecr.eu-west-1.amazonaws.com/spark:1`;
+    const out = await manual.emr.send(
+      new CreateApplicationCommand({
+        name: 'images',
+        releaseLabel: 'emr-7.5.0',
+        type: 'SPARK',
+        imageConfiguration: { imageUri: image },
+        workerTypeSpecifications: { Driver: { imageConfiguration: { imageUri: image } } },
+      }),
+    );
+    const id = out.applicationId!;
+    await waitForState(manual.emr, id, 'CREATED');
+    const j = await run(manual, id);
+    const r = await get(manual, id, j);
+    expect(r.imageConfiguration).toMatchObject({
+      imageUri: image,
+      resolvedImageDigest: expect.stringMatching(/^sha256:/),
+    });
+    expect(r.workerTypeSpecifications?.Driver?.imageConfiguration?.imageUri).toBe(image);
+    expect(r.queuedDurationMilliseconds).toBe(0);
+    await manual.control.setJobRunState(id, j, 'QUEUED');
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    await manual.control.setJobRunState(id, j, 'RUNNING');
+    expect((await get(manual, id, j)).queuedDurationMilliseconds).toBeGreaterThanOrEqual(25);
+    const summary = (await manual.emr.send(new ListJobRunsCommand({ applicationId: id }))).jobRuns?.[0];
+    expect(summary).toMatchObject({ type: 'SPARK' });
+  });
+
+  it('takes CancelJobRun’s shutdownGracePeriodInSeconds and keeps it', async () => {
+    const id = await app(manual);
+    const j = await run(manual, id);
+    await manual.emr.send(
+      new CancelJobRunCommand({ applicationId: id, jobRunId: j, shutdownGracePeriodInSeconds: 90 }),
+    );
+    expect(await manual.control.jobRun(id, j)).toMatchObject({ shutdownGracePeriodInSeconds: 90 });
+    await waitFor(
+      () => get(manual, id, j),
+      (r) => r.state === 'CANCELLED',
+      'the run to be cancelled',
+    );
   });
 });
