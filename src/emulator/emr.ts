@@ -592,23 +592,9 @@ export class EmrService {
     const { items, nextToken } = page(candidates, filter, max, token);
     return {
       jobRuns: items.map((j) => ({
-        applicationId: j.appId,
-        id: j.id,
-        name: j.fields.name,
-        mode: j.fields.mode ?? 'BATCH',
-        arn: j.arn,
-        createdBy: this.createdBy(),
-        createdAt: seconds(j.createdAt),
-        updatedAt: seconds(j.updatedAt),
-        executionRole: j.fields.executionRoleArn,
-        state: j.state,
-        stateDetails: j.stateDetails || undefined,
-        releaseLabel: j.releaseLabel,
-        type: j.type,
-        attempt: 1,
+        ...this.runSummary(j),
         attemptCreatedAt: seconds(j.createdAt),
         attemptUpdatedAt: seconds(j.updatedAt),
-        flexExecution: flexExecutionOut(j.fields),
       })),
       ...(nextToken ? { nextToken } : {}),
     };
@@ -639,6 +625,27 @@ export class EmrService {
     return { applicationId: appId, jobRunId };
   }
 
+  /** The members a JobRunSummary and a JobRunAttemptSummary share (a local run has one attempt). */
+  private runSummary(j: JobRecord): Json {
+    return {
+      applicationId: j.appId,
+      id: j.id,
+      name: j.fields.name,
+      mode: j.fields.mode ?? 'BATCH',
+      arn: j.arn,
+      createdBy: this.createdBy(),
+      createdAt: seconds(j.createdAt),
+      updatedAt: seconds(j.updatedAt),
+      executionRole: j.fields.executionRoleArn,
+      state: j.state,
+      stateDetails: j.stateDetails || undefined,
+      releaseLabel: j.releaseLabel,
+      type: j.type,
+      attempt: 1,
+      flexExecution: flexExecutionOut(j.fields),
+    };
+  }
+
   listJobRunAttempts(ctx: CallContext, appId: string, jobRunId: string, query: URLSearchParams): Json {
     this.checkJobRunId(jobRunId);
     const job = this.job(ctx, appId, jobRunId);
@@ -647,24 +654,7 @@ export class EmrService {
     // A run of the local service has one attempt: the run itself.
     const { items, nextToken } = page([job], undefined, max, token);
     return {
-      jobRunAttempts: items.map((j) => ({
-        applicationId: j.appId,
-        id: j.id,
-        name: j.fields.name,
-        mode: j.fields.mode ?? 'BATCH',
-        arn: j.arn,
-        createdBy: this.createdBy(),
-        jobCreatedAt: seconds(j.createdAt),
-        createdAt: seconds(j.createdAt),
-        updatedAt: seconds(j.updatedAt),
-        executionRole: j.fields.executionRoleArn,
-        state: j.state,
-        stateDetails: j.stateDetails || undefined,
-        releaseLabel: j.releaseLabel,
-        type: j.type,
-        attempt: 1,
-        flexExecution: flexExecutionOut(j.fields),
-      })),
+      jobRunAttempts: items.map((j) => ({ ...this.runSummary(j), jobCreatedAt: seconds(j.createdAt) })),
       ...(nextToken ? { nextToken } : {}),
     };
   }

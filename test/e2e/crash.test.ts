@@ -254,6 +254,24 @@ describe('SIGKILL inside every AWS write of each scenario', () => {
   });
 });
 
+/**
+ * Applies `resource` with CreateApplication's answer held, and kills the operator once the create
+ * took effect: the application exists, and the operator never heard of it. Answers the call.
+ */
+async function loseCreateAnswer(resource: Parameters<E2e['apply']>[0], mark: number) {
+  await e2e.aws.fault({ operation: 'CreateApplication', count: 1, holdAnswerMs: 60_000 });
+  await e2e.apply(resource);
+  const created = await waitFor(
+    'CreateApplication to take effect',
+    async () =>
+      (await e2e.callsSince(mark)).find((c) => c.operation === 'CreateApplication' && c.status === 200),
+    { timeoutMs: 30_000, intervalMs: 25 },
+  );
+  await e2e.operator.kill('SIGKILL');
+  await e2e.aws.clearFaults();
+  return created;
+}
+
 // The answer of CreateApplication lost (the operator killed while it is held), the resource deleted
 // meanwhile, and the listing lagging: the restarted operator's search by name and tag finds
 // nothing at first. It keeps the finalizer (status.deletionSearch) and searches again a listing
@@ -275,16 +293,10 @@ describe('a lost CreateApplication answer, then deletion, while ListApplications
     const mark = await e2e.mark();
     await e2e.aws.setListingLag(LAG_MS);
     try {
-      await e2e.aws.fault({ operation: 'CreateApplication', count: 1, holdAnswerMs: 60_000 });
-      await e2e.apply(manifest(name, baseSpec(name, { deletionPolicy: policy })));
-      const created = await waitFor(
-        'CreateApplication to take effect',
-        async () =>
-          (await e2e.callsSince(mark)).find((c) => c.operation === 'CreateApplication' && c.status === 200),
-        { timeoutMs: 30_000, intervalMs: 25, diagnostics },
+      const created = await loseCreateAnswer(
+        manifest(name, baseSpec(name, { deletionPolicy: policy })),
+        mark,
       );
-      await e2e.operator.kill('SIGKILL');
-      await e2e.aws.clearFaults();
       const id = created.applicationId!;
       await e2e.kubectl(['delete', 'emrsa', name, '--wait=false']);
       const dying = await e2e.get(name);
@@ -366,16 +378,7 @@ describe('a lost CreateApplication answer, then a region change, while ListAppli
     const mark = await e2e.mark();
     await e2e.aws.setListingLag(LAG_MS);
     try {
-      await e2e.aws.fault({ operation: 'CreateApplication', count: 1, holdAnswerMs: 60_000 });
-      await e2e.apply(manifest(name, baseSpec(name)));
-      const created = await waitFor(
-        'CreateApplication to take effect',
-        async () =>
-          (await e2e.callsSince(mark)).find((c) => c.operation === 'CreateApplication' && c.status === 200),
-        { timeoutMs: 30_000, intervalMs: 25, diagnostics },
-      );
-      await e2e.operator.kill('SIGKILL');
-      await e2e.aws.clearFaults();
+      const created = await loseCreateAnswer(manifest(name, baseSpec(name)), mark);
       const id = created.applicationId!;
       const lost = await e2e.get(name);
       expect(lost.status?.applicationId, 'the answer was lost: no id recorded').toBeUndefined();
