@@ -27,6 +27,7 @@ local WAITING = {
   Observing = true,
   WaitingForStop = true,
   WaitingForJobRuns = true,
+  WaitingForSessions = true,
   WaitingForState = true,
   ApplicationStateChanged = true,
   Submitting = true,

@@ -14,6 +14,7 @@ export const OPERATOR_ACTIONS = {
     'emr-serverless:StartApplication',
     'emr-serverless:StopApplication',
     'emr-serverless:ListJobRuns',
+    'emr-serverless:ListSessions',
     'emr-serverless:StartJobRun',
     'emr-serverless:GetJobRun',
     'emr-serverless:CancelJobRun',
@@ -129,7 +130,15 @@ export function operatorIamPolicy(options: OperatorIamPolicyOptions = {}): {
         Sid: 'ReadEmrServerlessApplications',
         Effect: 'Allow',
         // GetJobRun too: finding a run after a crash reads runs of the same name that may not be ours.
-        Action: emr('GetApplication', 'ListApplications', 'ListJobRuns', 'GetJobRun', 'ListTagsForResource'),
+        // ListSessions: an open interactive session keeps an application busy, as a job run does.
+        Action: emr(
+          'GetApplication',
+          'ListApplications',
+          'ListJobRuns',
+          'ListSessions',
+          'GetJobRun',
+          'ListTagsForResource',
+        ),
         Resource: '*',
       },
       {

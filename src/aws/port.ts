@@ -111,6 +111,12 @@ export type KeyFacts =
   | { kind: 'accessDenied'; message: string };
 
 /** One region's EMR Serverless and KMS, as the operator uses them. */
+/** Counts of what keeps an application busy; each exact up to a page, a lower bound above. */
+export interface ActiveWork {
+  jobRuns: number;
+  sessions: number;
+}
+
 export interface AwsPort {
   readonly region: string;
   /** The account of the namespace role this port acts as; undefined for the operator's own identity. */
@@ -129,8 +135,11 @@ export interface AwsPort {
   deleteApplication(applicationId: string): Promise<void>;
   tagApplication(arn: string, tags: Record<string, string>): Promise<void>;
   untagApplication(arn: string, tagKeys: string[]): Promise<void>;
-  /** Job runs in a non-final state (they block StopApplication). */
-  countActiveJobRuns(applicationId: string): Promise<number>;
+  /**
+   * The work that keeps an application busy: job runs of every mode in a non-final state, and
+   * interactive sessions not ended (either blocks StopApplication and DeleteApplication).
+   */
+  countActiveWork(applicationId: string): Promise<ActiveWork>;
   /** Answers the run StartJobRun made (the same one again for a clientToken already used). */
   startJobRun(input: StartJobRunInput): Promise<{ jobRunId: string; arn: string }>;
   /** undefined when the service answers ResourceNotFound. */

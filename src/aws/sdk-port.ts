@@ -18,6 +18,8 @@ import {
   ListApplicationsCommand,
   type ListApplicationsCommandOutput,
   ListJobRunsCommand,
+  ListSessionsCommand,
+  type SessionState,
   StartApplicationCommand,
   StartJobRunCommand,
   StopApplicationCommand,
@@ -31,6 +33,7 @@ import { OWNER_UID_TAG } from '../api/constants.js';
 import { APPLICATION_FIELD_NAMES, type ApplicationFields } from '../api/schema.js';
 import { toAwsError } from './errors.js';
 import {
+  type ActiveWork,
   APPLICATION_STATES,
   type ApplicationState,
   type ApplicationSummary,
@@ -57,7 +60,17 @@ const ACTIVE_JOB_RUN_STATES: JobRunState[] = [
   'QUEUED',
 ];
 
-/** ListJobRuns page size for countActiveJobRuns: see there. */
+/** Session states before the end: such sessions keep the application busy as a run does. */
+const ACTIVE_SESSION_STATES: SessionState[] = [
+  'SUBMITTED',
+  'STARTING',
+  'STARTED',
+  'IDLE',
+  'BUSY',
+  'TERMINATING',
+];
+
+/** ListJobRuns and ListSessions page size for countActiveWork: see there. */
 export const ACTIVE_JOB_RUNS_PAGE_SIZE = 20;
 
 /** ListApplications' largest page; and a guard against a listing that never ends (100,000 apps). */
@@ -327,23 +340,46 @@ export class SdkAwsPort implements AwsPort {
   }
 
   /**
-   * Reads one page of at most ACTIVE_JOB_RUNS_PAGE_SIZE non-final job runs: exact below that,
-   * a lower bound (the page size) above it. Callers only need "none" versus "some", and a
-   * number for messages; counting thousands of runs exactly would cost a call per 50.
+   * Reads one page of at most ACTIVE_JOB_RUNS_PAGE_SIZE non-final job runs per mode (a listing
+   * without `mode` is not documented to include STREAMING runs) and one of sessions not ended:
+   * exact below that, a lower bound (the page size) above it. Callers only need "none" versus
+   * "some", and numbers for messages; counting thousands exactly would cost a call per 50.
    */
-  async countActiveJobRuns(applicationId: string): Promise<number> {
-    try {
-      const answer = await this.emr.send(
-        new ListJobRunsCommand({
-          applicationId,
-          states: ACTIVE_JOB_RUN_STATES,
-          maxResults: ACTIVE_JOB_RUNS_PAGE_SIZE,
-        }),
-      );
-      return answer.jobRuns?.length ?? 0;
-    } catch (err) {
-      throw toAwsError(err, 'ListJobRuns');
-    }
+  async countActiveWork(applicationId: string): Promise<ActiveWork> {
+    const runs = async (mode: 'BATCH' | 'STREAMING') => {
+      try {
+        const answer = await this.emr.send(
+          new ListJobRunsCommand({
+            applicationId,
+            mode,
+            states: ACTIVE_JOB_RUN_STATES,
+            maxResults: ACTIVE_JOB_RUNS_PAGE_SIZE,
+          }),
+        );
+        return answer.jobRuns?.length ?? 0;
+      } catch (err) {
+        throw toAwsError(err, 'ListJobRuns');
+      }
+    };
+    const sessions = async () => {
+      try {
+        const answer = await this.emr.send(
+          new ListSessionsCommand({
+            applicationId,
+            states: ACTIVE_SESSION_STATES,
+            maxResults: ACTIVE_JOB_RUNS_PAGE_SIZE,
+          }),
+        );
+        return answer.sessions?.length ?? 0;
+      } catch (err) {
+        const error = toAwsError(err, 'ListSessions');
+        // Unlike ListJobRuns, ListSessions models ResourceNotFound: an application gone has none.
+        if (error.kind === 'notFound') return 0;
+        throw error;
+      }
+    };
+    const [batch, streaming, open] = await Promise.all([runs('BATCH'), runs('STREAMING'), sessions()]);
+    return { jobRuns: batch + streaming, sessions: open };
   }
 
   async startJobRun(input: StartJobRunInput): Promise<{ jobRunId: string; arn: string }> {

@@ -16,6 +16,7 @@ export const CONDITION_REASONS = {
   WaitingForState: 'Progressing',
   WaitingForStop: 'Progressing',
   WaitingForJobRuns: 'Progressing',
+  WaitingForSessions: 'Progressing',
   Stopping: 'Progressing',
   Restarting: 'Progressing',
   Deleting: 'Progressing',

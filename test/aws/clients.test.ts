@@ -109,16 +109,16 @@ describe('retries and errors', () => {
   it('retries throttling, succeeds, reports the attempts, and slows the region down', async () => {
     const { clients, events } = newClients({ rps: 50 });
     const port = clients.forRegion(REGION);
-    await service.control.fault({ operation: 'ListJobRuns', status: 429, count: 2 });
+    await service.control.fault({ operation: 'ListApplications', status: 429, count: 2 });
 
-    expect(await port.countActiveJobRuns('00app')).toBe(0);
+    expect(await port.listApplications()).toBeInstanceOf(Array);
     const calls = await service.control.calls();
     expect(calls.map((c) => c.status)).toEqual([429, 429, 200]);
     expect(events).toEqual([
       expect.objectContaining({
         region: REGION,
         service: 'emr-serverless',
-        operation: 'ListJobRuns',
+        operation: 'ListApplications',
         outcome: 'success',
         attempts: 3,
         throttledAttempts: 2,

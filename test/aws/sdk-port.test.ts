@@ -257,26 +257,26 @@ describe('findOwnedApplication', () => {
   });
 });
 
-describe('countActiveJobRuns', () => {
-  it('counts job runs in non-final states only', async () => {
+describe('countActiveWork', () => {
+  it('counts job runs of every mode in non-final states, and sessions not ended', async () => {
     const { applicationId } = await port.createApplication(input());
-    expect(await port.countActiveJobRuns(applicationId)).toBe(0);
+    expect(await port.countActiveWork(applicationId)).toEqual({ jobRuns: 0, sessions: 0 });
     for (const state of ['SUBMITTED', 'PENDING', 'SCHEDULED', 'RUNNING', 'CANCELLING', 'QUEUED']) {
       await service.control.createJobRun(applicationId, state);
     }
     for (const state of ['SUCCESS', 'FAILED', 'CANCELLED'])
       await service.control.createJobRun(applicationId, state);
-    expect(await port.countActiveJobRuns(applicationId)).toBe(6);
+    expect(await port.countActiveWork(applicationId)).toEqual({ jobRuns: 6, sessions: 0 });
   });
 
-  it('answers 0 for an unknown application (ListJobRuns models no ResourceNotFound)', async () => {
-    expect(await port.countActiveJobRuns('0000unknown')).toBe(0);
+  it('answers 0 for an unknown application (ListJobRuns models no ResourceNotFound, ListSessions does)', async () => {
+    expect(await port.countActiveWork('0000unknown')).toEqual({ jobRuns: 0, sessions: 0 });
   });
 
   it('reads one page: the count is exact up to the page size, a lower bound above it', async () => {
     const { applicationId } = await port.createApplication(input());
     for (let i = 0; i < ACTIVE_JOB_RUNS_PAGE_SIZE + 5; i++) await service.control.createJobRun(applicationId);
-    expect(await port.countActiveJobRuns(applicationId)).toBe(ACTIVE_JOB_RUNS_PAGE_SIZE);
+    expect((await port.countActiveWork(applicationId)).jobRuns).toBe(ACTIVE_JOB_RUNS_PAGE_SIZE);
   });
 });
 

@@ -1,8 +1,9 @@
 // Changes to a STARTED application: WaitForStop waits (the change lands once the application
 // stops, out of band or by autoStop), StopWhenIdle waits for job runs, then stops, updates and
 // starts again; a change the service accepts while STARTED is applied at once.
+import { StartSessionCommand, TerminateSessionCommand } from '@aws-sdk/client-emr-serverless';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { baseSpec, E2e, manifest, type Resource, reportFailures } from '../support/e2e.js';
+import { baseSpec, E2e, JOB_ROLE_ARN, manifest, type Resource, reportFailures } from '../support/e2e.js';
 import { APPLICATION_READS, expectQuietWindow } from '../support/quiet.js';
 
 // One "minute" of autoStop idle time lasts 1.5 s here.
@@ -144,6 +145,50 @@ describe('a change the service refuses while STARTED', () => {
       state: 'STARTED',
       diskEncryptionConfiguration: { encryptionKeyArn: keyB },
     });
+  });
+
+  it('StopWhenIdle: waits for an open interactive session (never terminates it), then stops, updates and starts again', async () => {
+    const name = 'idle-session';
+    const extra = {
+      ...NO_AUTOSTOP,
+      updateStrategy: 'StopWhenIdle',
+      releaseLabel: 'emr-7.13.0',
+      interactiveConfiguration: { sessionEnabled: true },
+    };
+    const id = await created(name, extra);
+    await start(id, name);
+    const emr = e2e.emrClient();
+    const { sessionId } = await emr.send(
+      new StartSessionCommand({ applicationId: id, executionRoleArn: JOB_ROLE_ARN }),
+    );
+
+    const mark = await e2e.mark();
+    await e2e.apply(
+      manifest(name, baseSpec(name, { diskEncryptionConfiguration: { encryptionKeyArn: keyB }, ...extra })),
+    );
+    await e2e.waitForReady(name, 'False', 'WaitingForSessions');
+    // It looks again (the application, its job runs and sessions) and sends nothing.
+    await expectQuietWindow({
+      during: 3_000,
+      reads: e2e.awsReads({ operations: [...APPLICATION_READS, 'ListSessions'], applicationId: id }),
+      writes: () => e2e.writesSince(mark),
+    });
+    expect((await e2e.callsSince(mark)).map((c) => c.operation)).not.toContain('TerminateSession');
+
+    await emr.send(new TerminateSessionCommand({ applicationId: id, sessionId }));
+    const done = await e2e.waitForResource(
+      name,
+      'Ready with key B and STARTED',
+      (r) =>
+        r.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True' &&
+        keyOf(r) === keyB &&
+        r.status?.state === 'STARTED' &&
+        r,
+      30_000,
+    );
+    expect(done.status?.state).toBe('STARTED');
+    const writes = (await e2e.writesSince(mark)).filter((op) => op !== 'TerminateSession');
+    expect(writes).toEqual(['StopApplication', 'UpdateApplication', 'StartApplication']);
   });
 
   it('StopWhenIdle without job runs: stops, updates and starts again at once', async () => {

@@ -685,7 +685,7 @@ const cases: Case[] = [
     actions: [],
     reason: 'Observing',
     phase: 'P',
-    check: (p) => expect(p.needs).toBe('activeJobRuns'),
+    check: (p) => expect(p.needs).toBe('activeWork'),
   },
   {
     name: 'STARTED, StopWhenIdle, job runs active: wait, never cancel',
@@ -697,11 +697,27 @@ const cases: Case[] = [
       },
       { status: known },
     ),
-    observed: { app: app({ state: 'STARTED' }), key: enabledKey(), activeJobRuns: 2 },
+    observed: { app: app({ state: 'STARTED' }), key: enabledKey(), activeWork: { jobRuns: 2, sessions: 0 } },
     actions: [],
     reason: 'WaitingForJobRuns',
     phase: 'P',
     events: ['WaitingForJobRuns'],
+  },
+  {
+    name: 'STARTED, StopWhenIdle, an interactive session open: wait, never terminate it',
+    resource: resource(
+      {
+        ...baseSpec,
+        updateStrategy: 'StopWhenIdle',
+        diskEncryptionConfiguration: { encryptionKeyArn: KEY_A },
+      },
+      { status: known },
+    ),
+    observed: { app: app({ state: 'STARTED' }), key: enabledKey(), activeWork: { jobRuns: 0, sessions: 1 } },
+    actions: [],
+    reason: 'WaitingForSessions',
+    phase: 'P',
+    events: ['WaitingForSessions'],
   },
   {
     name: 'STARTED, StopWhenIdle, idle: plans the intent to restart with the stop (written ahead of it)',
@@ -713,7 +729,7 @@ const cases: Case[] = [
       },
       { status: known },
     ),
-    observed: { app: app({ state: 'STARTED' }), key: enabledKey(), activeJobRuns: 0 },
+    observed: { app: app({ state: 'STARTED' }), key: enabledKey(), activeWork: { jobRuns: 0, sessions: 0 } },
     actions: ['StopApplication'],
     reason: 'Stopping',
     phase: 'P',
@@ -748,7 +764,7 @@ const cases: Case[] = [
       },
       { status: { ...known, restartAfterUpdate: true } },
     ),
-    observed: { app: app({ state: 'STARTED' }), key: enabledKey(), activeJobRuns: 0 },
+    observed: { app: app({ state: 'STARTED' }), key: enabledKey(), activeWork: { jobRuns: 0, sessions: 0 } },
     actions: ['StopApplication'],
     reason: 'Stopping',
     phase: 'P',
@@ -1149,7 +1165,7 @@ const cases: Case[] = [
   {
     name: 'delete a STARTED app without job runs: stop first',
     resource: resource(baseSpec, { status: known, deleting: true }),
-    observed: { app: app({ state: 'STARTED' }), activeJobRuns: 0 },
+    observed: { app: app({ state: 'STARTED' }), activeWork: { jobRuns: 0, sessions: 0 } },
     actions: ['StopApplication'],
     reason: 'Deleting',
     phase: 'P',
@@ -1157,9 +1173,17 @@ const cases: Case[] = [
   {
     name: 'delete a STARTED app with running job runs: wait, never cancel',
     resource: resource(baseSpec, { status: known, deleting: true }),
-    observed: { app: app({ state: 'STARTED' }), activeJobRuns: 1 },
+    observed: { app: app({ state: 'STARTED' }), activeWork: { jobRuns: 1, sessions: 0 } },
     actions: [],
     reason: 'WaitingForJobRuns',
+    phase: 'P',
+  },
+  {
+    name: 'delete a STARTED app with an open session: wait, never terminate it',
+    resource: resource(baseSpec, { status: known, deleting: true }),
+    observed: { app: app({ state: 'STARTED' }), activeWork: { jobRuns: 0, sessions: 2 } },
+    actions: [],
+    reason: 'WaitingForSessions',
     phase: 'P',
   },
   {
@@ -1760,7 +1784,7 @@ describe('NotConverging', () => {
     expect(cond(stopped, 'Stalled')?.reason).toBe('NotConverging');
     const started = plan({
       resource: resource({ ...spec, updateStrategy: 'StopWhenIdle' }, { status: stalled.status }),
-      observed: { ...observed, app: { ...stuck, state: 'STARTED' }, activeJobRuns: 0 },
+      observed: { ...observed, app: { ...stuck, state: 'STARTED' }, activeWork: { jobRuns: 0, sessions: 0 } },
       options,
       now: at(6_000),
     });

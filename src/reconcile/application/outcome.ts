@@ -76,8 +76,8 @@ export class Outcome extends OutcomeBase<Status, Action, Plan> {
     );
   }
 
-  need(what: 'activeJobRuns'): Plan {
-    return { ...this.progressing('Observing', 'Looking up job runs.'), needs: what };
+  need(what: 'activeWork'): Plan {
+    return { ...this.progressing('Observing', 'Looking up job runs and sessions.'), needs: what };
   }
 
   protected finish(verdict: Verdict, requeueAfterMs: number): Plan {

@@ -8,7 +8,7 @@
 import { APPLICATION_PLURAL, OWNER_UID_TAG } from '../../api/constants.js';
 import { nullFields, nullValueMessage } from '../../api/nulls.js';
 import { type ApplicationFieldName, type ApplicationFields, Spec } from '../../api/schema.js';
-import type { AwsApplication } from '../../aws/port.js';
+import type { ActiveWork, AwsApplication } from '../../aws/port.js';
 import { confirmAbsence, LISTING_LAG_MS, seconds } from '../absence.js';
 import { ensureFinalizer, hasFinalizer } from '../finalizers.js';
 import {
@@ -331,12 +331,13 @@ function planStop(
   // Not stopped for an update already known not to land (until the guard allows another try).
   const verdict = convergenceGuard(input, app, changes);
   if (!verdict.send) return out.stalled('NotConverging', verdict.message, verdict.retryInMs);
-  const jobs = input.observed.activeJobRuns;
-  if (jobs === undefined) return out.need('activeJobRuns');
-  if (jobs > 0) {
+  const work = input.observed.activeWork;
+  if (work === undefined) return out.need('activeWork');
+  const busy = busyWith(work);
+  if (busy) {
     return out.waiting(
-      'WaitingForJobRuns',
-      `The change to ${what} needs application ${app.applicationId} stopped; ${jobs} job run(s) are not finished. The operator stops it once none runs (job runs are never cancelled).`,
+      busy.reason,
+      `The change to ${what} needs application ${app.applicationId} stopped; ${busy.what} not finished. The operator stops it once none is (job runs and sessions are never ended by the operator).`,
     );
   }
   // The intent to restart is written to status before StopApplication is sent (the reconciler
@@ -424,12 +425,13 @@ function planDeletion(input: PlanInput): Plan {
         })
         .progressing('Deleting', `Deleting application ${app.applicationId}.`);
     case 'STARTED': {
-      const jobs = observed.activeJobRuns;
-      if (jobs === undefined) return out.need('activeJobRuns');
-      if (jobs > 0) {
+      const work = observed.activeWork;
+      if (work === undefined) return out.need('activeWork');
+      const busy = busyWith(work);
+      if (busy) {
         return out.waiting(
-          'WaitingForJobRuns',
-          `Deletion waits for ${jobs} job run(s) of application ${app.applicationId} to finish (they are never cancelled).`,
+          busy.reason,
+          `Deletion waits for ${busy.what} of application ${app.applicationId} to end (the operator never cancels a job run nor terminates a session).`,
         );
       }
       return out
@@ -449,4 +451,16 @@ function planDeletion(input: PlanInput): Plan {
         TRANSITION_POLL_MAX_MS,
       );
   }
+}
+
+/** What keeps an application from being stopped, for the waiting reason and message; undefined when idle. */
+function busyWith(
+  work: ActiveWork,
+): { reason: 'WaitingForJobRuns' | 'WaitingForSessions'; what: string } | undefined {
+  const parts = [
+    work.jobRuns > 0 ? `${work.jobRuns} job run(s)` : undefined,
+    work.sessions > 0 ? `${work.sessions} interactive session(s)` : undefined,
+  ].filter((p): p is string => p !== undefined);
+  if (parts.length === 0) return undefined;
+  return { reason: work.jobRuns > 0 ? 'WaitingForJobRuns' : 'WaitingForSessions', what: parts.join(' and ') };
 }

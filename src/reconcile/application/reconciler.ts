@@ -236,12 +236,12 @@ class ApplicationKind
     }
     const app = observed.observed.app ?? undefined;
     const { sighting } = observed;
-    if (first.needs !== 'activeJobRuns' || !app) return { plan: first, app, sighting };
+    if (first.needs !== 'activeWork' || !app) return { plan: first, app, sighting };
     const second = plan({
       resource,
       observed: {
         ...observed.observed,
-        activeJobRuns: await scope.port.countActiveJobRuns(app.applicationId),
+        activeWork: await scope.port.countActiveWork(app.applicationId),
       },
       options,
       now: this.now(),

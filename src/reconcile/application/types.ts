@@ -1,6 +1,6 @@
 // The shapes a plan is made of: what the planner is given and what it answers.
 import type { ApplicationFields, EmrServerlessApplication, Status } from '../../api/schema.js';
-import type { AwsApplication, CreateApplicationInput, KeyFacts } from '../../aws/port.js';
+import type { ActiveWork, AwsApplication, CreateApplicationInput, KeyFacts } from '../../aws/port.js';
 import type { PlanOptions } from '../options.js';
 import type { NamespacePolicies } from '../policies.js';
 import type { RecordedEvent } from '../ports.js';
@@ -23,8 +23,8 @@ export type Action = (
 export interface Observed {
   /** The application: undefined when there was nothing to look up, null when it was not found. */
   app: AwsApplication | null | undefined;
-  /** Job runs not in a final state; only looked up when a plan asks for them (`needs`). */
-  activeJobRuns?: number;
+  /** Job runs not in a final state and sessions not ended; looked up only when a plan asks (`needs`). */
+  activeWork?: ActiveWork;
   /** DescribeKey's answer for the declared key, when one is declared and verification is on. */
   key?: KeyFacts;
   /**
@@ -50,7 +50,7 @@ export interface Plan {
   events: RecordedEvent[];
   requeueAfterMs: number;
   /** The plan cannot be made without this observation: fetch it and plan again. */
-  needs?: 'activeJobRuns';
+  needs?: 'activeWork';
   /** The fields of a correction this plan found undone by another writer (fights.ts), for metrics. */
   undone?: string[];
   /** The policies that refuse the resource (Stalled PolicyViolation); absent when none does. */
