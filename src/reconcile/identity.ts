@@ -95,11 +95,6 @@ export function unrecordedSearchOf(
   return { name, ownerUid };
 }
 
-/** A finalizer without an id means an earlier reconcile may have created the app and crashed. */
-export function mayOwnUnrecordedApplication(resource: EmrServerlessApplication): boolean {
-  return unrecordedSearchOf(resource) !== undefined;
-}
-
 /**
  * A bound resource whose namespace now acts in another account (its role was changed to one of
  * another account, or removed so the operator's own identity in its own account acts). The

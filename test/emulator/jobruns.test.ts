@@ -12,6 +12,7 @@ import {
   UpdateApplicationCommand,
 } from '@aws-sdk/client-emr-serverless';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { JOB_RUN_STATES } from '../../src/aws/port.js';
 import {
   ACCOUNT,
   type Harness,
@@ -164,17 +165,7 @@ describe('what the service model allows and answers', () => {
 
   it('refuses a ListJobRuns filter of more than 8 states', async () => {
     const id = await app(manual);
-    const all = [
-      'SUBMITTED',
-      'PENDING',
-      'SCHEDULED',
-      'RUNNING',
-      'SUCCESS',
-      'FAILED',
-      'CANCELLING',
-      'CANCELLED',
-      'QUEUED',
-    ];
+    const all = [...JOB_RUN_STATES];
     await expect(
       manual.emr.send(
         new ListJobRunsCommand({ applicationId: id, states: all.slice(0, 8) as JobRunState[] }),

@@ -41,7 +41,7 @@ import { Outcome, TRANSITION_POLL_MAX_MS } from './outcome.js';
 import type { Action, Plan, PlanInput } from './types.js';
 
 export { planFailure } from '../failures.js';
-export { applicationIdOf, mayOwnUnrecordedApplication, regionOf, unrecordedSearchOf } from '../identity.js';
+export { applicationIdOf, regionOf, unrecordedSearchOf } from '../identity.js';
 export type { Action, Observed, Plan, PlanInput, PlanOptions } from './types.js';
 
 export function plan(input: PlanInput): Plan {
