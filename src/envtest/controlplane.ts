@@ -12,7 +12,7 @@ import {
   type ServiceAccountKubeconfigOptions,
   writeKubeconfig,
 } from './kubeconfig.js';
-import { type KubectlOptions, type KubectlResult, runKubectl } from './kubectl.js';
+import { type KubectlOptions, type KubectlResult, runKubectl, waitForCrdsEstablished } from './kubectl.js';
 import type { ControlPlanePaths } from './paths.js';
 import { addExitHook, type ManagedProcess, startManagedProcess } from './process.js';
 
@@ -157,7 +157,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
         // The files may hold other objects with the CRD (its admission policy): only CRDs get Established.
         const crds = names.filter((n) => n.startsWith('customresourcedefinition.'));
         if (crds.length > 0) {
-          await kubectlAdmin(['wait', '--for=condition=Established', '--timeout=60s', ...crds]);
+          await waitForCrdsEstablished(kubectlAdmin, [...crds]);
         }
         return names;
       },

@@ -19,7 +19,13 @@ export {
   type ServiceAccountKubeconfigOptions,
   writeKubeconfig,
 } from './kubeconfig.js';
-export { KubectlError, type KubectlOptions, type KubectlResult, runKubectl } from './kubectl.js';
+export {
+  KubectlError,
+  type KubectlOptions,
+  type KubectlResult,
+  runKubectl,
+  waitForCrdsEstablished,
+} from './kubectl.js';
 export {
   type ControlPlanePaths,
   controlPlanePaths,

@@ -58,3 +58,27 @@ export function runKubectl(
     child.stdin.end(input ?? '');
   });
 }
+
+/**
+ * `kubectl wait --for=condition=Established` on CRDs, tolerant of a CRD created a moment ago:
+ * until the API server has written its first conditions, kubectl answers
+ * `.status.conditions accessor error: <nil>` instead of waiting, so that answer is tried again.
+ */
+export async function waitForCrdsEstablished(
+  kubectl: (args: string[]) => Promise<unknown>,
+  crds: string[],
+  timeoutMs = 60_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const left = Math.max(1, Math.ceil((deadline - Date.now()) / 1000));
+    try {
+      await kubectl(['wait', '--for=condition=Established', `--timeout=${left}s`, ...crds]);
+      return;
+    } catch (e) {
+      const early = e instanceof KubectlError && /accessor error/.test(e.result.stderr);
+      if (!early || Date.now() >= deadline) throw e;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  }
+}

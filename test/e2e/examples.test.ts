@@ -4,6 +4,7 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { waitForCrdsEstablished } from '../../src/envtest/index.js';
 import { kubectl, newNamespace } from '../support/cluster.js';
 import { ensureCrd, ROOT, sharedCluster } from '../support/e2e.js';
 
@@ -13,12 +14,7 @@ let ns: string;
 
 beforeAll(async () => {
   await ensureCrd(sharedCluster());
-  await kubectl([
-    'wait',
-    '--for=condition=Established',
-    '--timeout=60s',
-    'crd/emrserverlesspolicies.emrserverless.operator.dev',
-  ]);
+  await waitForCrdsEstablished(kubectl, ['crd/emrserverlesspolicies.emrserverless.operator.dev']);
   ns = await newNamespace('e2e-examples');
 });
 

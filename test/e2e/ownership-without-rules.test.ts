@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { buildCrd } from '../../src/api/crd.js';
-import { type ControlPlane, startControlPlane } from '../../src/envtest/index.js';
+import { type ControlPlane, startControlPlane, waitForCrdsEstablished } from '../../src/envtest/index.js';
 import { baseSpec, CRD_NAME, E2e, manifest, ownCluster, REGION, reportFailures } from '../support/e2e.js';
 
 let controlPlane: ControlPlane;
@@ -21,7 +21,7 @@ beforeAll(async () => {
   };
   delete crd.spec.versions[0]!.schema.openAPIV3Schema['x-kubernetes-validations'];
   await e2e.kubectl(['apply', '--server-side', '--force-conflicts', '-f', '-'], { input: stringify(crd) });
-  await e2e.kubectl(['wait', '--for=condition=Established', '--timeout=60s', `crd/${CRD_NAME}`]);
+  await waitForCrdsEstablished((args) => e2e.kubectl(args), [`crd/${CRD_NAME}`]);
 });
 
 afterAll(async () => {

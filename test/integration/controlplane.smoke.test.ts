@@ -13,7 +13,12 @@ import {
   Watch,
 } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { type ControlPlane, runKubectl, startControlPlane } from '../../src/envtest/index.js';
+import {
+  type ControlPlane,
+  runKubectl,
+  startControlPlane,
+  waitForCrdsEstablished,
+} from '../../src/envtest/index.js';
 import { adminKubeConfig, kubectl, newNamespace } from '../support/cluster.js';
 
 const group = 'smoke.envtest.example.com';
@@ -87,7 +92,7 @@ describe('shared control plane', () => {
     kubeConfig = adminKubeConfig();
     namespace = await newNamespace('smoke');
     await kubectl(['apply', '--server-side', '-f', '-'], { input: JSON.stringify(widgetCrd) });
-    await kubectl(['wait', '--for=condition=Established', '--timeout=60s', `crd/${plural}.${group}`]);
+    await waitForCrdsEstablished(kubectl, [`crd/${plural}.${group}`]);
   });
 
   it('reports the Kubernetes version it was built from, for server and kubectl', async () => {

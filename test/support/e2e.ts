@@ -33,6 +33,7 @@ import {
   type KubectlOptions,
   type KubectlResult,
   runKubectl,
+  waitForCrdsEstablished,
 } from '../../src/envtest/index.js';
 import { OPERATOR_SERVICE_ACCOUNT, operatorRbacObjects } from './operator-rbac.js';
 import { callCount, type ReadCount, reconcileTotal } from './quiet.js';
@@ -300,10 +301,7 @@ export function ensureCrd(cluster: ClusterAccess): Promise<void> {
     done = (async () => {
       const run = (args: string[]) => runKubectl(cluster.kubectlPath, cluster.kubeconfig, args);
       await run(['apply', '--server-side', '--force-conflicts', '-f', CRD_DIR]);
-      await run([
-        'wait',
-        '--for=condition=Established',
-        '--timeout=60s',
+      await waitForCrdsEstablished(run, [
         `crd/${CRD_NAME}`,
         `crd/${JOB_RUN_CRD_NAME}`,
         `crd/${POLICY_CRD_NAME}`,

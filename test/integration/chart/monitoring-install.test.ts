@@ -5,7 +5,7 @@
 // both objects and an `helm uninstall` that removes them.
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { findRepoRoot, goModuleDir } from '../../../src/envtest/index.js';
+import { findRepoRoot, goModuleDir, waitForCrdsEstablished } from '../../../src/envtest/index.js';
 import { kubectl, newNamespace } from '../../support/cluster.js';
 import { ensureCrd, sharedCluster } from '../../support/e2e.js';
 import { CHART, CI_VALUES, helm, parseObjects } from '../../support/helm.js';
@@ -24,12 +24,7 @@ beforeAll(async () => {
   for (const plural of MONITORING_CRDS) {
     const file = join(module, 'example', 'prometheus-operator-crd', `monitoring.coreos.com_${plural}.yaml`);
     await kubectl(['apply', '--server-side', '--force-conflicts', '-f', file]);
-    await kubectl([
-      'wait',
-      '--for=condition=Established',
-      '--timeout=60s',
-      `customresourcedefinition/${plural}.monitoring.coreos.com`,
-    ]);
+    await waitForCrdsEstablished(kubectl, [`customresourcedefinition/${plural}.monitoring.coreos.com`]);
   }
   ns = await newNamespace('helm-monitoring');
   release = `mon-${ns.slice(-8)}`;

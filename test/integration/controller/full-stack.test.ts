@@ -13,6 +13,7 @@ import {
   EmulatorControl,
   startEmulator,
 } from '../../../src/emulator/index.js';
+import { waitForCrdsEstablished } from '../../../src/envtest/index.js';
 import { adminKube, adminKubeConfig, kubectl, newNamespace } from '../../support/cluster.js';
 import { callCount, expectQuietWindow } from '../../support/quiet.js';
 import { Apps, CRD_DIR, CRD_NAME, testLogger, waitFor } from './helpers.js';
@@ -29,7 +30,7 @@ let aws: AwsClients;
 
 beforeAll(async () => {
   await kubectl(['apply', '--server-side', '-f', CRD_DIR]);
-  await kubectl(['wait', '--for=condition=Established', '--timeout=60s', `crd/${CRD_NAME}`]);
+  await waitForCrdsEstablished(kubectl, [`crd/${CRD_NAME}`]);
   ns = await newNamespace('controller-full');
   emulator = await startEmulator({ transitionMs: 20 });
   control = new EmulatorControl(emulator.endpoint);

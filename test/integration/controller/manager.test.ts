@@ -8,6 +8,7 @@ import { APPLICATION_CONTROLLER, applicationController } from '../../../src/cont
 import { Manager } from '../../../src/controller/manager.js';
 import { OperatorMetrics } from '../../../src/controller/metrics.js';
 import { KubeResourceWriter } from '../../../src/controller/resource-writer.js';
+import { waitForCrdsEstablished } from '../../../src/envtest/index.js';
 import type { ReconcileResult } from '../../../src/reconcile/ports.js';
 import { adminKube, adminKubeConfig, kubectl, newNamespace } from '../../support/cluster.js';
 import { expectQuietWindow } from '../../support/quiet.js';
@@ -70,7 +71,7 @@ let metrics: OperatorMetrics;
 
 beforeAll(async () => {
   await kubectl(['apply', '--server-side', '-f', CRD_DIR]);
-  await kubectl(['wait', '--for=condition=Established', '--timeout=60s', `crd/${CRD_NAME}`]);
+  await waitForCrdsEstablished(kubectl, [`crd/${CRD_NAME}`]);
   ns = await newNamespace('controller-manager');
   metrics = new OperatorMetrics({ processMetrics: false });
   manager = new Manager({

@@ -6,7 +6,7 @@ import { createInterface } from 'node:readline';
 import { CoordinationV1Api } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { DEFAULT_LEASE_NAME } from '../../../src/controller/leader.js';
-import { findRepoRoot } from '../../../src/envtest/index.js';
+import { findRepoRoot, waitForCrdsEstablished } from '../../../src/envtest/index.js';
 import { adminKubeConfig, kubectl, newNamespace } from '../../support/cluster.js';
 import { expectQuietWindow } from '../../support/quiet.js';
 import { CRD_DIR, CRD_NAME, waitFor } from './helpers.js';
@@ -79,7 +79,7 @@ const readLease = () => leases.readNamespacedLease({ name: DEFAULT_LEASE_NAME, n
 
 beforeAll(async () => {
   await kubectl(['apply', '--server-side', '-f', CRD_DIR]);
-  await kubectl(['wait', '--for=condition=Established', '--timeout=60s', `crd/${CRD_NAME}`]);
+  await waitForCrdsEstablished(kubectl, [`crd/${CRD_NAME}`]);
 });
 
 afterAll(() => {

@@ -5,6 +5,7 @@ import { FIELD_MANAGER, FINALIZER } from '../../../src/api/constants.js';
 import type { Status } from '../../../src/api/schema.js';
 import { KubeEventRecorder, REPORTING_CONTROLLER } from '../../../src/controller/events.js';
 import { ConflictError, KubeResourceWriter } from '../../../src/controller/resource-writer.js';
+import { waitForCrdsEstablished } from '../../../src/envtest/index.js';
 import { adminKube, adminKubeConfig, kubectl, newNamespace } from '../../support/cluster.js';
 import { Apps, CRD_DIR, CRD_NAME, testLogger, waitFor } from './helpers.js';
 
@@ -15,7 +16,7 @@ let ns: string;
 
 beforeAll(async () => {
   await kubectl(['apply', '--server-side', '-f', CRD_DIR]);
-  await kubectl(['wait', '--for=condition=Established', '--timeout=60s', `crd/${CRD_NAME}`]);
+  await waitForCrdsEstablished(kubectl, [`crd/${CRD_NAME}`]);
   ns = await newNamespace('controller-writer');
 });
 

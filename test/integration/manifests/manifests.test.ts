@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
 import { crdFiles } from '../../../src/api/crd.js';
-import { findRepoRoot } from '../../../src/envtest/index.js';
+import { findRepoRoot, waitForCrdsEstablished } from '../../../src/envtest/index.js';
 import { kubectl, newNamespace } from '../../support/cluster.js';
 import { OPERATOR_NAMESPACE, OPERATOR_SERVICE_ACCOUNT } from '../../support/operator-rbac.js';
 import { dryRunPod } from '../../support/pod-security.js';
@@ -241,12 +241,7 @@ describe('kubectl apply -k manifests/ against the API server', () => {
   it('is accepted by a server-side dry run, then applied for real, then is a no-op', async () => {
     // The dry run needs what the other objects depend on: the namespace and the CRD.
     await kubectl(['apply', '--server-side', '-f', CRD_DIR]);
-    await kubectl([
-      'wait',
-      '--for=condition=Established',
-      '--timeout=60s',
-      'crd/emrserverlessapplications.emrserverless.operator.dev',
-    ]);
+    await waitForCrdsEstablished(kubectl, ['crd/emrserverlessapplications.emrserverless.operator.dev']);
     await kubectl(['create', 'namespace', OPERATOR_NAMESPACE], { check: false });
 
     const dryRun = await kubectl([

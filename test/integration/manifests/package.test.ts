@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { crdFiles } from '../../../src/api/crd.js';
 import { operatorIamPolicy } from '../../../src/aws/policies.js';
 import { type Emulator, startEmulator } from '../../../src/emulator/index.js';
-import { findRepoRoot } from '../../../src/envtest/index.js';
+import { findRepoRoot, waitForCrdsEstablished } from '../../../src/envtest/index.js';
 import { kubectl, newNamespace } from '../../support/cluster.js';
 import { operatorServiceAccountKubeconfig } from '../../support/operator-rbac.js';
 
@@ -143,10 +143,7 @@ describe('the controller from the production install', () => {
 
   it('starts under the manifests RBAC, reconciles an application, and exits 0 on SIGTERM', async () => {
     await kubectl(['apply', '--server-side', '-f', CRD_DIR]);
-    await kubectl([
-      'wait',
-      '--for=condition=Established',
-      '--timeout=60s',
+    await waitForCrdsEstablished(kubectl, [
       'crd/emrserverlessapplications.emrserverless.operator.dev',
       'crd/emrserverlessjobruns.emrserverless.operator.dev',
       'crd/emrserverlesspolicies.emrserverless.operator.dev',

@@ -4,7 +4,11 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { APPLICATION_PLURAL, JOB_RUN_PLURAL, POLICY_PLURAL } from '../../../src/api/constants.js';
-import { runKubectl, type ServiceAccountKubeconfig } from '../../../src/envtest/index.js';
+import {
+  runKubectl,
+  type ServiceAccountKubeconfig,
+  waitForCrdsEstablished,
+} from '../../../src/envtest/index.js';
 import { kubectl, newNamespace, serviceAccountKubeconfig } from '../../support/cluster.js';
 import { operatorRbacObjects, operatorServiceAccountKubeconfig } from '../../support/operator-rbac.js';
 import { all, canI, forbiddenAccess, neededAccess } from '../../support/rbac-checks.js';
@@ -21,14 +25,7 @@ let otherNs: string;
 
 beforeAll(async () => {
   await kubectl(['apply', '--server-side', '-f', CRD_DIR]);
-  await kubectl([
-    'wait',
-    '--for=condition=Established',
-    '--timeout=60s',
-    `crd/${apps}`,
-    `crd/${jobs}`,
-    `crd/${policies}`,
-  ]);
+  await waitForCrdsEstablished(kubectl, [`crd/${apps}`, `crd/${jobs}`, `crd/${policies}`]);
   operatorNs = await newNamespace('operator-rbac');
   otherNs = await newNamespace('team-data');
   sa = await operatorServiceAccountKubeconfig(operatorNs);
