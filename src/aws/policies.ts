@@ -99,6 +99,8 @@ export interface OperatorIamPolicyOptions {
   jobKeyResources?: readonly string[];
   /** The partition of the ARNs and service names (from `--region`). Absent: commercial (`aws`). */
   partition?: Partition;
+  /** Also allow `cloudtrail:LookupEvents`, which the `key-usage` command calls (optional). */
+  keyUsage?: boolean;
 }
 
 /**
@@ -244,6 +246,18 @@ export function operatorIamPolicy(options: OperatorIamPolicyOptions = {}): {
               Condition: { StringLike: { 'kms:ViaService': emrServerlessViaService(partition) } },
             },
           ]),
+      ...(options.keyUsage
+        ? [
+            {
+              // Optional: `key-usage` reads the keys' GenerateDataKey and Decrypt events from
+              // CloudTrail's event history. LookupEvents has no resource type.
+              Sid: 'ReadKeyUsageFromCloudTrail',
+              Effect: 'Allow',
+              Action: ['cloudtrail:LookupEvents'],
+              Resource: '*',
+            },
+          ]
+        : []),
     ],
   };
 }

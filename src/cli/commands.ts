@@ -26,6 +26,10 @@ export const commands: Record<string, Command> = {
     summary: "print the Livy session conf for an application's customer-managed key",
     run: async (args) => (await import('./livy-conf.js')).livyConfCommand(args),
   },
+  'key-usage': {
+    summary: "print which KMS keys an application's workers used, from CloudTrail",
+    run: async (args) => (await import('./key-usage.js')).keyUsageCommand(args),
+  },
   demo: {
     summary: 'show the operator at work on this machine',
     run: async (args) => (await import('./demo.js')).demoCommand(args),

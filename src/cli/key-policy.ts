@@ -46,6 +46,8 @@ Flags:
                                 or pattern (* as in IAM) (repeatable)
   --role-path /PATH/            with --operator-iam-policy: allow iam:PassRole on the roles under
                                 this IAM path (repeatable)
+  --key-usage                   with --operator-iam-policy: also allow cloudtrail:LookupEvents, for
+                                the key-usage command (optional)
   -h, --help                    show this help
 
 The narrowing flags add up: iam:PassRole is allowed on the union of what they name. Notes on
@@ -66,6 +68,7 @@ const options = {
   policies: { type: 'string', multiple: true },
   'pass-role-arn': { type: 'string', multiple: true },
   'role-path': { type: 'string', multiple: true },
+  'key-usage': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -93,7 +96,7 @@ export async function keyPolicyCommand(args: string[]): Promise<number> {
     }
     return operatorIamPolicyCommand(values);
   }
-  for (const flag of ['policies', 'pass-role-arn', 'role-path', 'region'] as const) {
+  for (const flag of ['policies', 'pass-role-arn', 'role-path', 'region', 'key-usage'] as const) {
     if (values[flag] !== undefined) return refuse(`--${flag} only goes with --operator-iam-policy`);
   }
   if (values['key-arn'] !== undefined && !values['job-level-key']) {
@@ -157,6 +160,7 @@ async function operatorIamPolicyCommand(values: {
   policies?: string[];
   'pass-role-arn'?: string[];
   'role-path'?: string[];
+  'key-usage'?: boolean;
 }): Promise<number> {
   const passRoleArns = values['pass-role-arn'] ?? [];
   const rolePaths = values['role-path'] ?? [];
@@ -190,6 +194,7 @@ async function operatorIamPolicyCommand(values: {
     ...(clusterId && { clusterId }),
     ...(region !== undefined && { partition }),
     ...narrowed.options,
+    ...(values['key-usage'] && { keyUsage: true }),
   });
   // A role or key of another partition can never be passed or used from this one.
   const foreign = [

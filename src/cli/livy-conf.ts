@@ -3,10 +3,8 @@
 // to merge into a session request. Read from the EmrServerlessApplication's status (what AWS
 // holds), never from spec: a key not applied yet is not offered.
 import { parseArgs } from 'node:util';
-import { APPLICATION_PLURAL, GROUP, VERSION } from '../api/constants.js';
-import type { DiskEncryptionStatus, EmrServerlessApplication } from '../api/schema.js';
-import { connectKube, resourcePath } from '../kube/client.js';
-import { httpStatusOf } from '../kube/errors.js';
+import type { DiskEncryptionStatus } from '../api/schema.js';
+import { readApplication } from './read-application.js';
 
 const usage = `Usage: emr-serverless-operator livy-conf NAME [-n NAMESPACE] [--kubeconfig PATH]
 
@@ -76,28 +74,12 @@ export async function livyConfCommand(args: string[]): Promise<number> {
     console.error(`livy-conf takes one application name\n\n${usage}`);
     return 2;
   }
-  const kube = await connectKube({ ...(parsed.values.kubeconfig && { path: parsed.values.kubeconfig }) });
-  const namespace = parsed.values.namespace ?? kube.namespace ?? 'default';
-  let app: EmrServerlessApplication;
-  try {
-    const path = resourcePath({
-      group: GROUP,
-      version: VERSION,
-      plural: APPLICATION_PLURAL,
-      namespace,
-      name,
-    });
-    app = await kube.request<EmrServerlessApplication>({ method: 'GET', path });
-  } catch (err) {
-    console.error(
-      httpStatusOf(err) === 404
-        ? `EmrServerlessApplication ${name} not found in namespace ${namespace}`
-        : `reading EmrServerlessApplication ${namespace}/${name}: ${(err as Error).message}`,
-    );
+  const read = await readApplication(name, parsed.values);
+  if ('error' in read) {
+    console.error(read.error);
     return 1;
-  } finally {
-    kube.destroy();
   }
+  const app = read.application;
   try {
     console.log(JSON.stringify(livySessionConf(name, app.status?.diskEncryption), null, 2));
     return 0;

@@ -60,6 +60,8 @@ export interface CallContext {
   region: string;
   /** The role session, when the credentials were issued by AssumeRole. */
   principal?: Principal;
+  /** The access key id that signed the call. */
+  accessKeyId?: string | undefined;
 }
 
 export interface EmrOptions {

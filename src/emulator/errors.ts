@@ -8,7 +8,7 @@
 /** Where the header of a Coral service names its error shapes (the SDK drops it). */
 const EMR_CORAL_NAMESPACE = 'http://internal.amazon.com/coral/com.amazonaws.awsemrserverlesscontrolplane/';
 
-export type ServiceName = 'emr-serverless' | 'kms' | 'sts';
+export type ServiceName = 'emr-serverless' | 'kms' | 'sts' | 'cloudtrail';
 
 /** An error answer of the AWS API: thrown by handlers, written by the server. */
 export class ServiceError extends Error {
@@ -59,7 +59,7 @@ export interface WireError {
 
 /** The status, headers and body of an error answer for the given service. */
 export function wireError(service: ServiceName, err: ServiceError): WireError {
-  if (service === 'kms') {
+  if (service === 'kms' || service === 'cloudtrail') {
     return {
       status: err.status,
       headers: { 'content-type': 'application/x-amz-json-1.1', 'x-amzn-errortype': err.type },

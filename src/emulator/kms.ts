@@ -225,6 +225,9 @@ export class KmsService {
   private keys = new Map<string, KeyRecord>();
   private aliases = new Map<string, AliasRecord>();
 
+  /** Told of every KMS call allowed on a key (the server records it as a CloudTrail event). */
+  onKeyUse?: (ctx: CallContext, operation: string, keyArn: string, requestParameters: Json) => void;
+
   constructor(private readonly opts: { accountId: string; defaultRegion: string; iam?: IamService }) {}
 
   reset(): void {
@@ -320,7 +323,12 @@ export class KmsService {
       }
       case 'GenerateDataKey': {
         const input = parseInput(generateDataKeyRequest, body);
-        const key = this.resolve(ctx, input.KeyId, operation, contextKeys(input.EncryptionContext));
+        const key = this.resolve(ctx, input.KeyId, operation, contextKeys(input.EncryptionContext), {
+          keyId: input.KeyId,
+          ...(input.EncryptionContext && { encryptionContext: input.EncryptionContext }),
+          ...(input.KeySpec && { keySpec: input.KeySpec }),
+          ...(input.NumberOfBytes && { numberOfBytes: input.NumberOfBytes }),
+        });
         this.requireUsable(key);
         const plaintext = randomBytes(input.NumberOfBytes ?? (input.KeySpec === 'AES_128' ? 16 : 32));
         return {
@@ -339,7 +347,11 @@ export class KmsService {
             'The ciphertext is invalid or was not made by this key.',
           );
         }
-        const key = this.resolve(ctx, named, operation, contextKeys(input.EncryptionContext));
+        const key = this.resolve(ctx, named, operation, contextKeys(input.EncryptionContext), {
+          ...(input.KeyId && { keyId: input.KeyId }),
+          ...(input.EncryptionContext && { encryptionContext: input.EncryptionContext }),
+          encryptionAlgorithm: 'SYMMETRIC_DEFAULT',
+        });
         this.requireUsable(key);
         const plaintext = open(key, blob, input.EncryptionContext);
         if (!plaintext) {
@@ -621,7 +633,13 @@ export class KmsService {
    * Resolves a KeyId the way KMS does, then applies a denial set through the control API and,
    * while IAM is enforced, the key policy and the caller's policies.
    */
-  private resolve(ctx: CallContext, ref: string, operation: string, context?: RequestContext): KeyRecord {
+  private resolve(
+    ctx: CallContext,
+    ref: string,
+    operation: string,
+    context?: RequestContext,
+    requestParameters: Json = { keyId: ref },
+  ): KeyRecord {
     const key = this.lookup(ctx, ref);
     if (key.denied) {
       throw kmsError(
@@ -631,6 +649,7 @@ export class KmsService {
       );
     }
     this.authorizeKey(ctx, key, `kms:${operation}`, context);
+    this.onKeyUse?.(ctx, operation, key.arn, requestParameters);
     return key;
   }
 

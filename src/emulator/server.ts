@@ -8,6 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { EMR_SERVERLESS_PRINCIPAL, type EmrCall, emrAccessRequests, emrKeyUses } from './authorization.js';
+import { CLOUDTRAIL_TARGET_PREFIXES, CloudTrailService } from './cloudtrail.js';
 import { type CallContext, EmrService, type WorkersKeyUse } from './emr.js';
 import {
   defaultErrorType,
@@ -19,7 +20,7 @@ import {
 } from './errors.js';
 import { IamService } from './iam.js';
 import { contextKeys, KmsService } from './kms.js';
-import { isBuiltIn, requestPrincipal, StsService, stsErrorXml } from './sts.js';
+import { isBuiltIn, type Principal, principalArn, requestPrincipal, StsService, stsErrorXml } from './sts.js';
 import { Timers } from './timers.js';
 
 export interface ServerOptions {
@@ -210,6 +211,7 @@ export class EmulatorServer {
   readonly kms: KmsService;
   readonly sts: StsService;
   readonly iam = new IamService();
+  readonly cloudtrail = new CloudTrailService();
   private calls: Call[] = [];
   private faults: ActiveFault[] = [];
   private readonly server: Server;
@@ -231,6 +233,17 @@ export class EmulatorServer {
     });
     this.sts = new StsService({ accountId: opts.accountId, iam: this.iam });
     this.emr.workersKeyCheck = (use) => this.workersKeyCheck(use);
+    this.kms.onKeyUse = (ctx, operation, keyArn, requestParameters) =>
+      this.cloudtrail.record(
+        {
+          name: operation,
+          accessKeyId: ctx.accessKeyId,
+          ...callerIdentity(ctx.principal ?? { account: ctx.account }, ctx.accessKeyId),
+          keyArn,
+          requestParameters,
+        },
+        { keyAccount: keyArn.split(':')[4]!, region: keyArn.split(':')[3]!, callerAccount: ctx.account },
+      );
     this.server = createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
       this.handle(req, res).catch((err: unknown) => {
         // Last resort: never let one request take the service down.
@@ -279,6 +292,7 @@ export class EmulatorServer {
     this.kms.reset();
     this.sts.reset();
     this.iam.reset();
+    this.cloudtrail.reset();
     this.calls = [];
     this.faults = [];
   }
@@ -354,7 +368,7 @@ export class EmulatorServer {
       // Expired role credentials are refused before anything else, as AWS does.
       const principal = this.sts.principalOf(accessKeyId);
       account = principal.account;
-      const ctx: CallContext = { account, region, principal };
+      const ctx: CallContext = { account, region, principal, accessKeyId };
       if (this.iam.enforcing && route.call) this.authorizeEmr(ctx, route.call(ctx));
       const faults = await this.applyFaults(route);
       if (faults.error) throw faults.error;
@@ -384,7 +398,10 @@ export class EmulatorServer {
       if (typeof out === 'string') sendXml(res, 200, out);
       else
         send(res, 200, out, {
-          'content-type': route.service === 'kms' ? 'application/x-amz-json-1.1' : 'application/json',
+          'content-type':
+            route.service === 'kms' || route.service === 'cloudtrail'
+              ? 'application/x-amz-json-1.1'
+              : 'application/json',
         });
     } catch (e) {
       if (!(e instanceof ServiceError)) throw e;
@@ -439,7 +456,30 @@ export class EmulatorServer {
    * Judged only while IAM is (key policies are IAM's); a refusal is the run's failure reason.
    */
   private workersKeyCheck(use: WorkersKeyUse): string | undefined {
-    if (!this.iam.enforcing) return undefined;
+    const refused = this.iam.enforcing ? this.workersRefusal(use) : undefined;
+    if (refused || this.kms.keyStateOf(use.keyArn) !== 'Enabled') return refused;
+    // The data key the workers make, and open again, is the key's evidence of use.
+    for (const name of ['GenerateDataKey', 'Decrypt']) {
+      this.cloudtrail.record(
+        {
+          name,
+          userIdentity: { type: 'AWSService', invokedBy: EMR_SERVERLESS_PRINCIPAL },
+          keyArn: use.keyArn,
+          requestParameters: {
+            keyId: use.keyArn,
+            encryptionContext: use.encryptionContext,
+            ...(name === 'GenerateDataKey'
+              ? { keySpec: 'AES_256' }
+              : { encryptionAlgorithm: 'SYMMETRIC_DEFAULT' }),
+          },
+        },
+        { keyAccount: use.keyArn.split(':')[4]!, region: use.region, callerAccount: use.account },
+      );
+    }
+    return undefined;
+  }
+
+  private workersRefusal(use: WorkersKeyUse): string | undefined {
     try {
       const state = this.kms.keyStateOf(use.keyArn);
       if (state !== 'Enabled') {
@@ -725,9 +765,25 @@ export class EmulatorServer {
   // ------------------------------------------------------------------ KMS routes
 
   private kmsRoute(target: string, rawBody: string): Route {
-    const dot = target.indexOf('.');
+    const dot = target.lastIndexOf('.');
     const prefix = dot < 0 ? '' : target.slice(0, dot);
     const operation = dot < 0 ? target : target.slice(dot + 1);
+    if (CLOUDTRAIL_TARGET_PREFIXES.includes(prefix)) {
+      return {
+        service: 'cloudtrail',
+        operation,
+        run: (ctx) => {
+          const caller = ctx.principal ?? { account: ctx.account };
+          this.iam.authorize(
+            requestPrincipal(caller),
+            [{ action: `cloudtrail:${operation}`, resource: '*' }],
+            ctx.region,
+            isBuiltIn(caller),
+          );
+          return this.cloudtrail.handle(ctx, operation, parseJsonObject(rawBody, 'cloudtrail'));
+        },
+      };
+    }
     if (prefix !== 'TrentService' || !(KmsService.OPERATIONS as readonly string[]).includes(operation)) {
       return {
         service: 'kms',
@@ -977,4 +1033,24 @@ function policyList(v: unknown): unknown[] {
   if (!Array.isArray(v))
     throw new HttpProblem(400, 'ValidationException', 'policies must be a list of policy documents');
   return v;
+}
+
+/** CloudTrail's userIdentity of a caller (and its Username, for a user). */
+function callerIdentity(
+  caller: Principal,
+  accessKeyId: string | undefined,
+): { userIdentity: Record<string, unknown>; username?: string } {
+  const arn = principalArn(caller);
+  const common = { arn, accountId: caller.account, ...(accessKeyId && { accessKeyId }) };
+  if (caller.roleArn) {
+    return {
+      userIdentity: {
+        type: 'AssumedRole',
+        ...common,
+        sessionContext: { sessionIssuer: { type: 'Role', arn: caller.roleArn } },
+      },
+    };
+  }
+  const userName = caller.userName ?? 'emulator';
+  return { userIdentity: { type: 'IAMUser', ...common, userName }, username: userName };
 }
