@@ -491,3 +491,20 @@ function verdictOf(policy: string, requests: KeyPolicyRequest[], text: VerdictTe
 }
 
 const accountOfKeyArn = (keyArn: string) => /^arn:[^:]+:kms:[^:]*:([0-9]{12}):/.exec(keyArn)?.[1];
+
+/** Several checks of one key (the service's, the submitter's) as one: any denial, else any doubt. */
+export function combinedVerdict(verdicts: readonly KeyPolicyVerdict[]): KeyPolicyVerdict {
+  const denied = verdicts.filter((v) => v.verdict === 'denies');
+  if (denied.length === 1) return denied[0]!;
+  if (denied.length > 1) {
+    return {
+      verdict: 'denies',
+      actions: [...new Set(denied.flatMap((v) => v.actions))],
+      statements: denied.flatMap((v) => v.statements),
+      message: denied.map((v) => v.message).join(' '),
+    };
+  }
+  const unknown = verdicts.filter((v) => v.verdict === 'unknown');
+  if (unknown.length > 0) return { verdict: 'unknown', reason: unknown.map((v) => v.reason).join(' ') };
+  return { verdict: 'allows' };
+}

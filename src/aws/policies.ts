@@ -3,7 +3,7 @@
 import { OPERATOR_TAG_PREFIX, OWNER_CLUSTER_TAG, OWNER_UID_TAG } from '../api/constants.js';
 import { matchesPattern, type NamedPolicy } from '../api/policy-rules.js';
 
-/** Every EMR Serverless action the operator's port calls, and KMS DescribeKey to verify keys. */
+/** Every EMR Serverless action the operator's port calls, and the KMS reads that verify keys. */
 export const OPERATOR_ACTIONS = {
   emrServerless: [
     'emr-serverless:CreateApplication',
@@ -22,7 +22,8 @@ export const OPERATOR_ACTIONS = {
     'emr-serverless:UntagResource',
     'emr-serverless:ListTagsForResource',
   ],
-  kms: ['kms:DescribeKey'],
+  // GetKeyPolicy: whether the key policy lets EMR Serverless use the key (key-policy-check.ts).
+  kms: ['kms:DescribeKey', 'kms:GetKeyPolicy'],
 } as const;
 
 /**
@@ -393,7 +394,7 @@ export interface KeyPolicyOptions {
   encryptionContext?: Record<string, string>;
   /** The job runtime role, which needs the key too. */
   runtimeRoleArn?: string;
-  /** The operator's role, so DescribeKey verification works for keys in other accounts. */
+  /** The operator's role, so verification (DescribeKey, GetKeyPolicy) works for keys in other accounts. */
   operatorRoleArn?: string;
   /**
    * Job runs name this key themselves (a job-level key) and the operator's role submits them:
@@ -461,13 +462,13 @@ export function keyPolicyStatements(options: KeyPolicyOptions): Statement[] {
     });
   }
   if (options.operatorRoleArn) {
-    // Unconditioned: the operator calls DescribeKey itself (verification), and EMR Serverless
-    // calls it on the submitter's behalf for a job-level key.
+    // Unconditioned: the operator calls DescribeKey and GetKeyPolicy itself (verification), and
+    // EMR Serverless calls DescribeKey on the submitter's behalf for a job-level key.
     statements.push({
       Sid: 'AllowOperatorToVerifyKey',
       Effect: 'Allow',
       Principal: { AWS: options.operatorRoleArn },
-      Action: 'kms:DescribeKey',
+      Action: ['kms:DescribeKey', 'kms:GetKeyPolicy'],
       Resource: '*',
     });
   }

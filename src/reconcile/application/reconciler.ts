@@ -289,9 +289,19 @@ class ApplicationKind
       typeof keyArn === 'string' &&
       KMS_KEY_ARN_PATTERN.test(keyArn);
     const key = verify ? await keys.describe(keyArn) : undefined;
+    const keyPolicy =
+      key?.kind === 'found' && this.deps.options.verifyKeyPolicies !== false
+        ? await keys.policy(keyArn!)
+        : undefined;
     const account = await actingAccount(scope, app, !!bindingOf(resource) && !!boundAccountOf(resource));
     return {
-      observed: { app, key, ...(account !== undefined ? { account } : {}), ...(policies && { policies }) },
+      observed: {
+        app,
+        key,
+        ...(keyPolicy && { keyPolicy }),
+        ...(account !== undefined ? { account } : {}),
+        ...(policies && { policies }),
+      },
       sighting,
     };
   }
