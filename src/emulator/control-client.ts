@@ -35,6 +35,17 @@ export interface CreateKeyOptions {
   region?: string;
   multiRegion?: boolean;
   description?: string;
+  /** The key policy (default: AWS's default, which lets the key's account use it as IAM allows). */
+  policy?: object;
+}
+
+/** A caller of its own: its access key signs as `arn:aws:iam::ACCOUNT:user/NAME`, under its policies. */
+export interface UserDeclaration {
+  userName: string;
+  accessKeyId: string;
+  account?: string;
+  /** Identity policies (JSON objects), judged while IAM is enforced. */
+  policies?: object[];
 }
 
 export class EmulatorControlError extends Error {
@@ -140,9 +151,41 @@ export class EmulatorControl {
   /**
    * Declares an IAM role STS AssumeRole can issue credentials for (its account is the ARN's), or
    * replaces its declaration: `denied: true` makes every AssumeRole of it answer AccessDenied.
+   * `policies` are the role's identity policies, judged while IAM is enforced.
    */
-  declareRole(role: RoleDeclaration): Promise<DeclaredRole> {
+  declareRole(role: RoleDeclaration & { policies?: object[] }): Promise<DeclaredRole> {
     return this.request('POST', '/roles', role);
+  }
+
+  /** Declares a user and its access key (see UserDeclaration). */
+  declareUser(user: UserDeclaration): Promise<{ arn: string }> {
+    return this.request('POST', '/users', user);
+  }
+
+  /** Replaces the identity policies of a role or user (by ARN). */
+  async attachPolicies(arn: string, policies: object[]): Promise<void> {
+    await this.request('POST', '/policies', { arn, policies });
+  }
+
+  /**
+   * IAM on or off: while on, every AWS call is judged by the caller's policies and the KMS key
+   * policies, as AWS does (callers of undeclared access keys have AdministratorAccess).
+   */
+  async enforceIam(enforce: boolean): Promise<void> {
+    await this.request('POST', '/iam', { enforce });
+  }
+
+  /** Replaces a key's policy (no lockout check: this is the control API, not PutKeyPolicy). */
+  async putKeyPolicy(keyId: string, policy: object): Promise<void> {
+    await this.request('PUT', `/keys/${encodeURIComponent(keyId)}/policy`, { policy });
+  }
+
+  async keyPolicy(keyId: string): Promise<object> {
+    const { Policy } = await this.request<{ Policy: string }>(
+      'GET',
+      `/keys/${encodeURIComponent(keyId)}/policy`,
+    );
+    return JSON.parse(Policy) as object;
   }
 
   roles(): Promise<DeclaredRole[]> {

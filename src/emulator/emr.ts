@@ -502,6 +502,15 @@ export class EmrService {
   }
 
   /** The application id named by a resource ARN (for the calls log), if any. */
+  /** The tags of the application, job run or session an ARN names, if the caller can see it (for IAM). */
+  tagsOfArn(ctx: CallContext, arn: string): Record<string, string> | undefined {
+    try {
+      return { ...this.taggable(ctx, arn).tags };
+    } catch {
+      return undefined;
+    }
+  }
+
   static applicationIdOfArn(arn: string): string | undefined {
     return /:\/applications\/([0-9a-zA-Z]+)/.exec(arn)?.[1];
   }

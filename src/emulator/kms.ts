@@ -4,10 +4,20 @@
 // A key is named by key id, key ARN, alias name or alias ARN. A bare key id or alias name is
 // looked up in the caller's account and region only (like real KMS); a key of another account or
 // region must be named by ARN.
-import { randomBytes, randomUUID } from 'node:crypto';
+import { createCipheriv, createDecipheriv, randomBytes, randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { CallContext } from './emr.js';
 import { kmsError, ServiceError } from './errors.js';
+import {
+  type AccessRequest,
+  defaultKeyPolicy,
+  type IamService,
+  type PolicyDocument,
+  parsePolicy,
+  type RequestContext,
+  type RequestPrincipal,
+} from './iam.js';
+import { isBuiltIn, requestPrincipal } from './sts.js';
 import { parseInput } from './validation.js';
 
 export const KEY_SPECS = [
@@ -114,6 +124,11 @@ interface KeyRecord {
   pendingWindowInDays?: number | undefined;
   /** Set through the control API: every KMS call on the key answers AccessDeniedException. */
   denied: boolean;
+  /** The key policy (`default`), as last put: the text GetKeyPolicy answers, and its parse. */
+  policyText: string;
+  policy: PolicyDocument;
+  /** The key material: data keys are really encrypted (AES-256-GCM, the encryption context bound as AAD). */
+  material: Buffer;
 }
 
 interface AliasRecord {
@@ -131,6 +146,18 @@ export interface CreateKeyOptions {
   multiRegion?: boolean;
   description?: string;
   origin?: string;
+  /** The key policy (a JSON object or its text); default: AWS's default key policy. */
+  policy?: unknown;
+}
+
+/** A use of a key by another service on a caller's behalf, or by a service principal itself. */
+export interface KeyUse {
+  who: RequestPrincipal;
+  /** The built-in caller (AdministratorAccess). */
+  builtIn: boolean;
+  region: string;
+  actions: readonly string[];
+  context?: RequestContext;
 }
 
 type Json = Record<string, unknown>;
@@ -147,6 +174,33 @@ const createKeyRequest = z.object({
   Tags: z.array(z.object({ TagKey: z.string().min(1).max(128), TagValue: z.string().max(256) })).optional(),
 });
 const keyIdRequest = z.object({ KeyId: z.string().min(1).max(2048) });
+const POLICY_NAME = z
+  .string()
+  .min(1)
+  .max(128)
+  .regex(/^[\w]+$/);
+const getKeyPolicyRequest = keyIdRequest.extend({ PolicyName: POLICY_NAME.optional() });
+const putKeyPolicyRequest = keyIdRequest.extend({
+  PolicyName: POLICY_NAME.optional(),
+  Policy: z.string().min(1).max(131072),
+  BypassPolicyLockoutSafetyCheck: z.boolean().optional(),
+});
+const encryptionContext = z.record(z.string(), z.string()).optional();
+const generateDataKeyRequest = keyIdRequest.extend({
+  EncryptionContext: encryptionContext,
+  NumberOfBytes: z.int().min(1).max(1024).optional(),
+  KeySpec: z.enum(['AES_256', 'AES_128']).optional(),
+  GrantTokens: z.array(z.string()).max(10).optional(),
+  DryRun: z.boolean().optional(),
+});
+const decryptRequest = z.object({
+  CiphertextBlob: z.string().min(1),
+  EncryptionContext: encryptionContext,
+  KeyId: z.string().min(1).max(2048).optional(),
+  EncryptionAlgorithm: z.literal('SYMMETRIC_DEFAULT').optional(),
+  GrantTokens: z.array(z.string()).max(10).optional(),
+  DryRun: z.boolean().optional(),
+});
 const scheduleRequest = z.object({
   KeyId: z.string().min(1).max(2048),
   PendingWindowInDays: z.int().min(7).max(30).optional(),
@@ -171,7 +225,7 @@ export class KmsService {
   private keys = new Map<string, KeyRecord>();
   private aliases = new Map<string, AliasRecord>();
 
-  constructor(private readonly opts: { accountId: string; defaultRegion: string }) {}
+  constructor(private readonly opts: { accountId: string; defaultRegion: string; iam?: IamService }) {}
 
   reset(): void {
     this.keys.clear();
@@ -186,6 +240,10 @@ export class KmsService {
     'ScheduleKeyDeletion',
     'CancelKeyDeletion',
     'CreateAlias',
+    'GetKeyPolicy',
+    'PutKeyPolicy',
+    'GenerateDataKey',
+    'Decrypt',
   ] as const;
 
   handle(ctx: CallContext, operation: string, body: unknown): Json {
@@ -234,6 +292,68 @@ export class KmsService {
       }
       case 'CreateAlias':
         return this.createAlias(ctx, body);
+      case 'GetKeyPolicy': {
+        const input = parseInput(getKeyPolicyRequest, body);
+        const key = this.resolve(ctx, input.KeyId, operation);
+        this.requireDefaultPolicyName(input.PolicyName);
+        return { Policy: key.policyText, PolicyName: 'default' };
+      }
+      case 'PutKeyPolicy': {
+        const input = parseInput(putKeyPolicyRequest, body);
+        const key = this.resolve(ctx, input.KeyId, operation);
+        this.requireDefaultPolicyName(input.PolicyName);
+        const policy = parseKeyPolicy(input.Policy);
+        // KMS refuses a policy that would lock the caller out of changing it again.
+        if (this.opts.iam?.enforcing && !input.BypassPolicyLockoutSafetyCheck) {
+          try {
+            this.authorizeKey(ctx, { ...key, policy }, 'kms:PutKeyPolicy');
+          } catch {
+            throw kmsError(
+              'MalformedPolicyDocumentException',
+              'The new key policy will not allow you to update the key policy in the future.',
+            );
+          }
+        }
+        key.policy = policy;
+        key.policyText = input.Policy;
+        return {};
+      }
+      case 'GenerateDataKey': {
+        const input = parseInput(generateDataKeyRequest, body);
+        const key = this.resolve(ctx, input.KeyId, operation, contextKeys(input.EncryptionContext));
+        this.requireUsable(key);
+        const plaintext = randomBytes(input.NumberOfBytes ?? (input.KeySpec === 'AES_128' ? 16 : 32));
+        return {
+          KeyId: key.arn,
+          Plaintext: plaintext.toString('base64'),
+          CiphertextBlob: seal(key, plaintext, input.EncryptionContext).toString('base64'),
+        };
+      }
+      case 'Decrypt': {
+        const input = parseInput(decryptRequest, body);
+        const blob = Buffer.from(input.CiphertextBlob, 'base64');
+        const named = keyArnOf(blob);
+        if (!named || (input.KeyId !== undefined && !this.sameKey(ctx, input.KeyId, named))) {
+          throw kmsError(
+            'InvalidCiphertextException',
+            'The ciphertext is invalid or was not made by this key.',
+          );
+        }
+        const key = this.resolve(ctx, named, operation, contextKeys(input.EncryptionContext));
+        this.requireUsable(key);
+        const plaintext = open(key, blob, input.EncryptionContext);
+        if (!plaintext) {
+          throw kmsError(
+            'InvalidCiphertextException',
+            'The ciphertext or its encryption context does not match.',
+          );
+        }
+        return {
+          KeyId: key.arn,
+          Plaintext: plaintext.toString('base64'),
+          EncryptionAlgorithm: 'SYMMETRIC_DEFAULT',
+        };
+      }
       default:
         throw new ServiceError(
           400,
@@ -264,8 +384,52 @@ export class KmsService {
       opts.origin ?? 'AWS_KMS',
       opts.multiRegion ?? false,
     );
+    if (opts.policy !== undefined) this.setPolicy(key, opts.policy);
     this.setState(key, state);
     return this.metadata(key);
+  }
+
+  /** The control API's PutKeyPolicy: no caller, no lockout check. */
+  putPolicyForControl(ref: string, policy: unknown): Json {
+    const key = this.findForControl(ref);
+    this.setPolicy(key, policy);
+    return { KeyId: key.arn, Policy: key.policyText };
+  }
+
+  private setPolicy(key: KeyRecord, policy: unknown): void {
+    const text = typeof policy === 'string' ? policy : JSON.stringify(policy);
+    key.policy = parseKeyPolicy(text);
+    key.policyText = text;
+  }
+
+  /**
+   * Authorizes a use of a key made by another service: on a caller's behalf (`kms:ViaService`
+   * and the caller's own policies count), or by a service principal (the key policy alone).
+   * Throws AccessDeniedException naming the first action refused; an unknown key is NotFound.
+   */
+  authorizeUse(keyArn: string, use: KeyUse): void {
+    const key = this.keys.get(keyArn);
+    if (!key) throw kmsError('NotFoundException', `Key '${keyArn}' does not exist`);
+    for (const action of use.actions) {
+      // DescribeKey carries no encryption context; the data key calls do.
+      const context = Object.fromEntries(
+        Object.entries(use.context ?? {}).filter(
+          ([k]) => action !== 'kms:DescribeKey' || !k.toLowerCase().startsWith('kms:encryptioncontext'),
+        ),
+      );
+      this.opts.iam?.authorizeKey(
+        use.who,
+        {
+          action,
+          resource: key.arn,
+          context: { 'kms:CallerAccount': use.who.account ?? key.account, ...context },
+        },
+        key.policy,
+        key.account,
+        use.region,
+        use.builtIn,
+      );
+    }
   }
 
   /** Finds a key by id or ARN in any account and region (the control API is not scoped). */
@@ -305,6 +469,14 @@ export class KmsService {
         `KeyUsage ${usage} is not compatible with KeySpec ${spec}. Valid key usages for ${spec}: ${usagesOf(spec).join(', ')}`,
       );
     }
+    const caller = ctx.principal ?? { account: ctx.account };
+    this.opts.iam?.authorize(
+      requestPrincipal(caller),
+      [{ action: 'kms:CreateKey', resource: '*' }],
+      ctx.region,
+      isBuiltIn(caller),
+    );
+    const policy = input.Policy === undefined ? undefined : parseKeyPolicy(input.Policy);
     const key = this.newKey(
       ctx,
       spec,
@@ -313,6 +485,10 @@ export class KmsService {
       input.Origin ?? 'AWS_KMS',
       input.MultiRegion ?? false,
     );
+    if (policy && input.Policy) {
+      key.policy = policy;
+      key.policyText = input.Policy;
+    }
     this.setState(key, input.Origin === 'EXTERNAL' ? 'PendingImport' : 'Enabled');
     return { KeyMetadata: this.metadata(key) };
   }
@@ -362,6 +538,9 @@ export class KmsService {
       origin,
       multiRegion,
       denied: false,
+      policyText: JSON.stringify(defaultKeyPolicy(where.account)),
+      policy: defaultKeyPolicy(where.account),
+      material: randomBytes(32),
     };
     this.keys.set(key.arn, key);
     return key;
@@ -389,8 +568,68 @@ export class KmsService {
     }
   }
 
-  /** Resolves a KeyId the way KMS does, then applies a denial set through the control API. */
-  private resolve(ctx: CallContext, ref: string, operation: string): KeyRecord {
+  private requireDefaultPolicyName(name: string | undefined): void {
+    if (name !== undefined && name !== 'default')
+      throw kmsError('NotFoundException', `No such policy: ${name}`);
+  }
+
+  /** Cryptographic operations need an enabled key (KMS: KMSInvalidStateException, or Disabled). */
+  private requireUsable(key: KeyRecord): void {
+    if (key.keyState === 'Disabled') throw kmsError('DisabledException', `${key.arn} is disabled.`);
+    this.requireState(key, ['Enabled']);
+  }
+
+  private sameKey(ctx: CallContext, ref: string, arn: string): boolean {
+    try {
+      return this.lookup(ctx, ref).arn === arn;
+    } catch {
+      return false;
+    }
+  }
+
+  /** The key policy and the caller's IAM policies, as KMS judges them (while IAM is enforced). */
+  private authorizeKey(
+    ctx: CallContext,
+    key: Pick<KeyRecord, 'arn' | 'account' | 'policy'>,
+    action: string,
+    context: RequestContext = {},
+  ): void {
+    const iam = this.opts.iam;
+    if (!iam?.enforcing) return;
+    const caller = ctx.principal ?? { account: ctx.account };
+    const request: AccessRequest = {
+      action,
+      resource: key.arn,
+      context: { 'kms:CallerAccount': caller.account, ...context },
+    };
+    iam.authorizeKey(
+      requestPrincipal(caller),
+      request,
+      key.policy,
+      key.account,
+      ctx.region,
+      isBuiltIn(caller),
+    );
+  }
+
+  /**
+   * Resolves a KeyId the way KMS does, then applies a denial set through the control API and,
+   * while IAM is enforced, the key policy and the caller's policies.
+   */
+  private resolve(ctx: CallContext, ref: string, operation: string, context?: RequestContext): KeyRecord {
+    const key = this.lookup(ctx, ref);
+    if (key.denied) {
+      throw kmsError(
+        'AccessDeniedException',
+        `User: arn:aws:iam::${ctx.account}:user/emulator is not authorized to perform: kms:${operation} ` +
+          `on resource: ${key.arn} because no resource-based policy allows the kms:${operation} action`,
+      );
+    }
+    this.authorizeKey(ctx, key, `kms:${operation}`, context);
+    return key;
+  }
+
+  private lookup(ctx: CallContext, ref: string): KeyRecord {
     let key: KeyRecord | undefined;
     if (ref.startsWith('arn:')) {
       const m = /^arn:aws[a-zA-Z0-9-]*:kms:[^:]*:[0-9]{12}:(key|alias)\/.+$/.exec(ref);
@@ -413,13 +652,6 @@ export class KmsService {
     if (!key) {
       const arn = ref.startsWith('arn:') ? ref : `arn:aws:kms:${ctx.region}:${ctx.account}:key/${ref}`;
       throw kmsError('NotFoundException', `Key '${arn}' does not exist`);
-    }
-    if (key.denied) {
-      throw kmsError(
-        'AccessDeniedException',
-        `User: arn:aws:iam::${ctx.account}:user/emulator is not authorized to perform: kms:${operation} ` +
-          `on resource: ${key.arn} because no resource-based policy allows the kms:${operation} action`,
-      );
     }
     return key;
   }
@@ -454,5 +686,54 @@ export class KmsService {
           }
         : {}),
     };
+  }
+}
+
+function parseKeyPolicy(text: string): PolicyDocument {
+  return parsePolicy(text, 'resource', 'MalformedPolicyDocumentException');
+}
+
+/** The encryption context as condition keys: `kms:EncryptionContext:K` and `kms:EncryptionContextKeys`. */
+export function contextKeys(context: Record<string, string> | undefined): RequestContext {
+  if (!context || Object.keys(context).length === 0) return {};
+  return {
+    ...Object.fromEntries(Object.entries(context).map(([k, v]) => [`kms:EncryptionContext:${k}`, v])),
+    'kms:EncryptionContextKeys': Object.keys(context),
+  };
+}
+
+/** The context as additional authenticated data: the same pairs in any order give the same bytes. */
+const aad = (context: Record<string, string> | undefined): Buffer =>
+  Buffer.from(JSON.stringify(Object.entries(context ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))));
+
+/** Ciphertext blob: key ARN length (2 bytes), key ARN, IV (12), tag (16), ciphertext. */
+function seal(key: KeyRecord, plaintext: Buffer, context: Record<string, string> | undefined): Buffer {
+  const iv = randomBytes(12);
+  const cipher = createCipheriv('aes-256-gcm', key.material, iv);
+  cipher.setAAD(aad(context));
+  const body = Buffer.concat([cipher.update(plaintext), cipher.final()]);
+  const arn = Buffer.from(key.arn);
+  const len = Buffer.alloc(2);
+  len.writeUInt16BE(arn.length);
+  return Buffer.concat([len, arn, iv, cipher.getAuthTag(), body]);
+}
+
+function keyArnOf(blob: Buffer): string | undefined {
+  if (blob.length < 2) return undefined;
+  const n = blob.readUInt16BE(0);
+  return blob.length >= 2 + n + 28 ? blob.subarray(2, 2 + n).toString() : undefined;
+}
+
+function open(key: KeyRecord, blob: Buffer, context: Record<string, string> | undefined): Buffer | undefined {
+  const n = blob.readUInt16BE(0);
+  const iv = blob.subarray(2 + n, 14 + n);
+  const tag = blob.subarray(14 + n, 30 + n);
+  try {
+    const decipher = createDecipheriv('aes-256-gcm', key.material, iv);
+    decipher.setAAD(aad(context));
+    decipher.setAuthTag(tag);
+    return Buffer.concat([decipher.update(blob.subarray(30 + n)), decipher.final()]);
+  } catch {
+    return undefined;
   }
 }

@@ -7,6 +7,7 @@
 // its account from the access key id (keys issued by AssumeRole act in their role's account).
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { type EmrCall, emrAccessRequests, emrKeyUses } from './authorization.js';
 import { type CallContext, EmrService } from './emr.js';
 import {
   defaultErrorType,
@@ -16,8 +17,9 @@ import {
   serializationError,
   wireError,
 } from './errors.js';
+import { IamService } from './iam.js';
 import { KmsService } from './kms.js';
-import { StsService, stsErrorXml } from './sts.js';
+import { isBuiltIn, requestPrincipal, StsService, stsErrorXml } from './sts.js';
 import { Timers } from './timers.js';
 
 export interface ServerOptions {
@@ -105,6 +107,8 @@ interface Route {
   keyId?: string | undefined;
   /** Runs the operation; throws ServiceError for an error answer. STS answers XML text. */
   run: (ctx: CallContext) => Json | string;
+  /** EMR Serverless: the call as IAM judges it (KMS and STS judge their own calls). */
+  call?: (ctx: CallContext) => EmrCall;
 }
 
 class HttpProblem extends Error {
@@ -173,7 +177,7 @@ function keyRouteSegments(segs: string[]): string[] {
   const action = KEY_ACTIONS.includes(last) ? [last] : [];
   return ['keys', segs.slice(1, segs.length - action.length).join('/'), ...action];
 }
-const KEY_ACTIONS = ['deny', 'allow'];
+const KEY_ACTIONS = ['deny', 'allow', 'policy'];
 
 function send(
   res: ServerResponse,
@@ -205,6 +209,7 @@ export class EmulatorServer {
   readonly emr: EmrService;
   readonly kms: KmsService;
   readonly sts: StsService;
+  readonly iam = new IamService();
   private calls: Call[] = [];
   private faults: ActiveFault[] = [];
   private readonly server: Server;
@@ -219,8 +224,12 @@ export class EmulatorServer {
       },
       this.timers,
     );
-    this.kms = new KmsService({ accountId: opts.accountId, defaultRegion: opts.defaultRegion });
-    this.sts = new StsService({ accountId: opts.accountId });
+    this.kms = new KmsService({
+      accountId: opts.accountId,
+      defaultRegion: opts.defaultRegion,
+      iam: this.iam,
+    });
+    this.sts = new StsService({ accountId: opts.accountId, iam: this.iam });
     this.server = createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
       this.handle(req, res).catch((err: unknown) => {
         // Last resort: never let one request take the service down.
@@ -268,6 +277,7 @@ export class EmulatorServer {
     this.emr.reset();
     this.kms.reset();
     this.sts.reset();
+    this.iam.reset();
     this.calls = [];
     this.faults = [];
   }
@@ -344,6 +354,7 @@ export class EmulatorServer {
       const principal = this.sts.principalOf(accessKeyId);
       account = principal.account;
       const ctx: CallContext = { account, region, principal };
+      if (this.iam.enforcing && route.call) this.authorizeEmr(ctx, route.call(ctx));
       const faults = await this.applyFaults(route);
       if (faults.error) throw faults.error;
       let out: Json | string;
@@ -386,6 +397,38 @@ export class EmulatorServer {
       send(res, w.status, w.body, w.headers);
     } finally {
       log();
+    }
+  }
+
+  /** IAM for an EMR Serverless call: the caller's policies, then a job-level key as KMS judges it. */
+  private authorizeEmr(ctx: CallContext, call: EmrCall): void {
+    const caller = ctx.principal ?? { account: ctx.account };
+    const who = requestPrincipal(caller);
+    const builtIn = isBuiltIn(caller);
+    this.iam.authorize(
+      who,
+      emrAccessRequests(call, { tagsOf: (arn) => this.emr.tagsOfArn(ctx, arn) }),
+      ctx.region,
+      builtIn,
+    );
+    for (const use of emrKeyUses(call)) {
+      try {
+        this.kms.authorizeUse(use.keyArn, {
+          who,
+          builtIn,
+          region: ctx.region,
+          actions: use.actions,
+          context: use.context,
+        });
+      } catch (e) {
+        if (!(e instanceof ServiceError)) throw e;
+        // EMR Serverless cannot use the key for this submitter: the submission is refused.
+        throw new ServiceError(
+          403,
+          'AccessDeniedException',
+          `The job run's disk encryption key ${use.keyArn} cannot be used by the caller: ${e.message}`,
+        );
+      }
     }
   }
 
@@ -448,8 +491,27 @@ export class EmulatorServer {
           },
         );
       }
-      return { service: 'emr-serverless', ...r };
+      const ids = { applicationId: r.applicationId, jobRunId: r.jobRunId, sessionId: r.sessionId };
+      const call = (ctx: CallContext): EmrCall => {
+        let parsed: Json = {};
+        try {
+          parsed = rawBody.trim() === '' ? {} : parseJsonObject(rawBody, 'emr-serverless');
+        } catch {
+          // a malformed body is the operation's to refuse
+        }
+        return {
+          operation: r.operation,
+          account: ctx.account,
+          region: ctx.region,
+          ...ids,
+          resourceArn,
+          body: parsed,
+          query,
+        };
+      };
+      return { service: 'emr-serverless', ...r, call };
     };
+    let resourceArn: string | undefined;
     const [top, rawId, sub, rawJobId, ...rest] = segs;
     if (
       top === 'applications' &&
@@ -610,6 +672,7 @@ export class EmulatorServer {
     if (top === 'tags' && segs.length >= 2) {
       // The SDK percent-encodes the whole ARN (`/` as %2F); a client that does not still works.
       const arn = segs.slice(1).map(decodeSegment).join('/');
+      resourceArn = arn;
       const applicationId = EmrService.applicationIdOfArn(arn);
       return route({
         GET: {
@@ -666,7 +729,7 @@ export class EmulatorServer {
     return {
       service: 'sts',
       operation: params.get('Action') ?? 'Unknown',
-      run: (ctx) => this.sts.handle(ctx.principal ?? { account: ctx.account }, params),
+      run: (ctx) => this.sts.handle(ctx.principal ?? { account: ctx.account }, params, ctx.region),
     };
   }
 
@@ -757,8 +820,36 @@ export class EmulatorServer {
         return this.emr.patchApplication(b!, body);
       case 'GET roles':
         return this.sts.listRoles();
-      case 'POST roles':
-        return this.sts.declareRole(body);
+      case 'POST roles': {
+        const role = this.sts.declareRole(body);
+        if (body.policies !== undefined) this.iam.attach(role.roleArn, policyList(body.policies));
+        return role;
+      }
+      case 'POST users': {
+        const policies = body.policies === undefined ? undefined : policyList(body.policies);
+        const user = this.sts.declareUser(body);
+        if (policies) this.iam.attach(user.arn, policies);
+        return user;
+      }
+      case 'GET iam':
+        return this.iam.describe();
+      case 'POST iam': {
+        if (typeof body.enforce !== 'boolean') {
+          throw new HttpProblem(400, 'ValidationException', 'iam: enforce must be true or false');
+        }
+        this.iam.enforcing = body.enforce;
+        return this.iam.describe();
+      }
+      case 'POST policies': {
+        if (typeof body.arn !== 'string' || !body.arn.startsWith('arn:')) {
+          throw new HttpProblem(400, 'ValidationException', 'policies: arn must name a role or user');
+        }
+        return { arn: body.arn, policies: this.iam.attach(body.arn, policyList(body.policies)) };
+      }
+      case 'GET keys/:id/policy':
+        return { Policy: this.kms.findForControl(b!).policyText };
+      case 'PUT keys/:id/policy':
+        return this.kms.putPolicyForControl(b!, body.policy);
       case 'GET credentials':
         return this.sts.listIssued();
       case 'POST keys':
@@ -849,4 +940,10 @@ export class EmulatorServer {
     this.faults.push(active);
     return { ok: true, fault: active };
   }
+}
+
+function policyList(v: unknown): unknown[] {
+  if (!Array.isArray(v))
+    throw new HttpProblem(400, 'ValidationException', 'policies must be a list of policy documents');
+  return v;
 }

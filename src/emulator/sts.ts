@@ -7,6 +7,7 @@
 // or different external id when it requires one, and always when the control API says so.
 import { randomBytes, randomUUID } from 'node:crypto';
 import { ServiceError } from './errors.js';
+import type { IamService, RequestPrincipal } from './iam.js';
 
 export const STS_VERSION = '2011-06-15';
 const STS_NAMESPACE = `https://sts.amazonaws.com/doc/${STS_VERSION}/`;
@@ -49,22 +50,55 @@ export interface IssuedCredentials {
   expiresAt: number;
 }
 
-/** Who signed a call: the account, and the role session when the key was issued here. */
+/** A user as the control API declares it: its access key signs as `arn:aws:iam::ACCOUNT:user/NAME`. */
+export interface UserDeclaration {
+  userName: string;
+  accessKeyId: string;
+  /** Default: the service's own account. */
+  account?: string;
+}
+
+/**
+ * Who signed a call: the account, and the role session when the key was issued here, or the
+ * declared user. Any other access key is the built-in user `emulator`, with AdministratorAccess.
+ */
 export interface Principal {
   account: string;
   roleArn?: string;
   sessionName?: string;
+  userName?: string;
 }
 
 export class StsService {
   private roles = new Map<string, DeclaredRole>();
   private issued = new Map<string, IssuedCredentials>();
+  private users = new Map<string, Required<UserDeclaration>>();
 
-  constructor(private readonly opts: { accountId: string }) {}
+  constructor(private readonly opts: { accountId: string; iam?: IamService }) {}
 
   reset(): void {
     this.roles.clear();
     this.issued.clear();
+    this.users.clear();
+  }
+
+  /** Declares a user and its access key (a caller of its own, e.g. the operator under a policy). */
+  declareUser(body: Record<string, unknown>): Required<UserDeclaration> & { arn: string } {
+    const { userName, accessKeyId } = body;
+    const account = body.account ?? this.opts.accountId;
+    if (typeof userName !== 'string' || !/^[\w+=,.@-]{1,64}$/.test(userName))
+      throw new ServiceError(400, 'ValidationException', 'user: userName must be 1 to 64 of [\\w+=,.@-]');
+    if (typeof accessKeyId !== 'string' || !/^[\w]{2,128}$/.test(accessKeyId))
+      throw new ServiceError(
+        400,
+        'ValidationException',
+        'user: accessKeyId must be 2 to 128 letters or digits',
+      );
+    if (typeof account !== 'string' || !/^[0-9]{12}$/.test(account))
+      throw new ServiceError(400, 'ValidationException', 'user: account must be 12 digits');
+    const user = { userName, accessKeyId, account };
+    this.users.set(accessKeyId, user);
+    return { ...user, arn: userArn(account, userName) };
   }
 
   // ------------------------------------------------------------------ control API
@@ -133,6 +167,8 @@ export class StsService {
    * account (the operator's identity, or the placeholders used without configured credentials).
    */
   principalOf(accessKeyId: string | undefined, now = Date.now()): Principal {
+    const user = accessKeyId ? this.users.get(accessKeyId) : undefined;
+    if (user) return { account: user.account, userName: user.userName };
     const issued = accessKeyId ? this.issued.get(accessKeyId) : undefined;
     if (!issued) return { account: this.opts.accountId };
     if (issued.expiresAt <= now) {
@@ -146,12 +182,12 @@ export class StsService {
   }
 
   /** Answers one awsQuery request body; throws ServiceError for an error answer. */
-  handle(caller: Principal, params: URLSearchParams): string {
+  handle(caller: Principal, params: URLSearchParams, region = 'us-east-1'): string {
     const action = params.get('Action');
     if (params.get('Version') !== STS_VERSION) {
       throw new ServiceError(400, 'InvalidAction', `Version must be ${STS_VERSION}`);
     }
-    if (action === 'AssumeRole') return this.assumeRole(caller, params);
+    if (action === 'AssumeRole') return this.assumeRole(caller, params, region);
     if (action === 'GetCallerIdentity') return this.getCallerIdentity(caller);
     throw new ServiceError(
       400,
@@ -160,7 +196,7 @@ export class StsService {
     );
   }
 
-  private assumeRole(caller: Principal, params: URLSearchParams): string {
+  private assumeRole(caller: Principal, params: URLSearchParams, region: string): string {
     const roleArn = params.get('RoleArn') ?? '';
     const sessionName = params.get('RoleSessionName') ?? '';
     const externalId = params.get('ExternalId') ?? undefined;
@@ -179,6 +215,19 @@ export class StsService {
       throw validation(
         `Value '${durationRaw}' at 'durationSeconds' failed to satisfy constraint: Member must have value between ${MIN_DURATION_S} and ${MAX_DURATION_S}`,
       );
+    }
+    // The caller's own policies must allow sts:AssumeRole too: a trust policy naming an account
+    // leaves the decision to that account's IAM policies.
+    try {
+      this.opts.iam?.authorize(
+        requestPrincipal(caller),
+        [{ action: 'sts:AssumeRole', resource: roleArn }],
+        region,
+        isBuiltIn(caller),
+      );
+    } catch (e) {
+      // STS names the error AccessDenied, not AccessDeniedException.
+      throw e instanceof ServiceError ? new ServiceError(403, 'AccessDenied', e.message) : e;
     }
     const role = this.roles.get(roleArn);
     const trusted =
@@ -235,11 +284,23 @@ const validation = (message: string): ServiceError => new ServiceError(400, 'Val
 
 const roleName = (roleArn: string): string => ROLE_ARN.exec(roleArn)?.[2] ?? 'unknown';
 
-/** The ARN a caller is known by: its assumed-role session, or the emulator's user of its account. */
-const principalArn = (caller: Principal): string =>
+const userArn = (account: string, userName: string) => `arn:aws:iam::${account}:user/${userName}`;
+
+/** The ARN a caller is known by: its assumed-role session, or its user (`emulator` when undeclared). */
+export const principalArn = (caller: Principal): string =>
   caller.roleArn
     ? `arn:aws:sts::${caller.account}:assumed-role/${roleName(caller.roleArn)}/${caller.sessionName}`
-    : `arn:aws:iam::${caller.account}:user/emulator`;
+    : userArn(caller.account, caller.userName ?? 'emulator');
+
+/** The caller as IAM judges it. */
+export const requestPrincipal = (caller: Principal): RequestPrincipal => ({
+  arn: principalArn(caller),
+  account: caller.account,
+  ...(caller.roleArn && { roleArn: caller.roleArn }),
+});
+
+/** The built-in caller of an undeclared access key, which has AdministratorAccess. */
+export const isBuiltIn = (caller: Principal): boolean => !caller.roleArn && !caller.userName;
 
 function createRoleId(roleArn: string): string {
   let h = 0;

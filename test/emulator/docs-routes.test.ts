@@ -22,6 +22,25 @@ const BODIES: Record<string, object> = {
   'PATCH /_emulator/jobruns/{appId}/{jobRunId}': { state: 'SUCCESS' },
   'PATCH /_emulator/sessions/{appId}/{sessionId}': { state: 'BUSY' },
   'POST /_emulator/listing-lag': { ms: 0 },
+  'POST /_emulator/iam': { enforce: false },
+  'POST /_emulator/users': { userName: 'docs', accessKeyId: 'AKIDDOCS' },
+  'POST /_emulator/policies': {
+    arn: 'arn:aws:iam::123456789012:user/docs',
+    policies: [{ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: '*', Resource: '*' }] }],
+  },
+  'PUT /_emulator/keys/{keyId or ARN}/policy': {
+    policy: {
+      Version: '2012-10-17',
+      Statement: [
+        {
+          Effect: 'Allow',
+          Principal: { AWS: 'arn:aws:iam::123456789012:root' },
+          Action: 'kms:*',
+          Resource: '*',
+        },
+      ],
+    },
+  },
 };
 
 // Reset by each test's fixtures, not before each test.
