@@ -425,6 +425,34 @@ function applicationArnParts(arn: string): { partition: Partition; region: strin
   return { partition, region, account: match[3]! };
 }
 
+/**
+ * A whole key policy for a disk encryption key of `account`: AWS's default statement (the account
+ * uses the key as its IAM policies allow) and EMR Serverless for any application, any context.
+ * What the demo and the tests give their keys; a production key is better scoped with
+ * keyPolicyStatements (the application's ARN and context).
+ */
+export function diskEncryptionKeyPolicy(account: string, partition: Partition = AWS_PARTITION) {
+  return {
+    Version: '2012-10-17',
+    Statement: [
+      {
+        Sid: 'EnableIamUserPermissions',
+        Effect: 'Allow',
+        Principal: { AWS: `arn:${partition.name}:iam::${account}:root` },
+        Action: 'kms:*',
+        Resource: '*',
+      },
+      {
+        Sid: 'AllowEmrServerlessDiskEncryption',
+        Effect: 'Allow',
+        Principal: { Service: emrServerlessPrincipal(partition) },
+        Action: ['kms:GenerateDataKey', 'kms:Decrypt'],
+        Resource: '*',
+      },
+    ],
+  };
+}
+
 /** The statements to add to the KMS key policy so EMR Serverless can encrypt the workers' disks. */
 export function keyPolicyStatements(options: KeyPolicyOptions): Statement[] {
   const { partition, region, account } = applicationArnParts(options.applicationArn);

@@ -19,6 +19,7 @@ import { parseAllDocuments, stringify } from 'yaml';
 import { APPLICATION_PLURAL, JOB_RUN_PLURAL, POLICY_PLURAL } from '../../src/api/constants.js';
 import type { EmrServerlessJobRun } from '../../src/api/jobrun-schema.js';
 import type { Condition, EmrServerlessApplication } from '../../src/api/schema.js';
+import { diskEncryptionKeyPolicy } from '../../src/aws/policies.js';
 import {
   AWS_WRITE_OPERATIONS,
   type Call,
@@ -680,9 +681,15 @@ export class E2e {
     return ((await res.json()) as { application: Record<string, unknown> }).application;
   }
 
-  /** A symmetric ENCRYPT_DECRYPT key (or the given kind) in this region; answers its ARN. */
+  /**
+   * A symmetric ENCRYPT_DECRYPT key (or the given kind) in this region; answers its ARN. Unless
+   * `policy` is given, its key policy lets EMR Serverless use it (diskEncryptionKeyPolicy), as a
+   * key made for disk encryption has: AWS's default policy alone would be refused (KeyPolicyDenied).
+   */
   async createKey(options: Parameters<EmulatorControl['createKey']>[0] = {}): Promise<string> {
-    return (await this.aws.createKey({ region: REGION, ...options })).Arn;
+    const key = await this.aws.createKey({ region: REGION, ...options });
+    if (!options.policy) await this.aws.putKeyPolicy(key.Arn, diskEncryptionKeyPolicy(key.AWSAccountId));
+    return key.Arn;
   }
 
   /** An EMR Serverless client on the local service, e.g. to make an application to adopt. */

@@ -290,9 +290,7 @@ class ApplicationKind
       KMS_KEY_ARN_PATTERN.test(keyArn);
     const key = verify ? await keys.describe(keyArn) : undefined;
     const keyPolicy =
-      key?.kind === 'found' && this.deps.options.verifyKeyPolicies !== false
-        ? await keys.policy(keyArn!)
-        : undefined;
+      key?.kind === 'found' && this.deps.options.verifyKeyPolicies ? await keys.policy(keyArn!) : undefined;
     const account = await actingAccount(scope, app, !!bindingOf(resource) && !!boundAccountOf(resource));
     return {
       observed: {

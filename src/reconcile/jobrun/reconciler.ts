@@ -168,7 +168,7 @@ class JobRunKind
       : undefined;
     const key = keyArn ? await keyScope!.keys.describe(keyArn) : undefined;
     const keyPolicy =
-      key?.kind === 'found' && this.deps.options.verifyKeyPolicies !== false
+      key?.kind === 'found' && this.deps.options.verifyKeyPolicies
         ? await keyScope!.keys.policy(keyArn!)
         : undefined;
     // Before submission, the account the namespace acts in is compared with the one the run
