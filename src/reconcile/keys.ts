@@ -20,6 +20,14 @@ export interface KeyPolicyInput {
   verdict: (policy: string) => KeyPolicyVerdict;
 }
 
+/**
+ * Whether the key policy is worth reading: DescribeKey found the key and nothing about it blocks
+ * already (a disabled or asymmetric key is refused without it, one call fewer).
+ */
+export function keyPolicyToRead(arn: string, facts: KeyFacts | undefined): boolean {
+  return facts?.kind === 'found' && keyCheck(arn, facts, true).blocking === undefined;
+}
+
 /** Whether a warning about the key is news: its reason or its policy verdict moved. */
 export function keyHealthChanged(previous: KeyHealth | undefined, next: KeyHealth | undefined): boolean {
   return previous?.reason !== next?.reason || previous?.policy?.verdict !== next?.policy?.verdict;

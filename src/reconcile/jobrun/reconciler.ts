@@ -4,6 +4,7 @@ import type { EmrServerlessApplication } from '../../api/schema.js';
 import type { AwsScope } from '../../aws/access.js';
 import type { AwsJobRun, AwsPort } from '../../aws/port.js';
 import { actingAccount } from '../identity.js';
+import { keyPolicyToRead } from '../keys.js';
 import type { Ending, ReconcileKind } from '../kind.js';
 import { KindReconciler, type KindReconcilerDeps } from '../kind-reconciler.js';
 import type { NamespacePolicies } from '../policies.js';
@@ -168,7 +169,7 @@ class JobRunKind
       : undefined;
     const key = keyArn ? await keyScope!.keys.describe(keyArn) : undefined;
     const keyPolicy =
-      key?.kind === 'found' && this.deps.options.verifyKeyPolicies
+      this.deps.options.verifyKeyPolicies && keyPolicyToRead(keyArn!, key)
         ? await keyScope!.keys.policy(keyArn!)
         : undefined;
     // Before submission, the account the namespace acts in is compared with the one the run
