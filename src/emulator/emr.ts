@@ -294,7 +294,22 @@ function imageOut(input: unknown): Json | undefined {
   return { ...img };
 }
 
+/** The workers' use of a run's customer-managed key, as KMS is asked for it when the run starts. */
+export interface WorkersKeyUse {
+  keyArn: string;
+  applicationArn: string;
+  account: string;
+  region: string;
+  /** The run's encryption context, with the `applicationId` EMR Serverless adds. */
+  encryptionContext: Record<string, string>;
+}
+
 export class EmrService {
+  /**
+   * Set by the server: asks KMS for the workers' use of the run's key when a run starts; answers
+   * AWS's reason when it is refused (the run then fails), undefined when it may go on.
+   */
+  workersKeyCheck?: (use: WorkersKeyUse) => string | undefined;
   private apps = new Map<string, AppRecord>();
   private jobs = new Map<string, JobRecord>();
   /** `${account} ${region} ${clientToken}` -> application id (CreateApplication idempotency). */
@@ -1234,6 +1249,13 @@ export class EmrService {
     } else if (job.queuedSince === undefined && state === 'QUEUED') {
       job.queuedSince = now;
     }
+    const refused =
+      state === 'RUNNING' && job.startedAt === undefined ? this.workersCannotStart(job) : undefined;
+    if (refused) {
+      // The workers never came up: the run fails with KMS's reason, as AWS reports it.
+      state = 'FAILED';
+      job.stateDetails = refused;
+    }
     job.state = state;
     job.updatedAt = now;
     if (state === 'RUNNING' && job.startedAt === undefined) job.startedAt = now;
@@ -1241,6 +1263,22 @@ export class EmrService {
     else job.endedAt = undefined;
     const app = this.apps.get(job.appId);
     if (app) this.armIdle(app);
+  }
+
+  /** Why the workers of a run cannot use its customer-managed key, if they cannot. */
+  private workersCannotStart(job: JobRecord): string | undefined {
+    const app = this.apps.get(job.appId);
+    const disk = job.resolvedOverrides?.diskEncryptionConfiguration as
+      | { encryptionKeyArn?: string; encryptionContext?: Record<string, string> }
+      | undefined;
+    if (!app || !this.workersKeyCheck || typeof disk?.encryptionKeyArn !== 'string') return undefined;
+    return this.workersKeyCheck({
+      keyArn: disk.encryptionKeyArn,
+      applicationArn: app.arn,
+      account: app.account,
+      region: app.region,
+      encryptionContext: { ...disk.encryptionContext, applicationId: app.id },
+    });
   }
 
   private createdBy(): string {

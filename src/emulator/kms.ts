@@ -389,6 +389,11 @@ export class KmsService {
     return this.metadata(key);
   }
 
+  /** A key's state by ARN (undefined: no such key), for a service using it. */
+  keyStateOf(keyArn: string): KeyState | undefined {
+    return this.keys.get(keyArn)?.keyState;
+  }
+
   /** The control API's PutKeyPolicy: no caller, no lockout check. */
   putPolicyForControl(ref: string, policy: unknown): Json {
     const key = this.findForControl(ref);

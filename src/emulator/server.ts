@@ -7,8 +7,8 @@
 // its account from the access key id (keys issued by AssumeRole act in their role's account).
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { type EmrCall, emrAccessRequests, emrKeyUses } from './authorization.js';
-import { type CallContext, EmrService } from './emr.js';
+import { EMR_SERVERLESS_PRINCIPAL, type EmrCall, emrAccessRequests, emrKeyUses } from './authorization.js';
+import { type CallContext, EmrService, type WorkersKeyUse } from './emr.js';
 import {
   defaultErrorType,
   internalError,
@@ -18,7 +18,7 @@ import {
   wireError,
 } from './errors.js';
 import { IamService } from './iam.js';
-import { KmsService } from './kms.js';
+import { contextKeys, KmsService } from './kms.js';
 import { isBuiltIn, requestPrincipal, StsService, stsErrorXml } from './sts.js';
 import { Timers } from './timers.js';
 
@@ -230,6 +230,7 @@ export class EmulatorServer {
       iam: this.iam,
     });
     this.sts = new StsService({ accountId: opts.accountId, iam: this.iam });
+    this.emr.workersKeyCheck = (use) => this.workersKeyCheck(use);
     this.server = createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
       this.handle(req, res).catch((err: unknown) => {
         // Last resort: never let one request take the service down.
@@ -429,6 +430,36 @@ export class EmulatorServer {
           `The job run's disk encryption key ${use.keyArn} cannot be used by the caller: ${e.message}`,
         );
       }
+    }
+  }
+
+  /**
+   * The workers of a run on a customer-managed key make a data key as EMR Serverless' service
+   * principal, for the application (`aws:SourceArn`, `aws:SourceAccount`) and the run's context.
+   * Judged only while IAM is (key policies are IAM's); a refusal is the run's failure reason.
+   */
+  private workersKeyCheck(use: WorkersKeyUse): string | undefined {
+    if (!this.iam.enforcing) return undefined;
+    try {
+      const state = this.kms.keyStateOf(use.keyArn);
+      if (state !== 'Enabled') {
+        return `KMS key ${use.keyArn} is ${state === undefined ? 'not found' : state.toLowerCase()}: the workers' disks cannot be encrypted.`;
+      }
+      this.kms.authorizeUse(use.keyArn, {
+        who: { arn: EMR_SERVERLESS_PRINCIPAL, service: EMR_SERVERLESS_PRINCIPAL },
+        builtIn: false,
+        region: use.region,
+        actions: ['kms:GenerateDataKey', 'kms:Decrypt'],
+        context: {
+          'aws:SourceArn': use.applicationArn,
+          'aws:SourceAccount': use.account,
+          ...contextKeys(use.encryptionContext),
+        },
+      });
+      return undefined;
+    } catch (e) {
+      if (!(e instanceof ServiceError)) throw e;
+      return `Failed to encrypt the workers' disks with KMS key ${use.keyArn}: ${e.type}: ${e.message}`;
     }
   }
 

@@ -88,11 +88,11 @@ export class StsService {
     const account = body.account ?? this.opts.accountId;
     if (typeof userName !== 'string' || !/^[\w+=,.@-]{1,64}$/.test(userName))
       throw new ServiceError(400, 'ValidationException', 'user: userName must be 1 to 64 of [\\w+=,.@-]');
-    if (typeof accessKeyId !== 'string' || !/^[\w]{2,128}$/.test(accessKeyId))
+    if (typeof accessKeyId !== 'string' || !/^[\w.-]{2,128}$/.test(accessKeyId))
       throw new ServiceError(
         400,
         'ValidationException',
-        'user: accessKeyId must be 2 to 128 letters or digits',
+        'user: accessKeyId must be 2 to 128 letters, digits, dots or dashes',
       );
     if (typeof account !== 'string' || !/^[0-9]{12}$/.test(account))
       throw new ServiceError(400, 'ValidationException', 'user: account must be 12 digits');

@@ -15,6 +15,7 @@ import {
   jobRunManifest,
   manifest,
   type OperatorProcess,
+  printedOperatorPolicy,
   REGION,
   RESYNC_MS,
   reportFailures,
@@ -82,17 +83,33 @@ async function startOperator(extra: string[] = []): Promise<OperatorProcess> {
   ]);
 }
 
+/** The statement docs/aws-permissions.md gives the operator's own role for the team roles. */
+const ASSUME_TEAM_ROLES = {
+  Version: '2012-10-17',
+  Statement: [
+    {
+      Sid: 'AssumeTeamRoles',
+      Effect: 'Allow',
+      Action: 'sts:AssumeRole',
+      Resource: 'arn:aws:iam::*:role/emr-serverless-operator-team',
+    },
+  ],
+};
+
 beforeAll(async () => {
-  a = await E2e.start('e2e-acct-a', { operator: false });
+  a = await E2e.start('e2e-acct-a', { operator: false, iam: { extraPolicies: [ASSUME_TEAM_ROLES] } });
   [b, unmapped] = await Promise.all([a.alsoIn('e2e-acct-b'), a.alsoIn('e2e-acct-none')]);
+  // Each team role holds the same printed policy as the operator's own (docs/aws-permissions.md).
+  const policies = [await printedOperatorPolicy(await a.clusterUid())];
   await a.aws.declareRole({
     roleArn: ROLE_A,
     externalId: EXTERNAL_ID_A,
     credentialLifetimeSeconds: LIFETIME_S,
+    policies,
   });
-  await a.aws.declareRole({ roleArn: ROLE_B, credentialLifetimeSeconds: LIFETIME_S });
-  await a.aws.declareRole({ roleArn: ROLE_DENIED, denied: true });
-  await a.aws.declareRole({ roleArn: ROLE_ELSEWHERE });
+  await a.aws.declareRole({ roleArn: ROLE_B, credentialLifetimeSeconds: LIFETIME_S, policies });
+  await a.aws.declareRole({ roleArn: ROLE_DENIED, denied: true, policies });
+  await a.aws.declareRole({ roleArn: ROLE_ELSEWHERE, policies });
   await annotate(a, MAPPING_A);
   await annotate(b, { [ROLE_ARN]: ROLE_B });
   await startOperator();

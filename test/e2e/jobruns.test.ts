@@ -13,6 +13,7 @@ import {
 } from '../../src/api/constants.js';
 import type { Call } from '../../src/emulator/index.js';
 import {
+  ACCOUNT,
   baseSpec,
   CLI,
   condition,
@@ -21,6 +22,8 @@ import {
   type JobRunResource,
   jobRunManifest,
   manifest,
+  OPERATOR_USER_ARN,
+  REGION,
   RESYNC_MS,
   reportFailures,
 } from '../support/e2e.js';
@@ -31,6 +34,7 @@ let appKey: string;
 let jobKey: string;
 let appId: string;
 const APP = 'jobs-app';
+const OTHER_ACCOUNT = '210987654321';
 
 beforeAll(async () => {
   // Debug logs: each reconcile is logged (`reconciled`), which the quiet window counts.
@@ -265,6 +269,46 @@ describe('a job run with its own key', () => {
     });
     const warning = await e2e.waitForEvent('denied-key', 'KeyUnverified');
     expect(warning.type).toBe('Warning');
+  });
+});
+
+describe('a job run with a key of another account, under the printed IAM policy', () => {
+  it('is refused by AWS while the key policy does not let the operator use it, and submitted once it does', async () => {
+    const key = await e2e.createKey({ account: OTHER_ACCOUNT });
+    const mark = await e2e.mark();
+    await e2e.apply(
+      jobRunManifest('foreign-key', APP, {
+        configurationOverrides: { diskEncryptionConfiguration: { encryptionKeyArn: key } },
+      }),
+    );
+    // The key policy (that account's default) names only its own account: the operator can
+    // neither describe the key nor have EMR Serverless use it on its behalf.
+    const r = await e2e.waitForJobCondition('foreign-key', 'Stalled', 'AccessDenied');
+    expect(condition(r, 'Stalled')?.message).toContain(key);
+    expect(r.status?.jobRunId).toBeUndefined();
+    const refused = (await e2e.callsSince(mark)).filter((c) => c.operation === 'StartJobRun');
+    expect(refused.length).toBeGreaterThan(0);
+    expect(refused.every((c) => c.status === 403 && c.errorType === 'AccessDeniedException')).toBe(true);
+
+    // The statements `key-policy --job-level-key` prints, added to the key policy as its owner would.
+    const { stdout } = await promisify(execFile)(process.execPath, [
+      CLI,
+      'key-policy',
+      '--application-arn',
+      `arn:aws:emr-serverless:${REGION}:${ACCOUNT}:/applications/${appId}`,
+      '--operator-role-arn',
+      OPERATOR_USER_ARN,
+      '--job-level-key',
+    ]);
+    const policy = (await e2e.aws.keyPolicy(key)) as { Statement: object[] };
+    const added = (JSON.parse(stdout) as { Statement: object[] }).Statement;
+    await e2e.aws.putKeyPolicy(key, { ...policy, Statement: [...policy.Statement, ...added] });
+    const ran = await submitted('foreign-key');
+    expect(ran.status.diskEncryption).toMatchObject({ source: 'Job', encryptionKeyArn: key });
+    const starts = (await e2e.callsSince(mark)).filter(
+      (c) => c.operation === 'StartJobRun' && c.status === 200,
+    );
+    expect(starts).toHaveLength(1);
   });
 });
 

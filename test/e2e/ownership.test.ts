@@ -15,7 +15,18 @@ import {
   OWNER_NAMESPACE_TAG,
   OWNER_UID_TAG,
 } from '../../src/api/constants.js';
-import { baseSpec, CLI, E2e, manifest, REGION, RESYNC_MS, reportFailures, waitFor } from '../support/e2e.js';
+import {
+  baseSpec,
+  CLI,
+  E2e,
+  manifest,
+  OPERATOR_USER_ARN,
+  printedOperatorPolicy,
+  REGION,
+  RESYNC_MS,
+  reportFailures,
+  waitFor,
+} from '../support/e2e.js';
 import { expectQuietWindow } from '../support/quiet.js';
 
 let a: E2e;
@@ -240,7 +251,11 @@ describe('6. migration from the uid tag alone', () => {
     ]);
     const mark = await a.mark();
     await a.aws.patchApplication(id, { tags: { [OWNER_UID_TAG]: uid, team: 'data' } });
+    // As reference.md says: the policy scoped by the cluster tag cannot tag an application that
+    // lacks it, so the upgrade runs under the unscoped policy until the claims are complete.
+    await a.aws.attachPolicies(OPERATOR_USER_ARN, [await printedOperatorPolicy(undefined)]);
     await a.waitForEvent('legacy-created', 'OwnershipTagged');
+    await a.aws.attachPolicies(OPERATOR_USER_ARN, [await printedOperatorPolicy(clusterId)]);
     // Then nothing more, over resyncs that look at it.
     const tagged = await a.mark();
     await expectQuietWindow({

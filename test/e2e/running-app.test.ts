@@ -84,8 +84,9 @@ describe('a change the service refuses while STARTED', () => {
 
   it('WaitForStop: the change lands after autoStop stops the idle application', async () => {
     const name = 'wait-autostop';
-    // Idle timeout 4 "minutes" = 6 s.
-    const autoStop = { autoStopConfiguration: { enabled: true, idleTimeoutMinutes: 4 } };
+    // Idle timeout 8 "minutes" = 12 s: time for the operator to see the change wait, even on a
+    // loaded machine, before autoStop stops the application.
+    const autoStop = { autoStopConfiguration: { enabled: true, idleTimeoutMinutes: 8 } };
     const id = await created(name, autoStop);
     await start(id, name);
 

@@ -5,6 +5,7 @@ import {
   CreateApplicationCommand,
   EMRServerlessClient,
   GetApplicationCommand,
+  GetJobRunCommand,
   ListApplicationsCommand,
   StartJobRunCommand,
   TagResourceCommand,
@@ -285,6 +286,64 @@ describe('StartJobRun with a job-level key', () => {
     expect((await rejection(submit(emr, appId, key.Arn))).name).toBe('AccessDeniedException');
     await h.control.attachPolicies(OPERATOR_ARN, [narrowed, jobLevelKeyIamStatementPolicy(key.Arn)]);
     await expect(submit(emr, appId, key.Arn)).resolves.toBeDefined();
+  });
+});
+
+describe('the workers of a run on a customer-managed key', () => {
+  async function runOn(key: string): Promise<{ appId: string; jobRunId: string }> {
+    const app = await h.emr.send(
+      new CreateApplicationCommand({
+        name: 'w',
+        type: 'SPARK',
+        releaseLabel: 'emr-7.5.0',
+        diskEncryptionConfiguration: { encryptionKeyArn: key, encryptionContext: { team: 'data' } },
+      }),
+    );
+    await waitForState(h.emr, app.applicationId!, 'CREATED');
+    const run = await h.emr.send(
+      new StartJobRunCommand({
+        applicationId: app.applicationId!,
+        executionRoleArn: JOB_ROLE,
+        jobDriver: { sparkSubmit: { entryPoint: 's3://b/job.py' } },
+      }),
+    );
+    return { appId: app.applicationId!, jobRunId: run.jobRunId! };
+  }
+  const stateOf = async (appId: string, jobRunId: string) =>
+    (await h.emr.send(new GetJobRunCommand({ applicationId: appId, jobRunId }))).jobRun!;
+
+  it('fail the run with the reason KMS gives when the key policy does not let EMR Serverless use the key', async () => {
+    await h.control.enforceIam(true);
+    const key = await h.control.createKey({});
+    const { appId, jobRunId } = await runOn(key.Arn);
+    await h.control.setJobRunState(appId, jobRunId, 'RUNNING');
+    const run = await stateOf(appId, jobRunId);
+    expect(run.state).toBe('FAILED');
+    expect(run.stateDetails).toContain(key.Arn);
+    expect(run.stateDetails).toContain(
+      'emr-serverless.amazonaws.com is not authorized to perform: kms:GenerateDataKey',
+    );
+  });
+
+  it('start the run when the key policy holds the statement key-policy prints', async () => {
+    await h.control.enforceIam(true);
+    const key = await h.control.createKey({});
+    const { appId, jobRunId } = await runOn(key.Arn);
+    const policy = (await h.control.keyPolicy(key.Arn)) as { Statement: object[] };
+    const grant = keyPolicyStatements({
+      applicationArn: `arn:aws:emr-serverless:${REGION}:${ACCOUNT}:/applications/${appId}`,
+      encryptionContext: { team: 'data' },
+    });
+    await h.control.putKeyPolicy(key.Arn, { ...policy, Statement: [...policy.Statement, ...grant] });
+    await h.control.setJobRunState(appId, jobRunId, 'RUNNING');
+    expect((await stateOf(appId, jobRunId)).state).toBe('RUNNING');
+  });
+
+  it('are not judged while IAM is off', async () => {
+    const key = await h.control.createKey({});
+    const { appId, jobRunId } = await runOn(key.Arn);
+    await h.control.setJobRunState(appId, jobRunId, 'RUNNING');
+    expect((await stateOf(appId, jobRunId)).state).toBe('RUNNING');
   });
 });
 

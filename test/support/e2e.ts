@@ -9,7 +9,7 @@
 //   await e2e.stop();
 //
 // dist/ must be built (`npm test` builds it; run `npm run build` before running one file by hand).
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -322,6 +322,41 @@ export interface E2eOptions {
   operator?: boolean;
   /** Extra `run` flags for every operator this E2e starts. */
   operatorArgs?: string[];
+  /**
+   * IAM in the local service. By default it is judged, and every operator runs as a user of its
+   * own under the least-privilege policy `key-policy --operator-iam-policy --cluster-id <its
+   * cluster id>` prints, plus `extraPolicies`: a call that policy does not allow fails as in AWS.
+   * `false`: not judged (the operator may call anything).
+   */
+  iam?: false | { extraPolicies?: object[] };
+}
+
+/** The access key tests' own AWS clients sign with: the local service's built-in administrator. */
+export const ADMIN_ACCESS_KEY = 'e2e-admin';
+/** The IAM user the operator runs as while IAM is judged. */
+export const OPERATOR_USER_ARN = `arn:aws:iam::${ACCOUNT}:user/operator`;
+
+const printedPolicies = new Map<string, Promise<object>>();
+
+/**
+ * The operator's IAM policy as a user prints it (`key-policy --operator-iam-policy`), scoped to a
+ * cluster id or (undefined) not, once per arguments.
+ */
+export function printedOperatorPolicy(clusterId: string | undefined): Promise<object> {
+  let policy = printedPolicies.get(clusterId ?? '');
+  if (!policy) {
+    const scope = clusterId === undefined ? [] : ['--cluster-id', clusterId];
+    policy = new Promise((resolve, reject) =>
+      execFile(
+        process.execPath,
+        [CLI, 'key-policy', '--operator-iam-policy', '--region', REGION, ...scope],
+        { encoding: 'utf8' },
+        (err, stdout) => (err ? reject(err) : resolve(JSON.parse(stdout) as object)),
+      ),
+    );
+    printedPolicies.set(clusterId ?? '', policy);
+  }
+  return policy;
 }
 
 export class E2e {
@@ -350,6 +385,7 @@ export class E2e {
       startEmulator({ transitionMs: 20, defaultRegion: REGION, ...options.emulator }),
     ]);
     const e2e = new E2e(namespace, cluster, emulator, operatorKubeconfig, options);
+    if (options.iam !== false) await e2e.aws.enforceIam(true);
     if (options.operator !== false) await e2e.startOperator();
     return e2e;
   }
@@ -401,11 +437,23 @@ export class E2e {
     extra: string[] = [],
     options: { wait?: boolean; awsAccessKeyId?: string } = {},
   ): Promise<OperatorProcess> {
-    const operator = new OperatorProcess(`#${++this.operatorCount}`, this.operatorArgs(extra), {
+    const args = this.operatorArgs(extra);
+    const accessKeyId = options.awsAccessKeyId ?? 'e2e';
+    if (this.options.iam !== false) {
+      // As a user would run it: under the policy the CLI prints for this cluster's id.
+      const flag = args.lastIndexOf('--cluster-id');
+      const clusterId = flag >= 0 ? args[flag + 1]! : await this.clusterUid();
+      await this.aws.declareUser({
+        userName: 'operator',
+        accessKeyId,
+        policies: [await printedOperatorPolicy(clusterId), ...(this.options.iam?.extraPolicies ?? [])],
+      });
+    }
+    const operator = new OperatorProcess(`#${++this.operatorCount}`, args, {
       // Never pick up a developer's real AWS settings. The access key id shows in the calls log
       // (`caller`): give replicas distinct ones to tell their calls apart.
       AWS_PROFILE: '',
-      AWS_ACCESS_KEY_ID: options.awsAccessKeyId ?? 'e2e',
+      AWS_ACCESS_KEY_ID: accessKeyId,
       AWS_SECRET_ACCESS_KEY: 'e2e',
       AWS_REGION: '',
       AWS_DEFAULT_REGION: '',
@@ -414,6 +462,18 @@ export class E2e {
     this.operators.push(operator);
     if (options.wait !== false) await operator.ready();
     return operator;
+  }
+
+  /** The cluster's identity, as the operator reads it without `--cluster-id`: the kube-system namespace's uid. */
+  async clusterUid(): Promise<string> {
+    const { stdout } = await runKubectl(this.cluster.kubectlPath, this.cluster.kubeconfig, [
+      'get',
+      'namespace',
+      'kube-system',
+      '-o',
+      'jsonpath={.metadata.uid}',
+    ]);
+    return stdout.trim();
   }
 
   /** The operator started last. */
@@ -697,7 +757,7 @@ export class E2e {
     return new EMRServerlessClient({
       endpoint: this.emulator.endpoint,
       region: REGION,
-      credentials: { accessKeyId: 'e2e', secretAccessKey: 'e2e' },
+      credentials: { accessKeyId: ADMIN_ACCESS_KEY, secretAccessKey: 'e2e' },
     });
   }
 

@@ -7,77 +7,35 @@ import {
   operatorIamPolicy,
   partitionOfRegion,
 } from '../../src/aws/policies.js';
+import { evaluate, parsePolicy } from '../../src/emulator/iam.js';
 import { runCommand } from '../support/cli.js';
 
 type Statement = Record<string, unknown>;
 type Conditions = Record<string, Record<string, string | string[]>>;
 
 // ---------------------------------------------------------------------------------------------
-// A small IAM evaluator: enough of the condition operators the printed policies use to tell
-// which Allow statements match a request. Resources are all "*" in these statements.
+// Which Allow statements match a request, by the local service's IAM evaluator (one statement at
+// a time, so each statement that would allow is named). Resources are all "*" in these statements.
 
 /** The request context: values of condition keys; a key absent from the map is absent. */
 type Context = Record<string, string | string[]>;
 
-const like = (pattern: string, value: string) =>
-  new RegExp(
-    `^${pattern
-      .replace(/[.+^${}()|[\]\\]/g, '\\$&')
-      .replace(/\*/g, '.*')
-      .replace(/\?/g, '.')}$`,
-  ).test(value);
-
-function conditionHolds(
-  operator: string,
-  key: string,
-  expected: string | string[],
-  context: Context,
-): boolean {
-  const wanted = Array.isArray(expected) ? expected : [expected];
-  const present = key in context;
-  const actual = present ? context[key]! : undefined;
-  const values = actual === undefined ? [] : Array.isArray(actual) ? actual : [actual];
-  if (operator === 'Null') return (wanted[0] === 'true') === !present;
-  const [qualifier, base] = operator.includes(':') ? operator.split(':') : [undefined, operator];
-  const ifExists = base!.endsWith('IfExists');
-  const op = ifExists ? base!.slice(0, -'IfExists'.length) : base!;
-  if (!present) {
-    if (ifExists) return true;
-    // ForAllValues over an empty set holds; every other operator fails on an absent key.
-    return qualifier === 'ForAllValues';
-  }
-  const one = (value: string): boolean => {
-    switch (op) {
-      case 'StringEquals':
-        return wanted.includes(value);
-      case 'StringNotEquals':
-        return !wanted.includes(value);
-      case 'StringLike':
-      case 'ArnLike':
-        return wanted.some((w) => like(w, value));
-      case 'StringNotLike':
-        return !wanted.some((w) => like(w, value));
-      default:
-        throw new Error(`the evaluator does not know ${operator}`);
-    }
-  };
-  if (qualifier === 'ForAllValues') return values.every(one);
-  if (qualifier === 'ForAnyValue') return values.some(one);
-  return values.length === 1 && one(values[0]!);
-}
-
-function statementMatches(statement: Statement, action: string, context: Context): boolean {
-  const actions = ([] as string[]).concat(statement.Action as string | string[]);
-  if (!actions.some((a) => like(a, action))) return false;
-  const conditions = (statement.Condition ?? {}) as Conditions;
-  return Object.entries(conditions).every(([operator, keys]) =>
-    Object.entries(keys).every(([key, expected]) => conditionHolds(operator, key, expected, context)),
-  );
-}
+const lowerKeys = (context: Context): Context =>
+  Object.fromEntries(Object.entries(context).map(([k, v]) => [k.toLowerCase(), v]));
 
 /** The Sids of the Allow statements that match: any one of them allows the request. */
 const matching = (statements: Statement[], action: string, context: Context) =>
-  statements.filter((s) => s.Effect === 'Allow' && statementMatches(s, action, context)).map((s) => s.Sid);
+  statements
+    .filter(
+      (s) =>
+        s.Effect === 'Allow' &&
+        evaluate([parsePolicy({ Statement: [s] }, 'identity')], {
+          action,
+          resource: '*',
+          context: lowerKeys(context),
+        }).decision === 'Allow',
+    )
+    .map((s) => s.Sid);
 
 // ---------------------------------------------------------------------------------------------
 
