@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { CreateApplicationCommand, EMRServerlessClient } from '@aws-sdk/client-emr-serverless';
+import { diskEncryptionKeyPolicy } from '../src/aws/policies.js';
 import { EmulatorControl } from '../src/emulator/control-client.js';
 import type { Call } from '../src/emulator/server.js';
 import { type ControlPlane, findRepoRoot, startControlPlane } from '../src/envtest/index.js';
@@ -1071,8 +1072,14 @@ async function main(): Promise<void> {
     report.kubernetesVersion = cp.versions.kubernetes;
     report.etcdVersion = cp.versions.etcd;
     const control = new EmulatorControl(emu.endpoint);
-    const keyA = (await control.createKey({ region: 'eu-west-1' })).Arn;
-    const keyB = (await control.createKey({ region: 'eu-west-1' })).Arn;
+    // Keys whose policies let EMR Serverless use them: the operator's key policy check passes.
+    const forDisks = async () => {
+      const key = await control.createKey({ region: 'eu-west-1' });
+      await control.putKeyPolicy(key.Arn, diskEncryptionKeyPolicy(key.AWSAccountId));
+      return key.Arn;
+    };
+    const keyA = await forDisks();
+    const keyB = await forDisks();
     const ctx: Ctx = { cp, kube: new Kube(adminKubeConfig(cp.kubeconfig)), emu, control, sdk, keyA, keyB };
 
     if (only.has('latency')) await latencyScenario(ctx);

@@ -359,10 +359,25 @@ export const ENCRYPTION_SUMMARIES = ['CustomerManaged', 'AwsOwned', 'Unmanaged']
 export const ORIGINS = ['Created', 'Adopted'] as const;
 export type Origin = (typeof ORIGINS)[number];
 
+export const KEY_POLICY_VERDICTS = ['Allows', 'Denies', 'Unknown', 'NotReadable'] as const;
+
 export const KeyHealth = z.object({
   verified: z.boolean().meta({ description: 'Whether DescribeKey confirmed the key is usable.' }),
   state: z.string().optional().meta({ description: 'KMS KeyState when known, e.g. Enabled or Disabled.' }),
   reason: z.string().optional().meta({ description: 'Why the key is not verified or not usable.' }),
+  policy: z
+    .object({
+      verdict: z.enum(KEY_POLICY_VERDICTS).meta({
+        description:
+          'Whether the key policy lets EMR Serverless use the key for this resource: Allows, Denies, Unknown (a statement the operator cannot decide) or NotReadable (GetKeyPolicy failed).',
+      }),
+      message: z
+        .string()
+        .optional()
+        .meta({ description: 'What is missing or undecided, and how to fix it.' }),
+    })
+    .optional()
+    .meta({ description: 'The key policy check (GetKeyPolicy), when it ran.' }),
 });
 export type KeyHealth = z.infer<typeof KeyHealth>;
 

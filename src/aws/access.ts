@@ -6,7 +6,7 @@ import { callerAccount, type NamespaceRole, roleSessionName, sessionKey } from '
 import { ApplicationListings } from './application-listing.js';
 import type { AwsClients, RoleSession } from './clients.js';
 import { KeyVerifier, type KeyVerifierOptions } from './keys.js';
-import { AwsError, type AwsPort, type KeyFacts } from './port.js';
+import { AwsError, type AwsPort, type KeyFacts, type KeyPolicyFacts } from './port.js';
 
 /** Reads a namespace's role from its annotations (the controller implements it over the API server). */
 export interface NamespaceRoles {
@@ -17,13 +17,15 @@ export interface NamespaceRoles {
 /** What a reconcile of one resource uses to reach AWS. */
 export interface AwsScope {
   port: AwsPort;
-  /** DescribeKey with the same identity, in the key's own region. */
-  keys: { describe(keyArn: string): Promise<KeyFacts> };
+  /** DescribeKey and GetKeyPolicy with the same identity, in the key's own region, cached. */
+  keys: { describe(keyArn: string): Promise<KeyFacts>; policy(keyArn: string): Promise<KeyPolicyFacts> };
   /**
    * The account of the namespace's role; undefined for the operator's own identity (whose account
    * the application's ARN then tells, without an extra STS call).
    */
   account: string | undefined;
+  /** The namespace's role ARN; undefined for the operator's own identity. */
+  roleArn?: string | undefined;
   /**
    * The account this identity acts in, known or not: the role's, or the operator's own, which is
    * asked of STS (GetCallerIdentity) once per process, only when a decision depends on it.
@@ -106,6 +108,7 @@ export class AwsAccess {
       port,
       keys: this.verifier(session),
       account: role?.account,
+      roleArn: role?.roleArn,
       actingAccount: role ? async () => role.account : () => this.ownAccount(),
       region: role?.region,
       applications: this.listing(role, where, () => port.listApplications()),

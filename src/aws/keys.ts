@@ -1,11 +1,11 @@
-// DescribeKey for the planner, asked in the key's own region, cached, and de-duplicated.
+// DescribeKey and GetKeyPolicy for the planner, asked in the key's own region, cached, and de-duplicated.
 //
 // Many resources often share one key, and every resync re-checks it: the cache turns that into
 // one DescribeKey per key every few minutes, and concurrent reconciles of the same key wait for
 // the one request in flight instead of sending their own. A key that is missing or not ours to
 // describe is re-checked sooner (it may be a typo fixed in KMS, or a key policy being granted).
 // Transient failures are not cached: the AwsError reaches every waiter and the next call asks again.
-import { AwsError, type AwsPort, type KeyFacts } from './port.js';
+import { AwsError, type AwsPort, type KeyFacts, type KeyPolicyFacts } from './port.js';
 
 /** Anything that hands out the port of a region (AwsClients does). */
 export interface RegionPorts {
@@ -29,28 +29,69 @@ export function regionOfKeyArn(keyArn: string): string | undefined {
   return KEY_ARN.exec(keyArn)?.[1];
 }
 
-interface CacheEntry {
-  facts: KeyFacts;
-  expiresAt: number;
-}
-
 /** Past this many entries, expired ones are swept when a new one is stored. */
 const SWEEP_THRESHOLD = 1_000;
 
+/**
+ * One KMS read per key, cached (a positive answer for ttlMs, a negative one for negativeTtlMs)
+ * and shared by concurrent callers. Failures are not cached.
+ */
+class KeyAnswers<T> {
+  private readonly cache = new Map<string, { answer: T; expiresAt: number }>();
+  private readonly inFlight = new Map<string, Promise<T>>();
+
+  constructor(
+    private readonly ask: (keyArn: string) => Promise<T>,
+    private readonly ttlOf: (answer: T) => number,
+    private readonly now: () => number,
+  ) {}
+
+  get(keyArn: string): Promise<T> {
+    const cached = this.cache.get(keyArn);
+    if (cached && cached.expiresAt > this.now()) return Promise.resolve(cached.answer);
+    const running = this.inFlight.get(keyArn);
+    if (running) return running;
+    const request = this.ask(keyArn)
+      .then((answer) => {
+        this.store(keyArn, answer);
+        return answer;
+      })
+      .finally(() => this.inFlight.delete(keyArn));
+    this.inFlight.set(keyArn, request);
+    return request;
+  }
+
+  forget(keyArn: string): void {
+    this.cache.delete(keyArn);
+  }
+
+  private store(keyArn: string, answer: T): void {
+    const at = this.now();
+    if (this.cache.size >= SWEEP_THRESHOLD) {
+      for (const [arn, e] of this.cache) if (e.expiresAt <= at) this.cache.delete(arn);
+    }
+    this.cache.set(keyArn, { answer, expiresAt: at + this.ttlOf(answer) });
+  }
+}
+
 export class KeyVerifier {
-  private readonly ttlMs: number;
-  private readonly negativeTtlMs: number;
-  private readonly now: () => number;
-  private readonly cache = new Map<string, CacheEntry>();
-  private readonly inFlight = new Map<string, Promise<KeyFacts>>();
+  private readonly facts: KeyAnswers<KeyFacts>;
+  private readonly policies: KeyAnswers<KeyPolicyFacts>;
 
   constructor(
     private readonly ports: RegionPorts,
     options: KeyVerifierOptions = {},
   ) {
-    this.ttlMs = options.ttlMs ?? 3 * 60_000;
-    this.negativeTtlMs = options.negativeTtlMs ?? 30_000;
-    this.now = options.now ?? Date.now;
+    const ttlMs = options.ttlMs ?? 3 * 60_000;
+    const negativeTtlMs = options.negativeTtlMs ?? 30_000;
+    const now = options.now ?? Date.now;
+    const ttlOf = (answer: { kind: string }) => (answer.kind === 'found' ? ttlMs : negativeTtlMs);
+    this.facts = new KeyAnswers(async (arn) => this.portOf(arn, 'DescribeKey').describeKey(arn), ttlOf, now);
+    this.policies = new KeyAnswers(
+      async (arn) => this.portOf(arn, 'GetKeyPolicy').getKeyPolicy(arn),
+      ttlOf,
+      now,
+    );
   }
 
   /**
@@ -58,42 +99,31 @@ export class KeyVerifier {
    * (throttling, network, ...) and `invalid` for a string that is not a key ARN with a region.
    */
   describe(keyArn: string): Promise<KeyFacts> {
-    const cached = this.cache.get(keyArn);
-    if (cached && cached.expiresAt > this.now()) return Promise.resolve(cached.facts);
-    const running = this.inFlight.get(keyArn);
-    if (running) return running;
-
-    const request = this.ask(keyArn).finally(() => this.inFlight.delete(keyArn));
-    this.inFlight.set(keyArn, request);
-    return request;
+    return this.facts.get(keyArn);
   }
 
-  /** Drops what is known about a key, so the next describe() asks KMS. */
+  /** The key's key policy (GetKeyPolicy), cached like describe(): re-read when a key fact is. */
+  policy(keyArn: string): Promise<KeyPolicyFacts> {
+    return this.policies.get(keyArn);
+  }
+
+  /** Drops what is known about a key, so the next describe() and policy() ask KMS. */
   forget(keyArn: string): void {
-    this.cache.delete(keyArn);
+    this.facts.forget(keyArn);
+    this.policies.forget(keyArn);
   }
 
-  private async ask(keyArn: string): Promise<KeyFacts> {
+  /** The port of the key's own region; throws `invalid` for a string that is not a key ARN with one. */
+  private portOf(keyArn: string, operation: string): AwsPort {
     const region = regionOfKeyArn(keyArn);
     if (region === undefined) {
       throw new AwsError(
         'invalid',
         'InvalidKeyArn',
         `${keyArn} is not a KMS key ARN with a region (arn:aws:kms:REGION:ACCOUNT:key/ID)`,
-        'DescribeKey',
+        operation,
       );
     }
-    const facts = await this.ports.forRegion(region).describeKey(keyArn);
-    const ttl = facts.kind === 'found' ? this.ttlMs : this.negativeTtlMs;
-    this.store(keyArn, { facts, expiresAt: this.now() + ttl });
-    return facts;
-  }
-
-  private store(keyArn: string, entry: CacheEntry): void {
-    if (this.cache.size >= SWEEP_THRESHOLD) {
-      const at = this.now();
-      for (const [arn, e] of this.cache) if (e.expiresAt <= at) this.cache.delete(arn);
-    }
-    this.cache.set(keyArn, entry);
+    return this.ports.forRegion(region);
   }
 }

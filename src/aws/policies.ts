@@ -3,7 +3,7 @@
 import { OPERATOR_TAG_PREFIX, OWNER_CLUSTER_TAG, OWNER_UID_TAG } from '../api/constants.js';
 import { matchesPattern, type NamedPolicy } from '../api/policy-rules.js';
 
-/** Every EMR Serverless action the operator's port calls, and KMS DescribeKey to verify keys. */
+/** Every EMR Serverless action the operator's port calls, and the KMS reads that verify keys. */
 export const OPERATOR_ACTIONS = {
   emrServerless: [
     'emr-serverless:CreateApplication',
@@ -22,7 +22,8 @@ export const OPERATOR_ACTIONS = {
     'emr-serverless:UntagResource',
     'emr-serverless:ListTagsForResource',
   ],
-  kms: ['kms:DescribeKey'],
+  // GetKeyPolicy: whether the key policy lets EMR Serverless use the key (key-policy-check.ts).
+  kms: ['kms:DescribeKey', 'kms:GetKeyPolicy'],
 } as const;
 
 /**
@@ -407,7 +408,7 @@ export interface KeyPolicyOptions {
   encryptionContext?: Record<string, string>;
   /** The job runtime role, which needs the key too. */
   runtimeRoleArn?: string;
-  /** The operator's role, so DescribeKey verification works for keys in other accounts. */
+  /** The operator's role, so verification (DescribeKey, GetKeyPolicy) works for keys in other accounts. */
   operatorRoleArn?: string;
   /**
    * Job runs name this key themselves (a job-level key) and the operator's role submits them:
@@ -436,6 +437,34 @@ function applicationArnParts(arn: string): { partition: Partition; region: strin
     );
   }
   return { partition, region, account: match[3]! };
+}
+
+/**
+ * A whole key policy for a disk encryption key of `account`: AWS's default statement (the account
+ * uses the key as its IAM policies allow) and EMR Serverless for any application, any context.
+ * What the demo and the tests give their keys; a production key is better scoped with
+ * keyPolicyStatements (the application's ARN and context).
+ */
+export function diskEncryptionKeyPolicy(account: string, partition: Partition = AWS_PARTITION) {
+  return {
+    Version: '2012-10-17',
+    Statement: [
+      {
+        Sid: 'EnableIamUserPermissions',
+        Effect: 'Allow',
+        Principal: { AWS: `arn:${partition.name}:iam::${account}:root` },
+        Action: 'kms:*',
+        Resource: '*',
+      },
+      {
+        Sid: 'AllowEmrServerlessDiskEncryption',
+        Effect: 'Allow',
+        Principal: { Service: emrServerlessPrincipal(partition) },
+        Action: ['kms:GenerateDataKey', 'kms:Decrypt'],
+        Resource: '*',
+      },
+    ],
+  };
 }
 
 /** The statements to add to the KMS key policy so EMR Serverless can encrypt the workers' disks. */
@@ -475,13 +504,13 @@ export function keyPolicyStatements(options: KeyPolicyOptions): Statement[] {
     });
   }
   if (options.operatorRoleArn) {
-    // Unconditioned: the operator calls DescribeKey itself (verification), and EMR Serverless
-    // calls it on the submitter's behalf for a job-level key.
+    // Unconditioned: the operator calls DescribeKey and GetKeyPolicy itself (verification), and
+    // EMR Serverless calls DescribeKey on the submitter's behalf for a job-level key.
     statements.push({
       Sid: 'AllowOperatorToVerifyKey',
       Effect: 'Allow',
       Principal: { AWS: options.operatorRoleArn },
-      Action: 'kms:DescribeKey',
+      Action: ['kms:DescribeKey', 'kms:GetKeyPolicy'],
       Resource: '*',
     });
   }

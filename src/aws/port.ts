@@ -110,7 +110,16 @@ export type KeyFacts =
   | { kind: 'notFound'; message: string }
   | { kind: 'accessDenied'; message: string };
 
-/** One region's EMR Serverless and KMS, as the operator uses them. */
+/**
+ * What GetKeyPolicy (policy name `default`) said. `unreadable`: the service refused the request
+ * for another reason than the key or the caller's rights; the policy is then not known.
+ */
+export type KeyPolicyFacts =
+  | { kind: 'found'; policy: string }
+  | { kind: 'notFound'; message: string }
+  | { kind: 'accessDenied'; message: string }
+  | { kind: 'unreadable'; message: string };
+
 /** Counts of what keeps an application busy; each exact up to a page, a lower bound above. */
 export interface ActiveWork {
   jobRuns: number;
@@ -152,6 +161,8 @@ export interface AwsPort {
   findOwnedJobRun(applicationId: string, query: OwnedJobRunQuery): Promise<AwsJobRun | undefined>;
   /** Must be called on the port of the key's own region. */
   describeKey(keyArn: string): Promise<KeyFacts>;
+  /** The key's `default` key policy; on the port of the key's own region. */
+  getKeyPolicy(keyArn: string): Promise<KeyPolicyFacts>;
 }
 
 /** How the operator treats a failed AWS call. */

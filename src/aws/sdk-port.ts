@@ -28,7 +28,7 @@ import {
   UpdateApplicationCommand,
   type UpdateApplicationRequest,
 } from '@aws-sdk/client-emr-serverless';
-import { DescribeKeyCommand, type KMSClient } from '@aws-sdk/client-kms';
+import { DescribeKeyCommand, GetKeyPolicyCommand, type KMSClient } from '@aws-sdk/client-kms';
 import { OWNER_UID_TAG } from '../api/constants.js';
 import { APPLICATION_FIELD_NAMES, type ApplicationFields } from '../api/schema.js';
 import { toAwsError } from './errors.js';
@@ -42,6 +42,7 @@ import {
   type AwsPort,
   type CreateApplicationInput,
   type KeyFacts,
+  type KeyPolicyFacts,
   type OwnedJobRunQuery,
   type JobRunState as RunState,
   type StartJobRunInput,
@@ -469,6 +470,29 @@ export class SdkAwsPort implements AwsPort {
       if (name === 'NotFoundException') return { kind: 'notFound', message };
       if (name === 'AccessDeniedException') return { kind: 'accessDenied', message };
       throw toAwsError(err, 'DescribeKey');
+    }
+  }
+
+  /**
+   * NotFoundException and AccessDeniedException are answers about the key, as for DescribeKey;
+   * another refusal (an endpoint without the operation) leaves the policy unread rather than
+   * stopping the reconcile: the check then answers `unknown`. Throttling and transient failures throw.
+   */
+  async getKeyPolicy(keyArn: string): Promise<KeyPolicyFacts> {
+    try {
+      const { Policy: policy } = await this.kms.send(
+        new GetKeyPolicyCommand({ KeyId: keyArn, PolicyName: 'default' }),
+      );
+      if (policy === undefined) return { kind: 'unreadable', message: 'GetKeyPolicy answered no Policy' };
+      return { kind: 'found', policy };
+    } catch (err) {
+      const name = (err as { name?: unknown } | null)?.name;
+      const message = err instanceof Error ? err.message : String(err);
+      if (name === 'NotFoundException') return { kind: 'notFound', message };
+      if (name === 'AccessDeniedException') return { kind: 'accessDenied', message };
+      const failure = toAwsError(err, 'GetKeyPolicy');
+      if (failure.kind === 'invalid') return { kind: 'unreadable', message: `${failure.code}: ${message}` };
+      throw failure;
     }
   }
 }

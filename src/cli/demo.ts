@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { parse } from 'yaml';
 import type { EmrServerlessApplication } from '../api/schema.js';
+import { diskEncryptionKeyPolicy } from '../aws/policies.js';
 import { AWS_WRITE_OPERATIONS } from '../emulator/control-client.js';
 import type { Call, Emulator, EmulatorControl } from '../emulator/index.js';
 import type { ControlPlane } from '../envtest/index.js';
@@ -105,16 +106,23 @@ class Demo {
       defaultRegion: REGION,
       jobRunStepMs: JOB_RUN_STEP_MS,
     });
-    this.aws = new EmulatorControl(this.emulator.endpoint);
+    const aws = new EmulatorControl(this.emulator.endpoint);
+    this.aws = aws;
     out(`   endpoint ${this.emulator.endpoint}`);
-    const symmetric = await this.aws.createKey({ region: REGION, description: 'demo: analytics disks' });
+    // The keys' policies let EMR Serverless use them, as the key check requires (KeyPolicyDenied otherwise).
+    const forDisks = async (description: string) => {
+      const key = await aws.createKey({ region: REGION, description });
+      await aws.putKeyPolicy(key.Arn, diskEncryptionKeyPolicy(key.AWSAccountId));
+      return key;
+    };
+    const symmetric = await forDisks('demo: analytics disks');
     const asymmetric = await this.aws.createKey({
       region: REGION,
       keySpec: 'RSA_2048',
       keyUsage: 'SIGN_VERIFY',
       description: 'demo: a signing key',
     });
-    const jobKey = await this.aws.createKey({ region: REGION, description: 'demo: one job run’s disks' });
+    const jobKey = await forDisks('demo: one job run’s disks');
     this.keys = {
       [SYMMETRIC_PLACEHOLDER]: symmetric.Arn,
       [ASYMMETRIC_PLACEHOLDER]: asymmetric.Arn,

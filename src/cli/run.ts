@@ -44,6 +44,8 @@ export interface RunConfig {
   fullReadEvery: number;
   awsRps: number;
   verifyKeys: boolean;
+  /** Read each verified key's key policy: may EMR Serverless use the key (GetKeyPolicy). */
+  verifyKeyPolicies: boolean;
   keyCacheTtlMs: number;
   /** How long a new application or job run may be missing from its listing (absence.ts). */
   listingLagMs: number;
@@ -98,6 +100,9 @@ Flags (environment variable, default):
                                 KMS together; 0 = unlimited (default ${DEFAULT_AWS_RPS})
   --verify-keys[=BOOL]          check keys with KMS DescribeKey before sending them (default true;
                                 --verify-keys=false turns it off)
+  --verify-key-policies[=BOOL]  also read each verified key's key policy (KMS GetKeyPolicy) and
+                                refuse a key whose policy does not let EMR Serverless use it
+                                (default true; only with --verify-keys; cached like DescribeKey)
   --key-cache-ttl DURATION      how long a DescribeKey answer is reused; a disabled key is noticed
                                 within this plus one resync (default 3m; negative answers 30s)
   --listing-lag DURATION        how long a new application or job run may be missing from
@@ -135,7 +140,13 @@ Flags (environment variable, default):
 Exit status: 0 after SIGTERM or SIGINT, 1 when the leader lease is lost or startup fails,
 2 for invalid flags.`;
 
-const BOOLEAN_FLAGS = ['verify-keys', 'leader-elect', 'require-namespace-role', 'require-namespace-policy'];
+const BOOLEAN_FLAGS = [
+  'verify-keys',
+  'verify-key-policies',
+  'leader-elect',
+  'require-namespace-role',
+  'require-namespace-policy',
+];
 
 /** Thrown for invalid flags; the message is meant for the user. */
 export class UsageError extends Error {
@@ -199,6 +210,7 @@ export function parseRunArgs(args: string[], context: ParseContext = {}): RunCon
         'full-read-every': { type: 'string' },
         'aws-rps': { type: 'string' },
         'verify-keys': { type: 'string' },
+        'verify-key-policies': { type: 'string' },
         'key-cache-ttl': { type: 'string' },
         'listing-lag': { type: 'string' },
         'leader-elect': { type: 'string' },
@@ -329,6 +341,10 @@ export function parseRunArgs(args: string[], context: ParseContext = {}): RunCon
     awsRps,
     verifyKeys:
       str('verify-keys') === undefined ? true : parseBool('verify-keys', str('verify-keys') as string),
+    verifyKeyPolicies:
+      str('verify-key-policies') === undefined
+        ? true
+        : parseBool('verify-key-policies', str('verify-key-policies') as string),
     keyCacheTtlMs,
     listingLagMs,
     leaderElect:
@@ -441,6 +457,7 @@ async function runController(
       ...(config.driftDetection === 'list' && { fullReadEvery: config.fullReadEvery }),
       awsRps: config.awsRps,
       verifyKeys: config.verifyKeys,
+      verifyKeyPolicies: config.verifyKeys && config.verifyKeyPolicies,
       listingLag: formatDuration(config.listingLagMs),
       requireNamespacePolicy: config.requireNamespacePolicy,
       leaderElect: config.leaderElect,
@@ -476,6 +493,7 @@ async function runController(
     aws,
     region: config.region,
     verifyKeys: config.verifyKeys,
+    verifyKeyPolicies: config.verifyKeyPolicies,
     resyncPeriodMs: config.resyncPeriodMs,
     driftDetection: config.driftDetection,
     fullReadEvery: config.fullReadEvery,

@@ -31,6 +31,8 @@ export interface OperatorOptions {
   /** For resources that name no region. */
   region: string;
   verifyKeys: boolean;
+  /** Read and judge each verified key's key policy (default true). */
+  verifyKeyPolicies?: boolean;
   resyncPeriodMs: number;
   /** Cluster identity and where adoption is allowed (default: no cluster tag, adoption nowhere). */
   ownership?: OwnershipOptions;
@@ -95,6 +97,7 @@ export function createOperator(o: OperatorOptions): Operator {
   const planOptions = {
     defaultRegion: o.region,
     verifyKeys: o.verifyKeys,
+    verifyKeyPolicies: o.verifyKeyPolicies ?? true,
     resyncPeriodMs: o.resyncPeriodMs,
     ownership: o.ownership ?? NO_ADOPTION,
     requireNamespacePolicy: o.requireNamespacePolicy ?? false,

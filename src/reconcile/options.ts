@@ -5,6 +5,8 @@ export interface PlanOptions {
   /** The operator's region, for resources that name none. */
   defaultRegion: string;
   verifyKeys: boolean;
+  /** Read each verified key's key policy and judge it (only with verifyKeys; `run` sets it, default true). */
+  verifyKeyPolicies?: boolean;
   resyncPeriodMs: number;
   /** Cluster identity and where adoption is allowed; default: no cluster tag, adoption nowhere. */
   ownership?: OwnershipOptions;

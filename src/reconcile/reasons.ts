@@ -43,6 +43,8 @@ export const CONDITION_REASONS = {
   KeyPendingDeletion: 'Stalled',
   KeyNotSymmetric: 'Stalled',
   KeyUsageInvalid: 'Stalled',
+  /** The key policy does not let EMR Serverless (or the submitter) use the key. */
+  KeyPolicyDenied: 'Stalled',
   AwsRejected: 'Stalled',
   AccessDenied: 'Stalled',
   NoAccountMapping: 'Stalled',
@@ -83,6 +85,7 @@ export const KEY_BLOCKING_REASONS = [
   'KeyPendingDeletion',
   'KeyNotSymmetric',
   'KeyUsageInvalid',
+  'KeyPolicyDenied',
 ] as const satisfies readonly ReasonOf<'Stalled'>[];
 
 /** `status.diskEncryption.key.reason` of a key that is sent without being verified. */

@@ -202,16 +202,18 @@ describe('a job run with its own key', () => {
       source: 'Job',
       encryptionKeyArn: jobKey,
       encryptionContext: { job: 'own-key' },
-      key: { verified: true, state: 'Enabled' },
+      key: { verified: true, state: 'Enabled', policy: { verdict: 'Allows' } },
     });
     const { submitted: sent } = await e2e.aws.jobRun(appId, r.status.jobRunId);
     expect(sent.configurationOverrides).toEqual({
       diskEncryptionConfiguration: { encryptionKeyArn: jobKey, encryptionContext: { job: 'own-key' } },
     });
     const calls = (await e2e.callsSince(mark)).map((c) => c.operation);
-    // The key is described before the run is submitted.
+    // The key is described, and its key policy read, before the run is submitted.
     expect(calls.indexOf('DescribeKey')).toBeGreaterThanOrEqual(0);
     expect(calls.indexOf('DescribeKey')).toBeLessThan(calls.indexOf('StartJobRun'));
+    expect(calls.indexOf('GetKeyPolicy')).toBeGreaterThan(calls.indexOf('DescribeKey'));
+    expect(calls.indexOf('GetKeyPolicy')).toBeLessThan(calls.indexOf('StartJobRun'));
     expect(calls.filter((o) => o === 'StartJobRun')).toHaveLength(1);
   });
 

@@ -19,7 +19,7 @@ import { parseAllDocuments, stringify } from 'yaml';
 import { APPLICATION_PLURAL, JOB_RUN_PLURAL, POLICY_PLURAL } from '../../src/api/constants.js';
 import type { EmrServerlessJobRun } from '../../src/api/jobrun-schema.js';
 import type { Condition, EmrServerlessApplication } from '../../src/api/schema.js';
-import { keyPolicyStatements } from '../../src/aws/policies.js';
+import { diskEncryptionKeyPolicy } from '../../src/aws/policies.js';
 import {
   AWS_WRITE_OPERATIONS,
   type Call,
@@ -742,28 +742,14 @@ export class E2e {
   }
 
   /**
-   * A symmetric ENCRYPT_DECRYPT key (or the given kind) in this region; answers its ARN. Its key
-   * policy, unless given, is AWS's default plus what `key-policy` prints for this account's
-   * applications (EMR Serverless may use it for them), as the docs tell a user to set it up.
+   * A symmetric ENCRYPT_DECRYPT key (or the given kind) in this region; answers its ARN. Unless
+   * `policy` is given, its key policy lets EMR Serverless use it (diskEncryptionKeyPolicy), as a
+   * key made for disk encryption has: AWS's default policy alone would be refused (KeyPolicyDenied).
    */
   async createKey(options: Parameters<EmulatorControl['createKey']>[0] = {}): Promise<string> {
-    const owner = options.account ?? ACCOUNT;
-    const policy = options.policy ?? {
-      Version: '2012-10-17',
-      Statement: [
-        {
-          Sid: 'Enable IAM User Permissions',
-          Effect: 'Allow',
-          Principal: { AWS: `arn:aws:iam::${owner}:root` },
-          Action: 'kms:*',
-          Resource: '*',
-        },
-        ...keyPolicyStatements({
-          applicationArn: `arn:aws:emr-serverless:${REGION}:${ACCOUNT}:/applications/*`,
-        }),
-      ],
-    };
-    return (await this.aws.createKey({ region: REGION, ...options, policy })).Arn;
+    const key = await this.aws.createKey({ region: REGION, ...options });
+    if (!options.policy) await this.aws.putKeyPolicy(key.Arn, diskEncryptionKeyPolicy(key.AWSAccountId));
+    return key.Arn;
   }
 
   /** An EMR Serverless client on the local service, e.g. to make an application to adopt. */

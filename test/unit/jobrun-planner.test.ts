@@ -10,7 +10,8 @@ import {
 } from '../../src/api/constants.js';
 import type { EmrServerlessJobRun, JobRunStatus } from '../../src/api/jobrun-schema.js';
 import type { EmrServerlessApplication } from '../../src/api/schema.js';
-import type { AwsJobRun, KeyFacts } from '../../src/aws/port.js';
+import { keyPolicyStatements } from '../../src/aws/policies.js';
+import type { AwsJobRun, KeyFacts, KeyPolicyFacts } from '../../src/aws/port.js';
 import {
   type JobRunObserved,
   keyToVerify,
@@ -215,6 +216,92 @@ describe('submission', () => {
       'spec.configurationOverrides.diskEncryptionConfiguration.encryptionKeyArn',
     );
     expect(p.events.map((e) => `${e.type}/${e.reason}`)).toEqual([`Warning/${reason}`]);
+  });
+
+  describe("a job-level key's key policy", () => {
+    const ACCOUNT = '111122223333';
+    const KEY_ELSEWHERE = 'arn:aws:kms:eu-west-1:999988887777:key/cccc-job';
+    const SUBMITTER = `arn:aws:iam::${ACCOUNT}:role/emr-serverless-operator`;
+    const withKey = (encryptionKeyArn: string) =>
+      jobRun({
+        configurationOverrides: {
+          diskEncryptionConfiguration: { encryptionKeyArn, encryptionContext: { job: 'x' } },
+        },
+      });
+    const keyPolicy = (...Statement: object[]): KeyPolicyFacts => ({
+      kind: 'found',
+      policy: JSON.stringify({ Version: '2012-10-17', Statement }),
+    });
+    const root = (account: string) => ({
+      Effect: 'Allow',
+      Principal: { AWS: `arn:aws:iam::${account}:root` },
+      Action: 'kms:*',
+      Resource: '*',
+    });
+    const forService = keyPolicyStatements({
+      applicationArn: `arn:aws:emr-serverless:eu-west-1:${ACCOUNT}:/applications/00fapp`,
+      encryptionContext: { job: 'x' },
+    });
+    const forSubmitter = keyPolicyStatements({
+      applicationArn: `arn:aws:emr-serverless:eu-west-1:${ACCOUNT}:/applications/*`,
+      operatorRoleArn: SUBMITTER,
+      jobLevelKey: true,
+    }).filter((s) => s.Sid !== 'AllowEmrServerlessDiskEncryption');
+    const observed = (key: string, policy: KeyPolicyFacts) => ({
+      application: application(),
+      key: { ...ENABLED, arn: key },
+      keyPolicy: policy,
+      account: ACCOUNT,
+      submitterRoleArn: SUBMITTER,
+    });
+
+    it('without the service statement: nothing submitted, Stalled KeyPolicyDenied with the statement', () => {
+      const p = plan(withKey(JOB_KEY), observed(JOB_KEY, keyPolicy(root(ACCOUNT))));
+      expect(p.actions).toEqual([]);
+      expect(reasonOf(p, 'Stalled')).toBe('KeyPolicyDenied');
+      const message = p.status.conditions?.find((c) => c.type === 'Stalled')?.message;
+      expect(message).toContain(JSON.stringify(forService));
+      expect(message).toContain('spec.configurationOverrides.diskEncryptionConfiguration.encryptionKeyArn');
+      expect(p.status.diskEncryption?.key).toMatchObject({
+        reason: 'KeyPolicyDenied',
+        policy: { verdict: 'Denies' },
+      });
+    });
+
+    it('with the statement for its application and context: submitted', () => {
+      const p = plan(withKey(JOB_KEY), observed(JOB_KEY, keyPolicy(root(ACCOUNT), ...forService)));
+      expect(p.actions.map((a) => a.kind)).toEqual(['StartJobRun']);
+      expect(p.status.diskEncryption?.key).toEqual({
+        verified: true,
+        state: 'Enabled',
+        policy: { verdict: 'Allows' },
+      });
+    });
+
+    it('a key in another account must also let the submitter use it', () => {
+      const denied = plan(
+        withKey(KEY_ELSEWHERE),
+        observed(KEY_ELSEWHERE, keyPolicy(root('999988887777'), ...forService)),
+      );
+      expect(denied.actions).toEqual([]);
+      expect(reasonOf(denied, 'Stalled')).toBe('KeyPolicyDenied');
+      const message = denied.status.conditions?.find((c) => c.type === 'Stalled')?.message;
+      expect(message).toContain(SUBMITTER);
+      expect(message).toContain('AllowOperatorToSubmitJobRunsWithKey');
+      const allowed = plan(
+        withKey(KEY_ELSEWHERE),
+        observed(KEY_ELSEWHERE, keyPolicy(root('999988887777'), ...forService, ...forSubmitter)),
+      );
+      expect(allowed.actions.map((a) => a.kind)).toEqual(['StartJobRun']);
+    });
+
+    it('undecided: submitted, with a Warning', () => {
+      const undecided = { ...forService[0], Condition: { StringEquals: { 'aws:PrincipalOrgID': 'o-1' } } };
+      const p = plan(withKey(JOB_KEY), observed(JOB_KEY, keyPolicy(undecided)));
+      expect(p.actions.map((a) => a.kind)).toEqual(['StartJobRun']);
+      expect(p.events.map((e) => `${e.type}/${e.reason}`)).toEqual(['Warning/KeyPolicyUnverified']);
+      expect(p.status.diskEncryption?.key?.policy?.verdict).toBe('Unknown');
+    });
   });
 
   it('AccessDenied on DescribeKey: submitted unverified, with a Warning', () => {

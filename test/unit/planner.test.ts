@@ -7,7 +7,8 @@ import {
   OWNER_UID_TAG,
 } from '../../src/api/constants.js';
 import type { EmrServerlessApplication, PendingCreate, Spec, Status } from '../../src/api/schema.js';
-import type { AwsApplication, KeyFacts } from '../../src/aws/port.js';
+import { keyPolicyStatements } from '../../src/aws/policies.js';
+import type { AwsApplication, KeyFacts, KeyPolicyFacts } from '../../src/aws/port.js';
 import {
   applicationIdOf,
   type Observed,
@@ -87,6 +88,24 @@ const keyIn = (keyState: string, keySpec = 'SYMMETRIC_DEFAULT', keyUsage = 'ENCR
   keyState,
   keySpec,
   keyUsage,
+});
+const keyWithContext = { encryptionKeyArn: KEY_A, encryptionContext: { project: 'a' } };
+/** A key policy's text (GetKeyPolicy's answer). */
+const policyOf = (...Statement: object[]): KeyPolicyFacts => ({
+  kind: 'found',
+  policy: JSON.stringify({ Version: '2012-10-17', Statement }),
+});
+/** The default key policy of a key made through the API: the key's account, through IAM. */
+const ROOT_ONLY = {
+  Effect: 'Allow',
+  Principal: { AWS: 'arn:aws:iam::111122223333:root' },
+  Action: 'kms:*',
+  Resource: '*',
+};
+/** What `key-policy --application-arn <the app> --encryption-context project=a` prints. */
+const SERVICE_STATEMENTS = keyPolicyStatements({
+  applicationArn: 'arn:aws:emr-serverless:eu-west-1:123456789012:/applications/00fapp1',
+  encryptionContext: { project: 'a' },
 });
 /** The status a created app has once it was reconciled. */
 const known: Status = { applicationId: '00fapp1', arn: app().arn, region: 'eu-west-1' };
@@ -1004,6 +1023,168 @@ const cases: Case[] = [
         mode: 'CustomerManaged',
         key: { verified: false, state: 'Disabled' },
       }),
+  },
+  // --- key policies (key-policy-check.ts; the evaluator's own table is key-policy-check.test.ts) ---
+  {
+    name: 'key policy without the service statement: nothing sent, Stalled KeyPolicyDenied naming the statement',
+    resource: resource({ ...baseSpec, diskEncryptionConfiguration: keyWithContext }, { status: known }),
+    observed: { app: app(), key: enabledKey(), keyPolicy: policyOf(ROOT_ONLY) },
+    actions: [],
+    reason: 'KeyPolicyDenied',
+    phase: 'S',
+    events: ['KeyPolicyDenied'],
+    check: (p) => {
+      expect(cond(p, 'Stalled')?.message).toContain(JSON.stringify(SERVICE_STATEMENTS));
+      expect(cond(p, 'Stalled')?.message).toContain('kms:GenerateDataKey and kms:Decrypt');
+      expect(p.status.diskEncryption?.key).toMatchObject({
+        verified: false,
+        reason: 'KeyPolicyDenied',
+        state: 'Enabled',
+        policy: { verdict: 'Denies' },
+      });
+    },
+  },
+  {
+    name: 'key policy with the statement key-policy prints: sent',
+    resource: resource({ ...baseSpec, diskEncryptionConfiguration: keyWithContext }, { status: known }),
+    observed: { app: app(), key: enabledKey(), keyPolicy: policyOf(ROOT_ONLY, ...SERVICE_STATEMENTS) },
+    actions: ['UpdateApplication'],
+    reason: 'Updating',
+    phase: 'P',
+    events: ['KeyChanged'],
+    check: (p) =>
+      expect(p.status.diskEncryption?.key).toEqual({
+        verified: true,
+        state: 'Enabled',
+        policy: { verdict: 'Allows' },
+      }),
+  },
+  {
+    name: 'key policy for another encryption context: nothing sent',
+    resource: resource(
+      {
+        ...baseSpec,
+        diskEncryptionConfiguration: { encryptionKeyArn: KEY_A, encryptionContext: { project: 'b' } },
+      },
+      { status: known },
+    ),
+    observed: { app: app(), key: enabledKey(), keyPolicy: policyOf(ROOT_ONLY, ...SERVICE_STATEMENTS) },
+    actions: [],
+    reason: 'KeyPolicyDenied',
+    phase: 'S',
+  },
+  {
+    name: 'a Deny in the key policy overrides the statement: nothing sent, the Deny named',
+    resource: resource({ ...baseSpec, diskEncryptionConfiguration: keyWithContext }, { status: known }),
+    observed: {
+      app: app(),
+      key: enabledKey(),
+      keyPolicy: policyOf(...SERVICE_STATEMENTS, {
+        Sid: 'NoEmrServerless',
+        Effect: 'Deny',
+        Principal: { Service: 'emr-serverless.amazonaws.com' },
+        Action: 'kms:*',
+        Resource: '*',
+      }),
+    },
+    actions: [],
+    reason: 'KeyPolicyDenied',
+    phase: 'S',
+    check: (p) => expect(cond(p, 'Stalled')?.message).toContain('Statement NoEmrServerless'),
+  },
+  {
+    name: 'a key policy the evaluator cannot decide: sent, with a Warning and the reason in status',
+    resource: resource({ ...baseSpec, diskEncryptionConfiguration: keyWithContext }, { status: known }),
+    observed: {
+      app: app(),
+      key: enabledKey(),
+      keyPolicy: policyOf({
+        ...SERVICE_STATEMENTS[0],
+        Condition: { Bool: { 'aws:SecureTransport': 'true' } },
+      }),
+    },
+    actions: ['UpdateApplication'],
+    reason: 'Updating',
+    phase: 'P',
+    events: ['KeyPolicyUnverified', 'KeyChanged'],
+    check: (p) => {
+      expect(p.status.diskEncryption?.key).toMatchObject({ verified: true, policy: { verdict: 'Unknown' } });
+      expect(p.status.diskEncryption?.key?.policy?.message).toContain('aws:SecureTransport');
+    },
+  },
+  {
+    name: 'the same undecided policy again: no second Warning',
+    resource: resource(
+      { ...baseSpec, diskEncryptionConfiguration: keyWithContext },
+      {
+        status: {
+          ...known,
+          diskEncryption: {
+            mode: 'CustomerManaged',
+            encryptionKeyArn: KEY_A,
+            encryptionContext: { project: 'a' },
+            managed: true,
+            key: { verified: true, state: 'Enabled', policy: { verdict: 'Unknown', message: 'earlier' } },
+          },
+        },
+      },
+    ),
+    observed: {
+      app: app({ diskEncryptionConfiguration: keyWithContext }),
+      key: enabledKey(),
+      keyPolicy: policyOf({
+        ...SERVICE_STATEMENTS[0],
+        Condition: { Bool: { 'aws:SecureTransport': 'true' } },
+      }),
+    },
+    actions: [],
+    reason: 'Reconciled',
+    phase: 'R',
+    events: [],
+  },
+  {
+    name: 'GetKeyPolicy denied: sent, with a Warning saying which permission is missing',
+    resource: resource({ ...baseSpec, diskEncryptionConfiguration: keyWithContext }, { status: known }),
+    observed: { app: app(), key: enabledKey(), keyPolicy: { kind: 'accessDenied', message: 'denied' } },
+    actions: ['UpdateApplication'],
+    reason: 'Updating',
+    phase: 'P',
+    events: ['KeyPolicyUnverified', 'KeyChanged'],
+    check: (p) => {
+      expect(p.status.diskEncryption?.key?.policy?.verdict).toBe('NotReadable');
+      expect(p.events[0]?.message).toContain('kms:GetKeyPolicy');
+    },
+  },
+  {
+    name: 'an application already on a key whose policy denies: reported, never changed',
+    resource: resource({ ...baseSpec, diskEncryptionConfiguration: keyWithContext }, { status: known }),
+    observed: {
+      app: app({ diskEncryptionConfiguration: keyWithContext }),
+      key: enabledKey(),
+      keyPolicy: policyOf(ROOT_ONLY),
+    },
+    actions: [],
+    reason: 'KeyPolicyDenied',
+    phase: 'S',
+    check: (p) =>
+      expect(p.status.diskEncryption).toMatchObject({ mode: 'CustomerManaged', encryptionKeyArn: KEY_A }),
+  },
+  {
+    name: 'create: a statement scoped to the application is undecided before it exists, so the create proceeds',
+    resource: resource({ ...baseSpec, diskEncryptionConfiguration: keyWithContext }, { finalizer: false }),
+    observed: { app: undefined, key: enabledKey(), keyPolicy: policyOf(ROOT_ONLY, ...SERVICE_STATEMENTS) },
+    actions: ['AddFinalizer', 'CreateApplication'],
+    reason: 'Creating',
+    phase: 'P',
+    events: ['KeyPolicyUnverified', 'Created'],
+  },
+  {
+    name: 'create: a key policy without any statement for the service refuses the create',
+    resource: resource({ ...baseSpec, diskEncryptionConfiguration: keyWithContext }, { finalizer: false }),
+    observed: { app: undefined, key: enabledKey(), keyPolicy: policyOf(ROOT_ONLY) },
+    actions: [],
+    reason: 'KeyPolicyDenied',
+    phase: 'S',
   },
   {
     name: '--verify-keys=false: the key is sent unchecked',

@@ -24,7 +24,7 @@ describe('the operator IAM policy', () => {
   it('allows every AWS operation the port calls, and nothing it never calls', () => {
     const source = readFileSync(new URL('../../src/aws/sdk-port.ts', import.meta.url), 'utf8');
     const called = new Set([...source.matchAll(/new (\w+)Command\(/g)].map((m) => m[1]));
-    const kmsOps = new Set(['DescribeKey']);
+    const kmsOps = new Set(['DescribeKey', 'GetKeyPolicy']);
     const needed = [...called].map((op) => (kmsOps.has(op!) ? `kms:${op}` : `emr-serverless:${op}`));
     const allowed = operatorIamPolicy().Statement.flatMap((s) => s.Action as string[]);
     for (const action of needed) expect(allowed).toContain(action);
@@ -37,7 +37,7 @@ describe('the operator IAM policy', () => {
       'kms:GenerateDataKey',
       'kms:Decrypt',
     ]);
-    expect(OPERATOR_ACTIONS.kms).toEqual(['kms:DescribeKey']);
+    expect(OPERATOR_ACTIONS.kms).toEqual(['kms:DescribeKey', 'kms:GetKeyPolicy']);
     expect(needed).toEqual(
       expect.arrayContaining([
         'emr-serverless:StartJobRun',

@@ -8,18 +8,22 @@
 import { APPLICATION_PLURAL, OWNER_UID_TAG } from '../../api/constants.js';
 import { nullFields, nullValueMessage } from '../../api/nulls.js';
 import { type ApplicationFieldName, type ApplicationFields, Spec } from '../../api/schema.js';
+import { serviceUseVerdict } from '../../aws/key-policy-check.js';
+import { partitionOfRegion } from '../../aws/policies.js';
 import type { ActiveWork, AwsApplication } from '../../aws/port.js';
 import { confirmAbsence, LISTING_LAG_MS, seconds } from '../absence.js';
 import { ensureFinalizer, hasFinalizer } from '../finalizers.js';
 import {
   accountConflict,
+  accountOfArn,
   applicationIdOf,
   bindingConflict,
+  boundAccountOf,
   pendingCreateOf,
   regionOf,
   spec_,
 } from '../identity.js';
-import { keyCheck } from '../keys.js';
+import { keyCheck, keyHealthChanged } from '../keys.js';
 import { invalidSpecMessage, normal } from '../outcome-base.js';
 import { NO_ADOPTION, ownershipTags } from '../ownership.js';
 import { policyRefusal } from '../policies.js';
@@ -73,13 +77,29 @@ function planApplication(input: PlanInput, spec: Spec): Plan {
   if (moved) return out.stalled('AccountMappingChanged', moved);
   const specConflict = bindingConflict(resource, spec);
   if (specConflict) return out.stalled('ImmutableFieldConflict', specConflict);
+  const keyArn = spec.diskEncryptionConfiguration?.encryptionKeyArn;
   const key = keyCheck(
-    spec.diskEncryptionConfiguration?.encryptionKeyArn,
+    keyArn,
     observed.key,
     input.options.verifyKeys,
+    undefined,
+    observed.keyPolicy && {
+      facts: observed.keyPolicy,
+      verdict: (policy) =>
+        serviceUseVerdict({
+          policy,
+          keyArn: keyArn!,
+          partition: partitionOfRegion(region),
+          region,
+          // Before a create the id is not known: a statement scoped to it is then undecided.
+          account: boundAccountOf(resource) ?? observed.account ?? accountOfArn(app?.arn),
+          applicationId: app?.applicationId ?? applicationIdOf(resource),
+          encryptionContext: spec.diskEncryptionConfiguration?.encryptionContext,
+        }),
+    },
   );
   out.keyHealth = key.health;
-  out.warnOnce(key.warning, (prev) => prev.diskEncryption?.key?.reason !== key.health?.reason);
+  out.warnOnce(key.warning, (prev) => keyHealthChanged(prev.diskEncryption?.key, key.health));
   if (resource.status?.diskEncryption?.managed && spec.diskEncryptionConfiguration === undefined) {
     out.warnOnce(
       {

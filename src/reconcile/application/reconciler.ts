@@ -8,6 +8,7 @@ import { KMS_KEY_ARN_PATTERN } from '../../api/schema.js';
 import type { AwsScope } from '../../aws/access.js';
 import type { AwsApplication } from '../../aws/port.js';
 import { actingAccount, bindingOf, boundAccountOf } from '../identity.js';
+import { keyPolicyToRead } from '../keys.js';
 import type { Ending, ReconcileKind } from '../kind.js';
 import { KindReconciler, type KindReconcilerDeps } from '../kind-reconciler.js';
 import { ClaimLocks, claimApplication } from '../ownership.js';
@@ -289,9 +290,19 @@ class ApplicationKind
       typeof keyArn === 'string' &&
       KMS_KEY_ARN_PATTERN.test(keyArn);
     const key = verify ? await keys.describe(keyArn) : undefined;
+    const keyPolicy =
+      this.deps.options.verifyKeyPolicies && keyPolicyToRead(keyArn!, key)
+        ? await keys.policy(keyArn!)
+        : undefined;
     const account = await actingAccount(scope, app, !!bindingOf(resource) && !!boundAccountOf(resource));
     return {
-      observed: { app, key, ...(account !== undefined ? { account } : {}), ...(policies && { policies }) },
+      observed: {
+        app,
+        key,
+        ...(keyPolicy && { keyPolicy }),
+        ...(account !== undefined ? { account } : {}),
+        ...(policies && { policies }),
+      },
       sighting,
     };
   }

@@ -1,6 +1,12 @@
 // The shapes a plan is made of: what the planner is given and what it answers.
 import type { ApplicationFields, EmrServerlessApplication, Status } from '../../api/schema.js';
-import type { ActiveWork, AwsApplication, CreateApplicationInput, KeyFacts } from '../../aws/port.js';
+import type {
+  ActiveWork,
+  AwsApplication,
+  CreateApplicationInput,
+  KeyFacts,
+  KeyPolicyFacts,
+} from '../../aws/port.js';
 import type { PlanOptions } from '../options.js';
 import type { NamespacePolicies } from '../policies.js';
 import type { RecordedEvent } from '../ports.js';
@@ -27,6 +33,8 @@ export interface Observed {
   activeWork?: ActiveWork;
   /** DescribeKey's answer for the declared key, when one is declared and verification is on. */
   key?: KeyFacts;
+  /** GetKeyPolicy's answer for the declared key, when DescribeKey found it and policy checks are on. */
+  keyPolicy?: KeyPolicyFacts;
   /**
    * The AWS account this reconcile acts in: the namespace role's, or the operator's own when
    * known (a found application's ARN, or STS for a bound application not found); else undefined.

@@ -9,13 +9,20 @@ import { JOB_RUN_PLURAL, OWNER_UID_TAG } from '../../api/constants.js';
 import { type EmrServerlessJobRun, JobRunSpec } from '../../api/jobrun-schema.js';
 import { nullFields, nullValueMessage } from '../../api/nulls.js';
 import { type EmrServerlessApplication, KMS_KEY_ARN_PATTERN } from '../../api/schema.js';
+import {
+  combinedVerdict,
+  type KeyPolicyVerdict,
+  serviceUseVerdict,
+  submitterUseVerdict,
+} from '../../aws/key-policy-check.js';
+import { partitionOfRegion } from '../../aws/policies.js';
 import { FINAL_JOB_RUN_STATES, type JobRunState } from '../../aws/port.js';
 import { LISTING_LAG_MS } from '../absence.js';
 import type { PlanOptions } from '../application/types.js';
 import { findCondition } from '../conditions.js';
 import { ensureFinalizer, hasFinalizer } from '../finalizers.js';
 import { accountOfArn, boundAccountOf } from '../identity.js';
-import { keyCheck } from '../keys.js';
+import { keyCheck, keyHealthChanged } from '../keys.js';
 import { invalidSpecMessage, normal } from '../outcome-base.js';
 import { NO_ADOPTION, ownershipTags } from '../ownership.js';
 import { inheritedKeyRefusal, type PolicyRefusal, policyRefusal } from '../policies.js';
@@ -130,6 +137,45 @@ export function planJobRun(input: JobRunPlanInput): JobRunPlan {
   return planSubmission(input, spec, out);
 }
 
+/**
+ * The key policy of a job-level key: EMR Serverless must be allowed to use it for the target
+ * application with the job's context; and when the key is in another account than the one the
+ * run is submitted from, the key policy must also let the submitter (the namespace's role, or its
+ * account) use it through EMR Serverless.
+ */
+function jobKeyVerdict(
+  policy: string,
+  keyArn: string,
+  encryptionContext: Record<string, string> | undefined,
+  target: JobRunTarget,
+  runAccount: string | undefined,
+  observed: JobRunPlanInput['observed'],
+): KeyPolicyVerdict {
+  const partition = partitionOfRegion(target.region);
+  const service = serviceUseVerdict({
+    policy,
+    keyArn,
+    partition,
+    region: target.region,
+    account: runAccount,
+    applicationId: target.applicationId,
+    encryptionContext,
+  });
+  const submitter = observed.account;
+  if (submitter === undefined || accountOfArn(keyArn) === submitter) return service;
+  return combinedVerdict([
+    service,
+    submitterUseVerdict({
+      policy,
+      keyArn,
+      partition,
+      region: target.region,
+      account: submitter,
+      roleArn: observed.submitterRoleArn,
+    }),
+  ]);
+}
+
 /** Not submitted yet: check the policies, the application and the key, then StartJobRun. */
 function planSubmission(input: JobRunPlanInput, spec: JobRunSpec, out: JobRunOutcome): JobRunPlan {
   const { resource, observed } = input;
@@ -174,16 +220,28 @@ function planSubmission(input: JobRunPlanInput, spec: JobRunSpec, out: JobRunOut
   const inherited = declared === undefined ? app.status?.diskEncryption : undefined;
   // The run belongs to its application's account (else the one this reconcile acts in): recorded
   // with the submission, so a namespace acting elsewhere later is refused, not followed.
-  out.submitTo(target, inherited, resource.status?.account ?? boundAccountOf(app) ?? observed.account);
+  const runAccount = resource.status?.account ?? boundAccountOf(app) ?? observed.account;
+  out.submitTo(target, inherited, runAccount);
   // Without a key of its own the run uses its application's current one: the policies must allow it too.
   if (inherited) {
     const keyArn = inherited.mode === 'AwsOwned' ? undefined : inherited.encryptionKeyArn;
     const inheritedRefusal = inheritedKeyRefusal(keyArn, observed.policies);
     if (inheritedRefusal) return refused(out, inheritedRefusal);
   }
-  const key = keyCheck(declared?.encryptionKeyArn, observed.key, input.options.verifyKeys, JOB_KEY_FIELD);
+  const keyArn = declared?.encryptionKeyArn;
+  const key = keyCheck(
+    keyArn,
+    observed.key,
+    input.options.verifyKeys,
+    JOB_KEY_FIELD,
+    observed.keyPolicy && {
+      facts: observed.keyPolicy,
+      verdict: (policy) =>
+        jobKeyVerdict(policy, keyArn!, declared?.encryptionContext, target, runAccount, observed),
+    },
+  );
   out.keyHealth = key.health;
-  out.warnOnce(key.warning, (prev) => prev.diskEncryption?.key?.reason !== key.health?.reason);
+  out.warnOnce(key.warning, (prev) => keyHealthChanged(prev.diskEncryption?.key, key.health));
   if (key.blocking) return out.stalled(key.blocking.reason, key.blocking.message);
 
   const name = runName(resource);

@@ -4,6 +4,7 @@ import type { EmrServerlessApplication } from '../../api/schema.js';
 import type { AwsScope } from '../../aws/access.js';
 import type { AwsJobRun, AwsPort } from '../../aws/port.js';
 import { actingAccount } from '../identity.js';
+import { keyPolicyToRead } from '../keys.js';
 import type { Ending, ReconcileKind } from '../kind.js';
 import { KindReconciler, type KindReconcilerDeps } from '../kind-reconciler.js';
 import type { NamespacePolicies } from '../policies.js';
@@ -163,11 +164,14 @@ class JobRunKind
       );
     }
     const keyArn = keyToVerify(resource, this.deps.options, !!run);
-    const key = keyArn
-      ? await (
-          await this.scope(resource, 'target' in lookup ? lookup.target.region : undefined)
-        ).keys.describe(keyArn)
+    const keyScope = keyArn
+      ? await this.scope(resource, 'target' in lookup ? lookup.target.region : undefined)
       : undefined;
+    const key = keyArn ? await keyScope!.keys.describe(keyArn) : undefined;
+    const keyPolicy =
+      this.deps.options.verifyKeyPolicies && keyPolicyToRead(keyArn!, key)
+        ? await keyScope!.keys.policy(keyArn!)
+        : undefined;
     // Before submission, the account the namespace acts in is compared with the one the run
     // belongs to (its application's): under the operator's own identity too, whose account STS
     // names (once per process), so a namespace whose role was removed submits nothing elsewhere.
@@ -181,6 +185,8 @@ class JobRunKind
       ...(application && { application }),
       ...(run !== undefined && { run }),
       ...(key && { key }),
+      ...(keyPolicy && { keyPolicy }),
+      ...(keyScope?.roleArn && { submitterRoleArn: keyScope.roleArn }),
       ...(account !== undefined && { account }),
       ...(policies && { policies }),
     };

@@ -1,7 +1,7 @@
 // The shapes a job run plan is made of: what the job run planner is given and what it answers.
 import type { EmrServerlessJobRun, JobRunStatus } from '../../api/jobrun-schema.js';
 import type { EmrServerlessApplication } from '../../api/schema.js';
-import type { AwsJobRun, KeyFacts, StartJobRunInput } from '../../aws/port.js';
+import type { AwsJobRun, KeyFacts, KeyPolicyFacts, StartJobRunInput } from '../../aws/port.js';
 import type { PlanOptions } from '../application/types.js';
 import type { NamespacePolicies } from '../policies.js';
 import type { RecordedEvent } from '../ports.js';
@@ -31,6 +31,10 @@ export interface JobRunObserved {
   run?: AwsJobRun | null;
   /** DescribeKey's answer for the job-level key, when one is declared and checked. */
   key?: KeyFacts;
+  /** GetKeyPolicy's answer for the job-level key, when DescribeKey found it and policy checks are on. */
+  keyPolicy?: KeyPolicyFacts;
+  /** The role the run is submitted as (the namespace's), when known: for a key of another account. */
+  submitterRoleArn?: string;
   /**
    * The AWS account this reconcile acts in, when known: the namespace role's, the found run's, or
    * (for a submitted run not found) the operator's own, asked of STS.

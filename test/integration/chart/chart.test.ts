@@ -181,6 +181,7 @@ describe('helm lint and helm template', () => {
       '--concurrency=8',
       '--aws-rps=12.5',
       '--verify-keys=false',
+      '--verify-key-policies=true',
       '--key-cache-ttl=1m',
       '--leader-elect=true',
       '--leader-election-id=emr-serverless-operator',
