@@ -15,13 +15,31 @@
 // The write guard (holdsLease) counts the renew deadline from when the successful lease write was
 // SENT, on the monotonic clock: a peer sees the renewal no earlier than it was sent, so a slow
 // answer cannot stretch the window, and a wall-clock step (NTP) cannot stretch or shrink it.
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import { type KubeClient, microTime, resourcePath } from '../kube/client.js';
 import { describeError, httpStatusOf } from '../kube/errors.js';
 
 export const DEFAULT_LEASE_NAME = 'emr-serverless-operator';
+
+/**
+ * The Lease of a shard started without --leader-election-id: one per selector (given in one
+ * spelling, see canonicalLabelSelector), so that two shards never share a Lease by accident (the
+ * second would stand by for ever) while the replicas of one shard do. A readable part for the
+ * admin, and a hash of the whole selector that keeps different selectors apart.
+ */
+export function leaseNameForSelector(canonicalSelector: string | undefined): string {
+  if (canonicalSelector === undefined) return DEFAULT_LEASE_NAME;
+  const readable = canonicalSelector
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 40)
+    .replace(/-+$/, '');
+  const hash = createHash('sha256').update(canonicalSelector).digest('hex').slice(0, 10);
+  return `${DEFAULT_LEASE_NAME}-${readable ? `${readable}-` : ''}${hash}`;
+}
 
 /** A coordination.k8s.io/v1 Lease, the fields leader election reads and writes. */
 interface Lease {
