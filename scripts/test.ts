@@ -1,6 +1,7 @@
-// `npm test`: the whole suite on every supported runtime this machine can give it: the Node.js of
-// the operator's image (package.json `config.imageNodeVersion`, installed from the npm registry by
-// scripts/node.sh) and the Node.js on PATH (what a newcomer has), once if they are the same.
+// `npm test`: the whole suite on both supported Node.js majors (package.json `engines`): the
+// Node.js 22 of the operator's image (`config.imageNodeVersion`) and the newest release of
+// Node.js 24 (`config.testNodeMajor`), both installed from the npm registry by scripts/node.sh,
+// whatever node is on PATH (an older one only runs this script, which starts the two).
 //
 // Order, chosen for a machine whose Go cache is cold: the test tools (control plane, helm,
 // promtool) are built from their Go modules in the background, at a lower CPU priority, while the
@@ -8,7 +9,7 @@
 // on each runtime, one after the other (their timing-sensitive end-to-end tests are not shared with
 // a second suite's load).
 //
-// Arguments after `--` go to every vitest run (a file filter, `-t name`); `--runtime image|path`
+// Arguments after `--` go to every vitest run (a file filter, `-t name`); `--runtime 22|24`
 // runs one runtime only.
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -27,8 +28,8 @@ function parseArgs(argv: string[]): { only?: string; vitestArgs: string[] } {
     else if (argv[i]?.startsWith('--runtime=')) only = argv[i]?.slice('--runtime='.length);
     else vitestArgs.push(argv[i] as string);
   }
-  if (only !== undefined && only !== 'image' && only !== 'path') {
-    process.stderr.write(`--runtime must be image or path, not ${only}\n`);
+  if (only !== undefined && only !== '22' && only !== '24') {
+    process.stderr.write(`--runtime must be 22 or 24, not ${only}\n`);
     process.exit(2);
   }
   return { only, vitestArgs };
@@ -36,17 +37,22 @@ function parseArgs(argv: string[]): { only?: string; vitestArgs: string[] } {
 
 function runtimes(only: string | undefined): Runtime[] {
   const pkg = JSON.parse(readFileSync(`${root}package.json`, 'utf8')) as {
-    config: { imageNodeVersion: string };
+    config: { imageNodeVersion: string; testNodeMajor: string };
   };
   const image: Runtime = {
-    name: 'image',
+    name: '22',
     version: `v${pkg.config.imageNodeVersion}`,
     command: ['scripts/node.sh', pkg.config.imageNodeVersion],
   };
-  const path: Runtime = { name: 'path', version: process.version, command: [process.execPath] };
-  if (only === 'image') return [image];
-  if (only === 'path') return [path];
-  return image.version === path.version ? [image] : [image, path];
+  // The exact release is known once scripts/node.sh has resolved it (printed by `--version`).
+  const newest: Runtime = {
+    name: '24',
+    version: `${pkg.config.testNodeMajor}.x (newest)`,
+    command: ['scripts/node.sh', pkg.config.testNodeMajor],
+  };
+  if (only === '22') return [image];
+  if (only === '24') return [newest];
+  return [image, newest];
 }
 
 function run(command: string[], options: { nice?: boolean } = {}): Promise<number> {
@@ -61,6 +67,20 @@ function run(command: string[], options: { nice?: boolean } = {}): Promise<numbe
   });
 }
 
+/** The command's standard output, trimmed; undefined when it fails. */
+function output(command: string[]): Promise<string | undefined> {
+  const [file, ...args] = command;
+  return new Promise((resolve) => {
+    const child = spawn(file as string, args, { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
+    let text = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      text += chunk.toString();
+    });
+    child.on('error', () => resolve(undefined));
+    child.on('close', (code) => resolve(code === 0 ? text.trim() : undefined));
+  });
+}
+
 async function timed(label: string, command: string[], options?: { nice?: boolean }): Promise<Result> {
   const started = Date.now();
   const code = await run(command, options);
@@ -68,18 +88,28 @@ async function timed(label: string, command: string[], options?: { nice?: boolea
 }
 
 const { only, vitestArgs } = parseArgs(process.argv.slice(2));
+const pathMajor = Number(process.versions.node.split('.')[0]);
+if (pathMajor < 22) {
+  process.stdout.write(
+    `[node] the node on PATH is ${process.version}, older than Node.js 22 (package.json engines): it only runs this script; the suite runs on the Node.js 22 and 24 that scripts/node.sh installs from the npm registry\n`,
+  );
+}
 const selected = runtimes(only);
 const started = Date.now();
 
-// Installs the image's Node.js first, so that its npm output does not interleave with a test run.
+// Installs both runtimes first, so that npm's output does not interleave with a test run; the
+// newest 24 is resolved once here and pinned for the rest of the run.
 for (const runtime of selected) {
-  const code = await run([...runtime.command, '--version']);
-  if (code !== 0) process.exit(code);
+  const version = await output([...runtime.command, '--version']);
+  if (version === undefined) process.exit(1);
+  runtime.version = version;
+  runtime.command = ['scripts/node.sh', version.replace(/^v/, '')];
+  process.stdout.write(`Node.js ${runtime.name}: ${version}\n`);
 }
 
 const tools = timed(
   'test tools (Go build)',
-  [process.execPath, 'node_modules/tsx/dist/cli.mjs', 'src/envtest/build-cli.ts'],
+  [...(selected[0] as Runtime).command, 'node_modules/tsx/dist/cli.mjs', 'src/envtest/build-cli.ts'],
   { nice: true },
 );
 const project = (name: 'unit' | 'cluster', runtime: Runtime) =>

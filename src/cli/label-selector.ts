@@ -82,3 +82,24 @@ export function labelSelectorProblem(selector: string): string | undefined {
   }
   return undefined;
 }
+
+/**
+ * One spelling per selector, for a parsed (valid) one: requirements sorted and deduplicated,
+ * `==` as `=`, set values sorted, no spaces. Two selectors that differ only in spelling
+ * (`shard in (b, a)` and `shard in (a,b)`) select the same objects and read the same here.
+ */
+export function canonicalLabelSelector(selector: string): string {
+  const parts = requirements(selector.trim());
+  if (typeof parts === 'string') throw new Error(`not a label selector: ${parts}`);
+  const canonical = parts.map((requirement) => {
+    const set = /^(\S+)\s+(in|notin)\s*\((.*)\)$/.exec(requirement);
+    if (set) {
+      const values = [...new Set((set[3] as string).split(',').map((v) => v.trim()))].sort();
+      return `${set[1]} ${set[2]} (${values.join(',')})`;
+    }
+    const compare = /^([^=!<>\s]+)\s*(==|!=|=|<|>)\s*(.*)$/.exec(requirement);
+    if (compare) return `${compare[1]}${compare[2] === '==' ? '=' : compare[2]}${compare[3]}`;
+    return requirement.replace(/^!\s*/, '!');
+  });
+  return [...new Set(canonical)].sort().join(',');
+}

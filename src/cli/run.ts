@@ -12,7 +12,7 @@ import pino, { type Logger } from 'pino';
 import { AwsClients, DEFAULT_AWS_RPS } from '../aws/index.js';
 import { readClusterUid } from '../controller/cluster-identity.js';
 import { formatDuration, parseDuration } from '../controller/duration.js';
-import { DEFAULT_LEASE_NAME, defaultIdentity } from '../controller/leader.js';
+import { DEFAULT_LEASE_NAME, defaultIdentity, leaseNameForSelector } from '../controller/leader.js';
 import { OperatorMetrics } from '../controller/metrics.js';
 import {
   createOperator,
@@ -22,7 +22,7 @@ import {
 } from '../controller/operator.js';
 import { connectKube, type KubeClient } from '../kube/client.js';
 import { LISTING_LAG_MS } from '../reconcile/absence.js';
-import { DNS_SUBDOMAIN, labelSelectorProblem } from './label-selector.js';
+import { canonicalLabelSelector, DNS_SUBDOMAIN, labelSelectorProblem } from './label-selector.js';
 
 export const SERVICE_ACCOUNT_NAMESPACE_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
@@ -84,8 +84,9 @@ Flags (environment variable, default):
   --watch-label-selector SELECTOR
                                 reconcile only resources whose labels match, e.g. shard=a or
                                 'shard notin (a,b)': one shard of them, for running several
-                                operators side by side (each with its own --leader-election-id;
-                                the selectors must not overlap) (default: all resources)
+                                operators side by side (each gets its own Lease, see
+                                --leader-election-id; the selectors must not overlap)
+                                (default: all resources)
   --concurrency N               resources reconciled in parallel (default ${DEFAULT_CONCURRENCY})
   --resync-period DURATION      reconcile every resource at least this often, e.g. 30s, 10m, 1h
                                 (default 10m, with ±10% jitter)
@@ -131,7 +132,9 @@ Flags (environment variable, default):
   --leader-election-namespace NS
                                 namespace of the '${DEFAULT_LEASE_NAME}' Lease (default: the pod's
                                 namespace, else 'default')
-  --leader-election-id NAME     name of the Lease; one per shard (default '${DEFAULT_LEASE_NAME}')
+  --leader-election-id NAME     name of the Lease; one per shard (default '${DEFAULT_LEASE_NAME}',
+                                or with --watch-label-selector '${DEFAULT_LEASE_NAME}-' and the
+                                selector with a hash of it, one Lease per selector)
   --metrics-addr ADDR           /metrics on host:port or :port; 0 disables (default :8080)
   --health-addr ADDR            /healthz and /readyz on host:port or :port; 0 disables (default :8081)
   --log-level LEVEL             trace, debug, info, warn, error (default info)
@@ -297,7 +300,10 @@ export function parseRunArgs(args: string[], context: ParseContext = {}): RunCon
   if (selectorProblem)
     throw new UsageError(`--watch-label-selector is not a label selector: ${selectorProblem}`);
 
-  const leaderElectionId = str('leader-election-id') ?? DEFAULT_LEASE_NAME;
+  // Without an explicit name, each selector gets its own Lease: shards cannot share one by accident.
+  const leaderElectionId =
+    str('leader-election-id') ??
+    leaseNameForSelector(watchLabelSelector && canonicalLabelSelector(watchLabelSelector));
   if (!DNS_SUBDOMAIN.test(leaderElectionId) || leaderElectionId.length > 253) {
     throw new UsageError(`--leader-election-id must be a DNS subdomain name, not "${leaderElectionId}"`);
   }

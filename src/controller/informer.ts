@@ -6,7 +6,8 @@
 //   list (paginated) -> replace the cache, emitting add/update/delete for the differences
 //   watch from the list's resourceVersion (bookmarks on) -> apply events, remember each
 //     resourceVersion; a normal close (server timeout) resumes from the last one at once
-//   410 Gone / Expired (on the watch, or a list continue token) -> list again
+//   410 Gone / Expired on the watch -> list again
+//   410 on a list's continue token (compacted while paging) -> list again at once, in one page
 //   any other failure -> unhealthy, retry the same step after a backoff
 //     (200 ms doubling to 30 s, with jitter), healthy again once a list or watch succeeds
 //
@@ -70,6 +71,11 @@ export interface InformerOptions {
   backoff?: { initialMs?: number; maxMs?: number };
   /** Server-side watch timeout range in seconds (default 300 to 600, random per watch, as client-go). */
   watchTimeoutSeconds?: { min: number; max: number };
+  /**
+   * How long past the watch's own timeout a silent watch is given before it is taken for dead
+   * and started again (default 60 s).
+   */
+  watchdogGraceMs?: number;
 }
 
 type WatchEnd = 'relist' | 'resume';
@@ -95,6 +101,8 @@ export class Informer<T extends KubeObject> {
   private abortWatch: (() => void) | undefined;
   private wakeSleep: (() => void) | undefined;
   private readonly syncWaiters: Array<() => void> = [];
+  /** Lists restarted because a continue token expired (410 while paging). */
+  relistsAfterExpiredContinue = 0;
 
   constructor(private readonly options: InformerOptions) {
     this.log = options.logger.child({ component: 'informer', resource: options.resource.plural });
@@ -133,6 +141,11 @@ export class Informer<T extends KubeObject> {
       healthy: this.healthy,
       ...(this.lastError !== undefined && { lastError: this.lastError, lastErrorAt: this.lastErrorAt }),
     };
+  }
+
+  /** The resourceVersion a watch resumes from: the last event's or bookmark's, or the list's. */
+  get resourceVersionSeen(): string | undefined {
+    return this.resourceVersion;
   }
 
   hasSynced(): boolean {
@@ -233,22 +246,39 @@ export class Informer<T extends KubeObject> {
     const fresh = new Map<string, T>();
     let continueToken: string | undefined;
     let listResourceVersion: string | undefined;
-    do {
-      const page = await this.options.kube.request<{
-        metadata?: { resourceVersion?: string; continue?: string };
-        items?: T[];
-      }>({
-        method: 'GET',
-        path: this.path(),
-        query: { limit, labelSelector: this.options.labelSelector, continue: continueToken },
-      });
+    let paged = true;
+    for (;;) {
+      let page: { metadata?: { resourceVersion?: string; continue?: string }; items?: T[] };
+      try {
+        page = await this.options.kube.request({
+          method: 'GET',
+          path: this.path(),
+          query: {
+            limit: paged ? limit : undefined,
+            labelSelector: this.options.labelSelector,
+            continue: continueToken,
+          },
+        });
+      } catch (error) {
+        // The continue token's resourceVersion was compacted away while paging: not a failure.
+        // As client-go's pager (FullListIfExpired), list again at once, in one page this time,
+        // so a list slower than the compaction interval cannot expire again.
+        if (continueToken === undefined || httpStatusOf(error) !== 410) throw error;
+        this.log.info({ objects: fresh.size }, 'list continue token expired; listing again in one page');
+        this.relistsAfterExpiredContinue++;
+        fresh.clear();
+        continueToken = undefined;
+        paged = false;
+        continue;
+      }
       for (const item of page.items ?? []) {
         const obj = this.prepare(item);
         fresh.set(objectKey(obj), obj);
       }
       continueToken = page.metadata?.continue || undefined;
       listResourceVersion = page.metadata?.resourceVersion;
-    } while (continueToken && !this.stopped);
+      if (!continueToken || this.stopped) break;
+    }
     if (this.stopped) return;
     this.replace(fresh);
     this.resourceVersion = listResourceVersion ?? '';
@@ -298,7 +328,7 @@ export class Informer<T extends KubeObject> {
             controller?.abort();
             settle(undefined, 'resume');
           },
-          (timeoutSeconds + 60) * 1000,
+          timeoutSeconds * 1000 + (this.options.watchdogGraceMs ?? 60_000),
         );
         watchdog.unref();
       };

@@ -11,13 +11,35 @@
 //
 // Every write carries the resourceVersion it was based on: two candidates racing for the lease
 // cannot both win (the loser gets 409 and tries again later).
-import { randomBytes } from 'node:crypto';
+//
+// The write guard (holdsLease) counts the renew deadline from when the successful lease write was
+// SENT, on the monotonic clock: a peer sees the renewal no earlier than it was sent, so a slow
+// answer cannot stretch the window, and a wall-clock step (NTP) cannot stretch or shrink it.
+import { createHash, randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import { type KubeClient, microTime, resourcePath } from '../kube/client.js';
 import { describeError, httpStatusOf } from '../kube/errors.js';
 
 export const DEFAULT_LEASE_NAME = 'emr-serverless-operator';
+
+/**
+ * The Lease of a shard started without --leader-election-id: one per selector (given in one
+ * spelling, see canonicalLabelSelector), so that two shards never share a Lease by accident (the
+ * second would stand by for ever) while the replicas of one shard do. A readable part for the
+ * admin, and a hash of the whole selector that keeps different selectors apart.
+ */
+export function leaseNameForSelector(canonicalSelector: string | undefined): string {
+  if (canonicalSelector === undefined) return DEFAULT_LEASE_NAME;
+  const readable = canonicalSelector
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 40)
+    .replace(/-+$/, '');
+  const hash = createHash('sha256').update(canonicalSelector).digest('hex').slice(0, 10);
+  return `${DEFAULT_LEASE_NAME}-${readable ? `${readable}-` : ''}${hash}`;
+}
 
 /** A coordination.k8s.io/v1 Lease, the fields leader election reads and writes. */
 interface Lease {
@@ -51,15 +73,18 @@ export interface LeaderElectorOptions {
   onLost: (reason: string) => void;
   /** Reports leadership changes (metric leader_election_master_status). */
   onLeadingChanged?: (leading: boolean) => void;
-  /** Milliseconds clock; default Date.now. */
+  /** Wall clock in ms, for the lease's renewTime and acquireTime only; default Date.now. */
   now?: () => number;
+  /** Monotonic clock in ms, for every duration; default performance.now. */
+  clock?: () => number;
 }
 
 export function defaultIdentity(): string {
   return `${hostname()}_${randomBytes(6).toString('hex')}`;
 }
 
-type Attempt = 'held' | 'heldByOther';
+/** The lease is ours; `sentAt` (monotonic) is when the write that says so was sent. */
+type Held = { sentAt: number };
 
 export class LeaderElector {
   readonly name: string;
@@ -69,17 +94,18 @@ export class LeaderElector {
   private readonly renewDeadlineMs: number;
   private readonly retryPeriodMs: number;
   private readonly now: () => number;
+  private readonly clock: () => number;
   private leading = false;
   private stopped = false;
   private running: Promise<void> | undefined;
   private wake: (() => void) | undefined;
   /** The lease as we last read or wrote it. */
   private lease: Lease | undefined;
-  /** Identity of the record we last saw, and when (our clock) it last changed. */
+  /** Identity of the record we last saw, and when (monotonic clock) it last changed. */
   private observedRecord = '';
   private observedAt = 0;
   private lastKnownHolder: string | undefined;
-  /** When (our clock) the lease was last acquired or renewed. */
+  /** When (monotonic clock) the write that last acquired or renewed the lease was sent. */
   private lastRenewAt = 0;
 
   constructor(private readonly options: LeaderElectorOptions) {
@@ -93,6 +119,7 @@ export class LeaderElector {
     this.renewDeadlineMs = options.renewDeadlineMs ?? 10_000;
     this.retryPeriodMs = options.retryPeriodMs ?? 2_000;
     this.now = options.now ?? Date.now;
+    this.clock = options.clock ?? (() => performance.now());
     if (!(this.leaseDurationMs > this.renewDeadlineMs && this.renewDeadlineMs > this.retryPeriodMs)) {
       throw new Error('leader election needs leaseDuration > renewDeadline > retryPeriod');
     }
@@ -108,7 +135,7 @@ export class LeaderElector {
    * gives up; writes check this one.
    */
   holdsLease(): boolean {
-    return this.leading && this.now() - this.lastRenewAt < this.renewDeadlineMs;
+    return this.leading && this.clock() - this.lastRenewAt < this.renewDeadlineMs;
   }
 
   /** Starts campaigning in the background. */
@@ -153,6 +180,7 @@ export class LeaderElector {
 
   private async run(): Promise<void> {
     this.log.info({ identity: this.identity }, 'attempting to acquire leader lease');
+    let acquired: number | undefined;
     while (!this.stopped) {
       // Bounded, so a hung request cannot hold up release() on shutdown.
       const attempt = await withTimeout(this.tryAcquireOrRenew(), this.renewDeadlineMs).catch(
@@ -162,21 +190,23 @@ export class LeaderElector {
         },
       );
       if (this.stopped) return;
-      if (attempt === 'held') break;
+      if (attempt !== 'error' && attempt !== 'heldByOther') {
+        acquired = attempt.sentAt;
+        break;
+      }
       await this.sleep(this.retryPeriodMs * (1 + Math.random() * 0.2));
     }
-    if (this.stopped) return;
+    if (this.stopped || acquired === undefined) return;
     this.log.info({ identity: this.identity }, 'acquired leader lease');
-    this.lastRenewAt = this.now();
+    this.lastRenewAt = acquired;
     this.setLeading(true);
     this.options.onStartedLeading();
 
-    let lastRenew = this.lastRenewAt;
     while (!this.stopped) {
       await this.sleep(this.retryPeriodMs);
       if (this.stopped) return;
-      const remaining = lastRenew + this.renewDeadlineMs - this.now();
-      let attempt: Attempt | 'error' | 'timeout';
+      const remaining = this.lastRenewAt + this.renewDeadlineMs - this.clock();
+      let attempt: Held | 'heldByOther' | 'error';
       try {
         attempt = await withTimeout(this.tryAcquireOrRenew(), Math.max(remaining, 1));
       } catch (error) {
@@ -184,16 +214,15 @@ export class LeaderElector {
         attempt = 'error';
       }
       if (this.stopped) return;
-      if (attempt === 'held') {
-        lastRenew = this.now();
-        this.lastRenewAt = lastRenew;
-        continue;
-      }
       if (attempt === 'heldByOther') {
         this.lose(`lease taken over by ${this.lastKnownHolder}`);
         return;
       }
-      if (this.now() - lastRenew >= this.renewDeadlineMs) {
+      if (attempt !== 'error') {
+        this.lastRenewAt = attempt.sentAt;
+        continue;
+      }
+      if (this.clock() - this.lastRenewAt >= this.renewDeadlineMs) {
         this.lose(`could not renew the lease within ${this.renewDeadlineMs} ms`);
         return;
       }
@@ -213,10 +242,9 @@ export class LeaderElector {
   }
 
   /** One round of client-go's tryAcquireOrRenew. Throws on API errors. */
-  private async tryAcquireOrRenew(): Promise<Attempt> {
+  private async tryAcquireOrRenew(): Promise<Held | 'heldByOther'> {
     const namespace = this.options.namespace;
-    const now = this.now();
-    const nowTime = microTime(now);
+    const nowTime = microTime(this.now());
     const leaseDurationSeconds = Math.round(this.leaseDurationMs / 1000);
 
     let current: Lease;
@@ -224,6 +252,7 @@ export class LeaderElector {
       current = await this.options.kube.request<Lease>({ method: 'GET', path: this.path() });
     } catch (error) {
       if (httpStatusOf(error) !== 404) throw error;
+      const sentAt = this.clock();
       const created = await this.options.kube.request<Lease>({
         method: 'POST',
         path: resourcePath({ ...LEASES, namespace }),
@@ -240,18 +269,20 @@ export class LeaderElector {
           },
         },
       });
-      this.observe(created, now);
-      return 'held';
+      this.observe(created);
+      return { sentAt };
     }
 
-    this.observe(current, now);
+    this.observe(current);
     const spec = current.spec ?? {};
     const holder = spec.holderIdentity ?? '';
     this.lastKnownHolder = holder;
     const observedDurationMs = (spec.leaseDurationSeconds ?? leaseDurationSeconds) * 1000;
     const heldByUs = holder === this.identity;
-    if (holder !== '' && !heldByUs && this.observedAt + observedDurationMs > now) return 'heldByOther';
+    if (holder !== '' && !heldByUs && this.observedAt + observedDurationMs > this.clock())
+      return 'heldByOther';
 
+    const sentAt = this.clock();
     const updated = await this.replace({
       ...current,
       spec: {
@@ -263,8 +294,8 @@ export class LeaderElector {
         leaseTransitions: heldByUs ? (spec.leaseTransitions ?? 0) : (spec.leaseTransitions ?? 0) + 1,
       },
     });
-    this.observe(updated, now);
-    return 'held';
+    this.observe(updated);
+    return { sentAt };
   }
 
   private path(): string {
@@ -276,7 +307,7 @@ export class LeaderElector {
     return this.options.kube.request<Lease>({ method: 'PUT', path: this.path(), body: lease });
   }
 
-  private observe(lease: Lease, now: number): void {
+  private observe(lease: Lease): void {
     const spec = lease.spec ?? {};
     const record = JSON.stringify([
       spec.holderIdentity,
@@ -286,7 +317,7 @@ export class LeaderElector {
     ]);
     if (record !== this.observedRecord) {
       this.observedRecord = record;
-      this.observedAt = now;
+      this.observedAt = this.clock();
     }
     this.lease = lease;
   }

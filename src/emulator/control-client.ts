@@ -1,5 +1,5 @@
 // A small typed client of the local service's control API (`/_emulator/`), for tests,
-// benchmarks and the demo. Uses the global fetch of Node 20.
+// benchmarks and the demo. Uses the global fetch of Node.js.
 import type { Call, Fault } from './server.js';
 import type { DeclaredRole, IssuedCredentials, RoleDeclaration } from './sts.js';
 

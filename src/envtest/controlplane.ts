@@ -26,6 +26,8 @@ export interface ControlPlaneOptions {
   /** How long etcd and kube-apiserver each get to become ready (default 120 s). */
   startTimeoutMs?: number;
   paths?: ControlPlanePaths;
+  /** More kube-apiserver flags (e.g. `--etcd-compaction-interval=1s`), after the defaults. */
+  apiServerArgs?: string[];
 }
 
 export interface ControlPlane {
@@ -98,7 +100,10 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     );
     await waitUntil(etcd, timeoutMs, () => etcdHealthy(etcdEndpoint));
 
-    const apiServerArgs = kubeApiServerArgs({ etcdEndpoint, port: apiServerPort, certDir, ...files });
+    const apiServerArgs = [
+      ...kubeApiServerArgs({ etcdEndpoint, port: apiServerPort, certDir, ...files }),
+      ...(options.apiServerArgs ?? []),
+    ];
     const servingCertFile = join(certDir, 'apiserver.crt');
     const launchApiServer = async () => {
       apiServer = startManagedProcess(

@@ -1,18 +1,19 @@
 // Where the Kubernetes API server is and how to authenticate to it, found as controller-runtime
 // finds it: --kubeconfig, then KUBECONFIG, then the pod's service account, then ~/.kube/config.
 //
-// The common cases are read here directly: the in-cluster service account (its token file is read
-// again every minute, since kubelet rotates it), and kubeconfig users with a token, a token file,
-// client certificates, basic auth or an exec credential plugin (EKS's `aws eks get-token`;
-// client-node's ExecAuth runs it and caches its answer until it expires). A kubeconfig that needs
-// anything else (an auth-provider such as oidc, or a proxy-url) is handed whole to client-node's
-// KubeConfig, loaded only then: importing client-node costs the process about 60 MB of memory,
-// mostly its generated API code, which the operator does not use.
+// Read here, without client-node: the in-cluster service account (its token file is read again
+// every minute, since kubelet rotates it), and kubeconfig users with a token, a token file, client
+// certificates, basic auth or an exec credential plugin (EKS's `aws eks get-token`, run once per
+// process: exec-credentials.ts), impersonation (`as`, `as-groups`, `as-uid`, `as-user-extra`, sent
+// as Impersonate-* headers as kubectl does) and an HTTP(S) `proxy-url`. A user with an
+// `auth-provider` (oidc, or gcp/azure, which kubectl itself dropped in 1.26) or a socks5 proxy is
+// refused at start with what to use instead, never half-applied.
 import { existsSync, readFileSync } from 'node:fs';
 import type { RequestOptions } from 'node:https';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import { type ExecConfig, ExecCredentials } from './exec-credentials.js';
 
 export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
 const TOKEN_REREAD_MS = 60_000;
@@ -36,13 +37,18 @@ export interface KubeConnection {
   tls: KubeTls;
   /**
    * Adds the credentials to one request (headers, or a client certificate an exec plugin
-   * returned). Called for every request, so rotated tokens take effect.
+   * returned). Called for every request, so rotated tokens take effect. Returns, when fresh
+   * credentials can be had, what to call if the API server answers 401 to these: the client
+   * then sends the request once more.
    */
-  authenticate(options: RequestOptions & { headers: Record<string, string> }): Promise<void>;
-  /** Set when the agent comes from client-node (a proxy), not from `tls`. */
-  agentFrom?: (options: RequestOptions) => Promise<void>;
+  authenticate(options: AuthOptions): Promise<RefreshOn401 | undefined>;
+  /** An HTTP(S) proxy the connections go through (kubeconfig `proxy-url`). */
+  proxy?: string;
 }
 
+export type AuthOptions = RequestOptions & { headers: Record<string, string | string[]> };
+/** Drops the refused credentials; true when the request is worth sending again. */
+export type RefreshOn401 = () => boolean;
 type Authenticate = KubeConnection['authenticate'];
 
 export interface LoadOptions {
@@ -69,31 +75,49 @@ export async function loadKubeConnection(options: LoadOptions = {}): Promise<Kub
   throw new Error('no Kubernetes configuration: pass --kubeconfig, set KUBECONFIG, or run in a pod');
 }
 
-/** A file read again once it is older than `maxAgeMs` (a projected service account token). */
-function rereadEvery(path: string, maxAgeMs: number): () => string {
+/**
+ * A file read again once it is older than `maxAgeMs` (a projected service account token), or
+ * at the next read after `stale()` (the API server refused what it held).
+ */
+function rereadEvery(path: string, maxAgeMs: number): { read: () => string; stale: () => void } {
   let value = '';
   let readAt = Number.NEGATIVE_INFINITY;
-  return () => {
-    if (Date.now() - readAt >= maxAgeMs) {
-      value = readFileSync(path, 'utf8').trim();
-      readAt = Date.now();
-    }
-    return value;
+  return {
+    read: () => {
+      if (Date.now() - readAt >= maxAgeMs) {
+        value = readFileSync(path, 'utf8').trim();
+        readAt = Date.now();
+      }
+      return value;
+    },
+    stale: () => {
+      readAt = Number.NEGATIVE_INFINITY;
+    },
   };
 }
 
 /** Sends `Authorization: <value>` on every request. */
-function authorization(value: () => string): Authenticate {
+function authorization(value: () => string, refresh?: RefreshOn401): Authenticate {
   return async (options) => {
     options.headers.Authorization = value();
+    return refresh;
   };
 }
 
-/** A bearer token from a file, read now (so a missing file fails at start) and every minute. */
+/**
+ * A bearer token from a file, read now (so a missing file fails at start), every minute, and
+ * again after a 401 (kubelet may have rotated it within the minute).
+ */
 function tokenFileAuthentication(path: string): Authenticate {
   const token = rereadEvery(path, TOKEN_REREAD_MS);
-  token();
-  return authorization(() => `Bearer ${token()}`);
+  token.read();
+  return authorization(
+    () => `Bearer ${token.read()}`,
+    () => {
+      token.stale();
+      return true;
+    },
+  );
 }
 
 function inCluster(env: NodeJS.ProcessEnv, saDir: string): KubeConnection {
@@ -156,7 +180,13 @@ async function fromFiles(paths: string[], source: string): Promise<KubeConnectio
     throw new Error(`${source}: context "${current}" has no cluster with a server`);
   }
   const user = (context.user ? users.get(context.user) : undefined) ?? {};
-  if (cluster['proxy-url'] || user['auth-provider']) return viaClientNode(paths, source);
+  const authProvider = (user['auth-provider'] as { name?: unknown } | undefined)?.name;
+  if (user['auth-provider']) {
+    throw new Error(
+      `${source}: user "${context.user}" uses auth-provider "${String(authProvider)}", which the operator does not run: use an exec credential plugin instead (kubectl dropped the gcp and azure providers in 1.26: gke-gcloud-auth-plugin, kubelogin; for OIDC, kubelogin's oidc-login)`,
+    );
+  }
+  const proxy = proxyOf(cluster, source);
   const server = cluster.server.replace(/\/+$/, '');
   const tls: KubeTls = {
     rejectUnauthorized: cluster['insecure-skip-tls-verify'] !== true,
@@ -170,7 +200,51 @@ async function fromFiles(paths: string[], source: string): Promise<KubeConnectio
     source,
     ...(context.namespace && { namespace: context.namespace }),
     tls,
-    authenticate: await userAuthentication(context.user ?? '', user),
+    authenticate: impersonating(userAuthentication(user, cluster as { server: string }), user),
+    ...(proxy && { proxy }),
+  };
+}
+
+/** The cluster's `proxy-url`, when it is one the client can use (http or https). */
+function proxyOf(cluster: Record<string, unknown>, source: string): string | undefined {
+  const url = cluster['proxy-url'];
+  if (typeof url !== 'string' || url === '') return undefined;
+  const protocol = URL.canParse(url) ? new URL(url).protocol : '';
+  if (protocol !== 'http:' && protocol !== 'https:') {
+    throw new Error(
+      `${source}: proxy-url ${url}: only http:// and https:// proxies are supported (not socks5)`,
+    );
+  }
+  return url;
+}
+
+/**
+ * The user's impersonation (`as`, `as-uid`, `as-groups`, `as-user-extra`) as the Impersonate-*
+ * headers kubectl sends; the API server checks the `impersonate` verb against the real user.
+ */
+function impersonating(authenticate: Authenticate, user: Record<string, unknown>): Authenticate {
+  const headers: Record<string, string | string[]> = {};
+  const as = user.as;
+  const groups = user['as-groups'];
+  const uid = user['as-uid'];
+  const extra = user['as-user-extra'];
+  if (typeof as === 'string' && as !== '') headers['Impersonate-User'] = as;
+  if (Array.isArray(groups) && groups.length > 0) headers['Impersonate-Group'] = groups.map(String);
+  if (typeof uid === 'string' && uid !== '') headers['Impersonate-Uid'] = uid;
+  if (extra && typeof extra === 'object') {
+    for (const [key, values] of Object.entries(extra as Record<string, unknown>)) {
+      if (Array.isArray(values)) headers[`Impersonate-Extra-${encodeURIComponent(key)}`] = values.map(String);
+    }
+  }
+  if (Object.keys(headers).length === 0) return authenticate;
+  if (headers['Impersonate-User'] === undefined) {
+    // The API server refuses groups, uid or extras without a user: say so at start.
+    throw new Error('kubeconfig: as-groups, as-uid and as-user-extra need `as` (the user to impersonate)');
+  }
+  return async (options) => {
+    const refresh = await authenticate(options);
+    Object.assign(options.headers, headers);
+    return refresh;
   };
 }
 
@@ -181,6 +255,11 @@ function absolute(entry: Record<string, unknown>, dir: string): Record<string, u
   for (const field of PATH_FIELDS) {
     const value = out[field];
     if (typeof value === 'string' && value !== '' && !isAbsolute(value)) out[field] = join(dir, value);
+  }
+  // An exec command with a slash in it is relative to the file too, as client-go reads it.
+  const exec = out.exec as { command?: unknown } | undefined;
+  if (exec && typeof exec.command === 'string' && exec.command.includes('/') && !isAbsolute(exec.command)) {
+    out.exec = { ...exec, command: join(dir, exec.command) };
   }
   return out;
 }
@@ -194,42 +273,27 @@ function fileOrData(entry: Record<string, unknown>, name: string, option: 'ca' |
   return {};
 }
 
-async function userAuthentication(name: string, u: Record<string, unknown>): Promise<Authenticate> {
+function userAuthentication(u: Record<string, unknown>, cluster: { server: string }): Authenticate {
   if (typeof u.token === 'string' && u.token !== '') return authorization(() => `Bearer ${u.token}`);
   if (typeof u.tokenFile === 'string' && u.tokenFile !== '') return tokenFileAuthentication(u.tokenFile);
   if (u.exec && typeof u.exec === 'object') {
-    // client-node's exec plugin runner (no generated code behind it): runs the command, caches
-    // the credential until its expirationTimestamp, sets the bearer token or client certificate.
-    const { ExecAuth } = await import('@kubernetes/client-node/dist/exec_auth.js');
-    const exec = new ExecAuth();
-    const execUser = { name, exec: u.exec };
-    return (options) => exec.applyAuthentication(execUser, options);
+    const exec = new ExecCredentials(u.exec as ExecConfig, cluster);
+    return async (options) => {
+      const credential = await exec.get();
+      if (credential.token !== undefined) options.headers.Authorization = `Bearer ${credential.token}`;
+      if (credential.cert !== undefined && credential.key !== undefined) {
+        options.cert = credential.cert;
+        options.key = credential.key;
+      }
+      return () => {
+        exec.invalidate(credential);
+        return true;
+      };
+    };
   }
   if (typeof u.username === 'string' && typeof u.password === 'string') {
     const basic = `Basic ${Buffer.from(`${u.username}:${u.password}`).toString('base64')}`;
     return authorization(() => basic);
   }
-  return async () => {};
-}
-
-/** The rare kubeconfig this module does not read itself: client-node's KubeConfig does it all. */
-async function viaClientNode(paths: string[], source: string): Promise<KubeConnection> {
-  const { KubeConfig } = await import('@kubernetes/client-node');
-  const { shareConnections } = await import('./client-node-connections.js');
-  const kc = new KubeConfig();
-  if (paths.length === 1) kc.loadFromFile(paths[0] as string);
-  else kc.loadFromDefault();
-  shareConnections(kc);
-  const server = (kc.getCurrentCluster()?.server ?? '').replace(/\/+$/, '');
-  const namespace = kc.getContextObject(kc.getCurrentContext())?.namespace;
-  return {
-    server,
-    source,
-    ...(namespace && { namespace }),
-    tls: { rejectUnauthorized: true },
-    authenticate: async () => {},
-    agentFrom: async (options) => {
-      await kc.applyToHTTPSOptions(options);
-    },
-  };
+  return async () => undefined;
 }

@@ -166,6 +166,25 @@ describe('run with --leader-elect', () => {
     expect(await a.exited).toBe(1);
     expect(a.find('leader lease lost')).toBeDefined();
   }, 60_000);
+  it('two shards started with different selectors and no --leader-election-id both lead, each on its own Lease', async () => {
+    ns = await newNamespace('controller-shards');
+    const a = new Operator([...operatorArgs(), '--watch-label-selector=shard=a']);
+    const b = new Operator([...operatorArgs(), '--watch-label-selector=shard in (b, c)']);
+    await Promise.all([a.waitForLog('acquired leader lease'), b.waitForLog('acquired leader lease')]);
+    const { stdout } = await kubectl(['get', 'leases', '-n', ns, '-o', 'json']);
+    const held = (
+      JSON.parse(stdout) as { items: Array<{ metadata: { name: string }; spec: { holderIdentity: string } }> }
+    ).items
+      .map((lease) => [lease.metadata.name, lease.spec.holderIdentity])
+      .sort();
+    expect(held).toEqual(
+      [
+        [a.find('starting emr-serverless-operator')?.leaderElectionId, a.identity],
+        [b.find('starting emr-serverless-operator')?.leaderElectionId, b.identity],
+      ].sort(),
+    );
+    expect(held.map(([name]) => name)).not.toContain(DEFAULT_LEASE_NAME);
+  }, 90_000);
 });
 
 describe('run without leader election', () => {

@@ -120,6 +120,29 @@ describe('run flags', () => {
     expect(() => parse(['--verify-keys=maybe'])).toThrow(UsageError);
   });
 
+  it('gives each --watch-label-selector its own default Lease, the same for every spelling of it', () => {
+    const lease = (...args: string[]) => parse(args).leaderElectionId;
+    expect(lease()).toBe('emr-serverless-operator');
+    const a = lease('--watch-label-selector=shard=a');
+    expect(a).toMatch(/^emr-serverless-operator-shard-a-[0-9a-f]{10}$/);
+    // Two shards started with the default --leader-election-id no longer share a Lease.
+    expect(lease('--watch-label-selector=shard=b')).not.toBe(a);
+    expect(lease('--watch-label-selector=shard notin (a)')).not.toBe(a);
+    expect(lease('--watch-label-selector=Shard=a')).not.toBe(a);
+    // The replicas of one shard do, however the selector is written.
+    expect(lease('--watch-label-selector=shard==a')).toBe(a);
+    expect(lease('--watch-label-selector= shard = a ')).toBe(a);
+    const set = lease('--watch-label-selector=shard in (a, b),!legacy');
+    expect(lease('--watch-label-selector=! legacy,shard in (b,a,b)')).toBe(set);
+    // An explicit name wins; a long selector still makes a valid Lease name.
+    expect(lease('--watch-label-selector=shard=a', '--leader-election-id=mine')).toBe('mine');
+    const long = lease(
+      `--watch-label-selector=${Array.from({ length: 20 }, (_, i) => `example.com/key-${i}=value-${i}`).join(',')}`,
+    );
+    expect(long.length).toBeLessThanOrEqual(253);
+    expect(long).toMatch(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/);
+  });
+
   it('defaults the lease namespace to the pod namespace', () => {
     expect(parse([], { AWS_REGION: 'eu-west-1' }, 'operators').leaderElectionNamespace).toBe('operators');
     expect(

@@ -1,5 +1,5 @@
 // Finding the API server and the credentials: kubeconfig files (each kind of user), KUBECONFIG
-// lists, the pod's service account, and what is handed to client-node.
+// lists, the pod's service account, impersonation, exec plugins, proxies, and what is refused.
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,7 +28,7 @@ function kubeconfig(user: Record<string, unknown>, cluster: Record<string, unkno
 }
 
 async function headersOf(connection: KubeConnection) {
-  const options = { headers: {} as Record<string, string> };
+  const options = { headers: {} as Record<string, string | string[]> };
   await connection.authenticate(options);
   return { headers: options.headers, options: options as Record<string, unknown> };
 }
@@ -111,16 +111,85 @@ describe('loadKubeConnection from a kubeconfig file', () => {
     expect(readFileSync(calls, 'utf8')).toBe('prod\n');
   });
 
-  it('hands a kubeconfig it does not read itself (here a proxy-url) to client-node', async () => {
+  it('runs the exec plugin once for concurrent callers, again before expiry and once after a 401', async () => {
+    const calls = join(dir, 'exec-calls-2');
+    const plugin = join(dir, 'exec-plugin-2.sh');
+    // Each run answers a new token that expires 90 s after it was made.
+    writeFileSync(
+      plugin,
+      `#!/bin/sh\necho run >> ${calls}\nn=$(wc -l < ${calls} | tr -d ' ')\nexp=$(date -u -d @$(( $(date +%s) + 90 )) +%Y-%m-%dT%H:%M:%SZ)\nsleep 0.2\necho "{\\"kind\\":\\"ExecCredential\\",\\"status\\":{\\"token\\":\\"t$n\\",\\"expirationTimestamp\\":\\"$exp\\"}}"\n`,
+    );
+    chmodSync(plugin, 0o755);
+    const connection = await loadKubeConnection({ path: kubeconfig({ exec: { command: plugin } }) });
+    const runs = () => readFileSync(calls, 'utf8').split('\n').filter(Boolean).length;
+    // Ten watches, the lease and the workers asking at once: one plugin process.
+    const first = await Promise.all(Array.from({ length: 10 }, () => headersOf(connection)));
+    expect(new Set(first.map((h) => h.headers.Authorization))).toEqual(new Set(['Bearer t1']));
+    expect(runs()).toBe(1);
+    // A 401 to t1, reported by every request that used it: one new run.
+    const refreshes = await Promise.all(
+      Array.from({ length: 5 }, async () => {
+        const options = { headers: {} as Record<string, string | string[]> };
+        return connection.authenticate(options);
+      }),
+    );
+    expect(refreshes.map((refresh) => refresh?.())).toEqual([true, true, true, true, true]);
+    const second = await Promise.all(Array.from({ length: 5 }, () => headersOf(connection)));
+    expect(new Set(second.map((h) => h.headers.Authorization))).toEqual(new Set(['Bearer t2']));
+    expect(runs()).toBe(2);
+    // Less than a minute before expiry (90 s tokens: half their life), the plugin runs again.
+    vi.useFakeTimers({ toFake: ['Date'], now: Date.now() + 46_000 });
+    expect((await headersOf(connection)).headers.Authorization).toBe('Bearer t3');
+    expect(runs()).toBe(3);
+  });
+
+  it('says why an exec plugin failed, with its install hint', async () => {
+    const connection = await loadKubeConnection({
+      path: kubeconfig({
+        exec: { command: join(dir, 'no-such-plugin'), installHint: 'install aws-cli v2' },
+      }),
+    });
+    await expect(headersOf(connection)).rejects.toThrow(
+      /no-such-plugin failed: .*ENOENT[\s\S]*install aws-cli v2/,
+    );
+  });
+
+  it('sends impersonation (as, as-groups, as-uid, as-user-extra) as Impersonate-* headers', async () => {
+    const connection = await loadKubeConnection({
+      path: kubeconfig({
+        token: 'abc',
+        as: 'system:serviceaccount:ops:operator',
+        'as-groups': ['team-a', 'system:authenticated'],
+        'as-uid': '1234',
+        'as-user-extra': { 'reason/why': ['audit'] },
+      }),
+    });
+    expect((await headersOf(connection)).headers).toEqual({
+      Authorization: 'Bearer abc',
+      'Impersonate-User': 'system:serviceaccount:ops:operator',
+      'Impersonate-Group': ['team-a', 'system:authenticated'],
+      'Impersonate-Uid': '1234',
+      'Impersonate-Extra-reason%2Fwhy': ['audit'],
+    });
+    await expect(
+      loadKubeConnection({ path: kubeconfig({ token: 'abc', 'as-groups': ['g'] }) }),
+    ).rejects.toThrow(/as-groups, as-uid and as-user-extra need `as`/);
+  });
+
+  it('goes through an http(s) proxy-url; refuses a socks5 proxy and an auth-provider at start', async () => {
     const proxied = await loadKubeConnection({
       path: kubeconfig({ token: 'abc' }, { 'proxy-url': 'http://proxy.example:3128' }),
     });
-    expect(proxied.server).toBe('https://api.example:6443');
-    expect(proxied.namespace).toBe('team-a');
-    const options = { headers: {} as Record<string, string> } as Record<string, unknown>;
-    await proxied.agentFrom?.(options);
-    expect(options.agent?.constructor.name).toBe('HttpsProxyAgent');
-    expect((options.headers as Record<string, string>).Authorization).toBe('Bearer abc');
+    expect(proxied.proxy).toBe('http://proxy.example:3128');
+    expect((await headersOf(proxied)).headers.Authorization).toBe('Bearer abc');
+    await expect(
+      loadKubeConnection({
+        path: kubeconfig({ token: 'abc' }, { 'proxy-url': 'socks5://proxy.example:1080' }),
+      }),
+    ).rejects.toThrow(/only http:\/\/ and https:\/\/ proxies are supported/);
+    await expect(
+      loadKubeConnection({ path: kubeconfig({ 'auth-provider': { name: 'oidc', config: {} } }) }),
+    ).rejects.toThrow(/auth-provider "oidc", which the operator does not run: use an exec credential plugin/);
   });
 
   it('names what is missing', async () => {

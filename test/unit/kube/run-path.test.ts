@@ -27,7 +27,9 @@ ${entries.map((e) => `await import(${JSON.stringify(new URL(e, ROOT).href)});`).
   return readFileSync(log, 'utf8').trim().split('\n');
 }
 
-describe('the run path', () => {
+// Each case compiles and loads a few hundred modules in a new process: tens of seconds on a
+// loaded 2-core machine, more than the unit project's default timeout.
+describe('the run path', { timeout: 90_000 }, () => {
   it('loads the controller, the AWS clients and the Kubernetes client, but not client-node', () => {
     const loaded = modulesLoadedBy(['src/cli/run.ts', 'src/controller/operator.ts', 'src/kube/client.ts']);
     expect(loaded.some((url) => url.endsWith('/src/controller/manager.ts'))).toBe(true);
