@@ -9,11 +9,11 @@
 //   (0: at once); no result requeues it after the resync period; a thrown error requeues it
 //   with the key's exponential backoff (1 s doubling to 5 min). A spec change (new generation)
 //   resets the backoff; a label or annotation edit never cuts it short (predicates.ts).
-// - Keys are handed to workers in turn by namespace, and each reconcile runs as its namespace's
-//   (src/aws/tenant.ts): its AWS calls take that namespace's turn at the rate limit.
 //   Resync delays carry ±10 % jitter per key, so thousands of keys do not come due together.
 //   A key whose object is gone from the cache is dropped (the finalizer keeps the object around
 //   until the reconciler has cleaned up, so that only happens after it did).
+// - Keys are handed to workers in turn by namespace, and each reconcile runs as its namespace's
+//   (src/aws/tenant.ts): its AWS calls take that namespace's turn at the rate limit.
 // - A reconciler may queue another object of its kind at once (`enqueue`, controller-runtime's
 //   channel source): list drift detection does, when a listing shows that object's application moved.
 
