@@ -11,7 +11,7 @@
 // See bench/README.md for what each figure means and how it is measured.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
@@ -22,7 +22,7 @@ import type { Call } from '../src/emulator/server.js';
 import { type ControlPlane, findRepoRoot, startControlPlane } from '../src/envtest/index.js';
 import { summariseProfile } from './lib/cpuprofile.js';
 import { summariseHeap } from './lib/heapsnapshot.js';
-import { adminKubeConfig, EventWatch, Kube, mapLimit, ResourceWatch } from './lib/kube.js';
+import { adminKubeConfig, EventWatch, Kube, mapLimit, type Resource, ResourceWatch } from './lib/kube.js';
 import {
   deploymentNodeOptions,
   deploymentRuntimeEnv,
@@ -54,7 +54,7 @@ const { values: flags } = parseArgs({
 });
 
 const quick = flags.quick === true;
-const SCENARIOS = ['latency', 'sync', 'steady', 'throttle', 'memory', 'shards'] as const;
+const SCENARIOS = ['latency', 'sync', 'steady', 'throttle', 'memory', 'noisy', 'shards'] as const;
 /** The steady window: one full-read cycle of `run --full-read-every` (default 6 resync periods). */
 const STEADY_WINDOW_PERIODS = 6;
 const only = new Set(flags.only ? flags.only.split(',') : SCENARIOS);
@@ -1043,6 +1043,226 @@ async function shardsScenario(ctx: Ctx): Promise<void> {
   log(`shards: steady ${JSON.stringify(steady)}`);
 }
 
+// --- 7. a noisy tenant ----------------------------------------------------------------------------
+
+/** The noisy-tenant scenario's shape: the same in quick and full runs (the issue's 200 in 10). */
+const NOISY = {
+  quietNamespaces: 10,
+  perNamespace: 20,
+  /** Applications of the account that no resource owns: what a search by name pages through. */
+  strangers: 500,
+  /** Resources the flooding namespace creates at the start of the noisy phase. */
+  flood: 300,
+  /** The quiet tenants' key changes are spread over this many seconds. */
+  windowS: 40,
+  awsRps: 20,
+};
+const ANNOTATE_NS = 'bench-noisy-annotate';
+const FLOOD_NS = 'bench-noisy-flood';
+const NAMESPACE_CALLS = 'emr_serverless_operator_namespace_aws_calls_total';
+
+interface NoisyPhase {
+  changes: number;
+  applyToReadyP50Ms: number;
+  applyToReadyP99Ms: number;
+  seconds: number;
+  annotateEdits: number;
+  floodCreates: number;
+  /** From the emulator's log: calls per second by whom they are for (see bench/README.md). */
+  awsCallsPerSecond: Record<string, number>;
+  /** From the operator's own per-namespace counter, when it has one. */
+  operatorCallsPerSecond?: Record<string, number>;
+}
+
+const stalledNow = (obj: Resource | undefined) =>
+  (obj?.status as { conditions?: Array<{ type: string; status: string }> } | undefined)?.conditions?.some(
+    (c) => c.type === 'Stalled' && c.status === 'True',
+  ) === true;
+
+/**
+ * 200 resources in 10 quiet namespaces take a key change each, spread over 40 s, first alone,
+ * then while one namespace loops `kubectl annotate` on a broken resource (Stalled AwsRejected
+ * with the finalizer set and no application) and another creates 300 resources at once.
+ */
+async function noisyScenario(ctx: Ctx): Promise<void> {
+  const quietNs = Array.from({ length: NOISY.quietNamespaces }, (_, i) => `bench-quiet-${i}`);
+  const quietKeys = quietNs.flatMap((ns) =>
+    Array.from({ length: NOISY.perNamespace }, (_, i) => `${ns}/q-${i}`),
+  );
+  log(
+    `noisy: ${quietKeys.length} quiet resources in ${quietNs.length} namespaces, ${NOISY.strangers} other applications`,
+  );
+  const floodKey = (await ctx.control.createKey({ region: 'eu-west-1' })).Arn;
+  await precreateApps(ctx, 'stranger', NOISY.strangers);
+  for (const ns of quietNs) {
+    await ctx.kube.ensureNamespace(ns);
+    await ctx.kube.createAll(
+      ns,
+      Array.from({ length: NOISY.perNamespace }, (_, i) => ({
+        name: `q-${i}`,
+        spec: {
+          name: `${ns}-q-${i}`,
+          type: 'SPARK',
+          releaseLabel: 'emr-7.5.0',
+          diskEncryptionConfiguration: { encryptionKeyArn: ctx.keyA },
+        },
+      })),
+    );
+  }
+  await ctx.kube.ensureNamespace(ANNOTATE_NS);
+  await ctx.kube.ensureNamespace(FLOOD_NS);
+  await ctx.kube.createAll(ANNOTATE_NS, [
+    {
+      // A typo admission lets through and AWS refuses (ValidationException): Stalled AwsRejected,
+      // with the finalizer the refused CreateApplication was sent with, and no application.
+      name: 'broken',
+      spec: { name: 'broken', type: 'SPARK', releaseLabel: 'emr 7.5.0' },
+    },
+  ]);
+  const watch = new ResourceWatch(ctx.kube.kc, undefined);
+  await watch.start();
+  // Its namespaces only: the earlier scenarios' resources would take the budget at start-up.
+  const op = await startOperatorProcess(
+    operatorOptions(ctx, 'noisy', {
+      awsRps: NOISY.awsRps,
+      namespace: [...quietNs, ANNOTATE_NS, FLOOD_NS].join(','),
+    }),
+  );
+  await op.ready();
+  await watch.until(
+    () => quietKeys.every((k) => watch.readyAt.has(k)),
+    10 * 60_000,
+    'the quiet resources Ready',
+  );
+  await watch.until(
+    () => stalledNow(watch.objects.get(`${ANNOTATE_NS}/broken`)),
+    60_000,
+    'the broken one Stalled',
+  );
+  await sleep(2_000);
+
+  const namespaceOf = (call: Call, apps: Map<string, string>): string => {
+    if (call.applicationId) return apps.get(call.applicationId) ?? 'other';
+    if (call.keyId && floodKey.endsWith(call.keyId)) return FLOOD_NS;
+    if (call.keyId) return 'quiet';
+    // Only the flooding namespace creates during the window, and only the broken one is refused;
+    // a list page carries no id.
+    if (call.operation === 'CreateApplication') return call.status === 200 ? FLOOD_NS : ANNOTATE_NS;
+    return call.operation === 'ListApplications' ? 'ListApplications' : 'other';
+  };
+
+  const phase = async (label: string, key: string, noisy: boolean): Promise<NoisyPhase> => {
+    log(
+      `noisy: ${label}: ${quietKeys.length} key changes over ${NOISY.windowS} s${noisy ? ', with the noisy tenants' : ''}`,
+    );
+    await fetch(`${ctx.emu.endpoint}/_emulator/calls`, { method: 'DELETE' });
+    const m0 = await op.metrics();
+    const started = Date.now();
+    let stop = false;
+    let annotateEdits = 0;
+    let floodCreates = 0;
+    const noise: Promise<void>[] = [];
+    if (noisy) {
+      noise.push(
+        (async () => {
+          while (!stop) {
+            await ctx.kube.annotate(ANNOTATE_NS, 'broken', {
+              'bench.example.com/poke': String(annotateEdits),
+            });
+            annotateEdits++;
+          }
+        })(),
+        (async () => {
+          const specs = Array.from({ length: NOISY.flood }, (_, i) => ({
+            name: `flood-${i}`,
+            spec: {
+              name: `flood-${i}`,
+              type: 'SPARK',
+              releaseLabel: 'emr-7.5.0',
+              diskEncryptionConfiguration: { encryptionKeyArn: floodKey },
+            },
+          }));
+          await ctx.kube.createAll(FLOOD_NS, specs, 8);
+          floodCreates = specs.length;
+        })(),
+      );
+    }
+    const accepted = new Map<string, { at: number; generation: number }>();
+    for (const [i, k] of quietKeys.entries()) {
+      const wait = started + (i * NOISY.windowS * 1000) / quietKeys.length - Date.now();
+      if (wait > 0) await sleep(wait);
+      const [ns, name] = k.split('/') as [string, string];
+      const res = await ctx.kube.patchSpec(ns, name, {
+        diskEncryptionConfiguration: { encryptionKeyArn: key },
+      });
+      accepted.set(k, { at: Date.now(), generation: res.metadata.generation! });
+    }
+    await watch.until(
+      () => [...accepted].every(([k, a]) => watch.readyAt.get(k)?.generation === a.generation),
+      15 * 60_000,
+      `${label}: every change Ready`,
+    );
+    const ended = Date.now();
+    stop = true;
+    await Promise.all(noise);
+    const m1 = await op.metrics();
+    const calls = (await ctx.control.calls()).filter((c) => callTime(c) >= started && callTime(c) <= ended);
+    const seconds = (ended - started) / 1000;
+    const apps = new Map<string, string>();
+    for (const [k, obj] of watch.objects) {
+      const id = (obj.status as { applicationId?: string } | undefined)?.applicationId;
+      const ns = k.split('/')[0]!;
+      if (id) apps.set(id, quietNs.includes(ns) ? 'quiet' : ns);
+    }
+    const perSecond = (counts: Record<string, number>) =>
+      Object.fromEntries(Object.entries(counts).map(([k, v]) => [k, round(v / seconds, 2)]));
+    const byNamespace = (m: Metrics) => {
+      const out: Record<string, number> = {};
+      for (const s of m.samples) {
+        if (s.name !== NAMESPACE_CALLS) continue;
+        const ns = quietNs.includes(s.labels.namespace ?? '') ? 'quiet' : (s.labels.namespace ?? '');
+        out[ns] = (out[ns] ?? 0) + s.value;
+      }
+      return out;
+    };
+    const operatorCalls = diffCounts(byNamespace(m0), byNamespace(m1));
+    const toReady = [...accepted].map(([k, a]) => watch.readyAt.get(k)!.at - a.at);
+    const result: NoisyPhase = {
+      changes: accepted.size,
+      applyToReadyP50Ms: percentile(toReady, 50),
+      applyToReadyP99Ms: percentile(toReady, 99),
+      seconds: round(seconds, 1),
+      annotateEdits,
+      floodCreates,
+      awsCallsPerSecond: perSecond(countBy(calls, (c) => namespaceOf(c, apps))),
+      ...(Object.keys(operatorCalls).length > 0 && { operatorCallsPerSecond: perSecond(operatorCalls) }),
+    };
+    log(`noisy: ${label}: ${JSON.stringify(result)}`);
+    return result;
+  };
+
+  const loadBefore = loadavg();
+  const quiet = await phase('quiet run', ctx.keyB, false);
+  const noisy = await phase('noisy run', ctx.keyA, true);
+  await stopOperator(op, 'noisy');
+  watch.stop();
+  const tenants = NOISY.quietNamespaces + 2;
+  report.noisyTenant = {
+    quietResources: quietKeys.length,
+    quietNamespaces: NOISY.quietNamespaces,
+    otherApplications: NOISY.strangers,
+    flood: NOISY.flood,
+    awsRps: NOISY.awsRps,
+    /** The share of one namespace when all of them want more than the budget. */
+    fairShareRps: round(NOISY.awsRps / tenants, 2),
+    quiet,
+    noisy,
+    p99Ratio: round(noisy.applyToReadyP99Ms / Math.max(1, quiet.applyToReadyP99Ms), 2),
+    loadAverage: { before: loadBefore.map((l) => round(l, 2)), after: loadavg().map((l) => round(l, 2)) },
+  };
+  log(`noisy: p99 ${quiet.applyToReadyP99Ms} ms alone, ${noisy.applyToReadyP99Ms} ms with the noisy tenants`);
+}
+
 // --- main ----------------------------------------------------------------------------------------
 
 async function main(): Promise<void> {
@@ -1098,6 +1318,8 @@ async function main(): Promise<void> {
     }
     if (only.has('throttle')) await throttleScenario(ctx);
     if (only.has('memory')) await memoryScenario(ctx);
+    // After memory, whose 10,000 would otherwise wait for its Stalled resource to be Ready.
+    if (only.has('noisy')) await noisyScenario(ctx);
     // Last: its tens of thousands of resources would otherwise be counted by the memory scenario.
     if (only.has('shards')) {
       // A shard that cannot hold its share (an operator that dies) is a result too: keep it.
@@ -1200,6 +1422,22 @@ function printTable(): void {
     ['throttle storm: converge after end', f(r.throttleConvergeSeconds, ' s')],
     ['throttle storm: SDK retries / 429s', `${f(r.throttleRetries)} / ${f(r.throttle429s)}`],
   );
+  const noisy = report.noisyTenant as
+    | { quiet: NoisyPhase; noisy: NoisyPhase; p99Ratio: number; fairShareRps: number }
+    | undefined;
+  if (noisy)
+    rows.push(
+      [
+        'quiet tenants apply -> Ready p50 / p99, alone / beside a noisy one',
+        `${noisy.quiet.applyToReadyP50Ms} / ${noisy.quiet.applyToReadyP99Ms} ms, ${noisy.noisy.applyToReadyP50Ms} / ${noisy.noisy.applyToReadyP99Ms} ms`,
+        `p99 within 2x ${ok(noisy.p99Ratio <= 2)}`,
+      ],
+      [
+        'noisy namespaces AWS calls/s (annotate, flood)',
+        `${f(noisy.noisy.awsCallsPerSecond[ANNOTATE_NS] ?? 0)} + ${f(noisy.noisy.awsCallsPerSecond.ListApplications ?? 0)} list pages, ${f(noisy.noisy.awsCallsPerSecond[FLOOD_NS] ?? 0)}`,
+        `share ${noisy.fairShareRps} when contended`,
+      ],
+    );
   const shards = report.shards as ShardsReport | undefined;
   for (const shard of SHARDS) {
     const sync = shards?.initialSync[shard];

@@ -129,6 +129,21 @@ export class Kube {
     return total;
   }
 
+  /** Merge-patches metadata.annotations (a metadata-only edit, as `kubectl annotate` makes). */
+  async annotate(namespace: string, name: string, annotations: Record<string, string>): Promise<Resource> {
+    return (await this.custom.patchNamespacedCustomObject(
+      {
+        group: GROUP,
+        version: VERSION,
+        namespace,
+        plural: APPLICATION_PLURAL,
+        name,
+        body: { metadata: { annotations } },
+      },
+      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+    )) as Resource;
+  }
+
   /** Merge-patches spec; resolves when the API server has answered (the write is accepted). */
   async patchSpec(namespace: string, name: string, spec: Record<string, unknown>): Promise<Resource> {
     return (await this.custom.patchNamespacedCustomObject(

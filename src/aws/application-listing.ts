@@ -15,9 +15,12 @@
 //
 // The pages go through the scope's clients, so the rate limit, retries and call metrics cover them.
 import type { ApplicationState, ApplicationSummary } from './port.js';
+import { forAllNamespaces } from './tenant.js';
 
 /** What a listing says about one application. */
 export interface ListedApplication {
+  /** Its name, for a search by name (an application whose create answer was lost). */
+  name?: string;
   state: ApplicationState;
   /** Epoch milliseconds; undefined when the service did not answer it. */
   updatedAtMs: number | undefined;
@@ -88,12 +91,17 @@ export class ApplicationListings {
 
   private refresh(): Promise<ApplicationListing> {
     const startedAt = this.now();
-    const listing = this.options
-      .list()
+    // Made for every namespace of the scope: its pages take the shared turn at the rate limit
+    // and count as `_shared`, whichever namespace's reconcile asked first.
+    const listing = forAllNamespaces(() => this.options.list())
       .then((summaries): ApplicationListing => {
         const applications = new Map<string, ListedApplication>();
         for (const s of summaries) {
-          applications.set(s.applicationId, { state: s.state, updatedAtMs: s.updatedAt?.getTime() });
+          applications.set(s.applicationId, {
+            ...(s.name !== undefined && { name: s.name }),
+            state: s.state,
+            updatedAtMs: s.updatedAt?.getTime(),
+          });
         }
         const taken = { takenAt: startedAt, applications };
         this.failure = undefined;

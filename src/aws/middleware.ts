@@ -1,7 +1,8 @@
 // Two SDK middlewares installed on every client of a region (see clients.ts):
 //
 //  - per attempt (between the SDK's retry and signing middlewares, so it runs again for every
-//    retry and signs after waiting): take a token from the region's bucket, count the attempt,
+//    retry and signs after waiting): take a token from the region's bucket in the turn of the
+//    namespace the call is for (tenant.ts), count the attempt,
 //    and tell the bucket when the answer was throttling;
 //  - per call (the outermost `initialize` step): time the whole call, retries included, and
 //    report it with its outcome to the AwsCallObserver.
@@ -11,6 +12,7 @@
 import { isThrottlingError, toAwsError } from './errors.js';
 import type { AwsErrorKind } from './port.js';
 import type { TokenBucket } from './rate-limiter.js';
+import { currentTenant } from './tenant.js';
 
 export type AwsService = 'emr-serverless' | 'kms' | 'sts';
 
@@ -19,6 +21,8 @@ export interface AwsCallEvent {
   /** The account the call acted in (the namespace role's), or `operator` for the operator's own identity. */
   account: string;
   region: string;
+  /** The namespace the call was made for, or SHARED_TENANT (tenant.ts). */
+  namespace: string;
   service: AwsService;
   /** The API operation, e.g. "UpdateApplication". */
   operation: string;
@@ -84,7 +88,7 @@ export function installCallMiddleware(client: MiddlewareHost, options: CallMiddl
   const { account, region, service, bucket, observer } = options;
 
   const perAttempt: Middleware = (next, context) => async (args) => {
-    await bucket.take();
+    await bucket.take(currentTenant());
     context[ATTEMPTS] = count(context, ATTEMPTS) + 1;
     try {
       return await next(args);
@@ -111,6 +115,7 @@ export function installCallMiddleware(client: MiddlewareHost, options: CallMiddl
         observer.onCall({
           account,
           region,
+          namespace: currentTenant(),
           service,
           operation: operationOf(context),
           outcome,

@@ -31,6 +31,7 @@ export interface AwsApplication extends ApplicationFields {
 /** One live application as ListApplications answers it: enough to tell whether it moved. */
 export interface ApplicationSummary {
   applicationId: string;
+  name?: string;
   state: ApplicationState;
   updatedAt?: Date;
 }
@@ -134,8 +135,15 @@ export interface AwsPort {
   getApplication(applicationId: string): Promise<AwsApplication | undefined>;
   /** Every application not TERMINATED (all pages of ListApplications). */
   listApplications(): Promise<ApplicationSummary[]>;
-  /** The non-terminated app with this name tagged with this owner uid, if any. */
-  findOwnedApplication(name: string, ownerUid: string): Promise<AwsApplication | undefined>;
+  /**
+   * The non-terminated app with this name tagged with this owner uid, if any. `candidates`: the
+   * ids a listing already names with this name (the scope's shared listing): only those are read.
+   */
+  findOwnedApplication(
+    name: string,
+    ownerUid: string,
+    candidates?: readonly string[],
+  ): Promise<AwsApplication | undefined>;
   createApplication(input: CreateApplicationInput): Promise<{ applicationId: string; arn: string }>;
   /** Sends exactly the given fields; answers the application as updated. */
   updateApplication(applicationId: string, changes: ApplicationFields): Promise<AwsApplication>;

@@ -2,8 +2,11 @@
 // so a burst of reconciles cannot exceed `--aws-rps` and a throttling storm is not amplified.
 //
 // - `rps` tokens per second accrue up to `burst`; `take()` resolves when a token is free.
-// - Waiters are served strictly first come, first served: a new caller never overtakes a queued
-//   one, even when a token happens to be free at that moment.
+// - Waiters are grouped by tenant (the namespace a call is for, tenant.ts) and the groups are
+//   served round-robin (fair-queue.ts): when the budget is contended, each namespace waiting gets
+//   an equal share of it, so one namespace's burst of calls cannot starve the others; a budget
+//   only one namespace wants is that namespace's in full. Within a tenant, first come, first
+//   served; a new caller never overtakes a queued one, even when a token happens to be free.
 // - One timer at most, set for the moment the next queued caller can have its token: no polling.
 // - `rps <= 0` or `Infinity` means unlimited: `take()` resolves at once.
 //
@@ -12,6 +15,8 @@
 // throttled answers counts once) and drops any saved burst; the rate then climbs back linearly,
 // reaching `rps` again `recoveryMs` after it was at its floor. The SDK's own retry backoff still
 // applies on top of this.
+
+import { FairQueue } from './fair-queue.js';
 
 export interface TokenBucketOptions {
   /** Tokens per second; `<= 0` or `Infinity` means unlimited. */
@@ -42,7 +47,7 @@ export class TokenBucket {
   /** The fraction of `rps` currently allowed: 1 unless throttling was seen lately. */
   private rateFactor = 1;
   private lastCut = Number.NEGATIVE_INFINITY;
-  private readonly waiters: Array<() => void> = [];
+  private readonly waiters = new FairQueue<() => void>();
   private timer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(options: TokenBucketOptions) {
@@ -57,8 +62,8 @@ export class TokenBucket {
     this.lastRefill = this.now();
   }
 
-  /** Resolves when the caller may send one request. */
-  take(): Promise<void> {
+  /** Resolves when the caller may send one request; `tenant` names whose turn it takes. */
+  take(tenant = ''): Promise<void> {
     if (this.unlimited) return Promise.resolve();
     this.refill();
     if (this.waiters.length === 0 && this.tokens >= 1) {
@@ -66,7 +71,7 @@ export class TokenBucket {
       return Promise.resolve();
     }
     return new Promise<void>((resolve) => {
-      this.waiters.push(resolve);
+      this.waiters.push(tenant, resolve);
       this.schedule();
     });
   }

@@ -224,6 +224,7 @@ export class SdkAwsPort implements AwsPort {
       if (!summary.id) continue;
       out.push({
         applicationId: summary.id,
+        ...(summary.name ? { name: summary.name } : {}),
         state: (summary.state ?? 'CREATING') as ApplicationState,
         ...(summary.updatedAt ? { updatedAt: summary.updatedAt } : {}),
       });
@@ -232,15 +233,22 @@ export class SdkAwsPort implements AwsPort {
   }
 
   /**
-   * Lists every live application (all pages), keeps those with this name, and reads their tags
+   * Lists every live application (all pages; or takes `listed`, the ids a listing names with this
+   * name), keeps those with this name, and reads their tags
    * with GetApplication (ListApplications has none). Usually one candidate, so they are read
    * one after the other. Should several carry the uid (the idempotent clientToken makes that
    * unlikely), the first listed wins.
    */
-  async findOwnedApplication(name: string, ownerUid: string): Promise<AwsApplication | undefined> {
-    const candidates: string[] = [];
-    for await (const summary of this.liveApplications()) {
-      if (summary.name === name && summary.id) candidates.push(summary.id);
+  async findOwnedApplication(
+    name: string,
+    ownerUid: string,
+    listed?: readonly string[],
+  ): Promise<AwsApplication | undefined> {
+    const candidates: string[] = listed ? [...listed] : [];
+    if (!listed) {
+      for await (const summary of this.liveApplications()) {
+        if (summary.name === name && summary.id) candidates.push(summary.id);
+      }
     }
     for (const applicationId of candidates) {
       const app = await this.getApplication(applicationId);

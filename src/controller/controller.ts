@@ -8,21 +8,24 @@
 //   `requeueAfterMs` resets the key's backoff and requeues it after min(requeueAfterMs, resync)
 //   (0: at once); no result requeues it after the resync period; a thrown error requeues it
 //   with the key's exponential backoff (1 s doubling to 5 min). A spec change (new generation)
-//   resets the backoff.
+//   resets the backoff; a label or annotation edit never cuts it short (predicates.ts).
 //   Resync delays carry ±10 % jitter per key, so thousands of keys do not come due together.
 //   A key whose object is gone from the cache is dropped (the finalizer keeps the object around
 //   until the reconciler has cleaned up, so that only happens after it did).
+// - Keys are handed to workers in turn by namespace, and each reconcile runs as its namespace's
+//   (src/aws/tenant.ts): its AWS calls take that namespace's turn at the rate limit.
 // - A reconciler may queue another object of its kind at once (`enqueue`, controller-runtime's
 //   channel source): list drift detection does, when a listing shows that object's application moved.
 
 import type { Logger } from 'pino';
+import { forNamespace, SHARED_TENANT } from '../aws/tenant.js';
 import type { KubeClient } from '../kube/client.js';
 import { describeError } from '../kube/errors.js';
 import type { ReconcileResult } from '../reconcile/ports.js';
 import { type KubeObject, objectKey, type ResourceType } from './informer.js';
 import type { OperatorMetrics, ReconcileOutcome } from './metrics.js';
 import { informerFor, type ObjectCache } from './multi-namespace-informer.js';
-import { updateNeedsReconcile } from './predicates.js';
+import { updateTrigger } from './predicates.js';
 import { ExponentialBackoffRateLimiter, WorkQueue } from './queue.js';
 import { ConflictError } from './resource-writer.js';
 
@@ -117,6 +120,8 @@ export class Controller<T extends KubeObject = KubeObject> {
       name: this.name,
       metrics: metrics.queueHooks(this.name),
       rateLimiter: new ExponentialBackoffRateLimiter<string>(backoff.baseMs, backoff.maxMs),
+      // Namespaces take turns at the workers: one namespace's thousand keys do not queue another's.
+      groupOf: namespaceOfKey,
     });
     this.informer = informerFor<T>(
       {
@@ -131,11 +136,13 @@ export class Controller<T extends KubeObject = KubeObject> {
     this.informer.addEventHandler({
       onAdd: (obj) => this.queue.add(objectKey(obj)),
       onUpdate: (oldObj, newObj) => {
-        if (!updateNeedsReconcile(oldObj, newObj)) return;
+        const trigger = updateTrigger(oldObj, newObj);
+        if (trigger === 'none') return;
         const key = objectKey(newObj);
         // A new spec deserves a fresh start: the backoff earned by the old one is forgotten.
-        if (oldObj.metadata.generation !== newObj.metadata.generation) this.queue.forget(key);
-        this.queue.add(key);
+        if (trigger === 'spec') this.queue.forget(key);
+        if (trigger === 'afterBackoff') this.queue.addAfterBackoff(key);
+        else this.queue.add(key);
       },
       onDelete: (obj) => {
         const key = objectKey(obj);
@@ -223,7 +230,8 @@ export class Controller<T extends KubeObject = KubeObject> {
     const started = performance.now();
     let outcome: ReconcileOutcome;
     try {
-      const result = await this.reconciler!.reconcile(obj);
+      // Its AWS calls take the namespace's turn at the rate limit and count as the namespace's.
+      const result = await forNamespace(namespaceOfKey(key), () => this.reconciler!.reconcile(obj));
       const resync = this.jitteredResync();
       // A success either way, so the backoff starts over.
       this.queue.forget(key);
@@ -255,6 +263,12 @@ export class Controller<T extends KubeObject = KubeObject> {
   private jitteredResync(): number {
     return this.settings.resyncPeriodMs * (0.9 + Math.random() * 0.2);
   }
+}
+
+/** The namespace of a `namespace/name` key; cluster-scoped keys (no slash) share one turn. */
+function namespaceOfKey(key: string): string {
+  const slash = key.indexOf('/');
+  return slash < 0 ? SHARED_TENANT : key.slice(0, slash);
 }
 
 /** Why a cache is not ready (not synced, or list/watch failing), or undefined when it is. */

@@ -11,6 +11,8 @@ export interface AwsCall {
   /** The account the call acted in: the namespace role's, or `operator` for the operator's own identity. */
   account: string;
   region: string;
+  /** The namespace the call was made for, or `_shared` (a scope's listing, shared by all). */
+  namespace: string;
   service: string;
   operation: string;
   /** success, or the kind of failure (throttled, transient, accessDenied, ...). */
@@ -54,6 +56,8 @@ export class OperatorMetrics implements AwsCallObserver {
   private readonly awsCalls: Counter<'region' | 'service' | 'operation' | 'outcome'>;
   private readonly awsDuration: Histogram<'region' | 'service' | 'operation' | 'outcome'>;
   private readonly awsRetries: Counter<'region' | 'service' | 'operation' | 'outcome'>;
+  /** One label only: a series per namespace that made calls, whatever its operations and outcomes. */
+  private readonly namespaceAwsCalls: Counter<'namespace'>;
   private readonly managedKeys: Gauge<'health'>;
   /** Health per resource key, so the gauge counts resources, not reports. */
   private readonly keyHealth = new Map<string, string>();
@@ -133,6 +137,12 @@ export class OperatorMetrics implements AwsCallObserver {
       name: 'emr_serverless_operator_aws_calls_total',
       help: 'AWS API calls by account, region, service, operation and outcome',
       labelNames: ['account', 'region', 'service', 'operation', 'outcome'],
+      registers,
+    });
+    this.namespaceAwsCalls = new Counter({
+      name: 'emr_serverless_operator_namespace_aws_calls_total',
+      help: 'AWS API calls by the namespace they were made for (_shared: listings shared by all)',
+      labelNames: ['namespace'],
       registers,
     });
     this.awsDuration = new Histogram({
@@ -217,6 +227,7 @@ export class OperatorMetrics implements AwsCallObserver {
       outcome: call.outcome,
     };
     this.awsCalls.inc(labels);
+    this.namespaceAwsCalls.inc({ namespace: call.namespace });
     this.awsDuration.observe(labels, call.seconds);
     if (call.attempts > 1) this.awsRetries.inc(labels, call.attempts - 1);
   }

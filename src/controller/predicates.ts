@@ -1,10 +1,32 @@
 // Which watch events deserve a reconcile, as controller-runtime's GenerationChangedPredicate plus
 // the metadata the reconciler acts on. Status-only updates (the operator's own status writes
-// among them) are ignored, so writing status never triggers another reconcile.
+// among them) are ignored, so writing status never triggers another reconcile. A label or
+// annotation edit alone asks for a reconcile but never earlier than a failing resource's
+// backoff allows (`updateTrigger`): looping `kubectl annotate` on a broken resource must not
+// turn its backoff into a retry per edit.
 import { FINALIZER } from '../api/constants.js';
 import type { EmrServerlessApplication } from '../api/schema.js';
 
 type Meta = Partial<EmrServerlessApplication['metadata']>;
+
+/**
+ * How an update is queued: `spec` (a new generation: at once, the backoff forgotten), `now`
+ * (deletion or finalizers: at once), `afterBackoff` (only labels or annotations: at once unless
+ * the resource backs off after failures, then when that ends), or `none`.
+ */
+export type UpdateTrigger = 'spec' | 'now' | 'afterBackoff' | 'none';
+
+export function updateTrigger(
+  oldObj: { metadata?: Meta } | undefined,
+  newObj: { metadata?: Meta } | undefined,
+): UpdateTrigger {
+  if (!updateNeedsReconcile(oldObj, newObj)) return 'none';
+  const a = oldObj?.metadata ?? {};
+  const b = newObj?.metadata ?? {};
+  if (a.generation !== b.generation) return 'spec';
+  if (a.deletionTimestamp !== b.deletionTimestamp || !sameList(a.finalizers, b.finalizers)) return 'now';
+  return 'afterBackoff';
+}
 
 /** True when an update changed something the reconciler must act on. */
 export function updateNeedsReconcile(

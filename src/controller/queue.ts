@@ -5,11 +5,18 @@
 //   processed marks it dirty, and `done(key)` puts it back in the queue, once;
 // - `addAfter(key, ms)` delays an add (one timer for the whole delay heap; an earlier add wins);
 // - `addRateLimited(key)` delays by a per-key exponential backoff that `forget(key)` resets;
+//   `addAfterBackoff(key)` adds at once unless the key is backing off, and then when its backoff
+//   ends: for watch events that must not cut a failing key's backoff short (metadata-only edits);
+// - keys ready for a worker are handed out in turn by group (`groupOf`: the namespace), each
+//   group's keys first in, first out: a namespace that queues a thousand keys at once delays
+//   another namespace's next key by one turn, not by the thousand (FairQueue);
 // - after `shutDown()` adds are ignored, items already queued are still handed out, and `get()`
 //   answers `undefined` once the queue is empty; `shutDownWithDrain()` also waits until every
 //   key handed out is `done`.
 //
 // `get()` is a promise: waiting workers are woken by the add that feeds them, never by polling.
+
+import { FairQueue } from '../aws/fair-queue.js';
 
 /** Per-key backoff for failures. */
 export interface RateLimiter<K> {
@@ -59,6 +66,8 @@ export interface WorkQueueOptions<K> {
   name?: string;
   rateLimiter?: RateLimiter<K>;
   metrics?: QueueMetricsHooks;
+  /** The group whose turn a key takes (the namespace of `namespace/name`); default: one group. */
+  groupOf?: (key: K) => string;
   /** Milliseconds clock; tests may pass a fake. */
   now?: () => number;
 }
@@ -79,9 +88,9 @@ export class WorkQueue<K = string> {
   private readonly metrics: QueueMetricsHooks;
   private readonly now: () => number;
 
-  // FIFO of keys ready for a worker: an array with a moving head, compacted now and then.
-  private items: K[] = [];
-  private head = 0;
+  private readonly groupOf: (key: K) => string;
+  // Keys ready for a worker: a FIFO per group, served in turn.
+  private readonly items = new FairQueue<K>();
   private readonly dirty = new Set<K>();
   private readonly processing = new Set<K>();
   /** When each queued key was first added (for the queue-duration metric). */
@@ -89,6 +98,10 @@ export class WorkQueue<K = string> {
   /** When each processing key was handed out (for the work-duration metric). */
   private readonly startedAt = new Map<K, number>();
   private readonly waiters: Array<(key: K | undefined) => void> = [];
+  /** When each backing-off key may be retried (set by addRateLimited, cleared by forget). */
+  private readonly backoffUntil = new Map<K, number>();
+  /** Keys given to addAfterBackoff while processing: decided once done, by how processing ended. */
+  private readonly afterBackoff = new Set<K>();
 
   // The delaying part: a min-heap on readyAt plus an index by key, and one timer.
   private readonly heap: Delayed<K>[] = [];
@@ -104,11 +117,12 @@ export class WorkQueue<K = string> {
     this.rateLimiter = options.rateLimiter ?? new ExponentialBackoffRateLimiter<K>();
     this.metrics = options.metrics ?? {};
     this.now = options.now ?? Date.now;
+    this.groupOf = options.groupOf ?? (() => '');
   }
 
   /** Number of keys ready for a worker (not counting delayed or processing keys). */
   len(): number {
-    return this.items.length - this.head;
+    return this.items.length;
   }
 
   /** Number of keys waiting in the delay heap. */
@@ -159,12 +173,31 @@ export class WorkQueue<K = string> {
   addRateLimited(key: K): void {
     if (this.shuttingDown) return;
     this.metrics.retry?.();
-    this.addAfter(key, this.rateLimiter.when(key));
+    const delay = this.rateLimiter.when(key);
+    this.backoffUntil.set(key, this.now() + delay);
+    this.addAfter(key, delay);
+  }
+
+  /**
+   * Adds `key` now, or, while it backs off after a failure, when its backoff ends (its retry is
+   * already due then: nothing moves). A key being processed is decided once `done`: by then a
+   * failure has set its new backoff.
+   */
+  addAfterBackoff(key: K): void {
+    if (this.shuttingDown) return;
+    if (this.processing.has(key)) {
+      this.afterBackoff.add(key);
+      return;
+    }
+    const left = (this.backoffUntil.get(key) ?? 0) - this.now();
+    if (left > 0) this.addAfter(key, left);
+    else this.add(key);
   }
 
   /** Resets the backoff of `key` (call it after a success). */
   forget(key: K): void {
     this.rateLimiter.forget(key);
+    this.backoffUntil.delete(key);
   }
 
   numRequeues(key: K): number {
@@ -187,10 +220,13 @@ export class WorkQueue<K = string> {
     const started = this.startedAt.get(key);
     this.startedAt.delete(key);
     if (started !== undefined) this.metrics.workDuration?.((this.now() - started) / 1000);
+    const afterBackoff = this.afterBackoff.delete(key);
     if (this.dirty.has(key)) {
       // A key added during processing goes back once, even during shutdown (client-go does the
       // same: the add happened before the shutdown or was ignored).
       this.enqueue(key);
+    } else if (afterBackoff) {
+      this.addAfterBackoff(key);
     }
     if (this.processing.size === 0 && this.drainWaiters.length > 0) {
       const waiters = this.drainWaiters;
@@ -229,17 +265,12 @@ export class WorkQueue<K = string> {
       waiter(this.take(key));
       return;
     }
-    this.items.push(key);
+    this.items.push(this.groupOf(key), key);
     this.metrics.depth?.(this.len());
   }
 
   private dequeue(): K {
-    const key = this.items[this.head] as K;
-    this.head++;
-    if (this.head > 1024 && this.head * 2 > this.items.length) {
-      this.items = this.items.slice(this.head);
-      this.head = 0;
-    }
+    const key = this.items.shift() as K;
     this.metrics.depth?.(this.len());
     return key;
   }

@@ -78,11 +78,13 @@ export function planFailure<S extends ConditionedStatus>(
       message: `${said}. The application changed state; looking again with backoff.`,
       backoff: true,
     },
+    // Stalled, yet backed off like any repeated failure: the same input is refused again, so
+    // retries (and label or annotation edits) come ever more rarely, up to the 5-minute cap.
     invalid: {
       phase: 'Stalled',
       reason: 'AwsRejected',
-      message: `${said}. Fix the spec; the operator retries after a spec change or on resync.`,
-      backoff: false,
+      message: `${said}. Fix the spec; the operator retries at once after a spec change, else with backoff (at most every 5 minutes).`,
+      backoff: true,
     },
     accessDenied: {
       phase: 'Stalled',

@@ -5,6 +5,7 @@
 import { FINALIZER } from '../api/constants.js';
 import type { EmrServerlessApplication, Origin, PendingCreate, Spec } from '../api/schema.js';
 import type { AwsScope } from '../aws/access.js';
+import { LISTING_LAG_MS } from './absence.js';
 
 export const spec_ = (resource: EmrServerlessApplication) => (resource.spec ?? {}) as Partial<Spec>;
 
@@ -82,17 +83,26 @@ export function originOf(resource: EmrServerlessApplication): Origin {
  * arriving (ListApplications by name, then the owner tag): with the recorded create's name when
  * one is pending, else (a create sent by a version that did not record it) with spec's when the
  * finalizer is there. Undefined when there is an id to read, or nothing to search for.
+ *
+ * `listedAfter`: the scope's shared listing may answer it, if taken after this time (epoch ms).
+ * Only without a pending create: then no create of this process is in doubt (a refused one
+ * withdrew its record, and an earlier version's is older than this process), so a resource
+ * stalled unbound with its finalizer costs no list pages of its own on each reconcile. A deletion
+ * confirming an empty search takes a listing from at least the listing lag after the first one.
+ * A pending create searches with its own fresh listing: a shared one may predate the create.
  */
 export function unrecordedSearchOf(
   resource: EmrServerlessApplication,
-): { name: string; ownerUid: string } | undefined {
+  lagMs = LISTING_LAG_MS,
+): { name: string; ownerUid: string; listedAfter?: number } | undefined {
   if (applicationIdOf(resource) !== undefined) return undefined;
   const ownerUid = resource.metadata.uid;
   const pending = pendingCreateOf(resource);
   if (pending) return { name: pending.name, ownerUid };
   const name = spec_(resource).name;
   if (name === undefined || !(resource.metadata.finalizers ?? []).includes(FINALIZER)) return undefined;
-  return { name, ownerUid };
+  const firstEmpty = Date.parse(resource.status?.deletionSearch ?? '');
+  return { name, ownerUid, listedAfter: Number.isNaN(firstEmpty) ? 0 : firstEmpty + lagMs };
 }
 
 /**

@@ -10,6 +10,7 @@ import {
 } from '../../src/aws/clients.js';
 import { KeyVerifier } from '../../src/aws/keys.js';
 import type { AwsCallEvent } from '../../src/aws/middleware.js';
+import { forNamespace, SHARED_TENANT } from '../../src/aws/tenant.js';
 import type { Call } from '../../src/emulator/index.js';
 import { rejection, UNKNOWN_KEY_ARN, useLocalService } from './local-service.js';
 
@@ -31,6 +32,12 @@ function newClients(options: AwsClientsOptions = {}): { clients: AwsClients; eve
   opened.push(clients);
   return { clients, events };
 }
+
+const countBy = <T>(items: T[], key: (item: T) => string): Record<string, number> => {
+  const out: Record<string, number> = {};
+  for (const item of items) out[key(item)] = (out[key(item)] ?? 0) + 1;
+  return out;
+};
 
 /** Seconds between the first and the last call the service received. */
 const spanSeconds = (calls: Call[]): number =>
@@ -95,6 +102,31 @@ describe('rate limit', () => {
     expect(calls.map((c) => c.status)).toEqual([500, 500, 404]);
     // Three attempts at 2 rps: 0, 0.5 and 1 s. The SDK's own 5xx backoff alone is ~0.1-0.3 s.
     expect(spanSeconds(calls)).toBeGreaterThanOrEqual(0.9);
+  });
+
+  it('serves namespaces in turn: a burst of one namespace does not delay another by the whole burst', async () => {
+    // 40 calls of one namespace queued, then 4 of another: in turn, the 4 are through within
+    // about 8 more tokens; first come, first served, only after the 40. Told by the order in
+    // which calls end, which a loaded machine does not change.
+    const { clients, events } = newClients({ rps: 20, burst: 1 });
+    const port = clients.forRegion(REGION);
+    const noisy = forNamespace('noisy', () =>
+      Promise.all(Array.from({ length: 40 }, () => port.getApplication('0000unknown'))),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await forNamespace('quiet', () =>
+      Promise.all(Array.from({ length: 4 }, () => port.getApplication('0000unknown'))),
+    );
+    await noisy;
+    const lastQuiet = events.map((e) => e.namespace).lastIndexOf('quiet');
+    expect(lastQuiet).toBeLessThan(16);
+    expect(countBy(events, (e) => e.namespace)).toEqual({ noisy: 40, quiet: 4 });
+  });
+
+  it('reports calls made for no single namespace as _shared', async () => {
+    const { clients, events } = newClients();
+    await clients.forRegion(REGION).getApplication('0000unknown');
+    expect(events.map((e) => e.namespace)).toEqual([SHARED_TENANT]);
   });
 
   it('reuses one port per region', () => {

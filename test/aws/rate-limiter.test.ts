@@ -60,6 +60,36 @@ describe('TokenBucket', () => {
     expect(order).toEqual(['a', 'b', 'c', 'late']);
   });
 
+  it('serves waiting namespaces in turn: a late namespace waits one turn, not behind the whole queue', async () => {
+    const bucket = new TokenBucket({ rps: 10, burst: 1 });
+    const order: string[] = [];
+    await bucket.take('noisy'); // the only token
+    for (let i = 0; i < 6; i++) void bucket.take('noisy').then(() => order.push(`noisy-${i}`));
+    await vi.advanceTimersByTimeAsync(150); // noisy-0 at 100 ms
+    for (let i = 0; i < 2; i++) void bucket.take('quiet').then(() => order.push(`quiet-${i}`));
+    void bucket.take('other').then(() => order.push('other-0'));
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(order).toEqual([
+      'noisy-0',
+      'noisy-1',
+      'quiet-0',
+      'other-0',
+      'noisy-2',
+      'quiet-1',
+      'noisy-3',
+      'noisy-4',
+      'noisy-5',
+    ]);
+  });
+
+  it('gives the whole rate to one namespace while no other waits', async () => {
+    const bucket = new TokenBucket({ rps: 10, burst: 1 });
+    const grantedAt: number[] = [];
+    for (let i = 0; i < 11; i++) void bucket.take('only').then(() => grantedAt.push(Date.now()));
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(grantedAt).toEqual([0, 100, 200, 300, 400, 500, 600, 700, 800, 900, 1_000]);
+  });
+
   it('keeps at most one timer however many callers wait', async () => {
     const bucket = new TokenBucket({ rps: 1, burst: 1 });
     await bucket.take();

@@ -192,6 +192,7 @@ describe('listApplications', () => {
     const read = await port.getApplication(ids[7]!);
     expect(listed.find((a) => a.applicationId === ids[7])).toEqual({
       applicationId: ids[7],
+      name: 'app-7',
       state: 'CREATED',
       updatedAt: read?.updatedAt,
     });

@@ -1,7 +1,8 @@
 // Persistent refusals of each kind, all at once, one application per kind: how many calls the
 // operator makes while AWS keeps saying no. Every repeated failure backs off per resource
-// (1 s doubling to 5 min, SDK retries inside each attempt); refusals that need a person
-// (invalid, access denied, quota) are Stalled and looked at again on resync only.
+// (1 s doubling to 5 min, SDK retries inside each attempt), refused input (invalid) included;
+// refusals that need a person elsewhere (access denied, quota) are Stalled and looked at again
+// on resync only. Label and annotation edits never cut a backoff short.
 //
 // The window is 20 s here; `REFUSAL_WINDOW_S=60 npx vitest run test/e2e/backoff.test.ts` gives
 // the per-minute figures. The operator runs with the default resync period (10 min), as users
@@ -58,7 +59,7 @@ const refusals: Refusal[] = [
   {
     kind: 'invalid',
     fault: { errorType: 'ValidationException', status: 400, message: 'maximumCapacity is invalid' },
-    most: 1,
+    most: backedOffReconciles(WINDOW_S),
   },
   { kind: 'accessDenied', fault: { errorType: 'AccessDeniedException', status: 403 }, most: 1 },
   { kind: 'quota', fault: { errorType: 'ServiceQuotaExceededException' }, most: 1 },
@@ -111,5 +112,54 @@ describe('persistent refusals', () => {
       (x) => x.status?.diskEncryption?.encryptionKeyArn === keyB && x,
       WINDOW_S * 1000 + 20_000,
     );
+  });
+});
+
+describe('metadata-only edits', () => {
+  it('kubectl annotate and label in a loop do not cut the backoff of a refused resource short', {
+    timeout: 120_000,
+  }, async () => {
+    // One resource whose updates AWS refuses as a conflict (retried), one whose create AWS
+    // refuses as invalid input (Stalled AwsRejected, the finalizer set and no application).
+    const key = await e2e.createKey();
+    await e2e.apply(manifest('poked-conflict', baseSpec('poked-conflict')));
+    const id = (await e2e.waitForReady('poked-conflict', 'True', 'Reconciled')).status!.applicationId!;
+    await e2e.aws.fault({
+      operation: 'UpdateApplication',
+      applicationId: id,
+      rate: 1,
+      errorType: 'ConflictException',
+    });
+    await e2e.apply(
+      manifest(
+        'poked-conflict',
+        baseSpec('poked-conflict', { diskEncryptionConfiguration: { encryptionKeyArn: key } }),
+      ),
+    );
+    // A release label admission lets through and AWS refuses (its pattern has no spaces).
+    await e2e.apply(manifest('poked-rejected', baseSpec('poked-rejected', { releaseLabel: 'emr 7.5.0' })));
+    await e2e.waitForReady('poked-rejected', 'False', 'AwsRejected');
+
+    const mark = await e2e.mark();
+    const started = Date.now();
+    const edits = 16;
+    for (let i = 0; i < edits; i++) {
+      const verb = i % 2 === 0 ? 'annotate' : 'label';
+      for (const name of ['poked-conflict', 'poked-rejected']) {
+        await e2e.kubectl([verb, '--overwrite', 'emrsa', name, `poke=${i}`]);
+      }
+      await sleep(500);
+    }
+    const seconds = (Date.now() - started) / 1000;
+    const calls = await e2e.callsSince(mark);
+    const updates = calls.filter((c) => c.operation === 'UpdateApplication' && c.applicationId === id).length;
+    const creates = calls.filter((c) => c.operation === 'CreateApplication' && c.status !== 200).length;
+    console.log(
+      `${edits} edits each in ${seconds.toFixed(1)} s: UpdateApplication ${updates}, refused CreateApplication ${creates}`,
+    );
+    // The backoff alone allows a retry at 1, 3, 7, 15 s...: edits add nothing to it.
+    expect(updates).toBeLessThanOrEqual(backedOffReconciles(seconds) + 1);
+    expect(creates).toBeLessThanOrEqual(backedOffReconciles(seconds) + 1);
+    await e2e.aws.clearFaults();
   });
 });

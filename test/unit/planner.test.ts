@@ -1817,8 +1817,20 @@ describe('a create written ahead (status.pendingCreate)', () => {
     expect(unrecordedSearchOf(r)).toEqual({ name: 'analytics', ownerUid: UID });
     expect(regionOf(r, 'eu-west-1')).toBe('us-west-2');
     expect(applicationIdOf(r)).toBeUndefined();
-    // Without a record, spec's name is searched for (a create sent by an earlier version).
-    expect(unrecordedSearchOf(resource(baseSpec))).toEqual({ name: 'analytics', ownerUid: UID });
+    // Without a record, spec's name is searched for (a create sent by an earlier version, or
+    // one AWS refused), in the scope's shared listing: no create of this process is in doubt.
+    expect(unrecordedSearchOf(resource(baseSpec))).toEqual({
+      name: 'analytics',
+      ownerUid: UID,
+      listedAfter: 0,
+    });
+    // A deletion confirming an empty search takes a listing at least the lag after the first.
+    const deleting = resource(baseSpec, { deleting: true, status: { deletionSearch: NOW.toISOString() } });
+    expect(unrecordedSearchOf(deleting, 10_000)).toEqual({
+      name: 'analytics',
+      ownerUid: UID,
+      listedAfter: NOW.getTime() + 10_000,
+    });
     // A binding wins over a record left behind.
     const bound = resource(baseSpec, {
       status: { ...known, pendingCreate: recorded({ region: 'us-west-2' }) },
@@ -1876,7 +1888,9 @@ describe('planFailure', () => {
     ['throttled', 'AwsThrottled', true, undefined],
     ['transient', 'AwsUnavailable', true, undefined],
     ['stateRace', 'ApplicationStateChanged', true, undefined],
-    ['invalid', 'AwsRejected', false, 'Stalled'],
+    // Refused input backs off like any repeated failure: an edit that is not a spec change (a
+    // label, an annotation) cannot turn it into a CreateApplication per edit.
+    ['invalid', 'AwsRejected', true, 'Stalled'],
     ['accessDenied', 'AccessDenied', false, 'Stalled'],
     ['quota', 'QuotaExceeded', false, 'Stalled'],
   ] as const)('%s -> %s', (kind, reason, backoff, stalled) => {

@@ -261,7 +261,7 @@ class ApplicationKind
     const { port, keys } = scope;
     const spec = (resource.spec ?? {}) as Partial<Spec>;
     const id = applicationIdOf(resource);
-    const search = unrecordedSearchOf(resource);
+    const search = unrecordedSearchOf(resource, this.deps.options.listingLagMs);
     let app: Observed['app'];
     let sighting: Sighting | undefined;
     if (carried) {
@@ -279,7 +279,7 @@ class ApplicationKind
       }
     } else if (search) {
       const at = this.now().getTime();
-      app = (await port.findOwnedApplication(search.name, search.ownerUid)) ?? null;
+      app = (await findUnrecorded(search, scope)) ?? null;
       sighting = { source: 'read', at };
     }
 
@@ -306,6 +306,24 @@ class ApplicationKind
       sighting,
     };
   }
+}
+
+/** The search of unrecordedSearchOf: from the scope's shared listing where it may answer. */
+async function findUnrecorded(
+  search: NonNullable<ReturnType<typeof unrecordedSearchOf>>,
+  scope: AwsScope,
+): Promise<AwsApplication | undefined> {
+  const { port } = scope;
+  if (search.listedAfter === undefined) return port.findOwnedApplication(search.name, search.ownerUid);
+  let listing: Awaited<ReturnType<AwsScope['applications']['takenAfter']>>;
+  try {
+    listing = await scope.applications.takenAfter(search.listedAfter);
+  } catch {
+    // A failed listing never decides alone: the search lists for itself.
+    return port.findOwnedApplication(search.name, search.ownerUid);
+  }
+  const candidates = [...listing.applications].filter(([, a]) => a.name === search.name).map(([id]) => id);
+  return port.findOwnedApplication(search.name, search.ownerUid, candidates);
 }
 
 const resourceKeyOf = (r: EmrServerlessApplication) => `${r.metadata.namespace}/${r.metadata.name}`;

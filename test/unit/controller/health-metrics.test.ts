@@ -137,6 +137,7 @@ describe('OperatorMetrics', () => {
     m.onCall({
       account: '111111111111',
       region: 'eu-west-1',
+      namespace: 'team-a',
       service: 'kms',
       operation: 'DescribeKey',
       outcome: 'success',
@@ -154,6 +155,10 @@ describe('OperatorMetrics', () => {
     };
     expect(await value(m, 'emr_serverless_operator_aws_calls_total', labels)).toBe(1);
     expect(await value(m, 'emr_serverless_operator_aws_retries_total', labels)).toBe(2);
+    // Per namespace, one label only: the namespace's share of the budget, not its operations.
+    expect(await value(m, 'emr_serverless_operator_namespace_aws_calls_total', { namespace: 'team-a' })).toBe(
+      1,
+    );
     expect(await value(m, 'controller_runtime_reconcile_total', { controller: 'c', result: 'error' })).toBe(
       1,
     );

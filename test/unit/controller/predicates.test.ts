@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { updateNeedsReconcile } from '../../../src/controller/predicates.js';
+import {
+  type UpdateTrigger,
+  updateNeedsReconcile,
+  updateTrigger,
+} from '../../../src/controller/predicates.js';
 
 interface Obj {
   metadata: {
@@ -92,5 +96,19 @@ describe('updateNeedsReconcile (GenerationChangedPredicate and friends)', () => 
     const a = { metadata: { ...base.metadata, labels: undefined, annotations: {}, finalizers: undefined } };
     const b = { metadata: { ...base.metadata, labels: {}, annotations: undefined, finalizers: [] } };
     expect(updateNeedsReconcile(a, b)).toBe(false);
+  });
+});
+
+describe('updateTrigger: how an update is queued', () => {
+  it.each<[string, Partial<Obj['metadata']>, UpdateTrigger]>([
+    ['a status write', { resourceVersion: '11' }, 'none'],
+    ['a new generation', { generation: 4 }, 'spec'],
+    ['a deletion', { deletionTimestamp: '2026-12-07T00:00:00Z' }, 'now'],
+    ['another finalizer', { finalizers: ['emrserverless.operator.dev/finalizer', 'other'] }, 'now'],
+    ['a label edit', { labels: { team: 'data', poke: '1' } }, 'afterBackoff'],
+    ['an annotation edit', { annotations: { note: 'y' } }, 'afterBackoff'],
+    ['a label and a spec change', { generation: 4, labels: {} }, 'spec'],
+  ])('%s -> %s', (_what, patch, trigger) => {
+    expect(updateTrigger(base, withMeta(patch))).toBe(trigger);
   });
 });

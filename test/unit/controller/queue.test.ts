@@ -82,6 +82,26 @@ describe('WorkQueue', () => {
     expect(hooks.retry).toHaveBeenCalledTimes(1);
   });
 
+  it('hands keys out in turn by group: a group with many keys does not hold back another', async () => {
+    const q = newQueue({ groupOf: (k) => k.split('/')[0]! });
+    for (let i = 0; i < 5; i++) q.add(`noisy/${i}`);
+    q.add('quiet/a');
+    q.add('quiet/b');
+    q.add('other/x');
+    const order: string[] = [];
+    while (q.len() > 0) order.push((await q.get())!);
+    expect(order).toEqual([
+      'noisy/0',
+      'quiet/a',
+      'other/x',
+      'noisy/1',
+      'quiet/b',
+      'noisy/2',
+      'noisy/3',
+      'noisy/4',
+    ]);
+  });
+
   describe('with fake timers', () => {
     beforeEach(() => {
       vi.useFakeTimers();
@@ -161,6 +181,38 @@ describe('WorkQueue', () => {
       expect(q.numRequeues('a')).toBe(1);
       q.forget('b');
       expect(q.numRequeues('b')).toBe(0);
+    });
+
+    it('addAfterBackoff: adds at once unless the key backs off, then when the backoff ends', () => {
+      const q = newQueue({ rateLimiter: new ExponentialBackoffRateLimiter<string>(1_000, 60_000) });
+      q.addAfterBackoff('fresh');
+      expect(q.len()).toBe(1);
+      q.addRateLimited('failing'); // retry due in 1 s
+      vi.advanceTimersByTime(400);
+      for (let i = 0; i < 10; i++) q.addAfterBackoff('failing');
+      expect(q.len()).toBe(1);
+      vi.advanceTimersByTime(599);
+      expect(q.len()).toBe(1);
+      vi.advanceTimersByTime(1);
+      expect(q.len()).toBe(2);
+      q.forget('failing');
+    });
+
+    it('addAfterBackoff while processing: a failure meanwhile keeps its backoff; a success adds at once', async () => {
+      const q = newQueue({ rateLimiter: new ExponentialBackoffRateLimiter<string>(1_000, 60_000) });
+      q.add('k');
+      expect(await q.get()).toBe('k');
+      q.addAfterBackoff('k');
+      q.addRateLimited('k'); // the reconcile failed
+      q.done('k');
+      expect(q.len()).toBe(0);
+      vi.advanceTimersByTime(1_000);
+      expect(q.len()).toBe(1);
+      expect(await q.get()).toBe('k');
+      q.addAfterBackoff('k');
+      q.forget('k'); // this time it succeeded
+      q.done('k');
+      expect(q.len()).toBe(1);
     });
 
     it('backoff never exceeds the maximum, however many failures', () => {
