@@ -27,6 +27,17 @@ export default defineConfig({
           hookTimeout: 180_000,
         },
       },
+      {
+        // Real Argo CD (test/support/argocd.ts), run apart (`npm run test:argocd`): its build is large.
+        extends: true,
+        test: {
+          name: 'argocd',
+          include: ['test/argocd-e2e/**/*.test.ts'],
+          globalSetup: ['test/setup/controlplane.ts', 'test/setup/argocd.ts'],
+          testTimeout: 180_000,
+          hookTimeout: 600_000,
+        },
+      },
     ],
   },
 });

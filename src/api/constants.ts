@@ -26,6 +26,8 @@ export const OWNER_UID_TAG = `${GROUP}/resource-uid`;
 export const OWNER_NAMESPACE_TAG = `${GROUP}/resource-namespace`;
 export const OWNER_NAME_TAG = `${GROUP}/resource-name`;
 export const OWNER_CLUSTER_TAG = `${GROUP}/cluster`;
+/** On a job run: the digest of what was declared (namespace, name, spec); see reconcile/jobrun/planner.ts. */
+export const SUBMISSION_TAG = `${GROUP}/submission`;
 
 /** The condition types, kstatus-compatible. */
 export const CONDITION_READY = 'Ready';

@@ -69,14 +69,17 @@ export const JobConfigurationOverrides = z.object({
 });
 export type JobConfigurationOverrides = z.infer<typeof JobConfigurationOverrides>;
 
-/** The run's tags: the application's rules (AWS's key pattern, the reserved prefixes, and room for the ownership tags). */
+/** The operator's tags on a run: the ownership tags and the submission tag. */
+export const JOB_RUN_OPERATOR_TAG_COUNT = OPERATOR_TAG_COUNT + 1;
+
+/** The run's tags: the application's rules (AWS's key pattern, the reserved prefixes, and room for the operator's tags). */
 const jobRunTags = stringMap(
   'tag',
-  { maxEntries: 200 - OPERATOR_TAG_COUNT, key: [1, 128], value: [0, 256] },
+  { maxEntries: 200 - JOB_RUN_OPERATOR_TAG_COUNT, key: [1, 128], value: [0, 256] },
   TAG_KEY_RULES,
 ).meta({
   description:
-    'Tags of the job run. Keys under emrserverless.operator.dev/ and aws: are reserved (the operator tags the run with its ownership tags, as an application).',
+    'Tags of the job run. Keys under emrserverless.operator.dev/ and aws: are reserved (the operator tags the run with its ownership tags, as an application, and with its submission digest).',
 });
 
 export const JOB_RUN_DELETION_POLICIES = ['Cancel', 'Orphan'] as const;
@@ -85,7 +88,7 @@ export type JobRunDeletionPolicy = (typeof JOB_RUN_DELETION_POLICIES)[number];
 const IAM_ROLE_ARN = /^arn:aws[a-zA-Z0-9-]*:iam::[0-9]{12}:role\/[A-Za-z0-9+=,.@_/-]+$/;
 
 const immutableSpecMessage =
-  'spec is immutable once the job run is created: a job run is submitted once; create a new resource for another run';
+  'spec is immutable once the job run is created: a job run is submitted once; for another run, recreate the resource with a changed spec or a new spec.rerunToken';
 
 export const JobRunSpec = z
   .object({
@@ -131,7 +134,11 @@ export const JobRunSpec = z
       }),
     ttlSecondsAfterFinished: z.number().int().min(0).max(31_536_000).optional().meta({
       description:
-        'Delete the resource this many seconds after the run finished (as Kubernetes Jobs do). Absent: kept.',
+        'Delete the resource this many seconds after the run finished (as Kubernetes Jobs do). Absent: kept. A resource declared again after its run finished finds that run and is not deleted again.',
+    }),
+    rerunToken: nonBlank('rerunToken', 128).optional().meta({
+      description:
+        'Part of what identifies the run: a resource declared again (deleted and recreated, as a GitOps tool does) with the same namespace, name and spec finds the run already made and submits nothing. Set a new value (a date, a build number) to submit a new run of an otherwise unchanged spec.',
     }),
   })
   .meta({ 'x-kubernetes-validations': [{ rule: 'self == oldSelf', message: immutableSpecMessage }] });

@@ -132,7 +132,8 @@ export function operatorIamPolicy(options: OperatorIamPolicyOptions = {}): {
       {
         Sid: 'ReadEmrServerlessApplications',
         Effect: 'Allow',
-        // GetJobRun too: finding a run after a crash reads runs of the same name that may not be ours.
+        // GetJobRun too: before a submission, the tags of runs of the same name (which may not be
+        // ours) are read, to find a run whose answer was lost or that an equal declaration made.
         // ListSessions: an open interactive session keeps an application busy, as a job run does.
         Action: emr(
           'GetApplication',

@@ -100,6 +100,9 @@ export interface AwsJobRun {
 export interface OwnedJobRunQuery {
   name: string;
   ownerUid: string;
+  /** The declaration's digest (SUBMISSION_TAG): a run with it is found however old. */
+  submission?: string;
+  /** Without `submission`, only runs created since then are read (the uid's run is not older). */
   createdAfter: Date;
   /** Listed by mode explicitly: whether ListJobRuns without one includes STREAMING runs is unknown. */
   mode: 'BATCH' | 'STREAMING';

@@ -29,7 +29,7 @@ import {
   type UpdateApplicationRequest,
 } from '@aws-sdk/client-emr-serverless';
 import { DescribeKeyCommand, GetKeyPolicyCommand, type KMSClient } from '@aws-sdk/client-kms';
-import { OWNER_UID_TAG } from '../api/constants.js';
+import { OWNER_UID_TAG, SUBMISSION_TAG } from '../api/constants.js';
 import { APPLICATION_FIELD_NAMES, type ApplicationFields } from '../api/schema.js';
 import { toAwsError } from './errors.js';
 import {
@@ -423,11 +423,13 @@ export class SdkAwsPort implements AwsPort {
   }
 
   /**
-   * Lists the application's runs created since `createdAfter` (all pages), keeps those with this
+   * Lists the application's runs (all pages; only those created since `createdAfter` unless a
+   * submission digest is asked for, as a run declared again may be old), keeps those with this
    * name, and reads their tags with GetJobRun (ListJobRuns has none), newest first.
    */
   async findOwnedJobRun(applicationId: string, query: OwnedJobRunQuery): Promise<AwsJobRun | undefined> {
-    const { name, ownerUid, createdAfter, mode } = query;
+    const { name, ownerUid, submission, mode } = query;
+    const createdAfter = submission ? undefined : query.createdAfter;
     const ids: string[] = [];
     let nextToken: string | undefined;
     try {
@@ -452,7 +454,11 @@ export class SdkAwsPort implements AwsPort {
     }
     for (const jobRunId of ids) {
       const run = await this.getJobRun(applicationId, jobRunId);
-      if (run && run.tags[OWNER_UID_TAG] === ownerUid) return run;
+      if (
+        run &&
+        (run.tags[OWNER_UID_TAG] === ownerUid || (submission && run.tags[SUBMISSION_TAG] === submission))
+      )
+        return run;
     }
     return undefined;
   }

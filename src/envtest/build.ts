@@ -11,7 +11,14 @@ import {
 } from 'node:fs';
 import { join, relative } from 'node:path';
 import { createInterface } from 'node:readline';
-import { type ControlPlanePaths, controlPlanePaths, type PromtoolPaths, promtoolPaths } from './paths.js';
+import {
+  type ArgoCdPaths,
+  argoCdPaths,
+  type ControlPlanePaths,
+  controlPlanePaths,
+  type PromtoolPaths,
+  promtoolPaths,
+} from './paths.js';
 
 export interface ControlPlaneVersions {
   /** e.g. v1.37.2, the k8s.io/kubernetes module version that kube-apiserver and kubectl are built from. */
@@ -54,6 +61,8 @@ export interface GoToolsSpec {
   binaries: string[];
   /** Build tags. */
   tags?: string[];
+  /** GOTOOLCHAIN for a module that needs a newer Go than the one on PATH (fetched through the module proxy). */
+  toolchain?: string;
   /** Linker flags, computed just before a build. */
   ldflags?: () => Promise<string>;
   /** What is being built, for the first progress line. */
@@ -174,12 +183,46 @@ export async function ensurePromtool(
 }
 
 /**
+ * Argo CD's application controller and repo server, with an in-memory Redis and a git HTTP
+ * server, in one program from the Go module in test/argocd-local (see its main.go). Argo CD needs
+ * a newer Go than the other tools: `toolchain` in the spec.
+ */
+export async function ensureArgoCd(
+  options: BuildOptions & { paths?: ArgoCdPaths } = {},
+): Promise<{ paths: ArgoCdPaths; version: string; built: boolean }> {
+  const paths = options.paths ?? argoCdPaths();
+  const version = requiredVersion(paths.moduleDir, 'github.com/argoproj/argo-cd/v3');
+  const built = await ensureGoTools(
+    {
+      name: 'argocd',
+      moduleDir: paths.moduleDir,
+      binDir: paths.binDir,
+      stampFile: paths.stampFile,
+      packages: ['.'],
+      binaries: [paths.argocdLocal],
+      toolchain: ARGOCD_TOOLCHAIN,
+      description: `Argo CD ${version} (application controller, repo server), miniredis and a git server`,
+      coldCost: '~1900 packages and takes several minutes',
+    },
+    options,
+  );
+  return { paths, version, built };
+}
+
+/** The Go Argo CD's go.mod asks for (go 1.27), newer than the one on PATH. */
+const ARGOCD_TOOLCHAIN = 'go1.27.3';
+
+/**
  * The files of a Go module that moduleDir requires (its version pinned in go.mod, its content
  * verified against go.sum): downloaded into the module cache on first use, like a build's
  * dependencies. For tests that need data a project publishes only in its module (CRDs, say).
  */
-export async function goModuleDir(moduleDir: string, modulePath: string): Promise<string> {
-  const { stdout } = await runGo(moduleDir, ['mod', 'download', '-json', modulePath]);
+export async function goModuleDir(
+  moduleDir: string,
+  modulePath: string,
+  toolchain?: string,
+): Promise<string> {
+  const { stdout } = await runGo(moduleDir, ['mod', 'download', '-json', modulePath], toolchain);
   const { Dir, Error: failure } = JSON.parse(stdout) as { Dir?: string; Error?: string };
   if (!Dir) throw new Error(`go mod download ${modulePath} in ${moduleDir}: ${failure ?? 'no directory'}`);
   return Dir;
@@ -198,7 +241,9 @@ function binariesMatch(spec: GoToolsSpec, stamp: string): boolean {
 function buildInputsDigest(spec: GoToolsSpec): string {
   const hash = createHash('sha256')
     .update(RECIPE)
-    .update(`\0${spec.packages.join(' ')}\0${(spec.tags ?? []).join(',')}`);
+    .update(`\0${spec.packages.join(' ')}\0${(spec.tags ?? []).join(',')}`)
+    // Only when set: the stamps of the other tools stay what they were.
+    .update(spec.toolchain ? `\0${spec.toolchain}` : '');
   const files = ['go.mod', 'go.sum', ...goSources(spec.moduleDir)].sort();
   for (const file of files) {
     const path = join(spec.moduleDir, file);
@@ -257,17 +302,25 @@ async function moduleTime(moduleDir: string): Promise<string> {
 }
 
 async function countPackages(spec: GoToolsSpec): Promise<number> {
-  const { stdout } = await runGo(spec.moduleDir, ['list', ...tagsFlag(spec), '-deps', ...spec.packages]);
+  const { stdout } = await runGo(
+    spec.moduleDir,
+    ['list', ...tagsFlag(spec), '-deps', ...spec.packages],
+    spec.toolchain,
+  );
   return stdout.split('\n').filter(Boolean).length;
 }
 
 const tagsFlag = (spec: GoToolsSpec) => (spec.tags?.length ? [`-tags=${spec.tags.join(',')}`] : []);
 
-const goEnv = () => ({ ...process.env, GOWORK: 'off' });
+const goEnv = (toolchain?: string) => ({
+  ...process.env,
+  GOWORK: 'off',
+  ...(toolchain && { GOTOOLCHAIN: toolchain }),
+});
 
-function runGo(cwd: string, args: string[]): Promise<{ stdout: string }> {
+function runGo(cwd: string, args: string[], toolchain?: string): Promise<{ stdout: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn('go', args, { cwd, env: goEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('go', args, { cwd, env: goEnv(toolchain), stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk) => {
@@ -302,7 +355,7 @@ function runGoBuild(
   return new Promise((resolve, reject) => {
     const child = spawn('go', args, {
       cwd: spec.moduleDir,
-      env: goEnv(),
+      env: goEnv(spec.toolchain),
       stdio: ['ignore', 'inherit', 'pipe'],
     });
     // `go build -v` names each package as it compiles it; anything else on stderr is a diagnostic.

@@ -4,6 +4,7 @@ export {
   type BuildOptions,
   type BuiltControlPlane,
   type ControlPlaneVersions,
+  ensureArgoCd,
   ensureControlPlaneBinaries,
   ensureGoTools,
   ensurePromtool,
@@ -27,6 +28,8 @@ export {
   waitForCrdsEstablished,
 } from './kubectl.js';
 export {
+  type ArgoCdPaths,
+  argoCdPaths,
   type ControlPlanePaths,
   controlPlanePaths,
   findRepoRoot,

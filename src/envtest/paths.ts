@@ -67,3 +67,24 @@ export function promtoolPaths(repoRoot: string = findRepoRoot()): PromtoolPaths 
     stampFile: join(binDir, 'build-stamp.json'),
   };
 }
+
+/** Where the Go module that builds Argo CD for the tests lives, relative to the repository root. */
+export const ARGOCD_MODULE = join('test', 'argocd-local');
+
+export interface ArgoCdPaths {
+  moduleDir: string;
+  binDir: string;
+  /** One program: `argocd-local application-controller|repo-server|redis|git-server ...`. */
+  argocdLocal: string;
+  stampFile: string;
+}
+
+export function argoCdPaths(repoRoot: string = findRepoRoot()): ArgoCdPaths {
+  const binDir = join(repoRoot, '.cache', 'argocd-local', 'bin');
+  return {
+    moduleDir: join(repoRoot, ARGOCD_MODULE),
+    binDir,
+    argocdLocal: join(binDir, 'argocd-local'),
+    stampFile: join(binDir, 'build-stamp.json'),
+  };
+}

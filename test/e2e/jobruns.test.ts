@@ -10,6 +10,7 @@ import {
   OWNER_NAME_TAG,
   OWNER_NAMESPACE_TAG,
   OWNER_UID_TAG,
+  SUBMISSION_TAG,
 } from '../../src/api/constants.js';
 import type { Call } from '../../src/emulator/index.js';
 import {
@@ -117,6 +118,7 @@ describe('a job run on the application’s key', () => {
         [OWNER_NAMESPACE_TAG]: r.metadata.namespace,
         [OWNER_NAME_TAG]: 'inherit',
         [OWNER_CLUSTER_TAG]: expect.stringMatching(/^[0-9a-f-]{36}$/),
+        [SUBMISSION_TAG]: expect.stringMatching(/^[0-9a-f]{64}$/),
       },
     });
     // The service resolved the application's key for it.
@@ -347,6 +349,46 @@ describe('how a run ends', () => {
     await e2e.waitJobGone('expires', 20_000);
     // The run itself is untouched.
     expect((await e2e.aws.jobRun(appId, id)).jobRun.state).toBe('SUCCESS');
+  });
+});
+
+describe('declared again', () => {
+  it('after ttlSecondsAfterFinished deleted it (a GitOps tool recreating it): the finished run is found, zero StartJobRun, not deleted again', async () => {
+    const declared = jobRunManifest('redeclared', APP, { ttlSecondsAfterFinished: 1 });
+    await e2e.apply(declared);
+    const first = await submitted('redeclared');
+    const id = first.status.jobRunId;
+    await e2e.aws.setJobRunState(appId, id, 'SUCCESS');
+    await e2e.waitJobGone('redeclared', 20_000);
+
+    const mark = await e2e.mark();
+    await e2e.apply(declared);
+    const again = await e2e.waitForJobCondition('redeclared', 'Ready', 'Succeeded');
+    expect(again.metadata.uid).not.toBe(first.metadata.uid);
+    expect(again.status).toMatchObject({ jobRunId: id, state: 'SUCCESS' });
+    expect((await e2e.waitForEvent('redeclared', 'Found')).message).toContain('earlier resource');
+    // Its TTL is spent: it stays, over resyncs, and nothing is submitted.
+    await new Promise((resolve) => setTimeout(resolve, RESYNC_MS * 2.5));
+    expect((await e2e.getJob('redeclared')).metadata.uid).toBe(again.metadata.uid);
+    expect((await jobCalls(mark)).filter((c) => c.operation === 'StartJobRun')).toEqual([]);
+    // The run carries the digest of the declaration it was found by.
+    const { submitted: sent } = await e2e.aws.jobRun(appId, id);
+    expect((sent.tags as Record<string, string>)[SUBMISSION_TAG]).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it('with a new rerunToken, or a changed spec: a new run each', async () => {
+    await e2e.kubectl(['delete', 'emrjob', 'redeclared', '--wait=true']);
+    const mark = await e2e.mark();
+    await e2e.apply(jobRunManifest('redeclared', APP, { ttlSecondsAfterFinished: 1, rerunToken: 'second' }));
+    const second = (await submitted('redeclared')).status.jobRunId;
+    await e2e.kubectl(['delete', 'emrjob', 'redeclared', '--wait=true']);
+    await e2e.apply(
+      jobRunManifest('redeclared', APP, { ttlSecondsAfterFinished: 1, executionTimeoutMinutes: 30 }),
+    );
+    const third = (await submitted('redeclared')).status.jobRunId;
+    const starts = (await jobCalls(mark)).filter((c) => c.operation === 'StartJobRun');
+    expect(starts.map((c) => c.jobRunId)).toEqual([second, third]);
+    expect(new Set([second, third]).size).toBe(2);
   });
 });
 

@@ -7,8 +7,9 @@ import {
   OWNER_NAME_TAG,
   OWNER_NAMESPACE_TAG,
   OWNER_UID_TAG,
+  SUBMISSION_TAG,
 } from '../../src/api/constants.js';
-import type { EmrServerlessJobRun, JobRunStatus } from '../../src/api/jobrun-schema.js';
+import { type EmrServerlessJobRun, JobRunSpec, type JobRunStatus } from '../../src/api/jobrun-schema.js';
 import type { EmrServerlessApplication } from '../../src/api/schema.js';
 import { keyPolicyStatements } from '../../src/aws/policies.js';
 import type { AwsJobRun, KeyFacts, KeyPolicyFacts } from '../../src/aws/port.js';
@@ -17,6 +18,8 @@ import {
   keyToVerify,
   planJobRun,
   runLookup,
+  searchBeforeSubmission,
+  submissionDigest,
 } from '../../src/reconcile/jobrun/planner.js';
 
 const NOW = new Date('2026-01-01T12:00:00Z');
@@ -114,6 +117,10 @@ const SUBMITTED = {
   state: 'RUNNING',
 };
 
+/** The submission digest of a resource whose spec is valid. */
+const digestOf = (resource: EmrServerlessJobRun) =>
+  submissionDigest(resource, JobRunSpec.parse(resource.spec));
+
 const plan = (resource: EmrServerlessJobRun, observed: JobRunObserved) =>
   planJobRun({ resource, observed, options: OPTIONS, now: NOW });
 const reasonOf = (p: ReturnType<typeof plan>, type = 'Ready') =>
@@ -138,6 +145,7 @@ describe('submission', () => {
         [OWNER_UID_TAG]: 'uid-1',
         [OWNER_NAMESPACE_TAG]: 'team',
         [OWNER_NAME_TAG]: 'nightly',
+        [SUBMISSION_TAG]: digestOf(jobRun({ tags: { team: 'data' } })),
       },
     });
     expect(p.status).toMatchObject({
@@ -384,15 +392,96 @@ describe('submission', () => {
   });
 });
 
+const STALLED: EmrServerlessApplication['status'] = {
+  conditions: [
+    { type: 'Stalled', status: 'True', reason: 'KeyDisabled', message: 'key off', lastTransitionTime: 'x' },
+  ],
+};
+
 describe('exactly once', () => {
-  it('with the finalizer and no recorded run, the run is looked for before anything is submitted', () => {
-    expect(runLookup(jobRun(), application())).toEqual({
-      kind: 'find',
-      target: { applicationId: '00fapp', region: 'eu-west-1' },
+  const TARGET = { applicationId: '00fapp', region: 'eu-west-1' };
+  const fresh = (spec: Record<string, unknown> = {}) =>
+    jobRun(spec, { metadata: { finalizers: [] } as never });
+
+  it.each([
+    ['with the finalizer (a submission whose answer was lost)', 'find', jobRun(), application()],
+    ['with the finalizer, the application Stalled since', 'find', jobRun(), application(STALLED)],
+    ['without it: nothing was submitted for this resource', 'none', fresh(), application()],
+    ['without an application', 'none', jobRun(), undefined],
+  ] as const)('no recorded run, %s: %s', (_what, kind, resource, app) => {
+    const lookup = runLookup(resource, app);
+    expect(lookup.kind).toBe(kind);
+    if (kind === 'find') expect(lookup).toEqual({ kind, target: TARGET, submission: digestOf(resource) });
+  });
+
+  it.each([
+    ['a plan that submits, for a resource never looked for', fresh(), application(), true],
+    ['a resource with the finalizer (runLookup searched already)', jobRun(), application(), false],
+    ['waiting: the application Stalled', fresh(), application(STALLED), false],
+    ['waiting: the application being deleted', fresh(), application({}, true), false],
+    ['waiting: no application', fresh(), undefined, false],
+    ['an invalid spec', fresh({ jobDriver: {} }), application(), false],
+  ] as const)(
+    'searched for by its submission digest before StartJobRun: %s? %s',
+    (_what, resource, app, searched) => {
+      const p = plan(resource, app ? { application: app } : {});
+      expect(searchBeforeSubmission(resource, p)).toEqual(
+        searched ? { target: TARGET, submission: digestOf(resource) } : undefined,
+      );
+    },
+  );
+
+  it.each([
+    ['the namespace', false, jobRun({}, { metadata: { namespace: 'other' } as never })],
+    ['the name', false, jobRun({}, { metadata: { name: 'weekly' } as never })],
+    ['the spec', false, jobRun({ executionTimeoutMinutes: 30 })],
+    ['spec.rerunToken', false, jobRun({ rerunToken: '2026-12-07' })],
+    ['the uid (the same declaration, recreated)', true, jobRun({}, { metadata: { uid: 'uid-2' } as never })],
+    ['ttlSecondsAfterFinished (what happens to the resource)', true, jobRun({ ttlSecondsAfterFinished: 60 })],
+    ['deletionPolicy', true, jobRun({ deletionPolicy: 'Orphan' })],
+    [
+      'order of keys',
+      true,
+      { ...jobRun(), spec: Object.fromEntries(Object.entries(jobRun().spec as object).reverse()) },
+    ],
+  ] as const)('the submission digest with another %s: the same? %s', (_what, same, other) => {
+    expect(digestOf(other) === digestOf(jobRun())).toBe(same);
+  });
+
+  it('a finished run of an earlier resource with the same declaration is found: not submitted again, not deleted by its TTL again', () => {
+    const resource = jobRun(
+      { ttlSecondsAfterFinished: 10 },
+      { metadata: { uid: 'uid-2', finalizers: [], creationTimestamp: NOW.toISOString() } as never },
+    );
+    const earlier = run({
+      state: 'SUCCESS',
+      endedAt: new Date(NOW.getTime() - 60_000),
+      tags: { [OWNER_UID_TAG]: 'uid-1', [SUBMISSION_TAG]: digestOf(resource) },
     });
-    expect(runLookup(jobRun({}, { metadata: { finalizers: [] } as never }), application())).toEqual({
-      kind: 'none',
-    });
+    const p = plan(resource, { application: application(), run: earlier });
+    expect(p.actions.map((a) => a.kind)).toEqual(['AddFinalizer']);
+    expect(reasonOf(p)).toBe('Succeeded');
+    expect(p.status).toMatchObject({ jobRunId: '00frun', state: 'SUCCESS' });
+    expect(p.events.find((e) => e.reason === 'Found')?.message).toContain('spec.rerunToken');
+    // Followed from status from now on: still not deleted on a later reconcile.
+    const again = plan(
+      { ...resource, status: p.status, metadata: { ...resource.metadata, finalizers: [FINALIZER] } },
+      {},
+    );
+    expect(again.actions).toEqual([]);
+  });
+
+  it('a run found still running ends after the resource was created: its TTL applies', () => {
+    const created = new Date(NOW.getTime() - 120_000).toISOString();
+    const ended = { ...SUBMITTED, state: 'SUCCESS', endedAt: new Date(NOW.getTime() - 30_000).toISOString() };
+    const p = plan(
+      jobRun(
+        { ttlSecondsAfterFinished: 10 },
+        { status: ended, metadata: { creationTimestamp: created } as never },
+      ),
+      {},
+    );
+    expect(p.actions.map((a) => a.kind)).toEqual(['DeleteResource']);
   });
 
   it('a run found by its owner tag is taken over, not submitted again', () => {
@@ -400,6 +489,7 @@ describe('exactly once', () => {
     expect(p.actions).toEqual([]);
     expect(p.status).toMatchObject({ jobRunId: '00frun', state: 'SUBMITTED', applicationId: '00fapp' });
     expect(p.events.map((e) => e.reason)).toEqual(['Found']);
+    expect(p.events[0]?.message).toContain('submitted earlier for this resource');
   });
 
   it('the key is described only before submission', () => {

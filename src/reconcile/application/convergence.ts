@@ -58,7 +58,7 @@ export function digestOf(changes: ApplicationFields): string {
 }
 
 /** JSON with object keys sorted, so the digest does not depend on property order. */
-function canonicalJson(value: unknown): string {
+export function canonicalJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
   if (value !== null && typeof value === 'object') {
     const entries = Object.entries(value as Record<string, unknown>)

@@ -2,10 +2,15 @@
 // the actions to take, the status to write and when to look again. No I/O; see
 // jobrun-planner.test.ts.
 //
-// A job run is submitted once: StartJobRun's clientToken is the resource's uid and the run is
-// tagged with it, so a run whose answer was lost (a crash between StartJobRun and the status
-// write) is found again (`lookups` says when to look) instead of being submitted twice.
-import { JOB_RUN_PLURAL, OWNER_UID_TAG } from '../../api/constants.js';
+// A job run is submitted once per declaration: the run is tagged with the digest of what was
+// declared (namespace, name, spec: `submissionDigest`) and with the resource's uid (also its
+// clientToken). Before submitting, the application's runs are searched for either tag, so a run
+// whose answer was lost (a crash between StartJobRun and the status write) is found again, and so
+// is the run of a resource deleted and declared again (a GitOps tool recreating it after
+// ttlSecondsAfterFinished): one declared run, one AWS run. A changed spec, or a new
+// spec.rerunToken, is another declaration.
+import { createHash } from 'node:crypto';
+import { JOB_RUN_PLURAL, OWNER_UID_TAG, SUBMISSION_TAG } from '../../api/constants.js';
 import { type EmrServerlessJobRun, JobRunSpec } from '../../api/jobrun-schema.js';
 import { nullFields, nullValueMessage } from '../../api/nulls.js';
 import { type EmrServerlessApplication, KMS_KEY_ARN_PATTERN } from '../../api/schema.js';
@@ -18,6 +23,7 @@ import {
 import { partitionOfRegion } from '../../aws/policies.js';
 import { FINAL_JOB_RUN_STATES, type JobRunState } from '../../aws/port.js';
 import { LISTING_LAG_MS } from '../absence.js';
+import { canonicalJson } from '../application/convergence.js';
 import type { PlanOptions } from '../application/types.js';
 import { findCondition } from '../conditions.js';
 import { ensureFinalizer, hasFinalizer } from '../finalizers.js';
@@ -45,6 +51,17 @@ const specOf = (resource: EmrServerlessJobRun) => (resource.spec ?? {}) as Parti
 export const runName = (resource: EmrServerlessJobRun): string =>
   specOf(resource).name ?? resource.metadata.name;
 
+/**
+ * What identifies a submission: the namespace, the name and the spec, less what does not change
+ * the run (ttlSecondsAfterFinished, deletionPolicy: what happens to the resource). Unchecked spec
+ * fields are left out too, so only the declared run counts.
+ */
+export function submissionDigest(resource: EmrServerlessJobRun, spec: JobRunSpec): string {
+  const { ttlSecondsAfterFinished: _ttl, deletionPolicy: _policy, ...run } = spec;
+  const { namespace, name } = resource.metadata;
+  return createHash('sha256').update(canonicalJson({ namespace, name, run })).digest('hex');
+}
+
 /** The application a bound EmrServerlessApplication stands for, and its region. */
 export function boundTarget(app: EmrServerlessApplication | undefined): JobRunTarget | undefined {
   const id = app?.status?.applicationId;
@@ -63,8 +80,10 @@ export function targetOf(
 
 /**
  * What to ask AWS about the run. `none` for a run already final (zero AWS calls on resync) or not
- * submitted yet; `get` for a recorded run; `find` when an earlier reconcile may have submitted it
- * without recording it (the finalizer is added before StartJobRun).
+ * submitted yet (see `searchBeforeSubmission`); `get` for a recorded run; `find` when an earlier
+ * reconcile may have submitted it without recording it (the finalizer is added before
+ * StartJobRun). The search is by tag: the uid, or `submission` (the declaration's digest, when
+ * the spec is valid).
  */
 export function runLookup(
   resource: EmrServerlessJobRun,
@@ -72,14 +91,36 @@ export function runLookup(
 ):
   | { kind: 'none' }
   | { kind: 'get'; target: JobRunTarget; jobRunId: string }
-  | { kind: 'find'; target: JobRunTarget } {
+  | { kind: 'find'; target: JobRunTarget; submission?: string } {
   if (!hasFinalizer(resource)) return { kind: 'none' };
   const status = resource.status ?? {};
   const target = targetOf(resource, application);
   if (!target) return { kind: 'none' };
   if (status.jobRunId)
     return isFinal(status.state) ? { kind: 'none' } : { kind: 'get', target, jobRunId: status.jobRunId };
-  return { kind: 'find', target };
+  const parsed = JobRunSpec.safeParse(resource.spec);
+  return {
+    kind: 'find',
+    target,
+    ...(parsed.success && { submission: submissionDigest(resource, parsed.data) }),
+  };
+}
+
+/**
+ * A plan that submits a run for a resource never looked for yet (no finalizer): first search for
+ * the run of an earlier resource with the same declaration, then plan again with what was found.
+ * Only then, so that a run waiting or refused before submission costs no ListJobRuns per resync.
+ */
+export function searchBeforeSubmission(
+  resource: EmrServerlessJobRun,
+  plan: JobRunPlan,
+): { target: JobRunTarget; submission: string } | undefined {
+  if (hasFinalizer(resource)) return undefined;
+  const start = plan.actions.find((a) => a.kind === 'StartJobRun');
+  const submission = start?.input.tags?.[SUBMISSION_TAG];
+  return start && submission
+    ? { target: { applicationId: start.input.applicationId, region: start.region }, submission }
+    : undefined;
 }
 
 /** The job-level key to describe: only before submission, when one is declared and checks are on. */
@@ -125,13 +166,13 @@ export function planJobRun(input: JobRunPlanInput): JobRunPlan {
   }
   if (run) {
     out.observe(run);
-    out.events.push(
-      normal(
-        'Found',
-        'ListJobRuns',
-        `Found job run ${run.jobRunId}, submitted earlier for this resource (tag ${OWNER_UID_TAG}); it is not submitted again.`,
-      ),
-    );
+    const earlier =
+      run.tags[OWNER_UID_TAG] === resource.metadata.uid
+        ? `submitted earlier for this resource (tag ${OWNER_UID_TAG}); it is not submitted again.`
+        : `submitted for an earlier resource with the same namespace, name and spec (tag ${SUBMISSION_TAG}); it is not submitted again. To run it again, recreate this resource with a new spec.rerunToken.`;
+    out.events.push(normal('Found', 'ListJobRuns', `Found job run ${run.jobRunId}, ${earlier}`));
+    // The finalizer, as for a run submitted here: deleting this resource cancels a running run.
+    out.act(...ensureFinalizer(resource));
     return follow(input, out);
   }
   return planSubmission(input, spec, out);
@@ -259,6 +300,7 @@ function planSubmission(input: JobRunPlanInput, spec: JobRunSpec, out: JobRunOut
         tags: {
           ...spec.tags,
           ...ownershipTags(resource, (input.options.ownership ?? NO_ADOPTION).clusterId),
+          [SUBMISSION_TAG]: submissionDigest(resource, spec),
         },
         ...(spec.executionTimeoutMinutes !== undefined && {
           executionTimeoutMinutes: spec.executionTimeoutMinutes,
@@ -298,7 +340,12 @@ function follow(input: JobRunPlanInput, out: JobRunOutcome): JobRunPlan {
     const ttl = specOf(resource).ttlSecondsAfterFinished;
     const endedAt = run?.endedAt?.getTime() ?? (status.endedAt ? Date.parse(status.endedAt) : undefined);
     let requeue = options.resyncPeriodMs;
-    if (ttl !== undefined && endedAt !== undefined) {
+    // A run that ended before this resource existed was an earlier resource's, deleted already
+    // (by this TTL, say) and declared again: deleting it again would only make a GitOps tool
+    // recreate it, so it stays.
+    const created = Date.parse(resource.metadata.creationTimestamp ?? '');
+    const endedEarlier = endedAt !== undefined && endedAt < created;
+    if (ttl !== undefined && endedAt !== undefined && !endedEarlier) {
       const left = endedAt + ttl * 1000 - now.getTime();
       if (left <= 0) {
         out.act({
@@ -321,13 +368,13 @@ function follow(input: JobRunPlanInput, out: JobRunOutcome): JobRunPlan {
     if (state === 'FAILED') {
       return out.stalled(
         'JobRunFailed',
-        `Job run ${id} on application ${appId} failed${why}. A job run is submitted once: fix the job and create a new resource.`,
+        `Job run ${id} on application ${appId} failed${why}. A job run is submitted once per declaration: fix the job (a changed spec is a new run).`,
         requeue,
       );
     }
     return out.stalled(
       'JobRunCancelled',
-      `Job run ${id} on application ${appId} was cancelled${why}. A job run is submitted once: create a new resource to run it again.`,
+      `Job run ${id} on application ${appId} was cancelled${why}. A job run is submitted once per declaration: recreate this resource with a new spec.rerunToken to run it again.`,
       requeue,
     );
   }
@@ -400,7 +447,7 @@ function planJobRunDeletion(input: JobRunPlanInput): JobRunPlan {
     if (moved) return out.stalled('AccountMappingChanged', moved);
     return out.searchedInVain(
       {
-        searched: `ListJobRuns of application ${target?.applicationId} by name ${runName(resource)} and tag ${OWNER_UID_TAG}=${resource.metadata.uid}`,
+        searched: `ListJobRuns of application ${target?.applicationId} by name ${runName(resource)} and tag ${OWNER_UID_TAG}=${resource.metadata.uid} or ${SUBMISSION_TAG}`,
         none: 'No job run was submitted for this resource',
         noun: 'run',
         write: 'StartJobRun',

@@ -18,9 +18,10 @@ import {
   planJobRun,
   runLookup,
   runName,
+  searchBeforeSubmission,
   targetOf,
 } from './planner.js';
-import type { JobRunAction } from './types.js';
+import type { JobRunAction, JobRunTarget } from './types.js';
 
 /** The job run's writes to itself: finalizer, status, and deletion (ttlSecondsAfterFinished). */
 export interface JobRunWriter extends ResourceWriter<EmrServerlessJobRun, JobRunStatus> {
@@ -76,12 +77,17 @@ class JobRunKind
 
   async plan(resource: EmrServerlessJobRun, context: JobRunContext): Promise<JobRunPlan> {
     context.started = undefined;
-    return planJobRun({
+    const input = {
       resource,
       observed: await this.observe(resource, context.policies),
       options: this.deps.options,
       now: this.now(),
-    });
+    };
+    const plan = planJobRun(input);
+    const search = searchBeforeSubmission(resource, plan);
+    if (!search) return plan;
+    const run = await this.findRun(resource, search.target, search.submission);
+    return run ? planJobRun({ ...input, observed: { ...input.observed, run } }) : plan;
   }
 
   async act(action: JobRunAction, resource: EmrServerlessJobRun, context: JobRunContext): Promise<void> {
@@ -150,18 +156,7 @@ class JobRunKind
       // As for applications: a run the operator's own identity does not find may be in another account.
       account = await actingAccount(scope, run, true);
     } else if (lookup.kind === 'find') {
-      const created = Date.parse(resource.metadata.creationTimestamp ?? '') || this.now().getTime();
-      const spec = resource.spec as { mode?: 'BATCH' | 'STREAMING' } | undefined;
-      // Not found here is not "gone": it was never submitted, so `undefined`, not null.
-      run = await (await this.port(resource, lookup.target.region)).findOwnedJobRun(
-        lookup.target.applicationId,
-        {
-          name: runName(resource),
-          ownerUid: resource.metadata.uid,
-          createdAfter: new Date(created - CREATED_AT_SLACK_MS),
-          mode: spec?.mode ?? 'BATCH',
-        },
-      );
+      run = await this.findRun(resource, lookup.target, lookup.submission);
     }
     const keyArn = keyToVerify(resource, this.deps.options, !!run);
     const keyScope = keyArn
@@ -190,6 +185,23 @@ class JobRunKind
       ...(account !== undefined && { account }),
       ...(policies && { policies }),
     };
+  }
+
+  /** A run submitted for this resource or its declaration; not found is not "gone" (`undefined`). */
+  private async findRun(
+    resource: EmrServerlessJobRun,
+    target: JobRunTarget,
+    submission: string | undefined,
+  ): Promise<AwsJobRun | undefined> {
+    const created = Date.parse(resource.metadata.creationTimestamp ?? '') || this.now().getTime();
+    const spec = resource.spec as { mode?: 'BATCH' | 'STREAMING' } | undefined;
+    return (await this.port(resource, target.region)).findOwnedJobRun(target.applicationId, {
+      name: runName(resource),
+      ownerUid: resource.metadata.uid,
+      ...(submission && { submission }),
+      createdAfter: new Date(created - CREATED_AT_SLACK_MS),
+      mode: spec?.mode ?? 'BATCH',
+    });
   }
 
   /** The run acts in its namespace's account, in the application's region (else the namespace's). */

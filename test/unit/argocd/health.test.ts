@@ -577,12 +577,12 @@ describe('argocd/health.lua for EmrServerlessJobRun', () => {
       {
         status: 'Degraded',
         message:
-          'Job run 00frun on application 00fabc123 failed: Job failed, ExitCode: 1. A job run is submitted once: fix the job and create a new resource.',
+          'Job run 00frun on application 00fabc123 failed: Job failed, ExitCode: 1. A job run is submitted once per declaration: fix the job (a changed spec is a new run).',
       },
       {
         status: 'Degraded',
         message:
-          'Job run 00frun on application 00fabc123 was cancelled: Cancelled by user. A job run is submitted once: create a new resource to run it again.',
+          'Job run 00frun on application 00fabc123 was cancelled: Cancelled by user. A job run is submitted once per declaration: recreate this resource with a new spec.rerunToken to run it again.',
       },
       {
         status: 'Suspended',
