@@ -261,8 +261,10 @@ function principalMatch(element: Statement['Principal'], who: RequestPrincipal):
         if (who.service && v === who.service) return 'direct';
         continue;
       }
-      if (type !== 'AWS' || who.service) continue;
+      if (type !== 'AWS') continue;
+      // {"AWS": "*"} is every principal, as "*" is (IAM User Guide), services included.
       if (v === '*') return 'direct';
+      if (who.service) continue;
       if (v === who.arn || (who.roleArn !== undefined && v === who.roleArn)) return 'direct';
       const account = /^[0-9]{12}$/.test(v) ? v : /^arn:[^:]+:iam::([0-9]{12}):root$/.exec(v)?.[1];
       if (account !== undefined && account === who.account) best = 'account';

@@ -121,6 +121,7 @@ describe('switched on', () => {
       (await h.emr.send(new GetApplicationCommand({ applicationId: theirs.id }))).application!.tags,
     ).toEqual(claim('their-uid', 'c2'));
     const unclaimed = await adminApplication({ team: 'a' });
+    await waitForState(h.emr, unclaimed.id, 'CREATED');
     await emr.send(new TagResourceCommand({ resourceArn: unclaimed.arn, tags: claim('u1') }));
     // Claimed by this cluster now: the operator may change it, but never drop its claim.
     await emr.send(
@@ -509,7 +510,8 @@ describe('the evaluator', () => {
     expect(by({ Principal: { AWS: `arn:aws:iam::${ACCOUNT}:role/team` } }, session)).toBe('Allow');
     expect(by({ Principal: { AWS: `arn:aws:iam::${ACCOUNT}:role/team` } }, who)).toBe('ImplicitDeny');
     expect(by({ Principal: { Service: 'emr-serverless.amazonaws.com' } }, service)).toBe('Allow');
-    expect(by({ Principal: { AWS: '*' } }, service)).toBe('ImplicitDeny');
+    expect(by({ Principal: { AWS: '*' } }, service)).toBe('Allow');
+    expect(by({ Principal: { AWS: ACCOUNT } }, service)).toBe('ImplicitDeny');
     expect(by({ Principal: '*' }, service)).toBe('Allow');
     expect(by({ NotPrincipal: { AWS: OPERATOR_ARN } }, who)).toBe('ImplicitDeny');
     expect(by({ NotPrincipal: { AWS: OPERATOR_ARN } }, session)).toBe('Allow');

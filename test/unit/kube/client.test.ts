@@ -58,7 +58,11 @@ const json =
     res.end(JSON.stringify(body));
   };
 
-function client(server: string, authenticate?: KubeConnection['authenticate']): KubeClient {
+function client(
+  server: string,
+  authenticate?: KubeConnection['authenticate'],
+  retry = { attempts: 4, initialMs: 20, maxMs: 100 },
+): KubeClient {
   const kube = new KubeClient(
     {
       server,
@@ -66,7 +70,7 @@ function client(server: string, authenticate?: KubeConnection['authenticate']): 
       tls: { rejectUnauthorized: true },
       authenticate: authenticate ?? (async () => undefined),
     },
-    { retry: { attempts: 4, initialMs: 20, maxMs: 100 } },
+    { retry },
   );
   clients.push(kube);
   return kube;
@@ -131,7 +135,8 @@ describe('KubeClient', () => {
     const port = (probe.address() as AddressInfo).port;
     probe.close();
     await once(probe, 'close');
-    const kube = client(`http://127.0.0.1:${port}`);
+    // Attempts spread over more than a second, so the server is up before they run out.
+    const kube = client(`http://127.0.0.1:${port}`, undefined, { attempts: 12, initialMs: 50, maxMs: 100 });
     const sent = kube.request({ method: 'POST', path: '/api/v1/namespaces/a/events', body: {} });
     await new Promise((resolve) => setTimeout(resolve, 150));
     const { seen } = await serve([json(201, { ok: true })], port);
