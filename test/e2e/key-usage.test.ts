@@ -50,33 +50,26 @@ async function runStarted(name: string, extra: Record<string, unknown> = {}): Pr
   await e2e.aws.setJobRunState(appId, r.status!.jobRunId!, 'RUNNING');
 }
 
-async function keyUsage(...args: string[]): Promise<{ keys: KeyUsage[]; application: string }> {
-  const { stdout } = await promisify(execFile)(
-    process.execPath,
-    [
-      CLI,
-      'key-usage',
-      APP,
-      '-n',
-      e2e.namespace,
-      '--kubeconfig',
-      e2e.cluster.kubeconfig,
-      '--aws-endpoint',
-      e2e.emulator.endpoint,
-      '-o',
-      'json',
-      ...args,
-    ],
-    {
-      env: {
-        ...process.env,
-        AWS_ACCESS_KEY_ID: ADMIN_ACCESS_KEY,
-        AWS_SECRET_ACCESS_KEY: 'x',
-        AWS_PROFILE: '',
-      },
-    },
-  );
-  return JSON.parse(stdout) as { keys: KeyUsage[]; application: string };
+/** The real CLI, as a person runs it against this cluster and the local service. */
+async function keyUsageCli(...args: string[]): Promise<string> {
+  const where = [
+    '-n',
+    e2e.namespace,
+    '--kubeconfig',
+    e2e.cluster.kubeconfig,
+    '--aws-endpoint',
+    e2e.emulator.endpoint,
+  ];
+  const env = {
+    ...process.env,
+    AWS_ACCESS_KEY_ID: ADMIN_ACCESS_KEY,
+    AWS_SECRET_ACCESS_KEY: 'x',
+    AWS_PROFILE: '',
+  };
+  const { stdout } = await promisify(execFile)(process.execPath, [CLI, 'key-usage', APP, ...where, ...args], {
+    env,
+  });
+  return stdout;
 }
 
 describe('key-usage', () => {
@@ -85,7 +78,10 @@ describe('key-usage', () => {
     await runStarted('own-key', {
       configurationOverrides: { diskEncryptionConfiguration: { encryptionKeyArn: jobKey } },
     });
-    const usage = await keyUsage('--since', '1h');
+    const usage = JSON.parse(await keyUsageCli('-o', 'json', '--since', '1h')) as {
+      keys: KeyUsage[];
+      application: string;
+    };
     expect(usage.application).toBe(appId);
     const byKey = Object.fromEntries(usage.keys.map((k) => [k.keyArn, k]));
     expect(Object.keys(byKey).sort()).toEqual([appKey, jobKey].sort());
@@ -94,28 +90,7 @@ describe('key-usage', () => {
     // The job's own key was used after the application's.
     expect(byKey[jobKey]!.lastUsed >= byKey[appKey]!.lastUsed).toBe(true);
 
-    const { stdout } = await promisify(execFile)(
-      process.execPath,
-      [
-        CLI,
-        'key-usage',
-        APP,
-        '-n',
-        e2e.namespace,
-        '--kubeconfig',
-        e2e.cluster.kubeconfig,
-        '--aws-endpoint',
-        e2e.emulator.endpoint,
-      ],
-      {
-        env: {
-          ...process.env,
-          AWS_ACCESS_KEY_ID: ADMIN_ACCESS_KEY,
-          AWS_SECRET_ACCESS_KEY: 'x',
-          AWS_PROFILE: '',
-        },
-      },
-    );
+    const stdout = await keyUsageCli();
     const current = stdout.split('\n').find((l) => l.startsWith(appKey));
     expect(current).toMatch(/\byes$/);
   });
