@@ -4,7 +4,15 @@
 // cannot decide proceeds with `unknown`. Keys are re-read every 2 s here (--key-cache-ttl).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { keyPolicyStatements } from '../../src/aws/policies.js';
-import { baseSpec, E2e, manifest, reportFailures } from '../support/e2e.js';
+import {
+  baseSpec,
+  condition,
+  E2e,
+  type JobRunResource,
+  jobRunManifest,
+  manifest,
+  reportFailures,
+} from '../support/e2e.js';
 
 let e2e: E2e;
 
@@ -104,5 +112,32 @@ describe('key policy', () => {
     expect(ready.status?.diskEncryption?.key?.policy?.message).toContain('aws:SecureTransport');
     expect(await e2e.writesSince(mark)).toContain('CreateApplication');
     expect((await e2e.waitForEvent('kp-unknown', 'KeyPolicyUnverified')).type).toBe('Warning');
+  });
+
+  it('without the check (--verify-key-policies=false) the key is set, and the job run fails in AWS with its reason', async () => {
+    const unchecked = await E2e.start('e2e-keypol-off', { operatorArgs: ['--verify-key-policies=false'] });
+    try {
+      const key = await unchecked.createKey();
+      await unchecked.aws.putKeyPolicy(key, defaultPolicy(key));
+      await unchecked.apply(withKey('kp-off', key));
+      const ready = await unchecked.waitForReady('kp-off', 'True', 'Reconciled');
+      const appId = ready.status?.applicationId as string;
+      await unchecked.apply(jobRunManifest('kp-off-run', 'kp-off'));
+      const submitted = await unchecked.waitForJob(
+        'kp-off-run',
+        'submitted',
+        (r) => !!r.status?.jobRunId && (r as JobRunResource),
+      );
+      // Its workers come up: EMR Serverless cannot make a data key with this key.
+      await unchecked.aws.setJobRunState(appId, submitted.status!.jobRunId!, 'RUNNING');
+      const failed = await unchecked.waitForJobCondition('kp-off-run', 'Stalled', 'JobRunFailed');
+      const message = condition(failed, 'Stalled')?.message ?? '';
+      expect(message).toContain(key);
+      expect(message).toContain(
+        'emr-serverless.amazonaws.com is not authorized to perform: kms:GenerateDataKey',
+      );
+    } finally {
+      await unchecked.stop();
+    }
   });
 });
