@@ -409,11 +409,13 @@ export class IamService {
     requests: readonly AccessRequest[],
     region: string,
     builtIn: boolean,
+    /** The refusal's error code: `AccessDenied` in STS, `AccessDeniedException` elsewhere. */
+    errorType = 'AccessDeniedException',
   ): void {
     if (!this.enforcing) return;
     for (const request of requests) {
       const e = this.identityDecision(who, request, region, builtIn);
-      if (e.decision !== 'Allow') throw accessDenied(who, request, e.decision, 'identity-based');
+      if (e.decision !== 'Allow') throw accessDenied(who, request, e.decision, 'identity-based', errorType);
     }
   }
 
@@ -457,6 +459,7 @@ export function accessDenied(
   request: AccessRequest,
   decision: Decision,
   policy: 'identity-based' | 'resource-based',
+  errorType = 'AccessDeniedException',
 ): ServiceError {
   const why =
     decision === 'ExplicitDeny'
@@ -464,7 +467,7 @@ export function accessDenied(
       : `because no ${policy} policy allows the ${request.action} action`;
   return new ServiceError(
     403,
-    'AccessDeniedException',
+    errorType,
     `User: ${who.arn} is not authorized to perform: ${request.action} on resource: ${request.resource} ${why}`,
   );
 }

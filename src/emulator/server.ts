@@ -456,8 +456,9 @@ export class EmulatorServer {
    * Judged only while IAM is (key policies are IAM's); a refusal is the run's failure reason.
    */
   private workersKeyCheck(use: WorkersKeyUse): string | undefined {
-    const refused = this.iam.enforcing ? this.workersRefusal(use) : undefined;
-    if (refused || this.kms.keyStateOf(use.keyArn) !== 'Enabled') return refused;
+    const state = this.kms.keyStateOf(use.keyArn);
+    const refused = this.iam.enforcing ? this.workersRefusal(use, state) : undefined;
+    if (refused || state !== 'Enabled') return refused;
     // The data key the workers make, and open again, is the key's evidence of use.
     for (const name of ['GenerateDataKey', 'Decrypt']) {
       this.cloudtrail.record(
@@ -479,9 +480,8 @@ export class EmulatorServer {
     return undefined;
   }
 
-  private workersRefusal(use: WorkersKeyUse): string | undefined {
+  private workersRefusal(use: WorkersKeyUse, state: string | undefined): string | undefined {
     try {
-      const state = this.kms.keyStateOf(use.keyArn);
       if (state !== 'Enabled') {
         return `KMS key ${use.keyArn} is ${state === undefined ? 'not found' : state.toLowerCase()}: the workers' disks cannot be encrypted.`;
       }

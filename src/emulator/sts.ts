@@ -218,17 +218,13 @@ export class StsService {
     }
     // The caller's own policies must allow sts:AssumeRole too: a trust policy naming an account
     // leaves the decision to that account's IAM policies.
-    try {
-      this.opts.iam?.authorize(
-        requestPrincipal(caller),
-        [{ action: 'sts:AssumeRole', resource: roleArn }],
-        region,
-        isBuiltIn(caller),
-      );
-    } catch (e) {
-      // STS names the error AccessDenied, not AccessDeniedException.
-      throw e instanceof ServiceError ? new ServiceError(403, 'AccessDenied', e.message) : e;
-    }
+    this.opts.iam?.authorize(
+      requestPrincipal(caller),
+      [{ action: 'sts:AssumeRole', resource: roleArn }],
+      region,
+      isBuiltIn(caller),
+      'AccessDenied',
+    );
     const role = this.roles.get(roleArn);
     const trusted =
       role !== undefined &&
