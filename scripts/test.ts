@@ -12,10 +12,10 @@
 // Arguments after `--` go to every vitest run (a file filter, `-t name`); `--runtime 22|24`
 // runs one runtime only.
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 
 type Runtime = { name: string; version: string; command: string[] };
-type Result = { label: string; code: number; seconds: number };
+type Result = { label: string; code: number; seconds: number; failures?: string[] };
 
 const root = new URL('..', import.meta.url).pathname;
 const vitest = 'node_modules/vitest/vitest.mjs';
@@ -26,6 +26,7 @@ function parseArgs(argv: string[]): { only?: string; vitestArgs: string[] } {
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--runtime') only = argv[++i];
     else if (argv[i]?.startsWith('--runtime=')) only = argv[i]?.slice('--runtime='.length);
+    else if (argv[i] === '--' && vitestArgs.length === 0) continue;
     else vitestArgs.push(argv[i] as string);
   }
   if (only !== undefined && only !== '22' && only !== '24') {
@@ -112,16 +113,57 @@ const tools = timed(
   [...(selected[0] as Runtime).command, 'node_modules/tsx/dist/cli.mjs', 'src/envtest/build-cli.ts'],
   { nice: true },
 );
-const project = (name: 'unit' | 'cluster', runtime: Runtime) =>
-  timed(`${name} on Node.js ${runtime.version}`, [
+// Each run also writes vitest's JSON report, so that the summary at the end names what failed
+// (a CI log is often read from its tail, far below a failing run's own output).
+const reports = `${root}.cache/test-reports`;
+rmSync(reports, { recursive: true, force: true });
+mkdirSync(reports, { recursive: true });
+
+const project = async (name: 'unit' | 'cluster', runtime: Runtime): Promise<Result> => {
+  const report = `${reports}/${name}-${runtime.name}.json`;
+  const result = await timed(`${name} on Node.js ${runtime.version}`, [
     ...runtime.command,
     vitest,
     'run',
     '--project',
     name,
     '--passWithNoTests',
+    '--reporter=default',
+    '--reporter=json',
+    `--outputFile.json=${report}`,
     ...vitestArgs,
   ]);
+  return result.code === 0 ? result : { ...result, failures: failuresIn(report) };
+};
+
+type JsonReport = {
+  testResults?: Array<{
+    name: string;
+    status: string;
+    message?: string;
+    assertionResults?: Array<{ fullName: string; status: string; failureMessages?: string[] }>;
+  }>;
+};
+
+/** The failed files and tests of a vitest JSON report, each with its error's first line. */
+function failuresIn(report: string): string[] {
+  let parsed: JsonReport;
+  try {
+    parsed = JSON.parse(readFileSync(report, 'utf8')) as JsonReport;
+  } catch {
+    return [`(no report at ${report}: the run ended before vitest wrote it)`];
+  }
+  const firstLine = (text: string | undefined) => (text ?? '').trim().split('\n')[0]?.slice(0, 300) ?? '';
+  const failures: string[] = [];
+  for (const file of parsed.testResults ?? []) {
+    const path = file.name.startsWith(root) ? file.name.slice(root.length) : file.name;
+    const failed = (file.assertionResults ?? []).filter((test) => test.status === 'failed');
+    for (const test of failed)
+      failures.push(`${path} > ${test.fullName}: ${firstLine(test.failureMessages?.[0])}`);
+    if (failed.length === 0 && file.status === 'failed') failures.push(`${path}: ${firstLine(file.message)}`);
+  }
+  return failures;
+}
 
 const results: Result[] = [];
 for (const runtime of selected) results.push(await project('unit', runtime));
@@ -136,6 +178,7 @@ for (const result of results) {
   process.stdout.write(
     `  ${result.code === 0 ? 'passed' : 'FAILED'}  ${result.label} (${result.seconds} s)\n`,
   );
+  for (const failure of result.failures ?? []) process.stdout.write(`          ${failure}\n`);
 }
 process.stdout.write(`  total ${Math.round((Date.now() - started) / 1000)} s\n`);
 process.exit(results.every((result) => result.code === 0) ? 0 : 1);

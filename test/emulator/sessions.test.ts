@@ -84,21 +84,27 @@ describe('StartSession', () => {
         runtimeConfiguration: [{ classification: 'spark-defaults', properties: { a: 'b' } }],
       },
     });
-    // SUBMITTED at first; a loaded machine may already show the next step.
-    expect(['SUBMITTED', 'STARTING']).toContain(first.state);
+    // One step per 20 ms: how far it got before the first read depends on the machine's load, but
+    // every state read is a step of the bring-up, in order.
+    const bringUp = ['SUBMITTED', 'STARTING', 'STARTED', 'IDLE'];
+    expect(bringUp).toContain(first.state);
     expect(first.createdAt).toBeInstanceOf(Date);
     expect(first).not.toHaveProperty('stateDetails');
-    const seen = new Set<string>();
+    const seen: string[] = [first.state!];
     const idle = await waitFor(
       async () => {
         const s = await get(id, sid);
-        seen.add(s.state!);
+        seen.push(s.state!);
         return s;
       },
       (s) => s.state === 'IDLE',
       'the session to be IDLE',
     );
-    expect([...seen]).toEqual(expect.arrayContaining(['IDLE']));
+    const steps = seen.map((state) => bringUp.indexOf(state));
+    expect(
+      steps.every((step, i) => step >= 0 && step >= (steps[i - 1] ?? 0)),
+      seen.join(' -> '),
+    ).toBe(true);
     expect(idle.startedAt).toBeInstanceOf(Date);
     expect(idle.idleSince).toBeInstanceOf(Date);
     await waitForState(h.emr, id, 'STARTED');
