@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { E2e, RESYNC_MS, reportFailures, waitFor } from '../support/e2e.js';
-import { helm } from '../support/helm.js';
+import { helm, keyFromValuesTemplate } from '../support/helm.js';
 import {
   APPLY_PATHS,
   type ApplyPath,
@@ -250,22 +250,7 @@ describe('helm install (the real helm): a value that did not render', () => {
     const chart = mkdtempSync(join(tmpdir(), 'team-chart-'));
     mkdirSync(join(chart, 'templates'));
     writeFileSync(join(chart, 'Chart.yaml'), 'apiVersion: v2\nname: team-analytics\nversion: 0.1.0\n');
-    writeFileSync(
-      join(chart, 'templates', 'application.yaml'),
-      [
-        'apiVersion: emrserverless.operator.dev/v1alpha1',
-        'kind: EmrServerlessApplication',
-        'metadata:',
-        '  name: helm-rendered',
-        'spec:',
-        '  name: helm-rendered',
-        '  type: SPARK',
-        '  releaseLabel: emr-7.5.0',
-        '  diskEncryptionConfiguration:',
-        '    encryptionKeyArn: {{ .Values.keyArn }}',
-        '',
-      ].join('\n'),
-    );
+    writeFileSync(join(chart, 'templates', 'application.yaml'), keyFromValuesTemplate('helm-rendered'));
     const mark = await e2e.mark();
     const r = await helm(['install', 'team-analytics', chart, '--namespace', e2e.namespace], {
       check: false,

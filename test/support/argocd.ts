@@ -4,12 +4,20 @@
 // runs for its own local development. The operator's health check is installed the documented
 // way: argocd/argocd-cm-patch.yaml patched onto argocd-cm.
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { chmodSync, copyFileSync, createWriteStream, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  copyFileSync,
+  createWriteStream,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
-import { stringify } from 'yaml';
+import { parseAllDocuments, stringify } from 'yaml';
 import { argoCdPaths, controlPlanePaths, ensureArgoCd, goModuleDir } from '../../src/envtest/index.js';
 import { runKubectl, waitForCrdsEstablished } from '../../src/envtest/kubectl.js';
 import { type ClusterAccess, ROOT, waitFor } from './e2e.js';
@@ -21,14 +29,42 @@ const TOOLCHAIN = 'go1.27.3';
 export interface ArgoApplicationStatus {
   sync?: { status?: string; revision?: string };
   health?: { status?: string; message?: string };
-  operationState?: { phase?: string; message?: string; syncResult?: { revision?: string } };
+  operationState?: {
+    phase?: string;
+    message?: string;
+    syncResult?: {
+      revision?: string;
+      resources?: Array<{ kind: string; name: string; status?: string; message?: string }>;
+    };
+  };
   resources?: Array<{
     kind: string;
     name: string;
     status?: string;
     health?: { status?: string; message?: string };
   }>;
+  conditions?: Array<{ type: string; message?: string }>;
   reconciledAt?: string;
+}
+
+const COMPARE_OPTIONS = 'argocd.argoproj.io/compare-options';
+
+/** The sync and compare options of the team Application in argocd/application.yaml. */
+function documentedTeamApplication(): { syncOptions: string[]; compareOptions: Record<string, string> } {
+  const apps = parseAllDocuments(readFileSync(join(ROOT, 'argocd', 'application.yaml'), 'utf8')).map(
+    (d) =>
+      d.toJS() as {
+        metadata: { annotations?: Record<string, string> };
+        spec: { source: { path: string }; syncPolicy?: { syncOptions?: string[] } };
+      },
+  );
+  const team = apps.find((a) => a.spec.source.path !== 'manifests');
+  if (!team) throw new Error('argocd/application.yaml has no team Application');
+  const compare = team.metadata.annotations?.[COMPARE_OPTIONS];
+  return {
+    syncOptions: team.spec.syncPolicy?.syncOptions ?? [],
+    compareOptions: compare === undefined ? {} : { [COMPARE_OPTIONS]: compare },
+  };
 }
 
 /** A free TCP port on 127.0.0.1 (Argo CD's components take a port, not an address to report back). */
@@ -237,6 +273,9 @@ export class ArgoCd {
           '--repo-server-plaintext',
           '--metrics-port',
           String(controllerMetrics),
+          // Each resource's health (and its message) in the Application's status, where the tests
+          // read it; v3 keeps it in Redis for the API server by default.
+          '--persist-resource-health',
           '--loglevel',
           'info',
         ],
@@ -277,20 +316,45 @@ export class ArgoCd {
     return (await run('git', ['-C', this.workTree, 'rev-parse', 'HEAD'])).stdout.trim();
   }
 
-  /** An Application of `path` in the repository into `destination`, automated with prune and self-heal. */
-  async createApplication(name: string, path: string, destination: string, spec: object = {}): Promise<void> {
+  /**
+   * An Application of `path` in the repository into `destination`, automated with prune and
+   * self-heal. By default synced as the team Application of argocd/application.yaml is (its sync
+   * options and compare options: the documented way); `sync: 'client-side'` is Argo CD's default
+   * sync instead, `sync: 'server-side-only'` server-side apply without the compare option.
+   */
+  async createApplication(
+    name: string,
+    path: string,
+    destination: string,
+    options: {
+      sync?: 'documented' | 'client-side' | 'server-side-only';
+      source?: object;
+      /** More sync options, after those of `sync`. */
+      syncOptions?: string[];
+    } = {},
+  ): Promise<void> {
+    const sync = options.sync ?? 'documented';
+    const documented = documentedTeamApplication();
+    const annotations = sync === 'documented' ? documented.compareOptions : {};
+    const syncOptions = [
+      ...(sync === 'client-side'
+        ? []
+        : sync === 'documented'
+          ? documented.syncOptions
+          : ['ServerSideApply=true']),
+      ...(options.syncOptions ?? []),
+    ];
     await this.kubectl(
       ['apply', '-n', this.namespace, '-f', '-'],
       stringify({
         apiVersion: 'argoproj.io/v1alpha1',
         kind: 'Application',
-        metadata: { name },
+        metadata: { name, annotations },
         spec: {
           project: 'default',
-          source: { repoURL: this.repoUrl, targetRevision: 'main', path },
+          source: { repoURL: this.repoUrl, targetRevision: 'main', path, ...options.source },
           destination: { server: 'https://kubernetes.default.svc', namespace: destination },
-          syncPolicy: { automated: { prune: true, selfHeal: true }, syncOptions: ['ServerSideApply=true'] },
-          ...spec,
+          syncPolicy: { automated: { prune: true, selfHeal: true }, syncOptions },
         },
       }),
     );
@@ -336,6 +400,21 @@ export class ArgoCd {
           `${JSON.stringify(await this.status(name), null, 1)}\nArgo CD logs: ${this.logDir}`,
       },
     );
+  }
+
+  /** Waits until `probe` holds for the Application's status. */
+  async waitUntil<T>(
+    name: string,
+    what: string,
+    probe: (status: ArgoApplicationStatus) => T | undefined | false,
+    timeoutMs = 90_000,
+  ): Promise<T> {
+    return waitFor(`Application ${name}: ${what}`, async () => probe(await this.status(name)), {
+      timeoutMs,
+      intervalMs: 200,
+      diagnostics: async () =>
+        `${JSON.stringify(await this.status(name), null, 1)}\nArgo CD logs: ${this.logDir}`,
+    });
   }
 
   async stop(): Promise<void> {

@@ -12,6 +12,26 @@ import { findRepoRoot } from '../../src/envtest/index.js';
 export const CHART = join(findRepoRoot(), 'charts', 'emr-serverless-operator');
 export const CI_VALUES = join(CHART, 'ci');
 
+/**
+ * A team chart's template: an EmrServerlessApplication whose key is `.Values.keyArn`. Without
+ * that value it renders `encryptionKeyArn:` with nothing after it, a null.
+ */
+export function keyFromValuesTemplate(name: string): string {
+  return [
+    'apiVersion: emrserverless.operator.dev/v1alpha1',
+    'kind: EmrServerlessApplication',
+    'metadata:',
+    `  name: ${name}`,
+    'spec:',
+    `  name: ${name}`,
+    '  type: SPARK',
+    '  releaseLabel: emr-7.5.0',
+    '  diskEncryptionConfiguration:',
+    '    encryptionKeyArn: {{ .Values.keyArn }}',
+    '',
+  ].join('\n');
+}
+
 const home = mkdtempSync(join(tmpdir(), 'helm-home-'));
 
 export interface HelmResult {

@@ -599,7 +599,12 @@ describe('argocd/application.yaml', () => {
       (d) =>
         d.toJS() as {
           kind: string;
-          spec: { syncPolicy: { syncOptions: string[] }; ignoreDifferences?: unknown };
+          metadata: { annotations?: Record<string, string> };
+          spec: {
+            source: { path: string };
+            syncPolicy: { syncOptions: string[] };
+            ignoreDifferences?: unknown;
+          };
         },
     );
     expect(apps.map((a) => a.kind)).toEqual(['Application', 'Application']);
@@ -607,6 +612,12 @@ describe('argocd/application.yaml', () => {
       expect(app.spec.syncPolicy.syncOptions).toContain('ServerSideApply=true');
       expect(app.spec.ignoreDifferences).toBeUndefined();
     }
+    // The team's Application (EmrServerlessApplications) needs the compare option that
+    // test/argocd-e2e showed server-side apply needs; the operator's own does not.
+    const team = apps.find((a) => a.spec.source.path !== 'manifests');
+    expect(team?.metadata.annotations?.['argocd.argoproj.io/compare-options']).toBe(
+      'IncludeMutationWebhook=true',
+    );
   });
 });
 
