@@ -12,13 +12,13 @@
 //   Resync delays carry ±10 % jitter per key, so thousands of keys do not come due together.
 //   A key whose object is gone from the cache is dropped (the finalizer keeps the object around
 //   until the reconciler has cleaned up, so that only happens after it did).
-// - Keys are handed to workers in turn by namespace, and each reconcile runs as its namespace's
-//   (src/aws/tenant.ts): its AWS calls take that namespace's turn at the rate limit.
+// - Keys are handed to workers in turn by namespace; a reconcile's AWS calls take its namespace's
+//   turn at the rate limit (the scope's port tags them, src/aws/tenant.ts).
 // - A reconciler may queue another object of its kind at once (`enqueue`, controller-runtime's
 //   channel source): list drift detection does, when a listing shows that object's application moved.
 
 import type { Logger } from 'pino';
-import { forNamespace, SHARED_TENANT } from '../aws/tenant.js';
+import { SHARED_TENANT } from '../aws/tenant.js';
 import type { KubeClient } from '../kube/client.js';
 import { describeError } from '../kube/errors.js';
 import type { ReconcileResult } from '../reconcile/ports.js';
@@ -230,8 +230,7 @@ export class Controller<T extends KubeObject = KubeObject> {
     const started = performance.now();
     let outcome: ReconcileOutcome;
     try {
-      // Its AWS calls take the namespace's turn at the rate limit and count as the namespace's.
-      const result = await forNamespace(namespaceOfKey(key), () => this.reconciler!.reconcile(obj));
+      const result = await this.reconciler!.reconcile(obj);
       const resync = this.jitteredResync();
       // A success either way, so the backoff starts over.
       this.queue.forget(key);
