@@ -8,7 +8,8 @@
 //   `requeueAfterMs` resets the key's backoff and requeues it after min(requeueAfterMs, resync)
 //   (0: at once); no result requeues it after the resync period; a thrown error requeues it
 //   with the key's exponential backoff (1 s doubling to 5 min). A spec change (new generation)
-//   resets the backoff; a label or annotation edit never cuts it short (predicates.ts).
+//   resets the backoff; a label or annotation edit never cuts it short (predicates.ts), nor the
+//   wait of a `holdOff` result (a refusal such as access denied, looked at again on resync).
 //   Resync delays carry ±10 % jitter per key, so thousands of keys do not come due together.
 //   A key whose object is gone from the cache is dropped (the finalizer keeps the object around
 //   until the reconciler has cleaned up, so that only happens after it did).
@@ -240,7 +241,9 @@ export class Controller<T extends KubeObject = KubeObject> {
         this.queue.add(key);
       } else if (result.requeueAfterMs !== undefined && result.requeueAfterMs > 0) {
         outcome = 'requeue_after';
-        this.queue.addAfter(key, Math.min(result.requeueAfterMs, resync));
+        const delay = Math.min(result.requeueAfterMs, resync);
+        if (result.holdOff) this.queue.holdOff(key, delay);
+        else this.queue.addAfter(key, delay);
       } else {
         outcome = 'success';
         this.queue.addAfter(key, resync);
