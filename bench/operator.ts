@@ -22,7 +22,7 @@ import type { Call } from '../src/emulator/server.js';
 import { type ControlPlane, findRepoRoot, startControlPlane } from '../src/envtest/index.js';
 import { summariseProfile } from './lib/cpuprofile.js';
 import { summariseHeap } from './lib/heapsnapshot.js';
-import { adminKubeConfig, EventWatch, Kube, mapLimit, type Resource, ResourceWatch } from './lib/kube.js';
+import { adminClient, EventWatch, Kube, mapLimit, type Resource, ResourceWatch } from './lib/kube.js';
 import {
   deploymentNodeOptions,
   deploymentRuntimeEnv,
@@ -289,7 +289,7 @@ async function latencyScenario(ctx: Ctx): Promise<void> {
       },
     },
   ]);
-  const watch = new ResourceWatch(ctx.kube.kc, ns);
+  const watch = new ResourceWatch(ctx.kube.client, ns);
   await watch.start();
   const op = await startOperatorProcess(operatorOptions(ctx, 'latency', { namespace: ns, awsRps: 20 }));
   await op.ready();
@@ -357,12 +357,12 @@ async function syncScenario(ctx: Ctx, n: number): Promise<Record<string, unknown
   log(
     `sync ${n}: created in ${round(createSeconds, 1)} s (${round(n / createSeconds, 0)}/s); starting the operator`,
   );
-  const watch = new ResourceWatch(ctx.kube.kc, ns);
+  const watch = new ResourceWatch(ctx.kube.client, ns);
   await watch.start();
   await watch.until(() => watch.objects.size === n, 120_000, `${n} objects in the watch`);
   await fetch(`${ctx.emu.endpoint}/_emulator/calls`, { method: 'DELETE' });
   const modifiedBefore = watch.modified;
-  const events = new EventWatch(ctx.kube.kc, ns);
+  const events = new EventWatch(ctx.kube.client, ns);
   await events.start();
 
   const rps = config.syncRps;
@@ -432,7 +432,7 @@ async function steadyScenario(ctx: Ctx, n: number): Promise<void> {
   log(
     `steady: ${n} in-sync resources, --resync-period ${periodS}s, --aws-rps 0 (unlimited), ${STEADY_WINDOW_PERIODS} periods`,
   );
-  const watch = new ResourceWatch(ctx.kube.kc, ns);
+  const watch = new ResourceWatch(ctx.kube.client, ns);
   await watch.start();
   await watch.until(() => watch.objects.size === n && watch.ready === n, 120_000, `${n} Ready objects`);
   const op = await startOperatorProcess(
@@ -446,7 +446,7 @@ async function steadyScenario(ctx: Ctx, n: number): Promise<void> {
   // what every cycle costs from then on.
   await sleep((periodS * 1000) / 2);
   await fetch(`${ctx.emu.endpoint}/_emulator/calls`, { method: 'DELETE' });
-  const events = new EventWatch(ctx.kube.kc, ns);
+  const events = new EventWatch(ctx.kube.client, ns);
   await events.start();
   const modified0 = watch.modified;
   const m0 = await op.metrics();
@@ -532,7 +532,7 @@ async function throttleScenario(ctx: Ctx): Promise<void> {
       },
     })),
   );
-  const watch = new ResourceWatch(ctx.kube.kc, ns);
+  const watch = new ResourceWatch(ctx.kube.client, ns);
   await watch.start();
   const op = await startOperatorProcess(operatorOptions(ctx, 'throttle', { namespace: ns, awsRps: 50 }));
   await op.ready();
@@ -610,7 +610,7 @@ async function memoryScenario(ctx: Ctx): Promise<void> {
   await stopOperator(idle, 'idle');
   log(`memory: idle RSS ${report.idleRssMb} MB, heap used ${report.idleHeapUsedMb} MB`);
   log(`memory: operator on all namespaces, growing to ${total} resources`);
-  const watch = new ResourceWatch(ctx.kube.kc, undefined);
+  const watch = new ResourceWatch(ctx.kube.client, undefined);
   await watch.start();
   const existing = await ctx.kube.count();
   await watch.until(() => watch.objects.size >= existing, 5 * 60_000, `${existing} objects in the watch`);
@@ -851,7 +851,7 @@ async function shardsScenario(ctx: Ctx): Promise<void> {
   for (const shard of SHARDS) await createMixed(ctx, ns, perShard, `shard${shard}`, shard);
   const createSeconds = (Date.now() - createStarted) / 1000;
   log(`shards: created in ${round(createSeconds, 1)} s; starting one operator per shard`);
-  const watch = new ResourceWatch(ctx.kube.kc, ns);
+  const watch = new ResourceWatch(ctx.kube.client, ns);
   await watch.start();
   await watch.until(() => watch.objects.size >= 2 * perShard, 10 * 60_000, `${total} objects in the watch`);
 
@@ -1119,7 +1119,7 @@ async function noisyScenario(ctx: Ctx): Promise<void> {
       spec: { name: 'broken', type: 'SPARK', releaseLabel: 'emr 7.5.0' },
     },
   ]);
-  const watch = new ResourceWatch(ctx.kube.kc, undefined);
+  const watch = new ResourceWatch(ctx.kube.client, undefined);
   await watch.start();
   // Its namespaces only: the earlier scenarios' resources would take the budget at start-up.
   const op = await startOperatorProcess(
@@ -1300,7 +1300,7 @@ async function main(): Promise<void> {
     };
     const keyA = await forDisks();
     const keyB = await forDisks();
-    const ctx: Ctx = { cp, kube: new Kube(adminKubeConfig(cp.kubeconfig)), emu, control, sdk, keyA, keyB };
+    const ctx: Ctx = { cp, kube: new Kube(await adminClient(cp.kubeconfig)), emu, control, sdk, keyA, keyB };
 
     if (only.has('latency')) await latencyScenario(ctx);
     if (only.has('sync') || only.has('steady')) {

@@ -1,16 +1,9 @@
-// The benchmark's side of Kubernetes: creating many resources fast (parallel creates through
-// client-node with bounded concurrency, keep-alive connections) and watching them, so that the
-// moment a status turns Ready is the moment its watch event arrives here.
-import {
-  CoreV1Api,
-  CustomObjectsApi,
-  KubeConfig,
-  PatchStrategy,
-  setHeaderOptions,
-  Watch,
-} from '@kubernetes/client-node';
+// The benchmark's side of Kubernetes: creating many resources fast (parallel creates with bounded
+// concurrency over the operator's own client, src/kube: one keep-alive agent) and watching them,
+// so that the moment a status turns Ready is the moment its watch event arrives here.
 import { APPLICATION_KIND, APPLICATION_PLURAL, GROUP, VERSION } from '../../src/api/constants.js';
-import { shareConnections } from '../../src/kube/client-node-connections.js';
+import { KubeClient, PATCH_TYPES, resourcePath } from '../../src/kube/client.js';
+import { loadKubeConnection } from '../../src/kube/config.js';
 
 export interface Resource {
   apiVersion?: string;
@@ -23,11 +16,13 @@ export interface Resource {
   };
 }
 
-export function adminKubeConfig(path: string): KubeConfig {
-  const kc = new KubeConfig();
-  kc.loadFromFile(path);
-  return shareConnections(kc);
+/** A client for the admin kubeconfig at `path`. */
+export async function adminClient(path: string): Promise<KubeClient> {
+  return new KubeClient(await loadKubeConnection({ path }));
 }
+
+const applications = (namespace?: string, name?: string) =>
+  resourcePath({ group: GROUP, version: VERSION, plural: APPLICATION_PLURAL, namespace, name });
 
 /** Ready=True for the object's current generation. */
 export function readyForGeneration(obj: Resource): boolean {
@@ -58,17 +53,11 @@ export async function mapLimit<T, R>(
 }
 
 export class Kube {
-  readonly custom: CustomObjectsApi;
-  readonly core: CoreV1Api;
-
-  constructor(readonly kc: KubeConfig) {
-    this.custom = kc.makeApiClient(CustomObjectsApi);
-    this.core = kc.makeApiClient(CoreV1Api);
-  }
+  constructor(readonly client: KubeClient) {}
 
   async ensureNamespace(name: string): Promise<void> {
     try {
-      await this.core.createNamespace({ body: { metadata: { name } } });
+      await this.client.request({ method: 'POST', path: '/api/v1/namespaces', body: { metadata: { name } } });
     } catch (error) {
       if ((error as { code?: number }).code !== 409) throw error;
     }
@@ -83,11 +72,9 @@ export class Kube {
     await mapLimit(specs, concurrency, async ({ name, spec, labels }) => {
       for (let attempt = 0; ; attempt++) {
         try {
-          await this.custom.createNamespacedCustomObject({
-            group: GROUP,
-            version: VERSION,
-            namespace,
-            plural: APPLICATION_PLURAL,
+          await this.client.request({
+            method: 'POST',
+            path: applications(namespace),
             body: {
               apiVersion: `${GROUP}/${VERSION}`,
               kind: APPLICATION_KIND,
@@ -97,9 +84,10 @@ export class Kube {
           });
           return;
         } catch (error) {
-          const code = (error as { code?: number }).code;
+          const code = (error as { code?: unknown }).code;
           if (code === 409) return; // exists (a re-run)
-          if (attempt >= 5 || (code !== undefined && code < 500 && code !== 429)) throw error;
+          // A status below 500 other than 429 is final; a network failure (a string code) is retried.
+          if (attempt >= 5 || (typeof code === 'number' && code < 500 && code !== 429)) throw error;
           await new Promise((r) => setTimeout(r, 200 * 2 ** attempt));
         }
       }
@@ -111,18 +99,11 @@ export class Kube {
     let total = 0;
     let token: string | undefined;
     do {
-      const common = {
-        group: GROUP,
-        version: VERSION,
-        plural: APPLICATION_PLURAL,
-        limit: 500,
-        ...(token && { _continue: token }),
-      };
-      const page = (
-        namespace
-          ? await this.custom.listNamespacedCustomObject({ ...common, namespace })
-          : await this.custom.listClusterCustomObject(common)
-      ) as { items?: unknown[]; metadata?: { continue?: string } };
+      const page = await this.client.request<{ items?: unknown[]; metadata?: { continue?: string } }>({
+        method: 'GET',
+        path: applications(namespace),
+        query: { limit: 500, continue: token },
+      });
       total += page.items?.length ?? 0;
       token = page.metadata?.continue || undefined;
     } while (token);
@@ -130,26 +111,22 @@ export class Kube {
   }
 
   /** Merge-patches metadata.annotations (a metadata-only edit, as `kubectl annotate` makes). */
-  async annotate(namespace: string, name: string, annotations: Record<string, string>): Promise<Resource> {
-    return (await this.custom.patchNamespacedCustomObject(
-      {
-        group: GROUP,
-        version: VERSION,
-        namespace,
-        plural: APPLICATION_PLURAL,
-        name,
-        body: { metadata: { annotations } },
-      },
-      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
-    )) as Resource;
+  annotate(namespace: string, name: string, annotations: Record<string, string>): Promise<Resource> {
+    return this.mergePatch(namespace, name, { metadata: { annotations } });
   }
 
   /** Merge-patches spec; resolves when the API server has answered (the write is accepted). */
-  async patchSpec(namespace: string, name: string, spec: Record<string, unknown>): Promise<Resource> {
-    return (await this.custom.patchNamespacedCustomObject(
-      { group: GROUP, version: VERSION, namespace, plural: APPLICATION_PLURAL, name, body: { spec } },
-      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
-    )) as Resource;
+  patchSpec(namespace: string, name: string, spec: Record<string, unknown>): Promise<Resource> {
+    return this.mergePatch(namespace, name, { spec });
+  }
+
+  private mergePatch(namespace: string, name: string, body: unknown): Promise<Resource> {
+    return this.client.request<Resource>({
+      method: 'PATCH',
+      path: applications(namespace, name),
+      body,
+      contentType: PATCH_TYPES.merge,
+    });
   }
 }
 
@@ -172,7 +149,7 @@ export class ResourceWatch {
   private resourceVersion: string | undefined;
 
   constructor(
-    private readonly kc: KubeConfig,
+    private readonly client: KubeClient,
     private readonly namespace: string | undefined,
   ) {}
 
@@ -185,18 +162,10 @@ export class ResourceWatch {
   }
 
   private async connect(): Promise<void> {
-    const path = this.namespace
-      ? `/apis/${GROUP}/${VERSION}/namespaces/${this.namespace}/${APPLICATION_PLURAL}`
-      : `/apis/${GROUP}/${VERSION}/${APPLICATION_PLURAL}`;
-    const watch = new Watch(this.kc);
-    this.controller = await watch.watch(
-      path,
-      {
-        allowWatchBookmarks: true,
-        timeoutSeconds: 3600,
-        ...(this.resourceVersion ? { resourceVersion: this.resourceVersion } : {}),
-      },
-      (type, obj: Resource) => this.onEvent(type, obj),
+    this.controller = await this.client.watch(
+      applications(this.namespace),
+      { allowWatchBookmarks: true, timeoutSeconds: 3600, resourceVersion: this.resourceVersion },
+      (type, obj) => this.onEvent(type, obj as Resource),
       (error) => {
         if (this.stopped) return;
         if (error && (error as { name?: string }).name !== 'AbortError') {
@@ -286,21 +255,21 @@ export class EventWatch {
   private controller: AbortController | undefined;
 
   constructor(
-    private readonly kc: KubeConfig,
+    private readonly client: KubeClient,
     private readonly namespace: string | undefined,
   ) {}
 
   async start(): Promise<void> {
-    const path = this.namespace ? `/api/v1/namespaces/${this.namespace}/events` : '/api/v1/events';
+    const path = resourcePath({ group: '', version: 'v1', plural: 'events', namespace: this.namespace });
     // Start from "now": list to get a resourceVersion first, so old events are not counted.
-    const core = this.kc.makeApiClient(CoreV1Api);
-    const list = this.namespace
-      ? await core.listNamespacedEvent({ namespace: this.namespace, limit: 1 })
-      : await core.listEventForAllNamespaces({ limit: 1 });
-    const rv = list.metadata?.resourceVersion;
-    this.controller = await new Watch(this.kc).watch(
+    const list = await this.client.request<{ metadata?: { resourceVersion?: string } }>({
+      method: 'GET',
       path,
-      { resourceVersion: rv, timeoutSeconds: 3600 },
+      query: { limit: 1 },
+    });
+    this.controller = await this.client.watch(
+      path,
+      { resourceVersion: list.metadata?.resourceVersion, timeoutSeconds: 3600 },
       (type) => {
         if (type === 'ADDED' || type === 'MODIFIED') this.writes++;
       },

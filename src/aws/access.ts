@@ -103,15 +103,21 @@ export class AwsAccess {
     // Fails here, naming the role, when it cannot be assumed; cached credentials answer at once.
     if (session) await clients.roleCredentials.get(session.role, session.sessionName);
     const where = region(role?.region);
-    const port = clients.forSession(session, where);
+    // The namespace's calls take its turn at the rate limit and count as its own (tenant.ts).
+    const port = clients.forSession(session, where, namespace);
+    const verifier = this.verifier(session);
     return {
       port,
-      keys: this.verifier(session),
+      keys: {
+        describe: (keyArn) => verifier.describe(keyArn, namespace),
+        policy: (keyArn) => verifier.policy(keyArn, namespace),
+      },
       account: role?.account,
       roleArn: role?.roleArn,
       actingAccount: role ? async () => role.account : () => this.ownAccount(),
       region: role?.region,
-      applications: this.listing(role, where, () => port.listApplications()),
+      // Made for every namespace acting as this identity: the shared tenant's calls.
+      applications: this.listing(role, where, () => clients.forSession(session, where).listApplications()),
     };
   }
 
@@ -146,7 +152,7 @@ export class AwsAccess {
     if (!verifier) {
       const { clients } = this.options;
       verifier = new KeyVerifier(
-        { forRegion: (r) => clients.forSession(session, r) },
+        { forRegion: (r, tenant) => clients.forSession(session, r, tenant) },
         this.options.keyVerifier,
       );
       this.verifiers.set(key, verifier);

@@ -15,7 +15,6 @@
 //
 // The pages go through the scope's clients, so the rate limit, retries and call metrics cover them.
 import type { ApplicationState, ApplicationSummary } from './port.js';
-import { forAllNamespaces } from './tenant.js';
 
 /** What a listing says about one application. */
 export interface ListedApplication {
@@ -91,9 +90,10 @@ export class ApplicationListings {
 
   private refresh(): Promise<ApplicationListing> {
     const startedAt = this.now();
-    // Made for every namespace of the scope: its pages take the shared turn at the rate limit
-    // and count as `_shared`, whichever namespace's reconcile asked first.
-    const listing = forAllNamespaces(() => this.options.list())
+    // Made for every namespace of the scope: `list` pages with the shared port (access.ts), so
+    // the pages take the shared turn and count as `_shared`, whichever namespace asked first.
+    const listing = this.options
+      .list()
       .then((summaries): ApplicationListing => {
         const applications = new Map<string, ListedApplication>();
         for (const s of summaries) {

@@ -13,6 +13,7 @@ import { type AwsCallObserver, installCallMiddleware } from './middleware.js';
 import type { AwsPort } from './port.js';
 import { TokenBucket } from './rate-limiter.js';
 import { SdkAwsPort } from './sdk-port.js';
+import { SHARED_TENANT } from './tenant.js';
 
 export interface AwsClientsOptions {
   /** `--aws-endpoint`: one endpoint for both EMR Serverless and KMS (the local service). */
@@ -113,14 +114,22 @@ export class AwsClients {
     this.placeholderCredentials = this.credentials !== undefined;
   }
 
-  /** The port of the operator's own identity in a region. */
-  forRegion(region: string): AwsPort {
-    return this.scopeClients(undefined, region).port;
+  /** The port of the operator's own identity in a region; `tenant`: the namespace its calls are for. */
+  forRegion(region: string, tenant?: string): AwsPort {
+    return this.forSession(undefined, region, tenant);
   }
 
-  /** The port of a role session (or the operator's own identity) in a region. */
-  forSession(session: RoleSession | undefined, region: string): AwsPort {
-    return this.scopeClients(session, region).port;
+  /**
+   * The port of a role session (or the operator's own identity) in a region. With a `tenant` (a
+   * namespace), a port over the same clients whose calls take that namespace's turn at the rate
+   * limit and count as its own; without, the shared one.
+   */
+  forSession(session: RoleSession | undefined, region: string, tenant?: string): AwsPort {
+    const clients = this.scopeClients(session, region);
+    if (tenant === undefined || tenant === SHARED_TENANT) return clients.port;
+    // A few fields over the shared clients: made per scope rather than kept per namespace.
+    const { emr, kms } = clients;
+    return new SdkAwsPort({ region, account: session?.role.account, emr, kms, tenant });
   }
 
   /** The token bucket of a role (default: the operator's own identity) in a region (for metrics and tests). */

@@ -9,7 +9,8 @@ import { AwsError, type AwsPort, type KeyFacts, type KeyPolicyFacts } from './po
 
 /** Anything that hands out the port of a region (AwsClients does). */
 export interface RegionPorts {
-  forRegion(region: string): AwsPort;
+  /** `tenant`: the namespace the port's calls are made for (tenant.ts). */
+  forRegion(region: string, tenant?: string): AwsPort;
 }
 
 export interface KeyVerifierOptions {
@@ -41,17 +42,18 @@ class KeyAnswers<T> {
   private readonly inFlight = new Map<string, Promise<T>>();
 
   constructor(
-    private readonly ask: (keyArn: string) => Promise<T>,
+    private readonly ask: (keyArn: string, tenant: string | undefined) => Promise<T>,
     private readonly ttlOf: (answer: T) => number,
     private readonly now: () => number,
   ) {}
 
-  get(keyArn: string): Promise<T> {
+  /** `tenant` makes the call when one is needed; callers meanwhile share its answer. */
+  get(keyArn: string, tenant: string | undefined): Promise<T> {
     const cached = this.cache.get(keyArn);
     if (cached && cached.expiresAt > this.now()) return Promise.resolve(cached.answer);
     const running = this.inFlight.get(keyArn);
     if (running) return running;
-    const request = this.ask(keyArn)
+    const request = this.ask(keyArn, tenant)
       .then((answer) => {
         this.store(keyArn, answer);
         return answer;
@@ -86,9 +88,13 @@ export class KeyVerifier {
     const negativeTtlMs = options.negativeTtlMs ?? 30_000;
     const now = options.now ?? Date.now;
     const ttlOf = (answer: { kind: string }) => (answer.kind === 'found' ? ttlMs : negativeTtlMs);
-    this.facts = new KeyAnswers(async (arn) => this.portOf(arn, 'DescribeKey').describeKey(arn), ttlOf, now);
+    this.facts = new KeyAnswers(
+      async (arn, tenant) => this.portOf(arn, 'DescribeKey', tenant).describeKey(arn),
+      ttlOf,
+      now,
+    );
     this.policies = new KeyAnswers(
-      async (arn) => this.portOf(arn, 'GetKeyPolicy').getKeyPolicy(arn),
+      async (arn, tenant) => this.portOf(arn, 'GetKeyPolicy', tenant).getKeyPolicy(arn),
       ttlOf,
       now,
     );
@@ -97,14 +103,15 @@ export class KeyVerifier {
   /**
    * What KMS says about the key. Throws AwsError for failures that say nothing about the key
    * (throttling, network, ...) and `invalid` for a string that is not a key ARN with a region.
+   * `tenant`: the namespace asking, whose call it is when one is sent (tenant.ts).
    */
-  describe(keyArn: string): Promise<KeyFacts> {
-    return this.facts.get(keyArn);
+  describe(keyArn: string, tenant?: string): Promise<KeyFacts> {
+    return this.facts.get(keyArn, tenant);
   }
 
   /** The key's key policy (GetKeyPolicy), cached like describe(): re-read when a key fact is. */
-  policy(keyArn: string): Promise<KeyPolicyFacts> {
-    return this.policies.get(keyArn);
+  policy(keyArn: string, tenant?: string): Promise<KeyPolicyFacts> {
+    return this.policies.get(keyArn, tenant);
   }
 
   /** Drops what is known about a key, so the next describe() and policy() ask KMS. */
@@ -114,7 +121,7 @@ export class KeyVerifier {
   }
 
   /** The port of the key's own region; throws `invalid` for a string that is not a key ARN with one. */
-  private portOf(keyArn: string, operation: string): AwsPort {
+  private portOf(keyArn: string, operation: string, tenant: string | undefined): AwsPort {
     const region = regionOfKeyArn(keyArn);
     if (region === undefined) {
       throw new AwsError(
@@ -124,6 +131,6 @@ export class KeyVerifier {
         operation,
       );
     }
-    return this.ports.forRegion(region);
+    return this.ports.forRegion(region, tenant);
   }
 }

@@ -2,7 +2,7 @@
 //
 //  - per attempt (between the SDK's retry and signing middlewares, so it runs again for every
 //    retry and signs after waiting): take a token from the region's bucket in the turn of the
-//    namespace the call is for (tenant.ts), count the attempt,
+//    namespace the command is tagged with (tenant.ts), count the attempt,
 //    and tell the bucket when the answer was throttling;
 //  - per call (the outermost `initialize` step): time the whole call, retries included, and
 //    report it with its outcome to the AwsCallObserver.
@@ -12,7 +12,7 @@
 import { isThrottlingError, toAwsError } from './errors.js';
 import type { AwsErrorKind } from './port.js';
 import type { TokenBucket } from './rate-limiter.js';
-import { currentTenant } from './tenant.js';
+import { SHARED_TENANT } from './tenant.js';
 
 export type AwsService = 'emr-serverless' | 'kms' | 'sts';
 
@@ -66,6 +66,32 @@ export interface MiddlewareHost {
 
 const ATTEMPTS = 'emrServerlessOperator.attempts';
 const THROTTLED = 'emrServerlessOperator.throttledAttempts';
+const TENANT = 'emrServerlessOperator.tenant';
+
+/** An SDK command (structural: both clients' commands fit). */
+export interface TaggableCommand {
+  middlewareStack: Pick<MiddlewareHost['middlewareStack'], 'add'>;
+}
+
+/** Makes `command`'s call take `tenant`'s turn at the rate limit and count as its (tenant.ts). */
+export function tagTenant<C extends TaggableCommand>(command: C, tenant: string): C {
+  const tag: Middleware = (next, context) => (args) => {
+    context[TENANT] = tenant;
+    return next(args);
+  };
+  command.middlewareStack.add(tag, {
+    step: 'initialize',
+    name: 'emrServerlessOperatorTenant',
+    priority: 'high',
+  });
+  return command;
+}
+
+/** The tenant a call was tagged with; an untagged call is the shared tenant's. */
+const tenantOf = (context: CallContext): string => {
+  const tenant = context[TENANT];
+  return typeof tenant === 'string' ? tenant : SHARED_TENANT;
+};
 
 const count = (context: CallContext, key: string): number => {
   const value = context[key];
@@ -88,7 +114,7 @@ export function installCallMiddleware(client: MiddlewareHost, options: CallMiddl
   const { account, region, service, bucket, observer } = options;
 
   const perAttempt: Middleware = (next, context) => async (args) => {
-    await bucket.take(currentTenant());
+    await bucket.take(tenantOf(context));
     context[ATTEMPTS] = count(context, ATTEMPTS) + 1;
     try {
       return await next(args);
@@ -115,7 +141,7 @@ export function installCallMiddleware(client: MiddlewareHost, options: CallMiddl
         observer.onCall({
           account,
           region,
-          namespace: currentTenant(),
+          namespace: tenantOf(context),
           service,
           operation: operationOf(context),
           outcome,

@@ -32,6 +32,7 @@ import { DescribeKeyCommand, GetKeyPolicyCommand, type KMSClient } from '@aws-sd
 import { OWNER_UID_TAG, SUBMISSION_TAG } from '../api/constants.js';
 import { APPLICATION_FIELD_NAMES, type ApplicationFields } from '../api/schema.js';
 import { toAwsError } from './errors.js';
+import { type TaggableCommand, tagTenant } from './middleware.js';
 import {
   type ActiveWork,
   APPLICATION_STATES,
@@ -47,6 +48,7 @@ import {
   type JobRunState as RunState,
   type StartJobRunInput,
 } from './port.js';
+import { SHARED_TENANT } from './tenant.js';
 
 /** Every state but TERMINATED: the apps findOwnedApplication may adopt. */
 const LIVE_STATES = APPLICATION_STATES.filter((s) => s !== 'TERMINATED');
@@ -192,6 +194,8 @@ export interface SdkAwsPortClients {
   account?: string | undefined;
   emr: EMRServerlessClient;
   kms: KMSClient;
+  /** The namespace its calls are made for (tenant.ts); default SHARED_TENANT. */
+  tenant?: string;
 }
 
 export class SdkAwsPort implements AwsPort {
@@ -199,17 +203,24 @@ export class SdkAwsPort implements AwsPort {
   readonly account: string | undefined;
   private readonly emr: EMRServerlessClient;
   private readonly kms: KMSClient;
+  private readonly tenant: string;
 
   constructor(clients: SdkAwsPortClients) {
     this.region = clients.region;
     this.account = clients.account;
     this.emr = clients.emr;
     this.kms = clients.kms;
+    this.tenant = clients.tenant ?? SHARED_TENANT;
+  }
+
+  /** The command, tagged with this port's namespace (an untagged call is the shared tenant's). */
+  private tagged<C extends TaggableCommand>(command: C): C {
+    return this.tenant === SHARED_TENANT ? command : tagTenant(command, this.tenant);
   }
 
   async getApplication(applicationId: string): Promise<AwsApplication | undefined> {
     try {
-      const { application } = await this.emr.send(new GetApplicationCommand({ applicationId }));
+      const { application } = await this.emr.send(this.tagged(new GetApplicationCommand({ applicationId })));
       return application ? toAwsApplication(application) : undefined;
     } catch (err) {
       const error = toAwsError(err, 'GetApplication');
@@ -265,7 +276,9 @@ export class SdkAwsPort implements AwsPort {
       let answer: ListApplicationsCommandOutput;
       try {
         answer = await this.emr.send(
-          new ListApplicationsCommand({ states: [...LIVE_STATES], maxResults: LIST_PAGE_SIZE, nextToken }),
+          this.tagged(
+            new ListApplicationsCommand({ states: [...LIVE_STATES], maxResults: LIST_PAGE_SIZE, nextToken }),
+          ),
         );
       } catch (err) {
         throw toAwsError(err, 'ListApplications');
@@ -286,7 +299,7 @@ export class SdkAwsPort implements AwsPort {
       clientToken: input.clientToken,
     };
     try {
-      const answer = await this.emr.send(new CreateApplicationCommand(request));
+      const answer = await this.emr.send(this.tagged(new CreateApplicationCommand(request)));
       return { applicationId: answer.applicationId ?? '', arn: answer.arn ?? '' };
     } catch (err) {
       throw toAwsError(err, 'CreateApplication');
@@ -297,7 +310,7 @@ export class SdkAwsPort implements AwsPort {
     try {
       // No clientToken: the SDK fills a fresh one, as each update is meant to be sent once.
       const answer = await this.emr.send(
-        new UpdateApplicationCommand({ applicationId, ...toSdkFields(changes) }),
+        this.tagged(new UpdateApplicationCommand({ applicationId, ...toSdkFields(changes) })),
       );
       if (!answer.application) throw new Error('UpdateApplication answered without an application');
       return toAwsApplication(answer.application);
@@ -308,7 +321,7 @@ export class SdkAwsPort implements AwsPort {
 
   async startApplication(applicationId: string): Promise<void> {
     try {
-      await this.emr.send(new StartApplicationCommand({ applicationId }));
+      await this.emr.send(this.tagged(new StartApplicationCommand({ applicationId })));
     } catch (err) {
       throw toAwsError(err, 'StartApplication');
     }
@@ -316,7 +329,7 @@ export class SdkAwsPort implements AwsPort {
 
   async stopApplication(applicationId: string): Promise<void> {
     try {
-      await this.emr.send(new StopApplicationCommand({ applicationId }));
+      await this.emr.send(this.tagged(new StopApplicationCommand({ applicationId })));
     } catch (err) {
       throw toAwsError(err, 'StopApplication');
     }
@@ -324,7 +337,7 @@ export class SdkAwsPort implements AwsPort {
 
   async deleteApplication(applicationId: string): Promise<void> {
     try {
-      await this.emr.send(new DeleteApplicationCommand({ applicationId }));
+      await this.emr.send(this.tagged(new DeleteApplicationCommand({ applicationId })));
     } catch (err) {
       throw toAwsError(err, 'DeleteApplication');
     }
@@ -333,7 +346,7 @@ export class SdkAwsPort implements AwsPort {
   async tagApplication(arn: string, tags: Record<string, string>): Promise<void> {
     if (Object.keys(tags).length === 0) return; // the service requires at least one tag
     try {
-      await this.emr.send(new TagResourceCommand({ resourceArn: arn, tags }));
+      await this.emr.send(this.tagged(new TagResourceCommand({ resourceArn: arn, tags })));
     } catch (err) {
       throw toAwsError(err, 'TagResource');
     }
@@ -342,7 +355,7 @@ export class SdkAwsPort implements AwsPort {
   async untagApplication(arn: string, tagKeys: string[]): Promise<void> {
     if (tagKeys.length === 0) return; // the service requires at least one key
     try {
-      await this.emr.send(new UntagResourceCommand({ resourceArn: arn, tagKeys }));
+      await this.emr.send(this.tagged(new UntagResourceCommand({ resourceArn: arn, tagKeys })));
     } catch (err) {
       throw toAwsError(err, 'UntagResource');
     }
@@ -358,12 +371,14 @@ export class SdkAwsPort implements AwsPort {
     const runs = async (mode: 'BATCH' | 'STREAMING') => {
       try {
         const answer = await this.emr.send(
-          new ListJobRunsCommand({
-            applicationId,
-            mode,
-            states: ACTIVE_JOB_RUN_STATES,
-            maxResults: ACTIVE_JOB_RUNS_PAGE_SIZE,
-          }),
+          this.tagged(
+            new ListJobRunsCommand({
+              applicationId,
+              mode,
+              states: ACTIVE_JOB_RUN_STATES,
+              maxResults: ACTIVE_JOB_RUNS_PAGE_SIZE,
+            }),
+          ),
         );
         return answer.jobRuns?.length ?? 0;
       } catch (err) {
@@ -373,11 +388,13 @@ export class SdkAwsPort implements AwsPort {
     const sessions = async () => {
       try {
         const answer = await this.emr.send(
-          new ListSessionsCommand({
-            applicationId,
-            states: ACTIVE_SESSION_STATES,
-            maxResults: ACTIVE_JOB_RUNS_PAGE_SIZE,
-          }),
+          this.tagged(
+            new ListSessionsCommand({
+              applicationId,
+              states: ACTIVE_SESSION_STATES,
+              maxResults: ACTIVE_JOB_RUNS_PAGE_SIZE,
+            }),
+          ),
         );
         return answer.sessions?.length ?? 0;
       } catch (err) {
@@ -394,8 +411,10 @@ export class SdkAwsPort implements AwsPort {
   async startJobRun(input: StartJobRunInput): Promise<{ jobRunId: string; arn: string }> {
     try {
       const answer = await this.emr.send(
-        // The schema's shapes are the SDK's (configurations nest as plain objects).
-        new StartJobRunCommand(input as ConstructorParameters<typeof StartJobRunCommand>[0]),
+        this.tagged(
+          // The schema's shapes are the SDK's (configurations nest as plain objects).
+          new StartJobRunCommand(input as ConstructorParameters<typeof StartJobRunCommand>[0]),
+        ),
       );
       return { jobRunId: answer.jobRunId ?? '', arn: answer.arn ?? '' };
     } catch (err) {
@@ -405,7 +424,7 @@ export class SdkAwsPort implements AwsPort {
 
   async getJobRun(applicationId: string, jobRunId: string): Promise<AwsJobRun | undefined> {
     try {
-      const { jobRun } = await this.emr.send(new GetJobRunCommand({ applicationId, jobRunId }));
+      const { jobRun } = await this.emr.send(this.tagged(new GetJobRunCommand({ applicationId, jobRunId })));
       return jobRun ? toAwsJobRun(jobRun) : undefined;
     } catch (err) {
       const error = toAwsError(err, 'GetJobRun');
@@ -416,7 +435,7 @@ export class SdkAwsPort implements AwsPort {
 
   async cancelJobRun(applicationId: string, jobRunId: string): Promise<void> {
     try {
-      await this.emr.send(new CancelJobRunCommand({ applicationId, jobRunId }));
+      await this.emr.send(this.tagged(new CancelJobRunCommand({ applicationId, jobRunId })));
     } catch (err) {
       throw toAwsError(err, 'CancelJobRun');
     }
@@ -435,13 +454,15 @@ export class SdkAwsPort implements AwsPort {
     try {
       for (let page = 0; page < MAX_LIST_PAGES; page++) {
         const answer = await this.emr.send(
-          new ListJobRunsCommand({
-            applicationId,
-            createdAtAfter: createdAfter,
-            mode,
-            maxResults: LIST_PAGE_SIZE,
-            nextToken,
-          }),
+          this.tagged(
+            new ListJobRunsCommand({
+              applicationId,
+              createdAtAfter: createdAfter,
+              mode,
+              maxResults: LIST_PAGE_SIZE,
+              nextToken,
+            }),
+          ),
         );
         for (const summary of answer.jobRuns ?? []) {
           if (summary.name === name && summary.id) ids.push(summary.id);
@@ -469,7 +490,9 @@ export class SdkAwsPort implements AwsPort {
    */
   async describeKey(keyArn: string): Promise<KeyFacts> {
     try {
-      const { KeyMetadata: key } = await this.kms.send(new DescribeKeyCommand({ KeyId: keyArn }));
+      const { KeyMetadata: key } = await this.kms.send(
+        this.tagged(new DescribeKeyCommand({ KeyId: keyArn })),
+      );
       if (!key) throw new Error('DescribeKey answered without KeyMetadata');
       return {
         kind: 'found',
@@ -495,7 +518,7 @@ export class SdkAwsPort implements AwsPort {
   async getKeyPolicy(keyArn: string): Promise<KeyPolicyFacts> {
     try {
       const { Policy: policy } = await this.kms.send(
-        new GetKeyPolicyCommand({ KeyId: keyArn, PolicyName: 'default' }),
+        this.tagged(new GetKeyPolicyCommand({ KeyId: keyArn, PolicyName: 'default' })),
       );
       if (policy === undefined) return { kind: 'unreadable', message: 'GetKeyPolicy answered no Policy' };
       return { kind: 'found', policy };

@@ -1,25 +1,9 @@
-// Which namespace an AWS call is made for. The controller runs each reconcile inside
-// `forNamespace`; the SDK middleware (middleware.ts) reads it, so the rate limit can give each
-// namespace its turn and the calls can be counted per namespace, without threading a name
-// through every port method. Async context follows the reconcile's awaits, SDK retries included.
-import { AsyncLocalStorage } from 'node:async_hooks';
+// Which namespace an AWS call is made for. A scope's port (access.ts) tags each SDK command with
+// its namespace (`tagTenant`, middleware.ts); the SDK middleware reads the tag from the call's
+// context, so the rate limit can give each namespace its turn and the calls can be counted per
+// namespace, SDK retries included. A tag on the command, not AsyncLocalStorage: on Node.js 20 and
+// 22 that hooks every promise of the process, which cost about 33 MB of RSS at 10,000 resources
+// (bench/README.md).
 
-/** The tenant of a call made for no single namespace: a scope's shared listing, start-up reads. */
+/** The tenant of a call made for no single namespace: a scope's shared listing, STS, start-up reads. */
 export const SHARED_TENANT = '_shared';
-
-const current = new AsyncLocalStorage<string>();
-
-/** Runs `fn` with its AWS calls made for `namespace`. */
-export function forNamespace<R>(namespace: string, fn: () => R): R {
-  return current.run(namespace, fn);
-}
-
-/** Runs `fn` with its AWS calls made for no single namespace (work shared by all of them). */
-export function forAllNamespaces<R>(fn: () => R): R {
-  return current.run(SHARED_TENANT, fn);
-}
-
-/** The namespace the running code's AWS calls are for. */
-export function currentTenant(): string {
-  return current.getStore() ?? SHARED_TENANT;
-}

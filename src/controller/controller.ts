@@ -8,17 +8,18 @@
 //   `requeueAfterMs` resets the key's backoff and requeues it after min(requeueAfterMs, resync)
 //   (0: at once); no result requeues it after the resync period; a thrown error requeues it
 //   with the key's exponential backoff (1 s doubling to 5 min). A spec change (new generation)
-//   resets the backoff; a label or annotation edit never cuts it short (predicates.ts).
+//   resets the backoff; a label or annotation edit never cuts it short (predicates.ts), nor the
+//   wait of a `holdOff` result (a refusal such as access denied, looked at again on resync).
 //   Resync delays carry ±10 % jitter per key, so thousands of keys do not come due together.
 //   A key whose object is gone from the cache is dropped (the finalizer keeps the object around
 //   until the reconciler has cleaned up, so that only happens after it did).
-// - Keys are handed to workers in turn by namespace, and each reconcile runs as its namespace's
-//   (src/aws/tenant.ts): its AWS calls take that namespace's turn at the rate limit.
+// - Keys are handed to workers in turn by namespace; a reconcile's AWS calls take its namespace's
+//   turn at the rate limit (the scope's port tags them, src/aws/tenant.ts).
 // - A reconciler may queue another object of its kind at once (`enqueue`, controller-runtime's
 //   channel source): list drift detection does, when a listing shows that object's application moved.
 
 import type { Logger } from 'pino';
-import { forNamespace, SHARED_TENANT } from '../aws/tenant.js';
+import { SHARED_TENANT } from '../aws/tenant.js';
 import type { KubeClient } from '../kube/client.js';
 import { describeError } from '../kube/errors.js';
 import type { ReconcileResult } from '../reconcile/ports.js';
@@ -230,8 +231,7 @@ export class Controller<T extends KubeObject = KubeObject> {
     const started = performance.now();
     let outcome: ReconcileOutcome;
     try {
-      // Its AWS calls take the namespace's turn at the rate limit and count as the namespace's.
-      const result = await forNamespace(namespaceOfKey(key), () => this.reconciler!.reconcile(obj));
+      const result = await this.reconciler!.reconcile(obj);
       const resync = this.jitteredResync();
       // A success either way, so the backoff starts over.
       this.queue.forget(key);
@@ -241,7 +241,9 @@ export class Controller<T extends KubeObject = KubeObject> {
         this.queue.add(key);
       } else if (result.requeueAfterMs !== undefined && result.requeueAfterMs > 0) {
         outcome = 'requeue_after';
-        this.queue.addAfter(key, Math.min(result.requeueAfterMs, resync));
+        const delay = Math.min(result.requeueAfterMs, resync);
+        if (result.holdOff) this.queue.holdOff(key, delay);
+        else this.queue.addAfter(key, delay);
       } else {
         outcome = 'success';
         this.queue.addAfter(key, resync);

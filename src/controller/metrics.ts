@@ -11,7 +11,7 @@ export interface AwsCall {
   /** The account the call acted in: the namespace role's, or `operator` for the operator's own identity. */
   account: string;
   region: string;
-  /** The namespace the call was made for, or `_shared` (a scope's listing, shared by all). */
+  /** The namespace the call was made for, or `_shared` (a scope's listing, shared by all; STS). */
   namespace: string;
   service: string;
   operation: string;
@@ -141,7 +141,7 @@ export class OperatorMetrics implements AwsCallObserver {
     });
     this.namespaceAwsCalls = new Counter({
       name: 'emr_serverless_operator_namespace_aws_calls_total',
-      help: 'AWS API calls by the namespace they were made for (_shared: listings shared by all)',
+      help: 'AWS API calls by the namespace they were made for (_shared: listings shared by all, STS)',
       labelNames: ['namespace'],
       registers,
     });

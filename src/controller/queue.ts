@@ -7,6 +7,7 @@
 // - `addRateLimited(key)` delays by a per-key exponential backoff that `forget(key)` resets;
 //   `addAfterBackoff(key)` adds at once unless the key is backing off, and then when its backoff
 //   ends: for watch events that must not cut a failing key's backoff short (metadata-only edits);
+//   `holdOff(key, ms)` delays like `addAfter` and makes `addAfterBackoff` wait as well;
 // - keys ready for a worker are handed out in turn by group (`groupOf`: the namespace), each
 //   group's keys first in, first out: a namespace that queues a thousand keys at once delays
 //   another namespace's next key by one turn, not by the thousand (FairQueue);
@@ -192,6 +193,16 @@ export class WorkQueue<K = string> {
     const left = (this.backoffUntil.get(key) ?? 0) - this.now();
     if (left > 0) this.addAfter(key, left);
     else this.add(key);
+  }
+
+  /**
+   * Adds `key` after `ms`, a wait `addAfterBackoff` keeps to like a backoff's, without counting a
+   * failure: after a refusal only a person elsewhere can lift, retried on resync.
+   */
+  holdOff(key: K, ms: number): void {
+    if (this.shuttingDown) return;
+    this.backoffUntil.set(key, this.now() + ms);
+    this.addAfter(key, ms);
   }
 
   /** Resets the backoff of `key` (call it after a success). */

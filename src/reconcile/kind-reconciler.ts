@@ -115,7 +115,7 @@ export class KindReconciler<
       events.flush(this.deps.events, held.object);
       kind.ended?.({ outcome: 'failed', resource, status: failure.status }, context);
       if (failure.backoff) throw err;
-      return { requeueAfterMs: failure.requeueAfterMs };
+      return { requeueAfterMs: failure.requeueAfterMs, holdOff: true };
     }
 
     const final = planned!;

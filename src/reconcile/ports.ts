@@ -38,6 +38,11 @@ export interface EventRecorder {
 export interface ReconcileResult {
   /** Look again after this long even if nothing changes (polling AWS, drift resync). */
   requeueAfterMs?: number;
+  /**
+   * The wait follows a refusal that needs a person elsewhere (access denied, a quota): label and
+   * annotation edits do not cut it short, as they do not cut a backoff short (predicates.ts).
+   */
+  holdOff?: boolean;
 }
 
 /** May this process write now? False once leadership is lost or cannot be confirmed. */

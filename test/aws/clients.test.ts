@@ -10,7 +10,7 @@ import {
 } from '../../src/aws/clients.js';
 import { KeyVerifier } from '../../src/aws/keys.js';
 import type { AwsCallEvent } from '../../src/aws/middleware.js';
-import { forNamespace, SHARED_TENANT } from '../../src/aws/tenant.js';
+import { SHARED_TENANT } from '../../src/aws/tenant.js';
 import type { Call } from '../../src/emulator/index.js';
 import { rejection, UNKNOWN_KEY_ARN, useLocalService } from './local-service.js';
 
@@ -109,14 +109,11 @@ describe('rate limit', () => {
     // about 8 more tokens; first come, first served, only after the 40. Told by the order in
     // which calls end, which a loaded machine does not change.
     const { clients, events } = newClients({ rps: 20, burst: 1 });
-    const port = clients.forRegion(REGION);
-    const noisy = forNamespace('noisy', () =>
-      Promise.all(Array.from({ length: 40 }, () => port.getApplication('0000unknown'))),
-    );
+    const noisyPort = clients.forRegion(REGION, 'noisy');
+    const quietPort = clients.forRegion(REGION, 'quiet');
+    const noisy = Promise.all(Array.from({ length: 40 }, () => noisyPort.getApplication('0000unknown')));
     await new Promise((resolve) => setTimeout(resolve, 50));
-    await forNamespace('quiet', () =>
-      Promise.all(Array.from({ length: 4 }, () => port.getApplication('0000unknown'))),
-    );
+    await Promise.all(Array.from({ length: 4 }, () => quietPort.getApplication('0000unknown')));
     await noisy;
     const lastQuiet = events.map((e) => e.namespace).lastIndexOf('quiet');
     expect(lastQuiet).toBeLessThan(16);

@@ -356,4 +356,20 @@ describe('a scripted scenario through planner, executor and the real SDK', () =>
     expect(store.statusWrites).toBe(writesBefore + 1);
     expect((await service.clients.forRegion(REGION).getApplication(id))?.releaseLabel).toBe('emr-7.5.0');
   });
+  it('access denied or a quota: Stalled, looked at again on resync, a wait edits do not cut short; throttling is thrown to back off', async () => {
+    const store = new Store({ name: 'refused', type: 'SPARK', releaseLabel: 'emr-7.5.0' });
+    const reconciler = reconcilerFor(store);
+    const ready = () => store.obj.status?.conditions?.find((c) => c.type === 'Ready')?.reason;
+    for (const [errorType, reason] of [
+      ['AccessDeniedException', 'AccessDenied'],
+      ['ServiceQuotaExceededException', 'QuotaExceeded'],
+    ] as const) {
+      await service.control.fault({ operation: 'CreateApplication', count: 1, errorType });
+      expect(await reconciler.reconcile(store.obj)).toEqual({ requeueAfterMs: 600_000, holdOff: true });
+      expect(ready()).toBe(reason);
+    }
+    await service.control.fault({ operation: 'CreateApplication', rate: 1, status: 429 });
+    await expect(reconciler.reconcile(store.obj)).rejects.toMatchObject({ kind: 'throttled' });
+    await service.control.clearFaults();
+  });
 });

@@ -2,7 +2,7 @@
 // operator makes while AWS keeps saying no. Every repeated failure backs off per resource
 // (1 s doubling to 5 min, SDK retries inside each attempt), refused input (invalid) included;
 // refusals that need a person elsewhere (access denied, quota) are Stalled and looked at again
-// on resync only. Label and annotation edits never cut a backoff short.
+// on resync only. Label and annotation edits never cut a backoff or that resync wait short.
 //
 // The window is 20 s here; `REFUSAL_WINDOW_S=60 npx vitest run test/e2e/backoff.test.ts` gives
 // the per-minute figures. The operator runs with the default resync period (10 min), as users

@@ -198,6 +198,21 @@ describe('WorkQueue', () => {
       q.forget('failing');
     });
 
+    it('holdOff: addAfterBackoff waits for it too, without a failure counted; forget lifts it', () => {
+      const q = newQueue({ rateLimiter: new ExponentialBackoffRateLimiter<string>(1_000, 60_000) });
+      q.holdOff('refused', 10_000);
+      for (let i = 0; i < 10; i++) q.addAfterBackoff('refused');
+      expect(q.len()).toBe(0);
+      expect(q.numRequeues('refused')).toBe(0);
+      vi.advanceTimersByTime(10_000);
+      expect(q.len()).toBe(1);
+      // A spec change forgets it: the next edit is at once.
+      q.holdOff('lifted', 10_000);
+      q.forget('lifted');
+      q.addAfterBackoff('lifted');
+      expect(q.len()).toBe(2);
+    });
+
     it('addAfterBackoff while processing: a failure meanwhile keeps its backoff; a success adds at once', async () => {
       const q = newQueue({ rateLimiter: new ExponentialBackoffRateLimiter<string>(1_000, 60_000) });
       q.add('k');
