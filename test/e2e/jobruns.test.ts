@@ -41,15 +41,7 @@ beforeAll(async () => {
   // Debug logs: each reconcile is logged (`reconciled`), which the quiet window counts.
   e2e = await E2e.start('e2e-jobruns', { operatorArgs: ['--log-level=debug'] });
   [appKey, jobKey] = await Promise.all([e2e.createKey(), e2e.createKey()]);
-  await e2e.apply(
-    manifest(
-      APP,
-      baseSpec(APP, {
-        diskEncryptionConfiguration: { encryptionKeyArn: appKey, encryptionContext: { team: 'data' } },
-      }),
-    ),
-  );
-  appId = (await e2e.waitForReady(APP, 'True', 'Reconciled')).status!.applicationId!;
+  appId = await e2e.readyApplicationOnKey(APP, appKey, { team: 'data' });
 });
 
 afterAll(async () => {

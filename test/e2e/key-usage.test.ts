@@ -8,12 +8,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KeyUsage } from '../../src/cli/key-usage.js';
 import {
   ADMIN_ACCESS_KEY,
-  baseSpec,
   CLI,
   E2e,
   type JobRunResource,
   jobRunManifest,
-  manifest,
   reportFailures,
 } from '../support/e2e.js';
 
@@ -26,15 +24,7 @@ const APP = 'usage-app';
 beforeAll(async () => {
   e2e = await E2e.start('e2e-key-usage');
   [appKey, jobKey] = await Promise.all([e2e.createKey(), e2e.createKey()]);
-  await e2e.apply(
-    manifest(
-      APP,
-      baseSpec(APP, {
-        diskEncryptionConfiguration: { encryptionKeyArn: appKey, encryptionContext: { team: 'data' } },
-      }),
-    ),
-  );
-  appId = (await e2e.waitForReady(APP, 'True', 'Reconciled')).status!.applicationId!;
+  appId = await e2e.readyApplicationOnKey(APP, appKey, { team: 'data' });
 });
 
 afterAll(async () => {

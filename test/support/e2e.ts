@@ -752,6 +752,24 @@ export class E2e {
     return key.Arn;
   }
 
+  /**
+   * Applies an EmrServerlessApplication `name` on `encryptionKeyArn` with `encryptionContext`,
+   * waits until it is Ready, and answers its application id.
+   */
+  async readyApplicationOnKey(
+    name: string,
+    encryptionKeyArn: string,
+    encryptionContext: Record<string, string>,
+  ): Promise<string> {
+    await this.apply(
+      manifest(
+        name,
+        baseSpec(name, { diskEncryptionConfiguration: { encryptionKeyArn, encryptionContext } }),
+      ),
+    );
+    return (await this.waitForReady(name, 'True', 'Reconciled')).status!.applicationId!;
+  }
+
   /** An EMR Serverless client on the local service, e.g. to make an application to adopt. */
   emrClient(): EMRServerlessClient {
     return new EMRServerlessClient({
